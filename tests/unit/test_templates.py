@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from engine.mapdoc import (
+    BranchNode,
+    JourneyMap,
+    SendNode,
+    SplitNode,
+    TouchpointNode,
+    TriggerNode,
+    WaitForEventNode,
+)
+from engine.templates import UnknownTemplateError, list_templates, load_template
+
+STARTERS = ["cart_abandonment", "trial_onboarding", "at_risk_save", "support_escalation"]
+LANE_WIDTH = 320
+
+
+def test_list_templates_names_the_four_starters_in_order() -> None:
+    assert list_templates() == STARTERS
+
+
+def test_list_templates_returns_a_fresh_list() -> None:
+    list_templates().clear()
+
+    assert list_templates() == STARTERS
+
+
+def test_an_unknown_starter_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(UnknownTemplateError) as caught:
+        load_template("newsletter")
+
+    message = str(caught.value)
+    assert "'newsletter'" in message
+    for name in STARTERS:
+        assert name in message
+
+
+def test_unknown_template_error_is_a_lookup_error() -> None:
+    with pytest.raises(LookupError):
+        load_template("../pyproject")
+
+
+@pytest.mark.parametrize("name", STARTERS)
+def test_a_starter_loads_as_a_journey_map(name: str) -> None:
+    doc = load_template(name)
+
+    assert isinstance(doc, JourneyMap)
+    assert doc.name
+    assert doc.description
+
+
+@pytest.mark.parametrize("name", STARTERS)
+def test_a_starter_is_drawn_like_a_journey_map(name: str) -> None:
+    doc = load_template(name)
+
+    assert 1 <= len(doc.personas) <= 2
+    for persona in doc.personas:
+        assert persona.description, persona.id
+        assert persona.goals, persona.id
+        assert persona.frustrations, persona.id
+    assert 3 <= len(doc.stages) <= 5
+    assert [stage.order for stage in doc.stages] == list(range(len(doc.stages)))
+    for stage in doc.stages:
+        assert stage.goal, stage.id
+        assert stage.description, stage.id
+    assert any(node.emotion != 0 for node in doc.nodes)
+    assert len({node.emotion for node in doc.nodes}) >= 3, "emotions should tell a story, not sit on one value"
+    assert any(node.pain_points for node in doc.nodes)
+    assert any(node.opportunities for node in doc.nodes)
+    assert any(isinstance(node, TouchpointNode) for node in doc.nodes)
+    assert all(node.title for node in doc.nodes)
+
+
+@pytest.mark.parametrize("name", STARTERS)
+def test_a_starter_lays_nodes_out_in_their_stage_lanes(name: str) -> None:
+    doc = load_template(name)
+    lane = {stage.id: stage.order for stage in doc.stages}
+
+    for node in doc.nodes:
+        assert node.stage in lane, f"{node.id} is in unknown stage {node.stage}"
+        left = lane[node.stage] * LANE_WIDTH
+        assert left <= node.position.x < left + LANE_WIDTH, f"{node.id} is drawn outside its lane"
+    places = [(node.stage, node.position.y) for node in doc.nodes]
+    assert len(places) == len(set(places)), "two nodes in one lane overlap"
+
+
+@pytest.mark.parametrize("name", STARTERS)
+def test_a_starter_has_one_trigger_and_its_edges_are_labelled_by_their_source(name: str) -> None:
+    doc = load_template(name)
+    nodes = {node.id: node for node in doc.nodes}
+
+    assert sum(isinstance(node, TriggerNode) for node in doc.nodes) == 1
+    for edge in doc.edges:
+        assert edge.target in nodes, edge.id
+        match nodes[edge.source]:
+            case BranchNode():
+                assert edge.label in {"yes", "no"}, edge.id
+            case WaitForEventNode():
+                assert edge.label in {"event", "timeout"}, edge.id
+            case SplitNode(arms=arms):
+                assert edge.label in {arm.name for arm in arms}, edge.id
+            case _:
+                assert edge.label is None, edge.id
+
+
+_PLACEHOLDER = re.compile(r"{{\s*([^}|\s]+)")
+STANDARD_TRAITS = {"email", "phone", "first_name", "last_name", "user_id", "timezone", "locale"}
+
+
+def _placeholders(doc: JourneyMap) -> set[str]:
+    texts = [
+        text
+        for node in doc.nodes
+        if isinstance(node, SendNode)
+        for text in (node.content.subject, node.content.body, node.content.url)
+    ]
+    return {match for text in texts for match in _PLACEHOLDER.findall(text)}
+
+
+def _allowed_placeholders(doc: JourneyMap) -> set[str]:
+    allowed = {"journey.name", "unsubscribe_url"}
+    allowed |= {f"profile.{trait}" for trait in STANDARD_TRAITS | set(doc.settings.profile_traits)}
+    trigger = next(node.trigger for node in doc.nodes if isinstance(node, TriggerNode))
+    if trigger.type == "event":
+        event_fields = set(trigger.properties) | {condition.field for condition in trigger.filters}
+        event_fields |= {n.correlate_on for n in doc.nodes if isinstance(n, WaitForEventNode) and n.correlate_on}
+        allowed |= {f"event.{field}" for field in event_fields}
+    return allowed
+
+
+@pytest.mark.parametrize("name", STARTERS)
+def test_a_starter_only_uses_placeholders_it_declares(name: str) -> None:
+    doc = load_template(name)
+
+    assert _placeholders(doc) <= _allowed_placeholders(doc)
+
+
+@pytest.mark.parametrize("name", STARTERS)
+def test_a_starter_s_messages_are_complete(name: str) -> None:
+    doc = load_template(name)
+
+    for node in doc.nodes:
+        if not isinstance(node, SendNode):
+            continue
+        assert node.content.body, node.id
+        if node.channel == "email":
+            assert node.content.subject, node.id
+            assert "{{ unsubscribe_url }}" in node.content.body, node.id
+        if node.channel == "webhook":
+            assert node.content.url.startswith("https://example.com/"), node.id
+            json.loads(node.content.body)
