@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from engine.content import render_content
 from engine.mapdoc import (
     BranchNode,
     JourneyMap,
@@ -154,3 +155,56 @@ def test_a_starter_s_messages_are_complete(name: str) -> None:
         if node.channel == "webhook":
             assert node.content.url.startswith("https://example.com/"), node.id
             json.loads(node.content.body)
+
+
+def _entry_event(doc: JourneyMap, value: str) -> dict[str, str]:
+    trigger = next(node.trigger for node in doc.nodes if isinstance(node, TriggerNode))
+    return {name: value for name in trigger.properties} if trigger.type == "event" else {}
+
+
+def _render_all(doc: JourneyMap, *, profile: dict[str, object], event: dict[str, str]) -> list[tuple[SendNode, str]]:
+    rendered = []
+    for node in doc.nodes:
+        if isinstance(node, SendNode):
+            content = render_content(
+                node.content,
+                profile=profile,
+                event=event,
+                journey_name=doc.name,
+                unsubscribe_url="https://example.com/unsubscribe/abc",
+            )
+            rendered.append((node, content.body))
+    return rendered
+
+
+@pytest.mark.parametrize("name", STARTERS)
+def test_a_starter_s_messages_render_for_a_customer_known_only_by_contact_details(name: str) -> None:
+    doc = load_template(name)
+    # Optional traits such as first_name must fall back to a default, or the message would fail to send.
+    profile: dict[str, object] = {"email": "sam@example.com", "phone": "+15550100", "user_id": "u1"}
+    profile |= {"health_score": 42, "role": "admin"} if name == "at_risk_save" else {}
+
+    assert _render_all(doc, profile=profile, event=_entry_event(doc, "x"))
+
+
+@pytest.mark.parametrize("name", STARTERS)
+def test_a_starter_s_webhook_bodies_stay_json_whatever_the_values(name: str) -> None:
+    doc = load_template(name)
+    awkward = 'He said "hi" \\ then\nleft'
+    profile: dict[str, object] = {trait: awkward for trait in STANDARD_TRAITS | set(doc.settings.profile_traits)}
+
+    rendered = _render_all(doc, profile=profile, event=_entry_event(doc, awkward))
+
+    for node, body in rendered:
+        if node.channel == "webhook":
+            assert awkward in _strings(json.loads(body)), node.id
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
