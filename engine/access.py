@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from engine.store.db import utc_now
 from engine.store.keys import ApiToken, WriteKey
@@ -53,14 +53,14 @@ def create_write_key(*, session: Session, name: str) -> IssuedSecret:
 
 
 def verify_write_key(*, session: Session, secret: str) -> WriteKey:
-    key = session.execute(select(WriteKey).where(WriteKey.key_hash == _hash(secret))).scalar_one_or_none()
+    key = session.exec(select(WriteKey).where(col(WriteKey.key_hash) == _hash(secret))).first()
     if key is None or key.revoked_at is not None:
         raise AccessDeniedError("unknown or revoked write key")
     return key
 
 
 def revoke_write_key(*, session: Session, key_id: int, now: datetime | None = None) -> None:
-    session.execute(update(WriteKey).where(WriteKey.id == key_id).values(revoked_at=now or utc_now()))  # type: ignore[arg-type]
+    session.execute(update(WriteKey).where(col(WriteKey.id) == key_id).values(revoked_at=now or utc_now()))
 
 
 def create_api_token(*, session: Session, name: str, role: Role) -> IssuedSecret:
@@ -73,7 +73,7 @@ def create_api_token(*, session: Session, name: str, role: Role) -> IssuedSecret
 
 
 def verify_api_token(*, session: Session, secret: str, now: datetime | None = None) -> ApiToken:
-    token = session.execute(select(ApiToken).where(ApiToken.token_hash == _hash(secret))).scalar_one_or_none()
+    token = session.exec(select(ApiToken).where(col(ApiToken.token_hash) == _hash(secret))).first()
     if token is None or token.revoked_at is not None:
         raise AccessDeniedError("unknown or revoked API token")
     token.last_used_at = now or utc_now()
@@ -82,4 +82,4 @@ def verify_api_token(*, session: Session, secret: str, now: datetime | None = No
 
 
 def revoke_api_token(*, session: Session, token_id: int, now: datetime | None = None) -> None:
-    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=now or utc_now()))  # type: ignore[arg-type]
+    session.execute(update(ApiToken).where(col(ApiToken.id) == token_id).values(revoked_at=now or utc_now()))

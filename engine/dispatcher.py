@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.channels.base import DeliveryStatus, OutboundMessage, Sender
 from engine.delivery_policy import CUSTOMER_FACING, Allow, Defer, Recipient, Suppress, decide
@@ -36,7 +36,7 @@ SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 def backoff(attempt: int, *, jitter: float | None = None) -> timedelta:
     """Exponential backoff with up to 20% jitter, so retries of one outage do not arrive together."""
-    base = min(BACKOFF_BASE * 2 ** max(attempt - 1, 0), BACKOFF_CAP)
+    base: timedelta = min(BACKOFF_BASE * 2 ** max(attempt - 1, 0), BACKOFF_CAP)
     spread = random.random() if jitter is None else jitter
     return base * (1 + 0.2 * spread)
 
@@ -81,13 +81,13 @@ def _address(channel: Channel, traits: Mapping[str, Any], user_id: str | None, u
 
 def _sent_in_windows(session: Session, profile_ids: set[int], since: datetime) -> dict[int, dict[str, int]]:
     rows = session.execute(
-        select(OutboxMessage.profile_id, OutboxMessage.channel, func.count())
+        select(col(OutboxMessage.profile_id), col(OutboxMessage.channel), func.count())
         .where(
-            OutboxMessage.profile_id.in_(profile_ids),  # type: ignore[union-attr]
-            OutboxMessage.status == MessageStatus.DELIVERED,
-            OutboxMessage.delivered_at >= since,  # type: ignore[operator]
+            col(OutboxMessage.profile_id).in_(profile_ids),
+            col(OutboxMessage.status) == MessageStatus.DELIVERED,
+            col(OutboxMessage.delivered_at) >= since,
         )
-        .group_by(OutboxMessage.profile_id, OutboxMessage.channel)
+        .group_by(col(OutboxMessage.profile_id), col(OutboxMessage.channel))
     )
     counts: dict[int, dict[str, int]] = {}
     for profile_id, channel, count in rows:
@@ -101,34 +101,34 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     query = (
         select(
-            OutboxMessage.id,
-            OutboxMessage.idempotency_key,
-            OutboxMessage.channel,
-            OutboxMessage.fallback_channel,
-            OutboxMessage.recipient,
-            OutboxMessage.subject,
-            OutboxMessage.body,
-            OutboxMessage.url,
-            OutboxMessage.attempts,
-            OutboxMessage.profile_id,
-            OutboxMessage.is_test,
-            Enrollment.version_id,
+            col(OutboxMessage.id),
+            col(OutboxMessage.idempotency_key),
+            col(OutboxMessage.channel),
+            col(OutboxMessage.fallback_channel),
+            col(OutboxMessage.recipient),
+            col(OutboxMessage.subject),
+            col(OutboxMessage.body),
+            col(OutboxMessage.url),
+            col(OutboxMessage.attempts),
+            col(OutboxMessage.profile_id),
+            col(OutboxMessage.is_test),
+            col(Enrollment.version_id),
         )
-        .outerjoin(Journey, Journey.id == OutboxMessage.journey_id)
-        .outerjoin(Enrollment, Enrollment.id == OutboxMessage.enrollment_id)
+        .outerjoin(Journey, col(Journey.id) == col(OutboxMessage.journey_id))
+        .outerjoin(Enrollment, col(Enrollment.id) == col(OutboxMessage.enrollment_id))
         .where(
-            OutboxMessage.status == MessageStatus.PENDING,
-            OutboxMessage.next_attempt_at <= now,  # type: ignore[operator]
+            col(OutboxMessage.status) == MessageStatus.PENDING,
+            col(OutboxMessage.next_attempt_at) <= now,
             or_(
-                OutboxMessage.is_test,  # type: ignore[arg-type]
-                Journey.status.in_([JourneyStatus.LIVE, JourneyStatus.DRAINING]),  # type: ignore[attr-defined]
+                col(OutboxMessage.is_test),
+                col(Journey.status).in_([JourneyStatus.LIVE, JourneyStatus.DRAINING]),
             ),
         )
-        .order_by(OutboxMessage.next_attempt_at)  # type: ignore[arg-type]
+        .order_by(col(OutboxMessage.next_attempt_at))
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=OutboxMessage, skip_locked=True)  # type: ignore[arg-type]
+        query = query.with_for_update(of=OutboxMessage, skip_locked=True)
     rows = session.execute(query).all()
     if not rows:
         return [], report
@@ -136,9 +136,9 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
     profiles = {
         pid: (user_id, traits or {}, tz, consent or {})
         for pid, user_id, traits, tz, consent in session.execute(
-            select(Profile.id, Profile.user_id, Profile.traits, Profile.timezone, Profile.consent).where(
-                Profile.id.in_(profile_ids)  # type: ignore[union-attr]
-            )
+            select(
+                col(Profile.id), col(Profile.user_id), col(Profile.traits), col(Profile.timezone), col(Profile.consent)
+            ).where(col(Profile.id).in_(profile_ids))
         )
     }
     plans = PLANS.get_many(session=session, version_ids={r.version_id for r in rows if r.version_id is not None})

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.conditions import all_hold
 from engine.mapdoc import ScheduleTrigger, TraitTrigger
@@ -69,9 +69,9 @@ def enroll_scheduled_audience(*, session: Session, journey_id: int, now: datetim
     last_id = 0
     while True:
         rows = session.execute(
-            select(Profile.id, Profile.user_id, Profile.traits, Profile.timezone)
-            .where(Profile.id > last_id)  # type: ignore[operator]
-            .order_by(Profile.id)  # type: ignore[arg-type]
+            select(col(Profile.id), col(Profile.user_id), col(Profile.traits), col(Profile.timezone))
+            .where(col(Profile.id) > last_id)
+            .order_by(col(Profile.id))
             .limit(AUDIENCE_CHUNK)
         ).all()
         if not rows:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.entry import enter_by_traits
 from engine.runtime import IncomingEvent, live_journeys, react_to_event
@@ -107,13 +107,13 @@ class _Profiles:
         self.by_user: dict[str, Profile] = {}
         self.by_anonymous: dict[str, Profile] = {}
         if user_ids:
-            for profile in session.execute(select(Profile).where(Profile.user_id.in_(user_ids))).scalars():  # type: ignore[union-attr]
+            for profile in session.execute(select(Profile).where(col(Profile.user_id).in_(user_ids))).scalars():
                 self.by_user[profile.user_id] = profile
         if anonymous_ids:
             rows = session.execute(
-                select(ProfileAlias.anonymous_id, Profile)
-                .join(Profile, Profile.id == ProfileAlias.profile_id)  # type: ignore[arg-type]
-                .where(ProfileAlias.anonymous_id.in_(anonymous_ids))  # type: ignore[attr-defined]
+                select(col(ProfileAlias.anonymous_id), Profile)
+                .join(Profile, col(Profile.id) == col(ProfileAlias.profile_id))
+                .where(col(ProfileAlias.anonymous_id).in_(anonymous_ids))
             ).all()
             for anonymous_id, profile in rows:
                 self.by_anonymous[anonymous_id] = profile
@@ -148,9 +148,9 @@ class _Profiles:
         into.consent = {**other.consent, **into.consent}
         into.timezone = into.timezone or other.timezone
         for table, column in (
-            (ProfileAlias, ProfileAlias.profile_id),
-            (Event, Event.profile_id),
-            (Enrollment, Enrollment.profile_id),
+            (ProfileAlias, col(ProfileAlias.profile_id)),
+            (Event, col(Event.profile_id)),
+            (Enrollment, col(Enrollment.profile_id)),
         ):
             self.session.execute(
                 update(table).where(column == other.id).values(profile_id=into.id),
@@ -181,9 +181,7 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
     """Store and act on a list of messages in one transaction (the caller commits)."""
     now = now or utc_now()
     ids = [m.messageId or f"generated-{uuid.uuid4()}" for m in messages]
-    existing = set(
-        session.execute(select(Event.message_id).where(Event.message_id.in_(set(ids)))).scalars()  # type: ignore[attr-defined]
-    )
+    existing = set(session.execute(select(col(Event.message_id)).where(col(Event.message_id).in_(set(ids)))).scalars())
     fresh: list[tuple[str, AnyMessage]] = []
     seen: set[str] = set()
     for message_id, message in zip(ids, messages, strict=True):

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.decisions import EndReason
 from engine.journeys import get_journey
@@ -58,8 +58,8 @@ def _set_status(session: Session, journey: Journey, status: JourneyStatus, now: 
 def latest_version(*, session: Session, journey_id: int) -> JourneyVersion | None:
     return session.execute(
         select(JourneyVersion)
-        .where(JourneyVersion.journey_id == journey_id)
-        .order_by(JourneyVersion.number.desc())  # type: ignore[attr-defined]
+        .where(col(JourneyVersion.journey_id) == journey_id)
+        .order_by(col(JourneyVersion.number).desc())
         .limit(1)
     ).scalar_one_or_none()
 
@@ -106,10 +106,10 @@ def resume_journey(
     journey = get_journey(session=session, journey_id=journey_id)
     _require(journey, "resume")
     chosen = policy or _pause_policy(session, journey_id)
-    overdue = 0
+    overdue: int = 0
     if chosen is not PausePolicy.SEND_LATE:
         table = Enrollment.__table__  # type: ignore[attr-defined]
-        overdue = session.execute(
+        overdue = session.execute(  # type: ignore[attr-defined]
             update(table)
             .where(
                 table.c.journey_id == journey_id,
@@ -155,7 +155,7 @@ def stop_journey(
 
 def end_all_runs(*, session: Session, journey_id: int, now: datetime) -> int:
     table = Enrollment.__table__  # type: ignore[attr-defined]
-    ended: int = session.execute(
+    ended: int = session.execute(  # type: ignore[attr-defined]
         update(table)
         .where(table.c.journey_id == journey_id, table.c.status == EnrollmentStatus.WAITING)
         .values(
@@ -180,11 +180,11 @@ def finish_drained(*, session: Session, now: datetime | None = None) -> list[int
     now = now or utc_now()
     still_inside = (
         select(func.count())
-        .where(Enrollment.journey_id == Journey.id, Enrollment.status == EnrollmentStatus.WAITING)
+        .where(col(Enrollment.journey_id) == col(Journey.id), col(Enrollment.status) == EnrollmentStatus.WAITING)
         .scalar_subquery()
     )
     done = (
-        session.execute(select(Journey.id).where(Journey.status == JourneyStatus.DRAINING, still_inside == 0))
+        session.execute(select(col(Journey.id)).where(col(Journey.status) == JourneyStatus.DRAINING, still_inside == 0))
         .scalars()
         .all()
     )

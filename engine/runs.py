@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
 from engine.store.events import Event
@@ -49,7 +49,9 @@ class RunOverview(BaseModel):
 def versions(*, session: Session, journey_id: int) -> list[JourneyVersion]:
     return list(
         session.execute(
-            select(JourneyVersion).where(JourneyVersion.journey_id == journey_id).order_by(JourneyVersion.number.desc())  # type: ignore[attr-defined]
+            select(JourneyVersion)
+            .where(col(JourneyVersion.journey_id) == journey_id)
+            .order_by(col(JourneyVersion.number).desc())
         ).scalars()
     )
 
@@ -74,23 +76,25 @@ def _message_view(message: OutboxMessage) -> MessageView:
 
 def run_overview(*, session: Session, journey_id: int, recent: int = RECENT) -> RunOverview:
     waiting = session.execute(
-        select(Enrollment.step_id, func.count())
-        .where(Enrollment.journey_id == journey_id, Enrollment.status == EnrollmentStatus.WAITING)
-        .group_by(Enrollment.step_id)
+        select(col(Enrollment.step_id), func.count())
+        .where(col(Enrollment.journey_id) == journey_id, col(Enrollment.status) == EnrollmentStatus.WAITING)
+        .group_by(col(Enrollment.step_id))
     ).all()
     by_status = session.execute(
-        select(Enrollment.status, func.count()).where(Enrollment.journey_id == journey_id).group_by(Enrollment.status)
+        select(col(Enrollment.status), func.count())
+        .where(col(Enrollment.journey_id) == journey_id)
+        .group_by(col(Enrollment.status))
     ).all()
     counts = {status: count for status, count in by_status}
     messages = session.execute(
-        select(OutboxMessage.status, func.count())
-        .where(OutboxMessage.journey_id == journey_id)
-        .group_by(OutboxMessage.status)
+        select(col(OutboxMessage.status), func.count())
+        .where(col(OutboxMessage.journey_id) == journey_id)
+        .group_by(col(OutboxMessage.status))
     ).all()
     latest = session.execute(
         select(OutboxMessage)
-        .where(OutboxMessage.journey_id == journey_id)
-        .order_by(OutboxMessage.id.desc())  # type: ignore[union-attr]
+        .where(col(OutboxMessage.journey_id) == journey_id)
+        .order_by(col(OutboxMessage.id).desc())
         .limit(recent)
     ).scalars()
     return RunOverview(
@@ -135,19 +139,23 @@ def find_customer(*, session: Session, query: str) -> CustomerView | None:
     text = query.strip()
     if not text:
         return None
-    alias = select(ProfileAlias.profile_id).where(ProfileAlias.anonymous_id == text).scalar_subquery()
+    alias = select(col(ProfileAlias.profile_id)).where(col(ProfileAlias.anonymous_id) == text).scalar_subquery()
     profile = session.execute(
         select(Profile)
-        .where(or_(Profile.user_id == text, Profile.id == alias, Profile.traits["email"].as_string() == text))
+        .where(
+            or_(
+                col(Profile.user_id) == text, col(Profile.id) == alias, col(Profile.traits)["email"].as_string() == text
+            )
+        )
         .limit(1)
     ).scalar_one_or_none()
     if profile is None or profile.id is None:
         return None
     run_rows = session.execute(
-        select(Enrollment, Journey.name)
-        .join(Journey, Journey.id == Enrollment.journey_id)
-        .where(Enrollment.profile_id == profile.id)
-        .order_by(Enrollment.entered_at.desc())  # type: ignore[attr-defined]
+        select(Enrollment, col(Journey.name))
+        .join(Journey, col(Journey.id) == col(Enrollment.journey_id))
+        .where(col(Enrollment.profile_id) == profile.id)
+        .order_by(col(Enrollment.entered_at).desc())
     ).all()
     customer_runs = [
         CustomerRun(
@@ -164,7 +172,7 @@ def find_customer(*, session: Session, query: str) -> CustomerView | None:
     ]
     timeline: list[TimelineItem] = []
     for event in session.execute(
-        select(Event).where(Event.profile_id == profile.id).order_by(Event.occurred_at.desc()).limit(100)  # type: ignore[attr-defined]
+        select(Event).where(col(Event.profile_id) == profile.id).order_by(col(Event.occurred_at).desc()).limit(100)
     ).scalars():
         timeline.append(
             TimelineItem(
@@ -176,8 +184,8 @@ def find_customer(*, session: Session, query: str) -> CustomerView | None:
         )
     for message in session.execute(
         select(OutboxMessage)
-        .where(OutboxMessage.profile_id == profile.id)
-        .order_by(OutboxMessage.id.desc())  # type: ignore[union-attr]
+        .where(col(OutboxMessage.profile_id) == profile.id)
+        .order_by(col(OutboxMessage.id).desc())
         .limit(100)
     ).scalars():
         timeline.append(
@@ -192,8 +200,8 @@ def find_customer(*, session: Session, query: str) -> CustomerView | None:
     if enrollment_ids:
         for transition in session.execute(
             select(Transition)
-            .where(Transition.enrollment_id.in_(enrollment_ids))  # type: ignore[attr-defined]
-            .order_by(Transition.at.desc())  # type: ignore[attr-defined]
+            .where(col(Transition.enrollment_id).in_(enrollment_ids))
+            .order_by(col(Transition.at).desc())
             .limit(200)
         ).scalars():
             timeline.append(

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.conditions import all_hold
 from engine.content import ContentRenderError, render_content
@@ -69,7 +69,7 @@ class PlanCache:
         missing = wanted - self._plans.keys()
         if missing:
             rows = session.execute(
-                select(JourneyVersion.id, JourneyVersion.plan).where(JourneyVersion.id.in_(missing))  # type: ignore[union-attr]
+                select(col(JourneyVersion.id), col(JourneyVersion.plan)).where(col(JourneyVersion.id).in_(missing))
             )
             for version_id, plan_data in rows:
                 self._plans[version_id] = _load(plan_data)
@@ -314,28 +314,28 @@ def _walk(
 def _due_query(now: datetime, limit: int, *, skip_locked: bool) -> Select[Any]:
     query = (
         select(
-            Enrollment.id,
-            Enrollment.journey_id,
-            Enrollment.version_id,
-            Enrollment.profile_id,
-            Enrollment.step_id,
-            Enrollment.context,
-            Enrollment.resume_mode,
+            col(Enrollment.id),
+            col(Enrollment.journey_id),
+            col(Enrollment.version_id),
+            col(Enrollment.profile_id),
+            col(Enrollment.step_id),
+            col(Enrollment.context),
+            col(Enrollment.resume_mode),
         )
-        .join(Journey, and_(Journey.id == Enrollment.journey_id, Journey.status == JourneyStatus.LIVE))
-        .where(Enrollment.status == EnrollmentStatus.WAITING, Enrollment.due_at <= now)  # type: ignore[operator]
-        .order_by(Enrollment.due_at)  # type: ignore[arg-type]
+        .join(Journey, and_(col(Journey.id) == col(Enrollment.journey_id), col(Journey.status) == JourneyStatus.LIVE))
+        .where(col(Enrollment.status) == EnrollmentStatus.WAITING, col(Enrollment.due_at) <= now)
+        .order_by(col(Enrollment.due_at))
         .limit(limit)
     )
     if skip_locked:
-        query = query.with_for_update(of=Enrollment, skip_locked=True)  # type: ignore[arg-type]
+        query = query.with_for_update(of=Enrollment, skip_locked=True)
     return query
 
 
 def _profiles(session: Session, profile_ids: Iterable[int]) -> dict[int, tuple[str | None, dict[str, Any], str | None]]:
     rows = session.execute(
-        select(Profile.id, Profile.user_id, Profile.traits, Profile.timezone).where(
-            Profile.id.in_(set(profile_ids))  # type: ignore[union-attr]
+        select(col(Profile.id), col(Profile.user_id), col(Profile.traits), col(Profile.timezone)).where(
+            col(Profile.id).in_(set(profile_ids))
         )
     )
     return {pid: (user_id, dict(traits or {}), tz) for pid, user_id, traits, tz in rows}
@@ -455,14 +455,14 @@ class LiveJourney:
 def live_journeys(*, session: Session) -> list[LiveJourney]:
     """Live journeys with their newest version: new entrants always take the newest."""
     newest = (
-        select(JourneyVersion.journey_id, func.max(JourneyVersion.id).label("version_id"))
-        .group_by(JourneyVersion.journey_id)  # type: ignore[arg-type]
+        select(col(JourneyVersion.journey_id), func.max(col(JourneyVersion.id)).label("version_id"))
+        .group_by(col(JourneyVersion.journey_id))
         .subquery()
     )
     rows = session.execute(
-        select(Journey.id, newest.c.version_id)
-        .join(newest, newest.c.journey_id == Journey.id)
-        .where(Journey.status == JourneyStatus.LIVE)
+        select(col(Journey.id), newest.c.version_id)
+        .join(newest, newest.c.journey_id == col(Journey.id))
+        .where(col(Journey.status) == JourneyStatus.LIVE)
     ).all()
     plans = PLANS.get_many(session=session, version_ids={version_id for _, version_id in rows})
     return [LiveJourney(journey_id, version_id, plans[version_id]) for journey_id, version_id in rows]
@@ -500,17 +500,17 @@ def react_to_event(
 def _react_in_flight(*, session: Session, event: IncomingEvent, now: datetime) -> None:
     rows = session.execute(
         select(
-            Enrollment.id,
-            Enrollment.journey_id,
-            Enrollment.version_id,
-            Enrollment.step_id,
-            Enrollment.wait_event,
-            Enrollment.correlation,
-            Enrollment.context,
-            Journey.status,
+            col(Enrollment.id),
+            col(Enrollment.journey_id),
+            col(Enrollment.version_id),
+            col(Enrollment.step_id),
+            col(Enrollment.wait_event),
+            col(Enrollment.correlation),
+            col(Enrollment.context),
+            col(Journey.status),
         )
-        .join(Journey, Journey.id == Enrollment.journey_id)
-        .where(Enrollment.profile_id == event.profile_id, Enrollment.status == EnrollmentStatus.WAITING)
+        .join(Journey, col(Journey.id) == col(Enrollment.journey_id))
+        .where(col(Enrollment.profile_id) == event.profile_id, col(Enrollment.status) == EnrollmentStatus.WAITING)
     ).all()
     if not rows:
         return
@@ -587,9 +587,9 @@ def _enter_by_event(*, session: Session, event: IncomingEvent, journeys: Sequenc
 def admitted_journeys(*, session: Session, profile_id: int, journeys: Sequence[LiveJourney]) -> list[LiveJourney]:
     """The journeys whose re-entry policy lets this customer in now."""
     history = session.execute(
-        select(Enrollment.journey_id, Enrollment.status).where(
-            Enrollment.profile_id == profile_id,
-            Enrollment.journey_id.in_([j.journey_id for j in journeys]),  # type: ignore[attr-defined]
+        select(col(Enrollment.journey_id), col(Enrollment.status)).where(
+            col(Enrollment.profile_id) == profile_id,
+            col(Enrollment.journey_id).in_([j.journey_id for j in journeys]),
         )
     ).all()
     entered = {journey_id for journey_id, _ in history}
@@ -608,9 +608,9 @@ def admitted_journeys(*, session: Session, profile_id: int, journeys: Sequence[L
 def admitted_profiles(*, session: Session, journey: LiveJourney, profile_ids: Sequence[int]) -> set[int]:
     """Of these customers, the ones the journey's re-entry policy lets in now (one query)."""
     history = session.execute(
-        select(Enrollment.profile_id, Enrollment.status).where(
-            Enrollment.journey_id == journey.journey_id,
-            Enrollment.profile_id.in_(profile_ids),  # type: ignore[attr-defined]
+        select(col(Enrollment.profile_id), col(Enrollment.status)).where(
+            col(Enrollment.journey_id) == journey.journey_id,
+            col(Enrollment.profile_id).in_(profile_ids),
         )
     ).all()
     policy = journey.loaded.plan.reentry

@@ -11,12 +11,14 @@ import logging
 import threading
 import time as clock
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import Session
 
 from engine.channels.base import Sender
 from engine.channels.settings import ChannelSettings, build_senders
@@ -61,7 +63,7 @@ class Engine:
         self._cron_jobs: dict[int, str] = {}
         self._lock = threading.Lock()
 
-    def _sessions(self):  # type: ignore[no-untyped-def]
+    def _sessions(self) -> AbstractContextManager[Session]:
         return session_scope(self.settings.database_url)
 
     def advance_once(self) -> int:

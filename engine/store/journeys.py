@@ -56,7 +56,7 @@ def find_journey(*, session: Session, journey_id: int) -> Journey | None:
 
 
 def find_journey_by_name(*, session: Session, name: str) -> Journey | None:
-    return session.execute(select(Journey).where(Journey.name == name).limit(1)).scalar_one_or_none()
+    return session.execute(select(Journey).where(col(Journey.name) == name).limit(1)).scalar_one_or_none()
 
 
 def all_journeys(*, session: Session) -> list[Journey]:
@@ -65,13 +65,15 @@ def all_journeys(*, session: Session) -> list[Journey]:
 
 def latest_version_numbers(*, session: Session) -> dict[int, int]:
     rows = session.execute(
-        select(JourneyVersion.journey_id, func.max(JourneyVersion.number)).group_by(col(JourneyVersion.journey_id))
+        select(col(JourneyVersion.journey_id), func.max(col(JourneyVersion.number))).group_by(
+            col(JourneyVersion.journey_id)
+        )
     )
     return {journey_id: number for journey_id, number in rows}
 
 
 def next_version_number(*, session: Session, journey_id: int) -> int:
     current = session.execute(
-        select(func.max(JourneyVersion.number)).where(JourneyVersion.journey_id == journey_id)
+        select(func.max(col(JourneyVersion.number))).where(col(JourneyVersion.journey_id) == journey_id)
     ).scalar_one()
     return (current or 0) + 1
