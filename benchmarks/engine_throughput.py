@@ -49,6 +49,10 @@ from engine.store.outbox import OutboxMessage
 from engine.store.profiles import Profile
 
 BATCH = 1_000
+# Core tables: the ceiling writes rows the plainest way SQLAlchemy can, with no ORM in between.
+ENROLLMENT = Enrollment.__table__  # type: ignore[attr-defined]
+TRANSITION = Transition.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 PG_ADMIN_URL = os.environ.get("JOURNEY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -177,7 +181,7 @@ def ceiling_rate(url: str, customers: int) -> float:
         with session_scope(url) as session:
             ids = list(
                 session.execute(
-                    insert(Enrollment).returning(Enrollment.id, sort_by_parameter_order=True),  # type: ignore[arg-type]
+                    insert(ENROLLMENT).returning(ENROLLMENT.c.id, sort_by_parameter_order=True),
                     [
                         {
                             "journey_id": journey_id,
@@ -349,8 +353,8 @@ def main() -> None:
         print(f"[{kind}] engine, entry walk (trigger->send->wait): {entry:>10,.0f} customer-steps/s")
         print(f"[{kind}] engine, wait ended (claim->send->wait):   {tick:>10,.0f} customer-steps/s")
         print(
-            f"[{kind}] ceiling, same rows in batched inserts:    {ceiling:>10,.0f} rows-as-steps/s"
-            f"  (engine entry = {entry / ceiling:.0%} of ceiling)"
+            f"[{kind}] ceiling, the same rows in plain batched inserts: {ceiling:>10,.0f} customer-steps/s"
+            f"  (engine entry walk = {entry / ceiling:.0%} of it)"
         )
         with database(kind) as url:
             upgrade_database(url)
