@@ -5,8 +5,6 @@ functions the UI calls. The app is plain FastAPI, so it runs inside Reflex's bac
 ``api_transformer``) or on its own under any ASGI server.
 """
 
-from __future__ import annotations
-
 import base64
 import binascii
 from collections.abc import Callable, Iterator

@@ -13,11 +13,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session, col
 
 from engine.entry import enter_by_traits
-from engine.runtime import IncomingEvent, live_journeys, react_to_event
+from engine.reactions import IncomingEvent, react_to_events
+from engine.runtime import live_journeys
 from engine.store.db import utc_now
 from engine.store.enrollments import Enrollment
 from engine.store.events import Event
@@ -117,6 +118,36 @@ class _Profiles:
             ).all()
             for anonymous_id, profile in rows:
                 self.by_anonymous[anonymous_id] = profile
+        self.unsaved_aliases: set[str] = set()
+        self._create_unknown(messages)
+
+    def _create_unknown(self, messages: Sequence[_Message]) -> None:
+        """Insert every person this batch sees for the first time in one statement."""
+        users, anonymous = set(self.by_user), set(self.by_anonymous)
+        planned: list[tuple[str | None, str | None]] = []
+        for message in messages:
+            user_id, anonymous_id = message.user_id, message.anonymous_id
+            if not ((user_id and user_id in users) or (anonymous_id and anonymous_id in anonymous)):
+                planned.append((user_id, anonymous_id))
+            if user_id:
+                users.add(user_id)
+            if anonymous_id:
+                anonymous.add(anonymous_id)
+        if not planned:
+            return
+        created = self.session.scalars(
+            insert(Profile).returning(Profile, sort_by_parameter_order=True),
+            [
+                {"user_id": user_id, "traits": {}, "consent": {}, "created_at": self.now, "updated_at": self.now}
+                for user_id, _ in planned
+            ],
+        ).all()
+        for (user_id, anonymous_id), profile in zip(planned, created, strict=True):
+            if user_id:
+                self.by_user[user_id] = profile
+            if anonymous_id:
+                self.by_anonymous[anonymous_id] = profile
+                self.unsaved_aliases.add(anonymous_id)
 
     def resolve(self, message: _Message) -> Profile:
         user_id, anonymous_id = message.user_id, message.anonymous_id
@@ -125,21 +156,17 @@ class _Profiles:
         if known_user and known_anonymous and known_user.id != known_anonymous.id:
             profile = self._merge(into=known_user, other=known_anonymous)
         else:
-            profile = known_user or known_anonymous or self._create(user_id)
+            found = known_user or known_anonymous
+            assert found is not None, "every person of the batch was created up front"
+            profile = found
         if user_id and profile.user_id is None:
             profile.user_id = user_id
-            self.session.add(profile)
         if user_id:
             self.by_user[user_id] = profile
-        if anonymous_id and anonymous_id not in self.by_anonymous:
+        if anonymous_id and (anonymous_id not in self.by_anonymous or anonymous_id in self.unsaved_aliases):
             self.session.add(ProfileAlias(anonymous_id=anonymous_id, profile_id=profile.id))  # type: ignore[arg-type]
             self.by_anonymous[anonymous_id] = profile
-        return profile
-
-    def _create(self, user_id: str | None) -> Profile:
-        profile = Profile(user_id=user_id, created_at=self.now, updated_at=self.now)
-        self.session.add(profile)
-        self.session.flush()
+            self.unsaved_aliases.discard(anonymous_id)
         return profile
 
     def _merge(self, *, into: Profile, other: Profile) -> Profile:
@@ -163,6 +190,29 @@ class _Profiles:
             if profile.id == other.id:
                 self.by_anonymous[key] = into
         return into
+
+
+def _save_profiles(session: Session, profiles: dict[int | None, Profile]) -> None:
+    """Write the batch's profile changes in one statement rather than one UPDATE per person."""
+    for profile in profiles.values():
+        session.expunge(profile)
+    session.flush()
+    table = Profile.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table).where(table.c.id == bindparam("pid")),
+        [
+            {
+                "pid": p.id,
+                "user_id": p.user_id,
+                "traits": p.traits,
+                "consent": p.consent,
+                "timezone": p.timezone,
+                "updated_at": p.updated_at,
+            }
+            for p in profiles.values()
+        ],
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _consent_changes(traits: dict[str, Any]) -> dict[str, bool]:
@@ -208,7 +258,6 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
         if tz:
             profile.timezone = tz
         profile.updated_at = now
-        session.add(profile)
         rows.append(
             {
                 "message_id": message_id,
@@ -221,26 +270,24 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
             }
         )
         reactions.append((message, profile, before))
-    session.flush()
-    session.execute(insert(Event), rows)
+    _save_profiles(session, {profile.id: profile for _, profile, _ in reactions})
+    session.execute(insert(Event.__table__), rows)  # type: ignore[attr-defined]
 
     live = live_journeys(session=session)
     enrolled = 0
+    tracked: list[IncomingEvent] = []
     for message, profile, before in reactions:
         assert profile.id is not None
         if isinstance(message, TrackMessage):
-            enrolled += react_to_event(
-                session=session,
-                event=IncomingEvent(
+            tracked.append(
+                IncomingEvent(
                     profile_id=profile.id,
                     user_id=profile.user_id,
                     traits=profile.traits,
                     timezone=profile.timezone,
                     name=message.event,
                     properties=message.properties,
-                ),
-                now=now,
-                live=live,
+                )
             )
         elif isinstance(message, IdentifyMessage):
             enrolled += enter_by_traits(
@@ -253,6 +300,7 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
                 now=now,
                 live=live,
             )
+    enrolled += react_to_events(session=session, events=tracked, now=now, live=live)
     return IngestResult(accepted=len(fresh), duplicates=duplicates, enrolled=enrolled)
 
 

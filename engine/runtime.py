@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, func, insert, select, update
 from sqlmodel import Session, col
 
-from engine.conditions import all_hold
 from engine.content import ContentRenderError, render_content
 from engine.decisions import (
     Advance,
@@ -35,7 +34,7 @@ from engine.decisions import (
     advance,
     after_wait,
 )
-from engine.mapdoc import Channel, EventTrigger, ReentryPolicy
+from engine.mapdoc import Channel, ReentryPolicy
 from engine.plan import Plan, Step
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
 from engine.store.journeys import Journey, JourneyStatus, JourneyVersion
@@ -88,7 +87,7 @@ PLANS = PlanCache()
 
 
 @dataclass
-class _Writes:
+class BatchWrites:
     """Everything one batch writes, flushed with one statement per table."""
 
     transitions: list[dict[str, Any]] = field(default_factory=list)
@@ -99,9 +98,9 @@ class _Writes:
 
     def flush(self, session: Session) -> None:
         if self.transitions:
-            session.execute(insert(Transition), self.transitions)
+            session.execute(insert(Transition.__table__), self.transitions)  # type: ignore[attr-defined]
         if self.messages:
-            session.execute(insert(OutboxMessage), self.messages)
+            session.execute(insert(OutboxMessage.__table__), self.messages)  # type: ignore[attr-defined]
         if self.enrollments:
             table = Enrollment.__table__  # type: ignore[attr-defined]
             session.execute(
@@ -119,7 +118,7 @@ class _Writes:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Run:
+class RunContext:
     """One enrollment as the batch sees it."""
 
     enrollment_id: int
@@ -144,7 +143,7 @@ def _recipient(channel: Channel, *, traits: Mapping[str, Any], user_id: str | No
 
 
 def _message_row(
-    run: _Run, effect: SendMessage, *, loaded: LoadedPlan, now: datetime, traits: Mapping[str, Any]
+    run: RunContext, effect: SendMessage, *, loaded: LoadedPlan, now: datetime, traits: Mapping[str, Any]
 ) -> dict[str, Any]:
     key = f"e{run.enrollment_id}-{effect.node_id}-{int(now.timestamp() * 1000)}"
     row: dict[str, Any] = {
@@ -195,7 +194,7 @@ def _message_row(
     }
 
 
-def _apply(run: _Run, result: Advance, *, loaded: LoadedPlan, now: datetime, writes: _Writes) -> None:
+def _apply(run: RunContext, result: Advance, *, loaded: LoadedPlan, now: datetime, writes: BatchWrites) -> None:
     traits = run.traits
     stage = run.prior_stage
     goal_at: datetime | None = None
@@ -249,10 +248,10 @@ def _apply(run: _Run, result: Advance, *, loaded: LoadedPlan, now: datetime, wri
                 writes.traits[run.profile_id] = traits
             case GoalReached():
                 goal_at = now
-    writes.enrollments.append(_enrollment_update(run.enrollment_id, result.outcome, now=now, goal_at=goal_at))
+    writes.enrollments.append(enrollment_update(run.enrollment_id, result.outcome, now=now, goal_at=goal_at))
 
 
-def _enrollment_update(
+def enrollment_update(
     enrollment_id: int, outcome: Waiting | Ended, *, now: datetime, goal_at: datetime | None
 ) -> dict[str, Any]:
     # Every row of one executemany must bind the same columns, so ended and waiting rows both name all.
@@ -290,14 +289,14 @@ def _correlation_value(outcome: Waiting | Ended, context: Mapping[str, Any]) -> 
     return None
 
 
-def _walk(
-    run: _Run,
+def walk(
+    run: RunContext,
     *,
     loaded: LoadedPlan,
     start_at: str | None,
     now: datetime,
     resume_mode: ResumeMode | None,
-    writes: _Writes,
+    writes: BatchWrites,
 ) -> None:
     result = advance(
         loaded.plan,
@@ -353,12 +352,12 @@ def advance_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) ->
         return 0
     plans = PLANS.get_many(session=session, version_ids={row.version_id for row in rows})
     profiles = _profiles(session, (row.profile_id for row in rows))
-    writes = _Writes()
+    writes = BatchWrites()
     for row in rows:
         loaded = plans[row.version_id]
         user_id, traits, tz = profiles[row.profile_id]
         waiting_step = loaded.steps.get(row.step_id) if row.step_id else None
-        run = _Run(
+        run = RunContext(
             enrollment_id=row.id,
             journey_id=row.journey_id,
             version_id=row.version_id,
@@ -371,7 +370,7 @@ def advance_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) ->
         )
         start_at = after_wait(waiting_step, event_arrived=False) if waiting_step else None
         mode = ResumeMode(row.resume_mode) if row.resume_mode else None
-        _walk(run, loaded=loaded, start_at=start_at, now=now, resume_mode=mode, writes=writes)
+        walk(run, loaded=loaded, start_at=start_at, now=now, resume_mode=mode, writes=writes)
     writes.flush(session)
     return len(rows)
 
@@ -414,7 +413,7 @@ def enroll_many(
             ],
         ).scalars()
     )
-    writes = _Writes()
+    writes = BatchWrites()
     for enrollment_id, entrant in zip(ids, entrants, strict=True):
         writes.transitions.append(
             {
@@ -429,7 +428,7 @@ def enroll_many(
             }
         )
         writes.steps += 1
-        run = _Run(
+        run = RunContext(
             enrollment_id=enrollment_id,
             journey_id=journey_id,
             version_id=version_id,
@@ -440,7 +439,7 @@ def enroll_many(
             context=dict(entrant.context),
             prior_stage=entry.stage,
         )
-        _walk(run, loaded=loaded, start_at=entry.first_step, now=now, resume_mode=None, writes=writes)
+        walk(run, loaded=loaded, start_at=entry.first_step, now=now, resume_mode=None, writes=writes)
     writes.flush(session)
     return ids
 
@@ -466,122 +465,6 @@ def live_journeys(*, session: Session) -> list[LiveJourney]:
     ).all()
     plans = PLANS.get_many(session=session, version_ids={version_id for _, version_id in rows})
     return [LiveJourney(journey_id, version_id, plans[version_id]) for journey_id, version_id in rows]
-
-
-@dataclass(frozen=True, kw_only=True)
-class IncomingEvent:
-    profile_id: int
-    user_id: str | None
-    traits: Mapping[str, Any]
-    timezone: str | None
-    name: str
-    properties: Mapping[str, Any]
-
-
-def _matches_correlation(correlate_on: str | None, properties: Mapping[str, Any], expected: Any) -> bool:
-    if not correlate_on:
-        return True
-    return expected is not None and str(properties.get(correlate_on)) == str(expected)
-
-
-def react_to_event(
-    *, session: Session, event: IncomingEvent, now: datetime, live: Sequence[LiveJourney] | None = None
-) -> int:
-    """Apply one tracked event: end runs by goal or exit criteria, resume waits, enter journeys.
-
-    Returns the number of enrollments it created. ``live`` lets a caller handling a batch of
-    events look the live journeys up once.
-    """
-    _react_in_flight(session=session, event=event, now=now)
-    journeys = live if live is not None else live_journeys(session=session)
-    return _enter_by_event(session=session, event=event, journeys=journeys, now=now)
-
-
-def _react_in_flight(*, session: Session, event: IncomingEvent, now: datetime) -> None:
-    rows = session.execute(
-        select(
-            col(Enrollment.id),
-            col(Enrollment.journey_id),
-            col(Enrollment.version_id),
-            col(Enrollment.step_id),
-            col(Enrollment.wait_event),
-            col(Enrollment.correlation),
-            col(Enrollment.context),
-            col(Journey.status),
-        )
-        .join(Journey, col(Journey.id) == col(Enrollment.journey_id))
-        .where(col(Enrollment.profile_id) == event.profile_id, col(Enrollment.status) == EnrollmentStatus.WAITING)
-    ).all()
-    if not rows:
-        return
-    plans = PLANS.get_many(session=session, version_ids={row.version_id for row in rows})
-    writes = _Writes()
-    for row in rows:
-        loaded = plans[row.version_id]
-        plan = loaded.plan
-        context = dict(row.context or {})
-        if plan.goal_event == event.name:
-            writes.enrollments.append(_enrollment_update(row.id, Ended(reason=EndReason.GOAL), now=now, goal_at=now))
-        elif any(
-            c.event == event.name
-            and _matches_correlation(c.correlate_on, event.properties, context.get(c.correlate_on or ""))
-            for c in plan.exit_criteria
-        ):
-            writes.enrollments.append(
-                _enrollment_update(
-                    row.id, Ended(reason=EndReason.EXIT_CRITERIA, detail=event.name), now=now, goal_at=None
-                )
-            )
-        elif row.wait_event == event.name and row.status == JourneyStatus.LIVE and row.step_id:
-            step = loaded.steps[row.step_id]
-            correlate_on = getattr(step, "correlate_on", None)
-            if not _matches_correlation(correlate_on, event.properties, row.correlation):
-                continue
-            run = _Run(
-                enrollment_id=row.id,
-                journey_id=row.journey_id,
-                version_id=row.version_id,
-                profile_id=event.profile_id,
-                user_id=event.user_id,
-                traits=dict(event.traits),
-                timezone=event.timezone or plan.default_timezone,
-                context=context,
-                prior_stage=step.stage,
-            )
-            _walk(
-                run,
-                loaded=loaded,
-                start_at=after_wait(step, event_arrived=True),
-                now=now,
-                resume_mode=None,
-                writes=writes,
-            )
-    writes.flush(session)
-
-
-def _enter_by_event(*, session: Session, event: IncomingEvent, journeys: Sequence[LiveJourney], now: datetime) -> int:
-    candidates = [
-        j
-        for j in journeys
-        if isinstance(j.loaded.plan.entry.trigger, EventTrigger)
-        and j.loaded.plan.entry.trigger.event == event.name
-        and all_hold(j.loaded.plan.entry.trigger.filters, traits=event.traits, event=event.properties)
-    ]
-    if not candidates:
-        return 0
-    admitted = admitted_journeys(session=session, profile_id=event.profile_id, journeys=candidates)
-    entrant = Entrant(
-        profile_id=event.profile_id,
-        user_id=event.user_id,
-        traits=event.traits,
-        timezone=event.timezone,
-        context=event.properties,
-    )
-    for journey in admitted:
-        enroll_many(
-            session=session, journey_id=journey.journey_id, version_id=journey.version_id, entrants=[entrant], now=now
-        )
-    return len(admitted)
 
 
 def admitted_journeys(*, session: Session, profile_id: int, journeys: Sequence[LiveJourney]) -> list[LiveJourney]:
