@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
@@ -70,6 +71,7 @@ def create_api(database_url: str | None = None) -> FastAPI:
 
         return check
 
+    # Intake runs in the thread pool: database work must not stall the event loop other requests share.
     def intake(body: bytes, authorization: str | None, messages: Callable[[bytes], list[Any]]) -> dict[str, Any]:
         key = _write_key(authorization)
         try:
@@ -89,19 +91,19 @@ def create_api(database_url: str | None = None) -> FastAPI:
 
     @api.post("/v1/batch", tags=["intake"])
     async def batch(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        return intake(await request.body(), authorization, parse_batch)
+        return await run_in_threadpool(intake, await request.body(), authorization, parse_batch)
 
     @api.post("/v1/track", tags=["intake"])
     async def track(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        return intake(await request.body(), authorization, single(TrackMessage))
+        return await run_in_threadpool(intake, await request.body(), authorization, single(TrackMessage))
 
     @api.post("/v1/identify", tags=["intake"])
     async def identify(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        return intake(await request.body(), authorization, single(IdentifyMessage))
+        return await run_in_threadpool(intake, await request.body(), authorization, single(IdentifyMessage))
 
     @api.post("/v1/page", tags=["intake"])
     async def page(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        return intake(await request.body(), authorization, single(PageMessage))
+        return await run_in_threadpool(intake, await request.body(), authorization, single(PageMessage))
 
     @api.get("/api/journeys", tags=["journeys"])
     def list_journeys(session: SessionArg, _: Annotated[str, Depends(actor(Action.VIEW_JOURNEYS))]) -> list[Any]:
