@@ -25,6 +25,7 @@ from engine.store.enrollments import Enrollment
 from engine.store.journeys import Journey, JourneyStatus
 from engine.store.outbox import MessageStatus, OutboxMessage
 from engine.store.profiles import Profile
+from engine.unsubscribe import unsubscribe_url
 
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 6
@@ -240,7 +241,11 @@ def _send_one(message: _Claimed, senders: Mapping[Channel, Sender], now: datetim
             body=message.body,
             url=message.url,
             user_id=message.user_id,
-            metadata={},
+            metadata=(
+                {"unsubscribe_url": unsubscribe_url(message.profile_id, message.channel)}
+                if message.profile_id is not None and message.channel in CUSTOMER_FACING
+                else {}
+            ),
         )
     )
     update_row: dict[str, Any] = {

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -23,6 +23,7 @@ from engine.ingest import IdentifyMessage, IngestError, PageMessage, TrackMessag
 from engine.mapdoc import JourneyMap, PausePolicy
 from engine.permissions import Action, require
 from engine.store.db import session_scope
+from engine.unsubscribe import UnsubscribeError, unsubscribe
 
 
 class DraftUpdate(BaseModel):
@@ -53,8 +54,14 @@ def create_api(database_url: str | None = None) -> FastAPI:
     api = FastAPI(title="Journey Builder API", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
 
     def sessions() -> Iterator[Session]:
+        # Routes that write commit before answering (see ``committed``): a dependency's exit may
+        # run after the response is sent, and a client must never see success before the commit.
         with session_scope(database_url) as session:
             yield session
+
+    def committed(session: Session, answer: dict[str, Any]) -> dict[str, Any]:
+        session.commit()
+        return answer
 
     SessionArg = Annotated[Session, Depends(sessions)]  # noqa: N806 - a type alias, named as one
 
@@ -105,6 +112,16 @@ def create_api(database_url: str | None = None) -> FastAPI:
     async def page(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         return await run_in_threadpool(intake, await request.body(), authorization, single(PageMessage))
 
+    @api.api_route("/v1/unsubscribe", methods=["GET", "POST"], tags=["intake"], response_class=HTMLResponse)
+    def unsubscribe_link(p: int, c: str, s: str, session: SessionArg) -> str:
+        # GET for the link in the message, POST for mail clients' one-click unsubscribe (RFC 8058).
+        try:
+            unsubscribe(session=session, profile_id=p, channel=c, signature=s)
+        except UnsubscribeError as error:
+            raise HTTPException(400, str(error)) from error
+        session.commit()
+        return f"<html><body><p>You will receive no more {c.replace('_', ' ')} messages from us.</p></body></html>"
+
     @api.get("/api/journeys", tags=["journeys"])
     def list_journeys(session: SessionArg, _: Annotated[str, Depends(actor(Action.VIEW_JOURNEYS))]) -> list[Any]:
         return [summary.model_dump(mode="json") for summary in journey_service.list_journeys(session=session)]
@@ -131,7 +148,7 @@ def create_api(database_url: str | None = None) -> FastAPI:
         doc: JourneyMap, session: SessionArg, who: Annotated[str, Depends(actor(Action.EDIT_DRAFT))]
     ) -> dict[str, Any]:
         journey = journey_service.create_journey(session=session, doc=doc, created_by=who)
-        return {"id": journey.id, "revision": journey.revision}
+        return committed(session, {"id": journey.id, "revision": journey.revision})
 
     @api.put("/api/journeys/{journey_id}/draft", tags=["journeys"])
     def save_draft(
@@ -143,14 +160,14 @@ def create_api(database_url: str | None = None) -> FastAPI:
         journey = journey_service.save_draft(
             session=session, journey_id=journey_id, doc=update.map, expected_revision=update.expected_revision
         )
-        return {"id": journey.id, "revision": journey.revision}
+        return committed(session, {"id": journey.id, "revision": journey.revision})
 
     @api.post("/api/journeys/{journey_id}/publish", tags=["lifecycle"])
     def publish(
         journey_id: int, session: SessionArg, who: Annotated[str, Depends(actor(Action.PUBLISH))]
     ) -> dict[str, Any]:
         version = journey_service.publish_journey(session=session, journey_id=journey_id, published_by=who)
-        return {"version": version.number}
+        return committed(session, {"version": version.number})
 
     def _status(journey: Any) -> dict[str, Any]:
         return {"id": journey.id, "status": journey.status.value}
@@ -159,13 +176,13 @@ def create_api(database_url: str | None = None) -> FastAPI:
     def launch(
         journey_id: int, session: SessionArg, who: Annotated[str, Depends(actor(Action.LAUNCH))]
     ) -> dict[str, Any]:
-        return _status(lifecycle.launch_journey(session=session, journey_id=journey_id, actor=who))
+        return committed(session, _status(lifecycle.launch_journey(session=session, journey_id=journey_id, actor=who)))
 
     @api.post("/api/journeys/{journey_id}/pause", tags=["lifecycle"])
     def pause(
         journey_id: int, session: SessionArg, who: Annotated[str, Depends(actor(Action.PAUSE))]
     ) -> dict[str, Any]:
-        return _status(lifecycle.pause_journey(session=session, journey_id=journey_id, actor=who))
+        return committed(session, _status(lifecycle.pause_journey(session=session, journey_id=journey_id, actor=who)))
 
     @api.post("/api/journeys/{journey_id}/resume", tags=["lifecycle"])
     def resume(
@@ -175,7 +192,9 @@ def create_api(database_url: str | None = None) -> FastAPI:
         body: ResumeRequest | None = None,
     ) -> dict[str, Any]:
         policy = body.policy if body else None
-        return _status(lifecycle.resume_journey(session=session, journey_id=journey_id, actor=who, policy=policy))
+        return committed(
+            session, _status(lifecycle.resume_journey(session=session, journey_id=journey_id, actor=who, policy=policy))
+        )
 
     @api.post("/api/journeys/{journey_id}/stop", tags=["lifecycle"])
     def stop(
@@ -185,7 +204,9 @@ def create_api(database_url: str | None = None) -> FastAPI:
         body: StopRequest | None = None,
     ) -> dict[str, Any]:
         mode = body.mode if body else lifecycle.StopMode.NOW
-        return _status(lifecycle.stop_journey(session=session, journey_id=journey_id, actor=who, mode=mode))
+        return committed(
+            session, _status(lifecycle.stop_journey(session=session, journey_id=journey_id, actor=who, mode=mode))
+        )
 
     @api.get("/api/journeys/{journey_id}/runs", tags=["journeys"])
     def journey_runs(

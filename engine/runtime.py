@@ -40,6 +40,7 @@ from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
 from engine.store.journeys import Journey, JourneyStatus, JourneyVersion
 from engine.store.outbox import MessageStatus, OutboxMessage
 from engine.store.profiles import Profile
+from engine.unsubscribe import unsubscribe_url
 
 CLAIM_BATCH = 1_000
 
@@ -167,7 +168,7 @@ def _message_row(
             profile={**traits, "user_id": run.user_id},
             event=run.context,
             journey_name=loaded.journey_name,
-            unsubscribe_url=f"/unsubscribe/{run.profile_id}/{effect.channel.value}",
+            unsubscribe_url=unsubscribe_url(run.profile_id, effect.channel),
         )
     except ContentRenderError as error:
         return {

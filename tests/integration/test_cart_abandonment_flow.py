@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -109,3 +110,20 @@ def test_a_retried_event_is_stored_once(rig: JourneyRig) -> None:
     wait_for(lambda: rig.emails_to("retry@example.com"), what="the email")
     time.sleep(0.5)
     assert len(rig.emails_to("retry@example.com")) == 1
+
+
+def test_the_unsubscribe_link_in_the_email_stops_that_channel(rig: JourneyRig) -> None:
+    rig.send(customer("leaver"), abandon("leaver", "c-6"))
+    mail = wait_for(lambda: rig.emails_to("leaver@example.com"), what="the email")[0]
+    link = mail.message["List-Unsubscribe"].strip("<>")
+    assert link in mail.message.get_content()
+
+    path = link.split("/v1/", 1)[1]
+    forged = httpx.get(f"{rig.base_url}/v1/{path[:-4]}beef")
+    answer = httpx.get(f"{rig.base_url}/v1/{path}")
+
+    assert forged.status_code == 400
+    assert answer.status_code == 200
+    with session_scope(rig.database_url) as session:
+        profile = session.execute(select(Profile).where(Profile.user_id == "leaver")).scalar_one()
+        assert profile.consent == {"email": False}
