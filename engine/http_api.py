@@ -7,7 +7,9 @@ functions the UI calls. The app is plain FastAPI, so it runs inside Reflex's bac
 
 import base64
 import binascii
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
@@ -22,7 +24,7 @@ from engine.access import AccessDeniedError, Role, verify_api_token, verify_writ
 from engine.ingest import IdentifyMessage, IngestError, PageMessage, TrackMessage, ingest, parse_batch, parse_single
 from engine.mapdoc import JourneyMap, PausePolicy
 from engine.permissions import Action, require
-from engine.store.db import session_scope
+from engine.store.db import get_engine, session_scope
 from engine.unsubscribe import UnsubscribeError, unsubscribe
 
 
@@ -79,13 +81,18 @@ def create_api(database_url: str | None = None) -> FastAPI:
         return check
 
     # Intake runs in the thread pool: database work must not stall the event loop other requests share.
+    # SQLite takes one writer at a time; queueing writers here is cheaper than its busy-wait retries.
+    writers: AbstractContextManager[Any] = (
+        threading.Lock() if get_engine(database_url).dialect.name == "sqlite" else nullcontext()
+    )
+
     def intake(body: bytes, authorization: str | None, messages: Callable[[bytes], list[Any]]) -> dict[str, Any]:
         key = _write_key(authorization)
         try:
             parsed = messages(body)
         except IngestError as error:
             raise HTTPException(400, str(error)) from error
-        with session_scope(database_url) as session:
+        with writers, session_scope(database_url) as session:
             try:
                 verify_write_key(session=session, secret=key)
             except AccessDeniedError as error:

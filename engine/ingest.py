@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel import Session, col
 
 from engine.entry import enter_by_traits
@@ -118,7 +118,12 @@ class _Profiles:
             ).all()
             for anonymous_id, profile in rows:
                 self.by_anonymous[anonymous_id] = profile
+        # Profiles are worked on detached and saved in bulk at the end (see _save_profiles).
+        loaded = {p.id: p for p in [*self.by_user.values(), *self.by_anonymous.values()]}
+        for profile in loaded.values():
+            session.expunge(profile)
         self.unsaved_aliases: set[str] = set()
+        self.new_aliases: list[dict[str, Any]] = []
         self._create_unknown(messages)
 
     def _create_unknown(self, messages: Sequence[_Message]) -> None:
@@ -135,19 +140,36 @@ class _Profiles:
                 anonymous.add(anonymous_id)
         if not planned:
             return
-        created = self.session.scalars(
-            insert(Profile).returning(Profile, sort_by_parameter_order=True),
-            [
-                {"user_id": user_id, "traits": {}, "consent": {}, "created_at": self.now, "updated_at": self.now}
-                for user_id, _ in planned
-            ],
-        ).all()
-        for (user_id, anonymous_id), profile in zip(planned, created, strict=True):
-            if user_id:
-                self.by_user[user_id] = profile
-            if anonymous_id:
-                self.by_anonymous[anonymous_id] = profile
-                self.unsaved_aliases.add(anonymous_id)
+        table = Profile.__table__  # type: ignore[attr-defined]
+        named = [(u, a) for u, a in planned if u]
+        # Rows are matched back by user id, not by position: an ordered RETURNING costs SQLite one
+        # statement per row. People known only by an anonymous id have nothing to match on, and are
+        # inserted one by one (rare: server-side tracking names people).
+        if named:
+            ids = dict(
+                (user_id, profile_id)
+                for profile_id, user_id in self.session.execute(
+                    insert(table).returning(table.c.id, table.c.user_id),
+                    [self._new_row(user_id) for user_id, _ in named],
+                )
+            )
+            for user_id, anonymous_id in named:
+                assert user_id is not None
+                self._register(Profile(id=ids[user_id], **self._new_row(user_id)), user_id, anonymous_id)
+        for user_id, anonymous_id in planned:
+            if user_id is None:
+                profile_id = self.session.execute(insert(table).returning(table.c.id), self._new_row(None)).scalar_one()
+                self._register(Profile(id=profile_id, **self._new_row(None)), None, anonymous_id)
+
+    def _new_row(self, user_id: str | None) -> dict[str, Any]:
+        return {"user_id": user_id, "traits": {}, "consent": {}, "created_at": self.now, "updated_at": self.now}
+
+    def _register(self, profile: Profile, user_id: str | None, anonymous_id: str | None) -> None:
+        if user_id:
+            self.by_user[user_id] = profile
+        if anonymous_id:
+            self.by_anonymous[anonymous_id] = profile
+            self.unsaved_aliases.add(anonymous_id)
 
     def resolve(self, message: _Message) -> Profile:
         user_id, anonymous_id = message.user_id, message.anonymous_id
@@ -164,7 +186,7 @@ class _Profiles:
         if user_id:
             self.by_user[user_id] = profile
         if anonymous_id and (anonymous_id not in self.by_anonymous or anonymous_id in self.unsaved_aliases):
-            self.session.add(ProfileAlias(anonymous_id=anonymous_id, profile_id=profile.id))  # type: ignore[arg-type]
+            self.new_aliases.append({"anonymous_id": anonymous_id, "profile_id": profile.id})
             self.by_anonymous[anonymous_id] = profile
             self.unsaved_aliases.discard(anonymous_id)
         return profile
@@ -183,20 +205,17 @@ class _Profiles:
                 update(table).where(column == other.id).values(profile_id=into.id),
                 execution_options={"synchronize_session": False},
             )
-        self.session.add(into)
-        self.session.flush()
-        self.session.delete(other)
+        self.session.execute(delete(Profile.__table__).where(Profile.__table__.c.id == other.id))  # type: ignore[attr-defined]
         for key, profile in list(self.by_anonymous.items()):
             if profile.id == other.id:
                 self.by_anonymous[key] = into
         return into
 
 
-def _save_profiles(session: Session, profiles: dict[int | None, Profile]) -> None:
-    """Write the batch's profile changes in one statement rather than one UPDATE per person."""
-    for profile in profiles.values():
-        session.expunge(profile)
-    session.flush()
+def _save_profiles(session: Session, people: _Profiles, profiles: dict[int | None, Profile]) -> None:
+    """Write the batch's people in one statement each: new aliases, then every changed profile."""
+    if people.new_aliases:
+        session.execute(insert(ProfileAlias.__table__), people.new_aliases)  # type: ignore[attr-defined]
     table = Profile.__table__  # type: ignore[attr-defined]
     session.execute(
         update(table).where(table.c.id == bindparam("pid")),
@@ -270,7 +289,7 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
             }
         )
         reactions.append((message, profile, before))
-    _save_profiles(session, {profile.id: profile for _, profile, _ in reactions})
+    _save_profiles(session, profiles, {profile.id: profile for _, profile, _ in reactions})
     session.execute(insert(Event.__table__), rows)  # type: ignore[attr-defined]
 
     live = live_journeys(session=session)
