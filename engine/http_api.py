@@ -119,15 +119,24 @@ def create_api(database_url: str | None = None) -> FastAPI:
     async def page(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
         return await run_in_threadpool(intake, await request.body(), authorization, single(PageMessage))
 
-    @api.api_route("/v1/unsubscribe", methods=["GET", "POST"], tags=["intake"], response_class=HTMLResponse)
     def unsubscribe_link(p: int, c: str, s: str, session: SessionArg) -> str:
-        # GET for the link in the message, POST for mail clients' one-click unsubscribe (RFC 8058).
         try:
             unsubscribe(session=session, profile_id=p, channel=c, signature=s)
         except UnsubscribeError as error:
             raise HTTPException(400, str(error)) from error
         session.commit()
         return f"<html><body><p>You will receive no more {c.replace('_', ' ')} messages from us.</p></body></html>"
+
+    # GET for the link in the message, POST for mail clients' one-click unsubscribe (RFC 8058).
+    for method in ("GET", "POST"):
+        api.add_api_route(
+            "/v1/unsubscribe",
+            unsubscribe_link,
+            methods=[method],
+            tags=["intake"],
+            response_class=HTMLResponse,
+            operation_id=f"unsubscribe_{method.lower()}",
+        )
 
     @api.get("/api/journeys", tags=["journeys"])
     def list_journeys(session: SessionArg, _: Annotated[str, Depends(actor(Action.VIEW_JOURNEYS))]) -> list[Any]:
