@@ -60,21 +60,26 @@ def _parse_plan(plan_json: str) -> LoadedPlan:
 
 
 class PlanCache:
-    """Published plans by version id; versions are frozen, so a cached plan never goes stale."""
+    """Published plans by database and version id; versions are frozen, so a cached plan never goes stale.
+
+    The database is part of the key: one process may talk to several (the CLI, tests), and version
+    ids are only unique within one.
+    """
 
     def __init__(self) -> None:
-        self._plans: dict[int, LoadedPlan] = {}
+        self._plans: dict[tuple[str, int], LoadedPlan] = {}
 
     def get_many(self, *, session: Session, version_ids: Iterable[int]) -> dict[int, LoadedPlan]:
+        database = str(session.get_bind().engine.url)
         wanted = set(version_ids)
-        missing = wanted - self._plans.keys()
+        missing = {version_id for version_id in wanted if (database, version_id) not in self._plans}
         if missing:
             rows = session.execute(
                 select(col(JourneyVersion.id), col(JourneyVersion.plan)).where(col(JourneyVersion.id).in_(missing))
             )
             for version_id, plan_data in rows:
-                self._plans[version_id] = _load(plan_data)
-        return {version_id: self._plans[version_id] for version_id in wanted if version_id in self._plans}
+                self._plans[(database, version_id)] = _load(plan_data)
+        return {v: self._plans[(database, v)] for v in wanted if (database, v) in self._plans}
 
     def get(self, *, session: Session, version_id: int) -> LoadedPlan:
         return self.get_many(session=session, version_ids=[version_id])[version_id]
