@@ -124,6 +124,8 @@ class _Profiles:
             session.expunge(profile)
         self.unsaved_aliases: set[str] = set()
         self.new_aliases: list[dict[str, Any]] = []
+        # A profile merged away mid-batch may already be named by earlier messages of the batch.
+        self.merged_into: dict[int, Profile] = {}
         self._create_unknown(messages)
 
     def _create_unknown(self, messages: Sequence[_Message]) -> None:
@@ -209,7 +211,19 @@ class _Profiles:
         for key, profile in list(self.by_anonymous.items()):
             if profile.id == other.id:
                 self.by_anonymous[key] = into
+        for alias in self.new_aliases:
+            if alias["profile_id"] == other.id:
+                alias["profile_id"] = into.id
+        assert other.id is not None
+        self.merged_into[other.id] = into
+        for merged_id, survivor in list(self.merged_into.items()):
+            if survivor.id == other.id:
+                self.merged_into[merged_id] = into
         return into
+
+    def current(self, profile: Profile) -> Profile:
+        """The profile as it stands after the batch's merges."""
+        return self.merged_into.get(profile.id, profile) if profile.id is not None else profile
 
 
 def _save_profiles(session: Session, people: _Profiles, profiles: dict[int | None, Profile]) -> None:
@@ -289,6 +303,9 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
             }
         )
         reactions.append((message, profile, before))
+    reactions = [(message, profiles.current(profile), before) for message, profile, before in reactions]
+    for row, (_, profile, _) in zip(rows, reactions, strict=True):
+        row["profile_id"] = profile.id
     _save_profiles(session, profiles, {profile.id: profile for _, profile, _ in reactions})
     session.execute(insert(Event.__table__), rows)  # type: ignore[attr-defined]
 
