@@ -23,6 +23,7 @@ from engine.mapdoc import EventTrigger, ReentryPolicy
 from engine.plan import WaitForEventStep
 from engine.runtime import (
     PLANS,
+    RUNNING,
     BatchWrites,
     LiveJourney,
     RunContext,
@@ -168,7 +169,7 @@ class _Batch:
                     )
                 )
                 runs.remove(run)
-            elif run.wait_event == event.name and run.journey_status == JourneyStatus.LIVE and run.step_id:
+            elif run.wait_event == event.name and run.journey_status in RUNNING and run.step_id:
                 step = loaded.steps[run.step_id]
                 correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
                 if not _correlates(correlate_on, event.properties, run.correlation):

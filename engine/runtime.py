@@ -44,6 +44,8 @@ from engine.store.profiles import Profile
 from engine.unsubscribe import unsubscribe_url
 
 CLAIM_BATCH = 1_000
+# Journeys whose customers move on: a draining journey takes no entries but lets those inside finish.
+RUNNING = (JourneyStatus.LIVE, JourneyStatus.DRAINING)
 
 
 @dataclass(frozen=True)
@@ -328,7 +330,7 @@ def _due_query(now: datetime, limit: int, *, skip_locked: bool) -> Select[Any]:
             col(Enrollment.context),
             col(Enrollment.resume_mode),
         )
-        .join(Journey, and_(col(Journey.id) == col(Enrollment.journey_id), col(Journey.status) == JourneyStatus.LIVE))
+        .join(Journey, and_(col(Journey.id) == col(Enrollment.journey_id), col(Journey.status).in_(RUNNING)))
         .where(col(Enrollment.status) == EnrollmentStatus.WAITING, col(Enrollment.due_at) <= now)
         .order_by(col(Enrollment.due_at))
         .limit(limit)
