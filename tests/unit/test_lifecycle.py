@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session
 
+from engine.dispatcher import claim
 from engine.ingest import ingest
 from engine.journeys import create_journey, publish_journey
 from engine.lifecycle import (
@@ -36,7 +37,7 @@ from tests.engine_factories import (
 )
 
 
-def reminder_journey(wait: str = "PT1H") -> JourneyMap:
+def reminder_journey(wait: str = "PT1H", **settings: object) -> JourneyMap:
     """Wait, email, wait a day, end: a customer inside has an overdue send after a long pause."""
     return journey_map(
         [
@@ -46,6 +47,7 @@ def reminder_journey(wait: str = "PT1H") -> JourneyMap:
             node("after", "wait", stage="s2", duration="P1D"),
         ],
         [("entry", "hold"), ("hold", "mail"), ("mail", "after")],
+        **settings,
     )
 
 
@@ -191,6 +193,26 @@ def test_resume_skipping_overdue_sends_skips_messages_held_by_the_pause(session:
         "held while the journey was paused; skipped on resume",
     )
     assert test_send.status is MessageStatus.PENDING
+
+
+def test_resume_leaves_messages_that_were_not_yet_due(session: Session) -> None:
+    quiet = {"start": "21:00:00", "end": "08:00:00"}
+    journey_id, _ = publish_and_launch(session, reminder_journey(quiet_hours=quiet, default_timezone="UTC"))
+    enter(session, "u1", at=NOW + timedelta(hours=10))
+    night = NOW + timedelta(hours=11)
+    advance_due(session=session, now=night)
+    claim(session=session, now=night)
+    session.flush()
+    (message,) = outbox(session)
+    assert message.next_attempt_at == NOW + timedelta(hours=20)
+    pause_journey(session=session, journey_id=journey_id, actor="maria", now=night)
+
+    resume_journey(session=session, journey_id=journey_id, actor="maria", now=night + timedelta(hours=1))
+    session.flush()
+    session.refresh(message)
+
+    assert message.status is MessageStatus.PENDING
+    assert message.reason.startswith("deferred: quiet hours")
 
 
 def test_stop_now_ends_every_run_and_skips_pending_messages(session: Session) -> None:
