@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -124,6 +125,42 @@ def test_a_malformed_or_oversized_body_is_refused_with_a_reason_and_nothing_is_s
     assert response.status_code == 400
     assert reason in response.json()["detail"]
     assert (api.count(Event), api.count(Profile)) == (0, 0)
+
+
+def test_a_gzipped_body_is_inflated(api: Api) -> None:
+    body = gzip.compress(json.dumps(TRACK).encode())
+
+    response = api.client.post(
+        "/v1/track", content=body, headers={"Content-Encoding": "gzip"}, auth=(api.write_key, "")
+    )
+
+    assert response.json()["success"] is True
+    assert api.count(Event) == 1
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "status", "reason"),
+    [
+        (
+            "gzip",
+            gzip.compress(json.dumps({"batch": [{**TRACK, "p": "x" * 10 * MAX_BATCH_BYTES}]}).encode()),
+            400,
+            "limit",
+        ),
+        ("gzip", b"not gzip at all", 400, "not valid gzip"),
+        ("br", json.dumps({"batch": [TRACK]}).encode(), 415, "unsupported Content-Encoding 'br'"),
+    ],
+)
+def test_a_bad_or_oversized_encoded_body_is_refused(
+    api: Api, encoding: str, body: bytes, status: int, reason: str
+) -> None:
+    response = api.client.post(
+        "/v1/batch", content=body, headers={"Content-Encoding": encoding}, auth=(api.write_key, "")
+    )
+
+    assert response.status_code == status
+    assert reason in response.json()["detail"]
+    assert api.count(Event) == 0
 
 
 @pytest.mark.parametrize(
