@@ -1,4 +1,8 @@
-"""The compiler: one test per rule, the Plan it builds, and every problem reported at once."""
+"""The compiler: one test per rule, the Plan it builds, and every problem reported at once.
+
+Each rule's test checks the whole problem: its code, its severity, the node or edge it marks, and that
+its message names that node the way the designer titled it.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +25,19 @@ from engine.plan import (
     WaitForEventStep,
     WaitStep,
 )
+from engine.templates import list_templates, load_template
+
+ERROR = ProblemSeverity.ERROR
+WARNING = ProblemSeverity.WARNING
 
 EdgeSpec = tuple[str, str] | tuple[str, str, str]
 
-# Factories: small maps as dicts, so each test shows only what it is about.
+# Factories: small maps as dicts, so each test shows only what it is about. Nodes get a title made from
+# their id ("mail" -> "Mail") unless a test gives one, so every message can be checked for it.
 
 
 def node(node_id: str, kind: str, *, stage: str = "s1", **fields: Any) -> dict[str, Any]:
+    fields.setdefault("title", node_id.replace("_", " ").capitalize())
     return {"id": node_id, "kind": kind, "stage": stage, **fields}
 
 
@@ -75,6 +85,14 @@ def split(node_id: str, *arms: tuple[str, float] | tuple[str, float, bool], **fi
     )
 
 
+def edges_of(edges: list[EdgeSpec] | tuple[EdgeSpec, ...]) -> list[dict[str, Any]]:
+    """Edge documents with ids e0, e1, ... from (source, target) or (source, target, label)."""
+    return [
+        {"id": f"e{i}", "source": e[0], "target": e[1], "label": e[2] if len(e) == 3 else None}
+        for i, e in enumerate(edges)
+    ]
+
+
 def journey(
     nodes: list[dict[str, Any]],
     edges: list[EdgeSpec],
@@ -88,22 +106,25 @@ def journey(
             "name": "Cart recovery",
             "stages": stages if stages is not None else [{"id": "s1", "name": "Recover"}],
             "nodes": nodes,
-            "edges": [
-                {"id": f"e{i}", "source": e[0], "target": e[1], "label": e[2] if len(e) == 3 else None}
-                for i, e in enumerate(edges)
-            ],
+            "edges": edges_of(edges),
             "settings": {"goal_event": "order_completed", **settings},
         }
     )
 
 
+MINIMAL_EDGES: tuple[EdgeSpec, ...] = (("entry", "mail"), ("mail", "done"))
+
+
 def simple(*extra_nodes: dict[str, Any], extra_edges: tuple[EdgeSpec, ...] = (), **settings: Any) -> JourneyMap:
-    """trigger -> send -> exit, plus whatever the test adds."""
+    """The minimal map (trigger -> send -> exit) plus whatever the test adds; its own edges are e0 and e1."""
     return journey(
-        [trigger(), send("mail"), node("done", "exit"), *extra_nodes],
-        [("entry", "mail"), ("mail", "done"), *extra_edges],
-        **settings,
+        [trigger(), send("mail"), node("done", "exit"), *extra_nodes], [*MINIMAL_EDGES, *extra_edges], **settings
     )
+
+
+def minimal_map(**overrides: Any) -> JourneyMap:
+    """A map that compiles with no problem at all, with top-level fields (nodes, edges, ...) replaced."""
+    return JourneyMap.from_dict({**simple().model_dump(mode="json"), **overrides})
 
 
 def found(result: CompileResult, code: str) -> list[Problem]:
@@ -116,15 +137,50 @@ def only(result: CompileResult, code: str) -> Problem:
     return result.problems[0]
 
 
+def assert_marks(
+    problem: Problem,
+    doc: JourneyMap,
+    *,
+    node_id: str | None = None,
+    edge_id: str | None = None,
+    severity: ProblemSeverity = ERROR,
+) -> None:
+    """The problem's severity, the node and edge it marks, and that its message names that node's title."""
+    assert problem.severity is severity, problem
+    assert (problem.node_id, problem.edge_id) == (node_id, edge_id), problem
+    if node_id is not None:
+        marked = doc.node(node_id)
+        assert marked is not None
+        assert f"'{marked.title}'" in problem.message, problem.message
+
+
+def expect(
+    doc: JourneyMap,
+    code: str,
+    *,
+    node_id: str | None = None,
+    edge_id: str | None = None,
+    severity: ProblemSeverity = ERROR,
+) -> Problem:
+    """The map's single problem, which must have ``code`` and mark what the test says."""
+    result = compile_map(doc)
+    problem = only(result, code)
+    assert_marks(problem, doc, node_id=node_id, edge_id=edge_id, severity=severity)
+    assert (result.plan is None) == (severity is ERROR)
+    return problem
+
+
 # A valid map and its Plan
 
 
-def test_a_simple_map_compiles_without_problems() -> None:
-    result = compile_map(simple())
+def test_the_minimal_map_compiles_without_problems() -> None:
+    result = compile_map(minimal_map())
 
     assert result.problems == ()
     assert result.ok
     assert result.plan is not None
+    assert result.plan.entry.first_step == "mail"
+    assert [(s.id, getattr(s, "next", None)) for s in result.plan.steps] == [("mail", "done"), ("done", None)]
 
 
 def test_a_valid_map_yields_a_plan_whose_steps_follow_the_labelled_paths() -> None:
@@ -295,6 +351,15 @@ def test_the_plan_survives_a_json_round_trip() -> None:
     assert morning.until_local_time == time(9, 30)
 
 
+@pytest.mark.parametrize("name", list_templates())
+def test_every_starter_compiles_with_no_error(name: str) -> None:
+    result = compile_map(load_template(name))
+
+    assert result.errors == (), [p.message for p in result.errors]
+    assert result.plan is not None
+    assert Plan.from_json(result.plan.to_json()) == result.plan
+
+
 def test_warnings_do_not_stop_the_plan() -> None:
     result = compile_map(simple(goal_event=None))
 
@@ -339,63 +404,92 @@ def test_every_problem_of_a_faulty_map_is_reported_at_once() -> None:
         ("invalid_timezone", None, None),
     }
     assert len(result.problems) == 13  # "ab" misses both arms' paths: one problem each
-    assert {p.severity for p in result.problems if p.code != "empty_stage"} == {ProblemSeverity.ERROR}
+    assert {p.severity for p in result.problems if p.code != "empty_stage"} == {ERROR}
 
 
 def test_messages_name_the_node_by_its_title_when_it_has_one() -> None:
     titled = compile_map(simple(send("loose", None, title="Welcome email")))
-    untitled = compile_map(simple(send("loose", None)))
+    untitled = compile_map(simple(send("loose", None, title="")))
+    blank = compile_map(simple(send("loose", None, title="   ")))
 
     assert "'Welcome email'" in found(titled, "send_without_channel")[0].message
     assert "loose" in found(untitled, "send_without_channel")[0].message
+    assert "loose" in found(blank, "send_without_channel")[0].message
 
 
 def test_compile_is_pure_and_deterministic() -> None:
-    doc = simple(send("loose", None), node("bad", "exit", stage="nowhere"))
+    doc = simple(
+        send("loose", None),
+        node("bad", "exit", stage="nowhere"),
+        send("orphan", body="{{ profile.z }} {{ profile.a }} {{ event.b }}"),
+    )
     before = doc.model_dump()
 
     first, second = compile_map(doc), compile_map(doc)
 
     assert first == second
+    assert compile_map(JourneyMap.from_json(doc.to_json())) == first
     assert doc.model_dump() == before
+    # Placeholders are reported in a stable (sorted) order, not the order of a set.
+    assert [p.message.split("{{ ")[1].split(" }}")[0] for p in found(first, "unknown_placeholder")] == [
+        "event.b",
+        "profile.a",
+        "profile.z",
+    ]
 
 
 # Entry
 
 
 def test_no_trigger_is_an_error_reported_once() -> None:
-    doc = journey([send("mail"), node("done", "exit")], [("mail", "done")])
+    doc = minimal_map(nodes=[send("mail"), node("done", "exit")], edges=edges_of([("mail", "done")]))
 
-    problem = only(compile_map(doc), "no_trigger")
+    problem = expect(doc, "no_trigger")
 
-    assert problem.severity is ProblemSeverity.ERROR
-    assert problem.node_id is None
+    assert "trigger" in problem.message
 
 
 def test_a_second_trigger_is_an_error_on_that_trigger() -> None:
-    doc = journey([trigger(), trigger("again"), node("done", "exit")], [("entry", "done"), ("again", "done")])
+    doc = journey(
+        [trigger(), trigger("again", title="Signs up again"), node("done", "exit")],
+        [("entry", "done"), ("again", "done")],
+    )
 
-    assert only(compile_map(doc), "multiple_triggers").node_id == "again"
+    expect(doc, "multiple_triggers", node_id="again")
 
 
 @pytest.mark.parametrize("source", ["mail", "story"])
 def test_an_edge_into_the_trigger_is_an_error(source: str) -> None:
+    # From a step, or from a touchpoint: spliced out, the touchpoint would lead a step into the trigger.
     doc = simple(node("story", "touchpoint"), extra_edges=((source, "entry"),))
 
     result = compile_map(doc)
 
     problem = found(result, "edge_into_trigger")[0]
-    assert (problem.node_id, problem.edge_id) == ("entry", "e2")
+    assert_marks(problem, doc, node_id="entry", edge_id="e2")
     assert result.plan is None
+
+
+def test_a_touchpoint_a_step_leads_to_cannot_lead_into_the_trigger() -> None:
+    doc = journey(
+        [trigger(), send("mail"), wait("pause"), node("homepage", "touchpoint")],
+        [("entry", "mail"), ("mail", "pause"), ("pause", "homepage"), ("homepage", "entry")],
+    )
+
+    expect(doc, "edge_into_trigger", node_id="entry", edge_id="e3")
 
 
 # References
 
 
 def test_an_unreachable_step_is_an_error() -> None:
-    problem = only(compile_map(simple(send("orphan"))), "unreachable_node")
+    expect(simple(send("orphan")), "unreachable_node", node_id="orphan")
 
-    assert problem.node_id == "orphan"
+
+def test_a_step_only_a_standalone_touchpoint_leads_to_is_unreachable() -> None:
+    doc = simple(node("store_visit", "touchpoint"), send("orphan"), extra_edges=(("store_visit", "orphan"),))
+
+    expect(doc, "unreachable_node", node_id="orphan")
 
 
 def test_a_touchpoint_may_stand_alone() -> None:
@@ -410,21 +504,27 @@ def test_a_step_reached_only_through_a_touchpoint_is_reachable() -> None:
     assert compile_map(doc).problems == ()
 
 
-@pytest.mark.parametrize(("source", "target"), [("entry", "nowhere"), ("nowhere", "done"), ("ghost", "phantom")])
-def test_an_edge_to_or_from_a_missing_node_is_an_error_on_that_edge(source: str, target: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "target", "missing"),
+    [("entry", "nowhere", ["nowhere"]), ("nowhere", "done", ["nowhere"]), ("ghost", "phantom", ["ghost", "phantom"])],
+)
+def test_an_edge_to_or_from_a_missing_node_is_an_error_on_that_edge(
+    source: str, target: str, missing: list[str]
+) -> None:
     result = compile_map(simple(extra_edges=((source, target),)))
 
-    problem = found(result, "edge_missing_node")[0]
-    assert (problem.edge_id, problem.node_id) == ("e2", None)
+    problem = only(result, "edge_missing_node")
+    assert_marks(problem, simple(), edge_id="e2")
     assert "not on the map" in problem.message
+    for name in missing:
+        assert repr(name) in problem.message
 
 
 def test_a_node_in_a_stage_that_does_not_exist_is_an_error() -> None:
     doc = journey([trigger(), node("done", "exit", stage="gone")], [("entry", "done")])
 
-    problem = only(compile_map(doc), "unknown_stage")
+    problem = expect(doc, "unknown_stage", node_id="done")
 
-    assert problem.node_id == "done"
     assert "'gone'" in problem.message
 
 
@@ -437,15 +537,17 @@ def test_a_cycle_without_a_wait_is_an_error() -> None:
         [("entry", "a"), ("a", "tag"), ("tag", "tp"), ("tp", "a")],
     )
 
-    problem = only(compile_map(doc), "cycle_without_wait")
+    problem = expect(doc, "cycle_without_wait", node_id="a")
 
-    assert problem.node_id == "a"
+    # Reported once for the whole loop, on its first node in the map's order, naming its members.
+    assert "'Tag'" in problem.message
+    assert "'Tp'" in problem.message
 
 
 def test_a_step_that_leads_to_itself_is_a_cycle_without_a_wait() -> None:
     doc = journey([trigger(), branch("loop")], [("entry", "loop"), ("loop", "loop", "yes"), ("loop", "loop", "no")])
 
-    assert [p.code for p in compile_map(doc).problems] == ["cycle_without_wait"]
+    expect(doc, "cycle_without_wait", node_id="loop")
 
 
 @pytest.mark.parametrize("waiting", [wait("pause"), wait_for_event("pause")])
@@ -458,6 +560,11 @@ def test_a_cycle_through_a_wait_is_fine(waiting: dict[str, Any]) -> None:
 
     assert result.problems == ()
     assert result.plan is not None
+    mail = result.plan.step("mail")
+    assert isinstance(mail, SendStep)
+    assert mail.next == "pause"
+    pause = result.plan.step("pause")
+    assert (pause.on_timeout if isinstance(pause, WaitForEventStep) else getattr(pause, "next", None)) == "mail"
 
 
 def test_a_loop_of_touchpoints_nobody_reaches_is_only_a_drawing() -> None:
@@ -473,7 +580,7 @@ def test_a_reachable_loop_of_touchpoints_is_an_error() -> None:
         [trigger(), node("t1", "touchpoint"), node("t2", "touchpoint")], [("entry", "t1"), ("t1", "t2"), ("t2", "t1")]
     )
 
-    assert only(compile_map(doc), "cycle_without_wait").node_id == "t1"
+    expect(doc, "cycle_without_wait", node_id="t1")
 
 
 def test_long_chains_and_loops_compile_without_recursion() -> None:
@@ -496,13 +603,13 @@ def test_long_chains_and_loops_compile_without_recursion() -> None:
 def test_a_branch_without_a_no_path_is_an_error() -> None:
     doc = journey([trigger(), branch("vip"), node("done", "exit")], [("entry", "vip"), ("vip", "done", "yes")])
 
-    assert only(compile_map(doc), "branch_without_else").node_id == "vip"
+    expect(doc, "branch_without_else", node_id="vip")
 
 
 def test_a_branch_without_a_yes_path_is_an_error() -> None:
     doc = journey([trigger(), branch("vip"), node("done", "exit")], [("entry", "vip"), ("vip", "done", "no")])
 
-    assert only(compile_map(doc), "branch_without_yes").node_id == "vip"
+    expect(doc, "branch_without_yes", node_id="vip")
 
 
 def test_a_branch_with_no_condition_is_an_error() -> None:
@@ -511,18 +618,31 @@ def test_a_branch_with_no_condition_is_an_error() -> None:
         [("entry", "vip"), ("vip", "done", "yes"), ("vip", "done", "no")],
     )
 
-    assert only(compile_map(doc), "branch_without_conditions").node_id == "vip"
+    expect(doc, "branch_without_conditions", node_id="vip")
+
+
+def branch_map(*conditions: dict[str, Any]) -> JourneyMap:
+    return journey(
+        [trigger(), branch("vip", *conditions), node("done", "exit")],
+        [("entry", "vip"), ("vip", "done", "yes"), ("vip", "done", "no")],
+    )
 
 
 @pytest.mark.parametrize("op", ["eq", "ne", "gt", "gte", "lt", "lte", "contains", "in"])
 def test_a_condition_whose_operator_needs_a_value_must_have_one(op: str) -> None:
-    condition = {"field": "plan", "op": op}
-    doc = journey(
-        [trigger(), branch("vip", condition), node("done", "exit")],
-        [("entry", "vip"), ("vip", "done", "yes"), ("vip", "done", "no")],
-    )
+    problem = expect(branch_map({"field": "plan", "op": op}), "condition_missing_value", node_id="vip")
 
-    assert only(compile_map(doc), "condition_missing_value").node_id == "vip"
+    assert "'plan'" in problem.message
+
+
+@pytest.mark.parametrize("value", ["", []])
+def test_an_empty_text_or_list_is_no_value(value: Any) -> None:
+    expect(branch_map({"field": "plan", "op": "in", "value": value}), "condition_missing_value", node_id="vip")
+
+
+@pytest.mark.parametrize("value", [0, 0.0, False])
+def test_zero_and_false_are_values(value: Any) -> None:
+    assert compile_map(branch_map({"field": "logins", "op": "eq", "value": value})).problems == ()
 
 
 @pytest.mark.parametrize("op", ["exists", "not_exists"])
@@ -535,10 +655,21 @@ def test_exists_and_not_exists_need_no_value(op: str) -> None:
     assert compile_map(doc).problems == ()
 
 
-def test_trigger_filters_are_checked_for_missing_values() -> None:
-    doc = journey([trigger(filters=[{"field": "country", "op": "eq"}]), node("done", "exit")], [("entry", "done")])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"type": "event", "event": "cart_abandoned", "filters": [{"field": "country", "op": "eq"}]},
+        {"type": "trait", "conditions": [{"field": "country", "op": "ne", "value": ""}]},
+        {"type": "schedule", "cron": "0 9 * * 1", "audience": [{"field": "country", "op": "in", "value": []}]},
+    ],
+    ids=["event filter", "trait condition", "schedule audience"],
+)
+def test_trigger_conditions_are_checked_for_missing_values(spec: dict[str, Any]) -> None:
+    doc = journey([node("entry", "trigger", trigger=spec), node("done", "exit")], [("entry", "done")])
 
-    assert only(compile_map(doc), "condition_missing_value").node_id == "entry"
+    problem = expect(doc, "condition_missing_value", node_id="entry")
+
+    assert "'country'" in problem.message
 
 
 # Splits
@@ -551,11 +682,11 @@ def split_map(
     return journey([trigger(), split("ab", *arms), node("done", "exit")], [("entry", "ab"), *arm_edges])
 
 
-def test_split_percentages_must_add_up_to_100() -> None:
-    problem = only(compile_map(split_map(("a", 50), ("b", 40))), "split_percent_sum")
+@pytest.mark.parametrize(("percents", "total"), [((50, 40), "90%"), ((60, 50), "110%"), ((0, 0), "0%")])
+def test_split_percentages_must_add_up_to_100(percents: tuple[float, float], total: str) -> None:
+    problem = expect(split_map(("a", percents[0]), ("b", percents[1])), "split_percent_sum", node_id="ab")
 
-    assert problem.node_id == "ab"
-    assert "90%" in problem.message
+    assert total in problem.message
 
 
 def test_split_percentages_tolerate_float_rounding() -> None:
@@ -569,22 +700,25 @@ def test_a_split_arm_with_no_path_is_an_error_unless_it_is_a_holdout() -> None:
     missing = split_map(("a", 50), ("b", 50), edges=(("ab", "done", "a"),))
     holdout = split_map(("a", 50), ("b", 50, True), edges=(("ab", "done", "a"),))
 
-    assert "'b'" in only(compile_map(missing), "split_arm_without_path").message
+    assert "'b'" in expect(missing, "split_arm_without_path", node_id="ab").message
     assert compile_map(holdout).problems == ()
 
 
 @pytest.mark.parametrize("arms", [(), (("all", 100),)])
 def test_a_split_needs_at_least_two_arms(arms: tuple[tuple[str, float], ...]) -> None:
-    result = compile_map(split_map(*arms))
+    doc = split_map(*arms)
 
-    assert [p.node_id for p in found(result, "split_needs_two_arms")] == ["ab"]
+    result = compile_map(doc)
+
+    (problem,) = found(result, "split_needs_two_arms")
+    assert_marks(problem, doc, node_id="ab")
     assert result.plan is None
 
 
 def test_split_arm_names_must_be_unique() -> None:
     doc = split_map(("a", 50), ("a", 50), edges=(("ab", "done", "a"),))
 
-    assert only(compile_map(doc), "duplicate_arm_name").node_id == "ab"
+    assert "'a'" in expect(doc, "duplicate_arm_name", node_id="ab").message
 
 
 # Sends
@@ -593,53 +727,66 @@ def test_split_arm_names_must_be_unique() -> None:
 def test_a_send_without_a_channel_is_an_error() -> None:
     doc = journey([trigger(), send("mail", None)], [("entry", "mail")])
 
-    assert only(compile_map(doc), "send_without_channel").node_id == "mail"
+    expect(doc, "send_without_channel", node_id="mail")
 
 
 @pytest.mark.parametrize(
     ("channel", "content", "missing"),
     [
-        ("email", {"subject": "", "body": "Hi"}, "subject"),
-        ("email", {"subject": "Hi", "body": "  "}, "body"),
-        ("sms", {"subject": "Hi", "body": ""}, "body"),
-        ("push", {"body": "", "url": "https://shop.example/cart"}, "body"),
-        ("in_app", {}, "body"),
-        ("webhook", {"body": "{}"}, "URL"),
+        ("email", {"subject": "", "body": "Hi"}, "no subject to send"),
+        ("email", {"subject": "Hi", "body": "  "}, "no body to send"),
+        ("email", {"subject": " ", "body": "\n"}, "no subject or body to send"),
+        ("sms", {"subject": "Hi", "body": ""}, "no body to send"),
+        ("push", {"body": "", "url": "https://shop.example/cart"}, "no body to send"),
+        ("in_app", {}, "no body to send"),
+        ("webhook", {"body": "{}"}, "no URL to send"),
+        ("webhook", {"body": "{}", "url": "   "}, "no URL to send"),
     ],
 )
 def test_a_send_needs_the_content_its_channel_requires(channel: str, content: dict[str, str], missing: str) -> None:
     doc = journey([trigger(), node("msg", "send", channel=channel, content=content)], [("entry", "msg")])
 
-    problem = only(compile_map(doc), "send_without_content")
+    problem = expect(doc, "send_without_content", node_id="msg")
 
-    assert problem.node_id == "msg"
     assert missing in problem.message
 
 
 @pytest.mark.parametrize(
     ("channel", "content"),
-    [("sms", {"body": "Hi"}), ("push", {"body": "Hi"}), ("in_app", {"body": "Hi"}), ("webhook", {"url": "https://x"})],
+    [
+        ("email", {"subject": "Hi", "body": "Hello"}),
+        ("sms", {"body": "Hi"}),
+        ("push", {"body": "Hi"}),
+        ("in_app", {"body": "Hi"}),
+        ("webhook", {"url": "https://x"}),
+    ],
 )
 def test_each_sendable_channel_accepts_its_minimal_content(channel: str, content: dict[str, str]) -> None:
     doc = journey([trigger(), node("msg", "send", channel=channel, content=content)], [("entry", "msg")])
 
-    assert compile_map(doc).problems == ()
+    result = compile_map(doc)
+
+    assert result.problems == ()
+    assert result.plan is not None
+    step = result.plan.step("msg")
+    assert isinstance(step, SendStep)
+    assert step.channel == channel
 
 
 @pytest.mark.parametrize("channel", ["web", "chat", "voice"])
 def test_a_send_on_a_touchpoint_only_channel_is_an_error(channel: str) -> None:
     doc = journey([trigger(), send("msg", channel)], [("entry", "msg")])
 
-    problem = only(compile_map(doc), "channel_not_sendable")
+    problem = expect(doc, "channel_not_sendable", node_id="msg")
 
     assert channel in problem.message
 
 
-@pytest.mark.parametrize("fallback", ["email", "voice"])
+@pytest.mark.parametrize("fallback", ["email", "web", "voice"], ids=["same channel", "web", "voice"])
 def test_a_fallback_must_be_another_sendable_channel(fallback: str) -> None:
     doc = journey([trigger(), send("mail", fallback_channel=fallback)], [("entry", "mail")])
 
-    assert only(compile_map(doc), "invalid_fallback_channel").node_id == "mail"
+    expect(doc, "invalid_fallback_channel", node_id="mail")
 
 
 # Waits
@@ -649,21 +796,22 @@ def test_a_fallback_must_be_another_sendable_channel(fallback: str) -> None:
 def test_a_wait_must_last_longer_than_zero(duration: str) -> None:
     doc = journey([trigger(), wait("pause", duration)], [("entry", "pause")])
 
-    assert only(compile_map(doc), "non_positive_wait").node_id == "pause"
+    expect(doc, "non_positive_wait", node_id="pause")
 
 
 @pytest.mark.parametrize(("duration", "until"), [(None, None), ("PT1H", "09:00:00")])
 def test_a_wait_needs_exactly_one_of_duration_and_time_of_day(duration: str | None, until: str | None) -> None:
     doc = journey([trigger(), wait("pause", duration, until_local_time=until)], [("entry", "pause")])
 
-    assert only(compile_map(doc), "wait_needs_one_of").node_id == "pause"
+    expect(doc, "wait_needs_one_of", node_id="pause")
 
 
 @pytest.mark.parametrize("timeout", ["PT0S", "-P1D"])
 def test_a_wait_for_event_timeout_must_be_longer_than_zero(timeout: str) -> None:
+    # Its own code since 38c3df8 (not non_positive_wait), so the canvas can point at the timeout field.
     doc = journey([trigger(), wait_for_event("paid", timeout=timeout)], [("entry", "paid")])
 
-    assert only(compile_map(doc), "non_positive_timeout").node_id == "paid"
+    expect(doc, "non_positive_timeout", node_id="paid")
 
 
 # Content
@@ -686,11 +834,11 @@ def content_map(*, properties: list[str] | None = None, **content: str) -> Journ
         "{{ profile }}",
         "{% if customer.vip %}VIP{% endif %}",
     ],
+    ids=["undeclared trait", "undeclared property", "journey field", "unknown root", "bare root", "in a tag"],
 )
 def test_an_unknown_placeholder_is_an_error(body: str) -> None:
-    problem = only(compile_map(content_map(body=body)), "unknown_placeholder")
+    problem = expect(content_map(body=body), "unknown_placeholder", node_id="msg")
 
-    assert problem.node_id == "msg"
     assert "body" in problem.message
 
 
@@ -723,6 +871,12 @@ def test_known_placeholders_pass() -> None:
     assert {"email", "first_name", "last_name", "phone", "user_id", "timezone", "locale"} <= STANDARD_TRAITS
 
 
+def test_every_standard_trait_is_known() -> None:
+    body = " ".join(f"{{{{ profile.{trait} }}}}" for trait in sorted(STANDARD_TRAITS))
+
+    assert compile_map(content_map(body=body)).problems == ()
+
+
 def test_event_placeholders_need_an_event_to_enter_by() -> None:
     doc = journey(
         [
@@ -733,7 +887,7 @@ def test_event_placeholders_need_an_event_to_enter_by() -> None:
         [("entry", "msg"), ("msg", "paid")],
     )
 
-    assert "no event starts this journey" in only(compile_map(doc), "unknown_placeholder").message
+    assert "no event starts this journey" in expect(doc, "unknown_placeholder", node_id="msg").message
 
 
 @pytest.mark.parametrize("part", ["subject", "url"])
@@ -741,14 +895,15 @@ def test_placeholders_in_subject_and_url_are_checked(part: str) -> None:
     doc = content_map(body="Hi", **{part: "{{ profile.shoe_size }}"})
 
     expected = "URL" if part == "url" else "subject"
-    assert expected in only(compile_map(doc), "unknown_placeholder").message
+    assert expected in expect(doc, "unknown_placeholder", node_id="msg").message
 
 
 @pytest.mark.parametrize("body", ["Hi {{ profile.first_name", "{% if profile.email %}open", "{{ profile.email | }}"])
 def test_invalid_liquid_is_an_error(body: str) -> None:
-    problem = only(compile_map(content_map(body=body)), "invalid_template")
+    problem = expect(content_map(body=body), "invalid_template", node_id="msg")
 
     assert "not valid Liquid" in problem.message
+    assert "body" in problem.message
 
 
 # Paths out of each kind
@@ -779,41 +934,57 @@ def test_too_many_paths_out_of_a_node_is_an_error(source: dict[str, Any], label:
         edges.append(("entry", source_id))
     doc = journey(nodes, edges)
 
-    problem = found(compile_map(doc), "too_many_edges")
+    (problem,) = found(compile_map(doc), "too_many_edges")
 
-    assert [(p.node_id, p.edge_id) for p in problem] == [(source_id, "e1")]
+    assert_marks(problem, doc, node_id=source_id, edge_id="e1")
 
 
 def test_an_exit_leads_nowhere() -> None:
-    problem = only(compile_map(simple(wait("w"), extra_edges=(("done", "w"),))), "too_many_edges")
-
-    assert (problem.node_id, problem.edge_id) == ("done", "e2")
+    expect(simple(wait("w"), extra_edges=(("done", "w"),)), "too_many_edges", node_id="done", edge_id="e2")
 
 
 @pytest.mark.parametrize(
-    ("source", "label"),
+    ("source", "label", "expected"),
     [
-        (send("from"), "yes"),
-        (wait_for_event("from"), None),
-        (wait_for_event("from"), "yes"),
-        (branch("from"), "maybe"),
-        (branch("from"), None),
-        (split("from", ("a", 50), ("b", 50, True)), "c"),
+        (send("from"), "yes", "no label"),
+        (wait_for_event("from"), None, "'event' or 'timeout'"),
+        (wait_for_event("from"), "yes", "'event' or 'timeout'"),
+        (branch("from"), "maybe", "'no' or 'yes'"),
+        (branch("from"), None, "'no' or 'yes'"),
+        (split("from", ("a", 50), ("b", 50, True)), "c", "'a' or 'b'"),
     ],
 )
-def test_a_path_with_a_label_its_node_does_not_know_is_an_error(source: dict[str, Any], label: str | None) -> None:
+def test_a_path_with_a_label_its_node_does_not_know_is_an_error(
+    source: dict[str, Any], label: str | None, expected: str
+) -> None:
     edge: EdgeSpec = ("from", "done", label) if label else ("from", "done")
     doc = journey([trigger(), source, node("done", "exit")], [("entry", "from"), edge])
 
-    problem = found(compile_map(doc), "unexpected_edge_label")
+    (problem,) = found(compile_map(doc), "unexpected_edge_label")
 
-    assert [(p.node_id, p.edge_id) for p in problem] == [("from", "e1")]
+    assert_marks(problem, doc, node_id="from", edge_id="e1")
+    assert expected in problem.message
 
 
 def test_a_blank_label_counts_as_no_label() -> None:
     doc = journey([trigger(), node("done", "exit")], [("entry", "done", "  ")])
 
     assert compile_map(doc).problems == ()
+
+
+def test_labels_are_read_without_surrounding_blanks() -> None:
+    doc = journey(
+        [trigger(), branch("vip"), node("done", "exit"), node("bye", "exit")],
+        [("entry", "vip"), ("vip", "done", " yes "), ("vip", "bye", "no\n")],
+    )
+
+    result = compile_map(doc)
+
+    assert result.problems == ()
+    assert result.plan is not None
+    step = result.plan.step("vip")
+    assert isinstance(step, BranchStep)
+    assert (step.if_true, step.if_false) == ("done", "bye")
 
 
 # Stages, goal and settings
@@ -826,18 +997,15 @@ def test_a_stage_with_no_steps_is_a_warning() -> None:
         stages=[{"id": "s1", "name": "Recover"}, {"id": "s2", "name": "Win back"}],
     )
 
-    result = compile_map(doc)
+    problem = expect(doc, "empty_stage", severity=WARNING)
 
-    problem = only(result, "empty_stage")
-    assert problem.severity is ProblemSeverity.WARNING
     assert "'Win back'" in problem.message
-    assert result.plan is not None
 
 
 def test_a_journey_with_no_goal_gets_a_warning() -> None:
-    problem = only(compile_map(simple(goal_event=None)), "no_goal")
+    problem = expect(simple(goal_event=None), "no_goal", severity=WARNING)
 
-    assert problem.severity is ProblemSeverity.WARNING
+    assert "goal" in problem.message
 
 
 def test_a_goal_node_is_a_goal() -> None:
@@ -846,9 +1014,11 @@ def test_a_goal_node_is_a_goal() -> None:
     assert compile_map(doc).problems == ()
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "utc+2", "../etc/passwd"])
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "utc+2", "../etc/passwd", "Europe/"])
 def test_an_unknown_default_timezone_is_an_error(zone: str) -> None:
-    assert only(compile_map(simple(default_timezone=zone)), "invalid_timezone").severity is ProblemSeverity.ERROR
+    problem = expect(simple(default_timezone=zone), "invalid_timezone")
+
+    assert repr(zone) in problem.message
 
 
 def schedule_map(cron: str) -> JourneyMap:
@@ -856,59 +1026,35 @@ def schedule_map(cron: str) -> JourneyMap:
     return journey([node("entry", "trigger", trigger=spec), node("done", "exit")], [("entry", "done")])
 
 
-@pytest.mark.parametrize(
-    "cron",
-    [
-        "0 9 * * *",
-        "*/15 8-18 * * mon-fri",
-        "0 9 1,15 * *",
-        "30 7 * jan-mar,dec SUN",
-        "0 0-23/2 */3 * 7",
-        "59 23 31 12 6",
-    ],
-)
-def test_a_valid_cron_schedule_passes(cron: str) -> None:
-    assert compile_map(schedule_map(cron)).problems == ()
+def test_a_valid_cron_schedule_passes() -> None:
+    # Which expressions are valid is tested on cron_problem itself, in test_compiler_cron.py.
+    result = compile_map(schedule_map("*/15 8-18 * * mon-fri"))
+
+    assert result.problems == ()
+    assert result.plan is not None
+    assert result.plan.entry.trigger.type == "schedule"
 
 
-@pytest.mark.parametrize(
-    "cron",
-    [
-        "0 9 * *",
-        "0 9 * * * *",
-        "60 9 * * *",
-        "0 24 * * *",
-        "0 9 0 * *",
-        "0 9 * 13 *",
-        "0 9 * * 8",
-        "*/0 * * * *",
-        "5-1 * * * *",
-        "0 9 * * funday",
-        "0,,5 9 * * *",
-        "0 ² * * *",
-        "@daily",
-    ],
-)
-def test_an_invalid_cron_schedule_is_an_error(cron: str) -> None:
-    problem = only(compile_map(schedule_map(cron)), "invalid_cron")
+def test_an_invalid_cron_schedule_is_an_error() -> None:
+    problem = expect(schedule_map("60 9 * * *"), "invalid_cron", node_id="entry")
 
-    assert problem.node_id == "entry"
+    assert "minute" in problem.message
 
 
 @pytest.mark.parametrize("window", ["PT0S", "-PT1H"])
 def test_a_frequency_cap_needs_a_positive_window(window: str) -> None:
     doc = simple(frequency_cap={"max_messages": 2, "window": window})
 
-    assert only(compile_map(doc), "invalid_frequency_cap").severity is ProblemSeverity.ERROR
+    assert "frequency cap" in expect(doc, "invalid_frequency_cap").message
 
 
 def test_quiet_hours_that_start_when_they_end_are_a_warning() -> None:
     doc = simple(quiet_hours={"start": "22:00:00", "end": "22:00:00"})
 
-    assert only(compile_map(doc), "empty_quiet_hours").severity is ProblemSeverity.WARNING
+    assert "22:00" in expect(doc, "empty_quiet_hours", severity=WARNING).message
 
 
 def test_a_profile_update_that_changes_nothing_is_a_warning() -> None:
     doc = journey([trigger(), node("tag", "update_profile")], [("entry", "tag")])
 
-    assert only(compile_map(doc), "empty_profile_update").node_id == "tag"
+    expect(doc, "empty_profile_update", node_id="tag", severity=WARNING)
