@@ -17,7 +17,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from engine.compiler_content import STANDARD_TRAITS, content_problems
-from engine.compiler_index import MapIndex, label_of
+from engine.compiler_index import MapIndex
 from engine.compiler_nodes import node_problems
 from engine.compiler_problems import Problem, ProblemSeverity
 from engine.compiler_rules import (
@@ -119,7 +119,7 @@ def _touchpoint_resolver(index: MapIndex) -> Callable[[str | None], str | None]:
                 target = None
                 break
             chain[target] = None
-            target = next((e.target for e in index.edges_from(target) if label_of(e) is None), None)
+            target = index.target(target, None)
         if target is not None and target in memo:
             target = memo[target]
         for touchpoint in chain:
@@ -134,8 +134,7 @@ def _build_plan(index: MapIndex) -> Plan:
     resolve = _touchpoint_resolver(index)
 
     def successor(node: Node, label: str | None = None) -> str | None:
-        edge = next((e for e in index.edges_from(node.id) if label_of(e) == label), None)
-        return resolve(edge.target) if edge else None
+        return resolve(index.target(node.id, label))
 
     trigger = index.triggers[0]
     positions = {stage.id: i for i, stage in enumerate(doc.stages)}

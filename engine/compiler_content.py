@@ -49,7 +49,7 @@ def _event_properties(doc: JourneyMap, index: MapIndex) -> frozenset[str] | None
 
 
 @functools.lru_cache(maxsize=4096)
-def _variable_paths(source: str) -> tuple[tuple[str, ...], str | None]:
+def variable_paths(source: str) -> tuple[tuple[str, ...], str | None]:
     """(the template's global variable paths, None) or ((), why it does not parse)."""
     try:
         # Global paths leave out names the template defines itself (loop variables, assigns).
@@ -73,7 +73,7 @@ def placeholder_problems(
     """
     if "{" not in source:
         return
-    paths, parse_error = _variable_paths(source)
+    paths, parse_error = variable_paths(source)
     if parse_error is not None:
         yield "invalid_template", f"is not valid Liquid: {parse_error}"
         return

@@ -42,6 +42,19 @@ class MapIndex:
         return [edge.target for edge in self.outgoing.get(node_id, ())]
 
     @cached_property
+    def _targets(self) -> dict[str, dict[str | None, str]]:
+        targets: dict[str, dict[str | None, str]] = {}
+        for source, edges in self.outgoing.items():
+            by_label = targets[source] = {}
+            for edge in edges:
+                by_label.setdefault(label_of(edge), edge.target)
+        return targets
+
+    def target(self, node_id: str, label: str | None) -> str | None:
+        """Where the first path out of ``node_id`` labelled ``label`` leads, if there is one."""
+        return self._targets.get(node_id, {}).get(label)
+
+    @cached_property
     def reached(self) -> frozenset[str]:
         """Every node some path from an entry trigger arrives at, the triggers included."""
         seen = {trigger.id for trigger in self.triggers}
