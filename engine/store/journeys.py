@@ -82,9 +82,9 @@ def next_version_number(*, session: Session, journey_id: int) -> int:
 
 
 def _rows_updated(session: Session, statement: Update) -> int:
-    # synchronize_session=False: the in-session copy may be stale, so it must not be patched in Python;
-    # callers reload the row from the database instead.
-    return session.exec(statement, execution_options={"synchronize_session": False}).rowcount
+    # "fetch" brings in-session copies of the rows the database actually changed up to date; the
+    # default would also patch a stale copy that merely looks as if it matches the WHERE clause.
+    return session.exec(statement, execution_options={"synchronize_session": "fetch"}).rowcount
 
 
 def replace_draft(
