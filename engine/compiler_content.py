@@ -7,6 +7,7 @@ compiler accepts is one the dispatcher can render.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 
 from liquid.exceptions import LiquidError
@@ -59,8 +60,11 @@ def variable_paths(source: str) -> tuple[tuple[str, ...], str | None]:
 
 
 def _known(field_path: str, names: frozenset[str] | set[str]) -> bool:
-    """Whether ``a.b.c`` is a declared name or lies under one (``a`` or ``a.b`` declared)."""
-    parts = field_path.split(".")
+    """Whether ``a.b.c`` is a declared name or lies under one (``a`` or ``a.b`` declared).
+
+    An index is a step down the path as well: ``items[0].name`` lies under ``items``.
+    """
+    parts = re.split(r"\.|(?=\[)", field_path)
     return any(".".join(parts[:size]) in names for size in range(1, len(parts) + 1))
 
 

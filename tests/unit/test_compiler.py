@@ -1058,3 +1058,28 @@ def test_a_profile_update_that_changes_nothing_is_a_warning() -> None:
     doc = journey([trigger(), node("tag", "update_profile")], [("entry", "tag")])
 
     expect(doc, "empty_profile_update", node_id="tag", severity=WARNING)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ event.items[0] }}",
+        "{{ event.items[0].name }}",
+        "{{ event['items'][1].sku }}",
+        "{{ event.items[0].tags[2] }}",
+        "{{ profile.nicknames[0] }}",
+    ],
+)
+def test_an_item_of_a_declared_list_is_known(body: str) -> None:
+    doc = journey(
+        [trigger(properties=["items"]), send("msg", body=body)], [("entry", "msg")], profile_traits=["nicknames"]
+    )
+
+    assert compile_map(doc).problems == ()
+
+
+@pytest.mark.parametrize("path", ["event.lines[0]", "profile.nickname[0]", "event.item[0]"])
+def test_an_item_of_an_undeclared_list_is_unknown(path: str) -> None:
+    doc = content_map(properties=["items"], body=f"{{{{ {path} }}}}")
+
+    assert f"{{{{ {path} }}}}" in expect(doc, "unknown_placeholder", node_id="msg").message
