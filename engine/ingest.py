@@ -131,15 +131,21 @@ class _Profiles:
     def _create_unknown(self, messages: Sequence[_Message]) -> None:
         """Insert every person this batch sees for the first time in one statement."""
         users, anonymous = set(self.by_user), set(self.by_anonymous)
+        owners = {anonymous_id: profile.user_id for anonymous_id, profile in self.by_anonymous.items()}
         planned: list[tuple[str | None, str | None]] = []
         for message in messages:
             user_id, anonymous_id = message.user_id, message.anonymous_id
-            if not ((user_id and user_id in users) or (anonymous_id and anonymous_id in anonymous)):
-                planned.append((user_id, anonymous_id))
+            device_known = bool(
+                anonymous_id and anonymous_id in anonymous and _same_person(owners.get(anonymous_id), user_id)
+            )
+            if not ((user_id and user_id in users) or device_known):
+                # A device another signed-in customer already uses stays theirs: a new person gets no alias.
+                planned.append((user_id, anonymous_id if anonymous_id not in anonymous else None))
             if user_id:
                 users.add(user_id)
             if anonymous_id:
                 anonymous.add(anonymous_id)
+                owners[anonymous_id] = owners.get(anonymous_id) or user_id
         if not planned:
             return
         table = Profile.__table__  # type: ignore[attr-defined]
@@ -177,6 +183,9 @@ class _Profiles:
         user_id, anonymous_id = message.user_id, message.anonymous_id
         known_user = self.by_user.get(user_id) if user_id else None
         known_anonymous = self.by_anonymous.get(anonymous_id) if anonymous_id else None
+        if known_anonymous and not _same_person(known_anonymous.user_id, user_id):
+            # Two people signed in on one device (a shared computer): never merge two user ids.
+            known_anonymous = None
         if known_user and known_anonymous and known_user.id != known_anonymous.id:
             profile = self._merge(into=known_user, other=known_anonymous)
         else:
@@ -224,6 +233,11 @@ class _Profiles:
     def current(self, profile: Profile) -> Profile:
         """The profile as it stands after the batch's merges."""
         return self.merged_into.get(profile.id, profile) if profile.id is not None else profile
+
+
+def _same_person(known_user_id: str | None, user_id: str | None) -> bool:
+    """Whether a message naming ``user_id`` may belong to a profile known as ``known_user_id``."""
+    return known_user_id is None or user_id is None or known_user_id == user_id
 
 
 def _save_profiles(session: Session, people: _Profiles, profiles: dict[int | None, Profile]) -> None:

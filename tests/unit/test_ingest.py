@@ -293,3 +293,48 @@ def test_an_event_enrolls_the_customer_into_the_live_journey(session: Session) -
     assert enrollment.journey_id == journey_id
     assert enrollment.status is EnrollmentStatus.WAITING
     assert enrollment.step_id == "hold"
+
+
+def test_two_customers_signing_in_on_one_device_stay_two_customers(session: Session) -> None:
+    journey_id = waiting_journey(session, "viewed")
+    ingest(
+        session=session,
+        messages=[identify("u1", {"email": "u1@example.com"}, anonymous_id="shared"), track("u1", "viewed")],
+        now=NOW,
+    )
+
+    ingest(
+        session=session,
+        messages=[identify("u2", {"email": "u2@example.com"}, anonymous_id="shared"), track("u2", "viewed")],
+        now=NOW,
+    )
+    ingest(session=session, messages=[track("u2", "bought", anonymous_id="shared")], now=NOW)
+
+    first, second = profiles(session)
+    runs = {e.profile_id: e.journey_id for e in session.execute(select(Enrollment)).scalars()}
+    assert (first.user_id, first.traits) == ("u1", {"email": "u1@example.com"})
+    assert (second.user_id, second.traits) == ("u2", {"email": "u2@example.com"})
+    assert [(e.profile_id, e.name) for e in events(session) if e.type == "track"] == [
+        (first.id, "viewed"),
+        (second.id, "viewed"),
+        (second.id, "bought"),
+    ]
+    assert runs == {first.id: journey_id, second.id: journey_id}
+
+
+def test_a_known_customer_on_another_known_customers_device_in_one_batch(session: Session) -> None:
+    ingest(session=session, messages=[identify("u1", {"email": "u1@example.com"}, anonymous_id="shared")], now=NOW)
+
+    ingest(
+        session=session,
+        messages=[
+            identify("u2", {"email": "u2@example.com"}, anonymous_id="shared"),
+            track(None, "viewed", anonymous_id="shared"),
+            identify("u2", {"plan": "pro"}, anonymous_id="shared"),
+        ],
+        now=NOW,
+    )
+
+    first, second = profiles(session)
+    assert (first.user_id, first.traits) == ("u1", {"email": "u1@example.com"})
+    assert (second.user_id, second.traits) == ("u2", {"email": "u2@example.com", "plan": "pro"})
