@@ -143,8 +143,9 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
         )
     }
     plans = PLANS.get_many(session=session, version_ids={r.version_id for r in rows if r.version_id is not None})
-    windows = [p.plan.frequency_cap.window for p in plans.values() if p.plan.frequency_cap is not None]
-    sent = _sent_in_windows(session, profile_ids, now - max(windows)) if windows else {}
+    # Each journey's cap counts over its own window: one count per distinct window (usually one).
+    windows = {p.plan.frequency_cap.window for p in plans.values() if p.plan.frequency_cap is not None}
+    sent = {window: _sent_in_windows(session, profile_ids, now - window) for window in windows}
 
     claimed: list[_Claimed] = []
     settled: list[dict[str, Any]] = []
@@ -154,18 +155,19 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
         plan = loaded.plan if loaded is not None else None
         channel = Channel(row.channel)
         fallback = Channel(row.fallback_channel) if row.fallback_channel else None
+        cap = plan.frequency_cap if plan and not row.is_test else None
         verdict = decide(
             channel=channel,
             fallback=fallback,
             recipient=Recipient(
                 consent=consent,
                 timezone=tz or (plan.default_timezone if plan else "UTC"),
-                sent_in_window=sent.get(row.profile_id, {}),
+                sent_in_window=sent[cap.window].get(row.profile_id, {}) if cap else {},
             ),
             has_address=bool(row.recipient),
             fallback_has_address=bool(fallback and _address(fallback, traits, user_id, row.url)),
             quiet=plan.quiet_hours if plan and not row.is_test else None,
-            cap=plan.frequency_cap if plan and not row.is_test else None,
+            cap=cap,
             now=now,
         )
         match verdict:
@@ -206,8 +208,9 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
                     }
                 )
                 if chosen in CUSTOMER_FACING and row.profile_id is not None:
-                    counts = sent.setdefault(row.profile_id, {})
-                    counts[chosen.value] = counts.get(chosen.value, 0) + 1
+                    for by_profile in sent.values():
+                        counts = by_profile.setdefault(row.profile_id, {})
+                        counts[chosen.value] = counts.get(chosen.value, 0) + 1
                 claimed.append(
                     _Claimed(
                         id=row.id,

@@ -16,9 +16,10 @@ from engine.ingest import ingest
 from engine.lifecycle import pause_journey
 from engine.mapdoc import Channel
 from engine.proofs import send_proof
+from engine.runtime import advance_due
 from engine.store.db import session_scope
 from engine.store.outbox import MessageStatus, OutboxMessage
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, publish_and_launch, send, track
+from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
 
 # 12:00 UTC is 07:00 in New York: inside quiet hours that end at 08:00 there.
 QUIET = {"start": "21:00:00", "end": "08:00:00"}
@@ -295,3 +296,33 @@ def test_the_provider_detail_is_kept_as_the_reason(session: Session, db_url: str
     run(db_url, RecordingSender(answers=[DeliveryResult(status, "HTTP 4xx or 5xx: said no")]))
 
     assert "said no" in messages(db_url)[0].reason
+
+
+def test_each_journey_counts_its_frequency_cap_over_its_own_window(session: Session, db_url: str) -> None:
+    hourly = journey_map(
+        [event_trigger("go"), send("first"), node("pause", "wait", duration="PT2H"), send("second")],
+        [("entry", "first"), ("first", "pause"), ("pause", "second")],
+        name="Hourly cap",
+        frequency_cap={"max_messages": 1, "window": "PT1H"},
+    )
+    weekly = journey_map(
+        [event_trigger("later"), send("weekly")],
+        [("entry", "weekly")],
+        name="Weekly cap",
+        frequency_cap={"max_messages": 1, "window": "P7D"},
+    )
+    publish_and_launch(session, hourly)
+    publish_and_launch(session, weekly)
+    enter(session)
+    run(db_url, RecordingSender())
+    two_hours_later = NOW + timedelta(hours=2)
+    advance_due(session=session, now=two_hours_later)
+    ingest(session=session, messages=[track("u1", "later")], now=two_hours_later)
+    session.commit()
+
+    report = run(db_url, RecordingSender(), two_hours_later)
+
+    statuses = {m.node_id: (m.status, m.reason) for m in messages(db_url)}
+    assert (report.delivered, report.suppressed) == (1, 1)
+    assert statuses["second"][0] is MessageStatus.DELIVERED
+    assert statuses["weekly"] == (MessageStatus.SUPPRESSED, "frequency cap: 1 email message(s) per P7D")
