@@ -267,11 +267,31 @@ def _consent_changes(traits: dict[str, Any]) -> dict[str, bool]:
     changes: dict[str, bool] = {}
     consent = traits.get("consent")
     if isinstance(consent, dict):
-        changes.update({str(k): bool(v) for k, v in consent.items()})
+        for channel, value in consent.items():
+            given = _yes_or_no(value)
+            if given is not None:
+                changes[str(channel)] = given
     for key, value in traits.items():
-        if key.startswith("unsubscribed_"):
-            changes[key.removeprefix("unsubscribed_")] = not bool(value)
+        unsubscribed = _yes_or_no(value) if key.startswith("unsubscribed_") else None
+        if unsubscribed is not None:
+            changes[key.removeprefix("unsubscribed_")] = not unsubscribed
     return changes
+
+
+def _yes_or_no(value: Any) -> bool | None:
+    """A flag as sources send it (true, "false", 0, "yes"); None when it says neither, so it changes nothing.
+
+    ``bool("false")`` is True: taken at face value, a text flag would re-subscribe a customer who opted out.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
+            value.strip().lower()
+        )
+    return None
 
 
 def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | None = None) -> IngestResult:

@@ -338,3 +338,25 @@ def test_a_known_customer_on_another_known_customers_device_in_one_batch(session
     first, second = profiles(session)
     assert (first.user_id, first.traits) == ("u1", {"email": "u1@example.com"})
     assert (second.user_id, second.traits) == ("u2", {"email": "u2@example.com", "plan": "pro"})
+
+
+def test_consent_flags_sent_as_text_mean_what_they_say(session: Session) -> None:
+    traits = {
+        "unsubscribed_email": "false",
+        "unsubscribed_sms": "TRUE",
+        "consent": {"push": "no", "in_app": "yes", "webhook": 0},
+    }
+
+    ingest(session=session, messages=[identify("u1", traits)], now=NOW)
+
+    (profile,) = profiles(session)
+    assert profile.consent == {"email": True, "sms": False, "push": False, "in_app": True, "webhook": False}
+
+
+def test_a_consent_value_that_is_not_a_yes_or_no_changes_nothing(session: Session) -> None:
+    ingest(session=session, messages=[identify("u1", {"consent": {"sms": False}})], now=NOW)
+
+    ingest(session=session, messages=[identify("u1", {"consent": {"sms": "maybe"}, "unsubscribed_sms": None})], now=NOW)
+
+    (profile,) = profiles(session)
+    assert profile.consent == {"sms": False}
