@@ -332,6 +332,22 @@ def test_a_marketer_runs_the_whole_lifecycle(api: Api) -> None:
     ]
 
 
+def test_resume_and_stop_without_a_body_use_the_maps_policy_and_stop_now(api: Api) -> None:
+    journey_id = create(api, waiting_map())
+    base = f"/api/journeys/{journey_id}"
+    for action in ("publish", "launch", "pause"):
+        api.as_role(Role.MARKETER, "POST", f"{base}/{action}")
+
+    resumed = api.as_role(Role.MARKETER, "POST", f"{base}/resume")
+    stopped = api.as_role(Role.MARKETER, "POST", f"{base}/stop")
+
+    assert resumed.json() == {"id": journey_id, "status": "live"}
+    assert stopped.json() == {"id": journey_id, "status": "stopped"}
+    with session_scope(api.database_url) as session:
+        resume = audit.entries(session=session, journey_id=journey_id)[1]
+        assert resume.detail["policy"] == "skip_overdue_sends"
+
+
 def test_a_drain_is_asked_for_in_the_stop_body(api: Api) -> None:
     journey_id = create(api, waiting_map())
     base = f"/api/journeys/{journey_id}"
