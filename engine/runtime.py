@@ -190,7 +190,8 @@ def _message_row(
         }
     recipient = _recipient(effect.channel, traits=traits, user_id=run.user_id, url=content.url)
     status, reason = MessageStatus.PENDING, ""
-    if not recipient:
+    # With a fallback channel the dispatcher decides: it sends there when this channel has no address.
+    if not recipient and effect.fallback_channel is None:
         status, reason = MessageStatus.SUPPRESSED, f"the profile has no address for {effect.channel.value}"
     return {
         **row,

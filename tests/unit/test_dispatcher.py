@@ -326,3 +326,23 @@ def test_each_journey_counts_its_frequency_cap_over_its_own_window(session: Sess
     assert (report.delivered, report.suppressed) == (1, 1)
     assert statuses["second"][0] is MessageStatus.DELIVERED
     assert statuses["weekly"] == (MessageStatus.SUPPRESSED, "frequency cap: 1 email message(s) per P7D")
+
+
+def test_a_channel_the_customer_has_no_address_for_falls_back(session: Session, db_url: str) -> None:
+    nodes = [event_trigger("go"), send("text", "sms", fallback="email"), send("only_text", "sms")]
+    publish_and_launch(session, journey_map(nodes, [("entry", "text"), ("text", "only_text")]))
+    enter(session)
+    email, sms = RecordingSender(), RecordingSender()
+
+    report = run(db_url, email, sms=sms)
+
+    fell_back, suppressed = messages(db_url)
+    assert report.delivered == 1
+    assert sms.sent == []
+    assert [m.to for m in email.sent] == ["u1@example.com"]
+    assert (fell_back.status, fell_back.channel, fell_back.recipient) == (
+        MessageStatus.DELIVERED,
+        "email",
+        "u1@example.com",
+    )
+    assert (suppressed.status, suppressed.reason) == (MessageStatus.SUPPRESSED, "the profile has no address for sms")
