@@ -346,3 +346,32 @@ def test_a_channel_the_customer_has_no_address_for_falls_back(session: Session, 
         "u1@example.com",
     )
     assert (suppressed.status, suppressed.reason) == (MessageStatus.SUPPRESSED, "the profile has no address for sms")
+
+
+@dataclass
+class BrokenSender(RecordingSender):
+    """A sender with a bug: it raises instead of answering."""
+
+    def send(self, message: OutboundMessage) -> DeliveryResult:
+        self.sent.append(message)
+        raise RuntimeError("provider library blew up")
+
+
+def test_a_sender_that_raises_does_not_lose_the_other_deliveries_of_the_pass(session: Session, db_url: str) -> None:
+    nodes = [event_trigger("go"), send("mail"), send("text", "sms")]
+    publish_and_launch(session, journey_map(nodes, [("entry", "mail"), ("mail", "text")]))
+    enter(session, phone="+15550100")
+    email, sms = RecordingSender(), BrokenSender()
+
+    report = run(db_url, email, sms=sms)
+    retrying = messages(db_url)[1]
+    again = run(db_url, email, NOW + LEASE, sms=RecordingSender())
+
+    mail, text = messages(db_url)
+    assert (report.delivered, report.retried) == (1, 1)
+    assert retrying.reason.startswith("attempt 1 failed, will retry: the sms sender raised RuntimeError")
+    assert len(email.sent) == 1
+    assert mail.status is MessageStatus.DELIVERED
+    assert text.attempts == 2
+    assert text.status is MessageStatus.DELIVERED
+    assert again.delivered == 1
