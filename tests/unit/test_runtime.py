@@ -321,3 +321,18 @@ def test_new_entrants_take_the_newest_version_while_runs_in_flight_keep_theirs(s
     assert (old.version_id, new.version_id) == (first_version, second_version)
     assert old.status is EnrollmentStatus.ENDED
     assert (new.status, new.due_at) == (EnrollmentStatus.WAITING, NOW + timedelta(hours=5))
+
+
+@pytest.mark.parametrize("ending", ["purchased", "cart_emptied"])
+def test_a_run_ended_earlier_in_the_batch_lets_the_customer_in_again(session: Session, ending: str) -> None:
+    journey_id, _ = publish_and_launch(session, cart_journey(reentry="after_exit"))
+
+    ingest(
+        session=session,
+        messages=[abandon("u1", "c1"), track("u1", ending, {"cart_id": "c1"}), abandon("u1", "c2")],
+        now=NOW,
+    )
+
+    first, second = runs_of(session, journey_id)
+    assert (first.status, first.context["cart_id"]) == (EnrollmentStatus.ENDED, "c1")
+    assert (second.status, second.context["cart_id"]) == (EnrollmentStatus.WAITING, "c2")
