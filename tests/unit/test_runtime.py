@@ -336,3 +336,38 @@ def test_a_run_ended_earlier_in_the_batch_lets_the_customer_in_again(session: Se
     first, second = runs_of(session, journey_id)
     assert (first.status, first.context["cart_id"]) == (EnrollmentStatus.ENDED, "c1")
     assert (second.status, second.context["cart_id"]) == (EnrollmentStatus.WAITING, "c2")
+
+
+def test_an_event_resumes_a_run_entered_earlier_in_the_same_batch(session: Session) -> None:
+    journey_id, _ = publish_and_launch(session, cart_journey())
+
+    ingest(
+        session=session,
+        messages=[abandon("u1", "c1"), track("u1", "order_completed", {"cart_id": "c1"})],
+        now=NOW,
+    )
+
+    (run,) = runs_of(session, journey_id)
+    assert (run.status, run.end_reason, run.goal_reached_at) == (EnrollmentStatus.ENDED, "goal", NOW)
+    assert [t.node_id for t in transitions(session, run.id)] == ["entry", "await_order", "ordered"]
+
+
+def test_two_journeys_updating_one_customer_at_once_keep_both_changes(session: Session) -> None:
+    for name, trait in (("Tags plan", "plan_nudged"), ("Tags churn", "churn_nudged")):
+        doc = journey_map(
+            [
+                event_trigger("signed_up"),
+                node("hold", "wait", duration="PT1H"),
+                node("tag", "update_profile", set_traits={trait: True}),
+            ],
+            [("entry", "hold"), ("hold", "tag")],
+            name=name,
+        )
+        publish_and_launch(session, doc)
+    ingest(session=session, messages=[identify("u1", {"email": "u1@example.com"}), track("u1", "signed_up")], now=NOW)
+
+    assert advance_due(session=session, now=NOW + timedelta(hours=1)) == 2
+    session.expire_all()
+
+    profile = session.execute(select(Profile)).scalar_one()
+    assert profile.traits == {"email": "u1@example.com", "plan_nudged": True, "churn_nudged": True}
