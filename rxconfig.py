@@ -1,7 +1,6 @@
 """Reflex configuration: the app reads the same database as the engine, the CLI and the migrations."""
 
 import reflex as rx
-from reflex.plugins import SitemapPlugin
 
 from engine.store.db import database_url
 
@@ -9,5 +8,11 @@ config = rx.Config(
     app_name="journey_builder",
     db_url=database_url(),
     telemetry_enabled=False,
-    disable_plugins=[SitemapPlugin],
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(accent_color="violet", gray_color="slate", radius="large", scaling="100%"),
+        ),
+    ],
+    # The sitemap plugin warns at every compile that no deploy_url is set; an internal tool has no sitemap.
+    disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
 )
