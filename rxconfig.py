@@ -1,6 +1,7 @@
 """Reflex configuration: the app reads the same database as the engine, the CLI and the migrations."""
 
 import reflex as rx
+from reflex.plugins import SitemapPlugin
 
 from engine.store.db import database_url
 
@@ -14,5 +15,5 @@ config = rx.Config(
         ),
     ],
     # The sitemap plugin warns at every compile that no deploy_url is set; an internal tool has no sitemap.
-    disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
+    disable_plugins=[SitemapPlugin],
 )
