@@ -11,7 +11,9 @@ config = rx.Config(
     telemetry_enabled=False,
     plugins=[
         rx.plugins.RadixThemesPlugin(
-            theme=rx.theme(accent_color="violet", gray_color="slate", radius="large", scaling="100%"),
+            theme=rx.theme(
+                accent_color="violet", gray_color="slate", radius="large", scaling="100%", panel_background="solid"
+            ),
         ),
     ],
     # The sitemap plugin warns at every compile that no deploy_url is set; an internal tool has no sitemap.
