@@ -14,6 +14,7 @@ import pytest
 import segment.analytics as analytics
 from segment.analytics.request import APIError
 from sqlalchemy import select
+from sqlmodel import col
 
 from engine.access import create_write_key
 from engine.lifecycle import stop_journey
@@ -68,9 +69,9 @@ def stored_events(intake: Intake, *users: str) -> list[Event]:
         return list(
             session.execute(
                 select(Event)
-                .join(Profile, Profile.id == Event.profile_id)  # type: ignore[arg-type]
-                .where(Profile.user_id.in_(users))  # type: ignore[union-attr]
-                .order_by(Event.id)  # type: ignore[arg-type]
+                .join(Profile, col(Profile.id) == col(Event.profile_id))
+                .where(col(Profile.user_id).in_(users))
+                .order_by(col(Event.id))
             ).scalars()
         )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
 from engine.dispatcher import BACKOFF_BASE, LEASE, MAX_ATTEMPTS, DispatchReport, backoff, claim, dispatch_due
@@ -67,7 +67,7 @@ def enter(session: Session, user: str = "u1", **traits: Any) -> None:
 
 def messages(db_url: str) -> list[OutboxMessage]:
     with session_scope(db_url) as session:
-        return list(session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())  # type: ignore[arg-type]
+        return list(session.execute(select(OutboxMessage).order_by(col(OutboxMessage.id))).scalars())
 
 
 def run(db_url: str, sender: RecordingSender, at: datetime = NOW, **others: RecordingSender) -> DispatchReport:

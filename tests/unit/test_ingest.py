@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.dispatcher import claim
 from engine.ingest import (
@@ -27,11 +27,11 @@ from tests.engine_factories import NOW, event_trigger, identify, journey_map, no
 
 
 def profiles(session: Session) -> list[Profile]:
-    return list(session.execute(select(Profile).order_by(Profile.id)).scalars())  # type: ignore[arg-type]
+    return list(session.execute(select(Profile).order_by(col(Profile.id))).scalars())
 
 
 def events(session: Session) -> list[Event]:
-    return list(session.execute(select(Event).order_by(Event.id)).scalars())  # type: ignore[arg-type]
+    return list(session.execute(select(Event).order_by(col(Event.id))).scalars())
 
 
 def count(session: Session, table: type) -> int:
