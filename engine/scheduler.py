@@ -54,6 +54,46 @@ class EngineSettings:
     schedule_refresh: timedelta = timedelta(seconds=30)
 
 
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _crontab_weekdays(field: str) -> str:
+    """A standard crontab weekday field (0 or 7 = Sunday, names, ranges, steps) as APScheduler names.
+
+    APScheduler counts weekdays from Monday = 0, so ``CronTrigger.from_crontab("0 9 * * 1")`` would
+    fire on Tuesdays; spelling the days out keeps the designer's meaning.
+    """
+    days: set[int] = set()
+    for item in field.split(","):
+        base, _, step = item.partition("/")
+        if base == "*":
+            first, last = 0, 6
+        else:
+            start, _, end = base.partition("-")
+            first = _day_number(start)
+            last = _day_number(end) if end else (6 if step else first)
+            if end and last == 0:
+                last = 7
+        days.update(day % 7 for day in range(first, last + 1, int(step) if step else 1))
+    if len(days) == 7:
+        return "*"
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
+def _day_number(text: str) -> int:
+    """0-7 (7 is Sunday again, kept as 7 so a range may end on it) from a number or a day's name."""
+    lowered = text.lower()
+    return _WEEKDAYS.index(lowered) if lowered in _WEEKDAYS else int(text)
+
+
+def cron_trigger(expression: str, timezone: str) -> CronTrigger:
+    """The trigger for a journey's five-field schedule, in the journey's time zone."""
+    minute, hour, day, month, weekday = expression.split()
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=_crontab_weekdays(weekday), timezone=timezone
+    )
+
+
 class Engine:
     """The in-process engine: the embedded app runs one, `journey worker` runs one per process."""
 
@@ -97,19 +137,22 @@ class Engine:
     def refresh_schedules(self) -> None:
         """Keep one cron job per live journey with a scheduled entry, and none for the others."""
         with self._sessions() as session:
-            wanted = {journey_id: cron for journey_id, cron, _ in scheduled_journeys(session=session)}
+            wanted = {
+                journey_id: (cron, journey.loaded.plan.default_timezone)
+                for journey_id, cron, journey in scheduled_journeys(session=session)
+            }
         with self._lock:
             for journey_id in set(self._cron_jobs) - set(wanted):
                 self._scheduler.remove_job(self._cron_jobs.pop(journey_id))
-            for journey_id, cron in wanted.items():
-                job_id = f"schedule-{journey_id}-{cron}"
+            for journey_id, (cron, timezone) in wanted.items():
+                job_id = f"schedule-{journey_id}-{cron}-{timezone}"
                 if self._cron_jobs.get(journey_id) == job_id:
                     continue
                 if journey_id in self._cron_jobs:
                     self._scheduler.remove_job(self._cron_jobs.pop(journey_id))
                 self._scheduler.add_job(
                     self._run_schedule,
-                    CronTrigger.from_crontab(cron, timezone=UTC),
+                    cron_trigger(cron, timezone),
                     args=[journey_id],
                     id=job_id,
                 )
