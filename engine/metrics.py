@@ -14,7 +14,7 @@ never counted as dropped.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -39,6 +39,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import Session
 
 from engine.journeys import JourneyNotFoundError
@@ -263,8 +264,8 @@ def _scope(session: Session, metrics_filter: MetricsFilter) -> _Scope:
     )
 
 
-def _window(column: Any, f: MetricsFilter) -> list[ColumnElement[bool]]:
-    conditions = [column.is_not(None)]
+def _window(column: Any, f: MetricsFilter, *, nullable: bool = False) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [column.is_not(None)] if nullable else []
     if f.since is not None:
         conditions.append(column >= f.since)
     if f.until is not None:
@@ -370,7 +371,7 @@ def _stage_metrics(session: Session, scope: _Scope) -> tuple[StageMetrics, ...]:
     moved_by_stage: list[ColumnElement[bool]] = []
     for i in range(len(stages)):
         entered_here = firsts.c[f"s{i}"]
-        here = and_(*_window(entered_here, f))
+        here = and_(*_window(entered_here, f, nullable=True))
         stays = here
         counts.append(_count_if(here).label(f"entered{i}"))
         if i < last:
@@ -437,13 +438,68 @@ def stage_metrics(*, session: Session, metrics_filter: MetricsFilter) -> tuple[S
     return _stage_metrics(session, _scope(session, metrics_filter))
 
 
-def _node_metrics(session: Session, scope: _Scope) -> tuple[NodeMetrics, ...]:
+@dataclass(frozen=True)
+class _Flows:
+    """Entries and customers per node, and customers per step-to-step move, in the window."""
+
+    entries: Counter[str]
+    customers: Counter[str]
+    moves: Counter[tuple[str, str]]
+
+
+# Neither can occur in a node id (mapdoc.Identifier allows letters, digits and _ . : -).
+_STEP_SEPARATOR = "|"
+_IN_WINDOW = "*"
+
+
+def _flows(session: Session, scope: _Scope) -> _Flows:
+    """Every run's steps as one string, and how many runs took each distinct string.
+
+    One pass over the journey's transitions in run order (the run index), grouped twice; what
+    comes back is one row per distinct path, which journeys keep few. Counting per node and per
+    move from those rows replaces a count(DISTINCT) per node and a window function over every
+    transition, which cost many times more (see benchmarks/metrics.py). Steps entered in the
+    window are marked, so a run whose earlier steps lie before the window still shows where
+    its counted steps led.
+    """
     f = scope.filter
-    entries = session.execute(
-        select(TRANSITION.c.node_id, func.count(), func.count(TRANSITION.c.enrollment_id.distinct()))
-        .where(*_transitions_of(scope), *_window(TRANSITION.c.at, f))
-        .group_by(TRANSITION.c.node_id)
-    ).all()
+    conditions = _transitions_of(scope)
+    if f.until is not None:
+        conditions.append(TRANSITION.c.at < f.until)
+    step: Any = TRANSITION.c.node_id
+    if f.since is not None:
+        step = case((TRANSITION.c.at >= f.since, TRANSITION.c.node_id + _IN_WINDOW), else_=TRANSITION.c.node_id)
+    if scope.dialect == "postgresql":
+        path = func.string_agg(step, aggregate_order_by(literal(_STEP_SEPARATOR), TRANSITION.c.id))
+    else:
+        # SQLite before 3.44 has no ORDER BY inside an aggregate. Grouped by run straight off the
+        # run index (journey, run, id), group_concat receives each run's steps in id order.
+        path = func.group_concat(step, _STEP_SEPARATOR)
+    runs = select(path.label("path")).where(*conditions).group_by(TRANSITION.c.enrollment_id).subquery()
+    rows = session.execute(select(runs.c.path, func.count()).group_by(runs.c.path)).all()
+    flows = _Flows(Counter(), Counter(), Counter())
+    for text, count in rows:
+        steps = text.split(_STEP_SEPARATOR)
+        counted = [f.since is None or s.endswith(_IN_WINDOW) for s in steps]
+        nodes = [s.removesuffix(_IN_WINDOW) for s in steps]
+        visited: set[str] = set()
+        moved: set[tuple[str, str]] = set()
+        for i, node_id in enumerate(nodes):
+            if not counted[i]:
+                continue
+            flows.entries[node_id] += count
+            visited.add(node_id)
+            if i + 1 < len(nodes):
+                moved.add((node_id, nodes[i + 1]))
+        for node_id in visited:
+            flows.customers[node_id] += count
+        for move in moved:
+            flows.moves[move] += count
+    return flows
+
+
+def _node_metrics(session: Session, scope: _Scope, flows: _Flows) -> tuple[NodeMetrics, ...]:
+    f = scope.filter
     waiting = session.execute(
         select(ENROLLMENT.c.step_id, func.count())
         .where(*_enrollments_of(scope), ENROLLMENT.c.status == EnrollmentStatus.WAITING)
@@ -459,14 +515,12 @@ def _node_metrics(session: Session, scope: _Scope) -> tuple[NodeMetrics, ...]:
     by_status: dict[str, dict[str, int]] = defaultdict(dict)
     for node_id, status, count in session.execute(messages.group_by(OUTBOX.c.node_id, OUTBOX.c.status)):
         by_status[node_id][MessageStatus(status).value] = count
-    entered = {node_id: (total, unique) for node_id, total, unique in entries}
     waiting_at = {step_id: count for step_id, count in waiting if step_id is not None}
     order = _node_order(scope)
     seen = set(order)
-    order += sorted((set(entered) | set(waiting_at) | set(by_status)) - seen)
+    order += sorted((set(flows.entries) | set(waiting_at) | set(by_status)) - seen)
     result = []
     for node_id in order:
-        total, unique = entered.get(node_id, (0, 0))
         sent = by_status.get(node_id, {})
         pending, delivered, failed = (
             sent.get(s.value, 0) for s in (MessageStatus.PENDING, MessageStatus.DELIVERED, MessageStatus.FAILED)
@@ -474,8 +528,8 @@ def _node_metrics(session: Session, scope: _Scope) -> tuple[NodeMetrics, ...]:
         result.append(
             NodeMetrics(
                 node_id=node_id,
-                customers=unique,
-                entries=total,
+                customers=flows.customers[node_id],
+                entries=flows.entries[node_id],
                 waiting=waiting_at.get(node_id, 0),
                 sent=pending + delivered + failed,
                 pending=pending,
@@ -497,7 +551,8 @@ def _node_order(scope: _Scope) -> list[str]:
 
 def node_metrics(*, session: Session, metrics_filter: MetricsFilter) -> tuple[NodeMetrics, ...]:
     """Per node: customers and entries, waiting now, and its messages by outcome."""
-    return _node_metrics(session, _scope(session, metrics_filter))
+    scope = _scope(session, metrics_filter)
+    return _node_metrics(session, scope, _flows(session, scope))
 
 
 def _goal_conversion(session: Session, scope: _Scope) -> GoalConversion:
@@ -636,7 +691,7 @@ def conversion_over_time(*, session: Session, metrics_filter: MetricsFilter) -> 
     goal_day = _utc_day(ENROLLMENT.c.goal_reached_at, scope.dialect).label("day")
     goals = session.execute(
         select(goal_day, func.count())
-        .where(*_enrollments_of(scope), *_window(ENROLLMENT.c.goal_reached_at, f))
+        .where(*_enrollments_of(scope), *_window(ENROLLMENT.c.goal_reached_at, f, nullable=True))
         .group_by(goal_day)
     ).all()
     by_day: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -679,51 +734,28 @@ def _edge_paths(doc: JourneyMap | None) -> dict[tuple[str, str], tuple[str, ...]
     return paths
 
 
-def _edge_shares(session: Session, scope: _Scope, nodes: Sequence[NodeMetrics]) -> tuple[EdgeShare, ...]:
-    f = scope.filter
-    conditions = _transitions_of(scope)
-    if f.until is not None:
-        conditions.append(TRANSITION.c.at < f.until)
-    # Within a run, transitions are written in the order they happen, so the id orders them.
-    steps = (
-        select(
-            TRANSITION.c.enrollment_id,
-            TRANSITION.c.at,
-            TRANSITION.c.node_id.label("source"),
-            func.lead(TRANSITION.c.node_id)
-            .over(partition_by=TRANSITION.c.enrollment_id, order_by=TRANSITION.c.id)
-            .label("target"),
-        )
-        .where(*conditions)
-        .subquery()
-    )
-    rows = session.execute(
-        select(steps.c.source, steps.c.target, func.count(steps.c.enrollment_id.distinct()))
-        .where(steps.c.target.is_not(None), *_window(steps.c.at, f))
-        .group_by(steps.c.source, steps.c.target)
-    ).all()
-    customers_at = {n.node_id: n.customers for n in nodes}
+def _edge_shares(scope: _Scope, flows: _Flows) -> tuple[EdgeShare, ...]:
     paths = _edge_paths(scope.doc)
     return tuple(
         EdgeShare(
             source=source,
             target=target,
             customers=customers,
-            share=_ratio(customers, customers_at.get(source, 0)),
+            share=_ratio(customers, flows.customers[source]),
             edge_ids=paths.get((source, target), ()),
         )
-        for source, target, customers in sorted(rows)
+        for (source, target), customers in sorted(flows.moves.items())
     )
 
 
 def journey_overlay(*, session: Session, metrics_filter: MetricsFilter) -> JourneyOverlay:
     """Everything the canvas overlay draws, in one call: stages, nodes, edge shares and the goal."""
     scope = _scope(session, metrics_filter)
-    nodes = _node_metrics(session, scope)
+    flows = _flows(session, scope)
     return JourneyOverlay(
         filter=metrics_filter,
         stages=_stage_metrics(session, scope),
-        nodes=nodes,
-        edges=_edge_shares(session, scope, nodes),
+        nodes=_node_metrics(session, scope, flows),
+        edges=_edge_shares(scope, flows),
         goal=_goal_conversion(session, scope),
     )

@@ -5,9 +5,10 @@ Revises: 0002_engine
 Create Date: 2026-11-23 01:06:00.000000
 
 The KPI overlay reads every transition of a journey. These indexes hold the columns its queries
-need in the order they group them, so each query reads one index instead of the table:
-per node (entries, customers), per run in the order steps happened (stage firsts, edge shares);
-and a customer's delivered messages by run, for the channel that reached them before the goal.
+need in the order they group them, so each query streams one index instead of reading the table:
+runs in the order their steps happened (paths, edges and node counts), first entries into stages
+by run (stage conversion and velocity), messages by node and outcome, and a run's delivered
+messages (the channel that reached a customer before the goal).
 """
 
 from __future__ import annotations
@@ -24,12 +25,21 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_transition_journey_node_run", "transition", ["journey_id", "node_id", "enrollment_id", "at"], unique=False
-    )
-    op.create_index(
         "ix_transition_journey_run",
         "transition",
-        ["journey_id", "enrollment_id", "id", "node_id", "stage_id", "first_in_stage", "at"],
+        ["journey_id", "enrollment_id", "id", "node_id", "at", "version_id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_transition_journey_stage_run",
+        "transition",
+        ["journey_id", "first_in_stage", "enrollment_id", "stage_id", "at", "version_id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_outbox_journey_counts",
+        "outbox_message",
+        ["journey_id", "node_id", "status", "is_test", "created_at"],
         unique=False,
     )
     op.create_index(
@@ -39,5 +49,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_outbox_enrollment_delivered", table_name="outbox_message")
+    op.drop_index("ix_outbox_journey_counts", table_name="outbox_message")
+    op.drop_index("ix_transition_journey_stage_run", table_name="transition")
     op.drop_index("ix_transition_journey_run", table_name="transition")
-    op.drop_index("ix_transition_journey_node_run", table_name="transition")

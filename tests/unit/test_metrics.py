@@ -515,3 +515,37 @@ def test_a_journey_without_a_published_version_has_no_figures(session: Session) 
 
     assert (overlay.stages, overlay.nodes, overlay.edges) == ((), (), ())
     assert (overlay.goal.entered, overlay.goal.rate) == (0, None)
+
+
+def test_an_edge_share_names_the_map_edges_drawn_through_touchpoints(session: Session) -> None:
+    doc = JourneyMap.from_dict(
+        {
+            "name": "Touchpoints in between",
+            "stages": [{"id": "a", "name": "A", "order": 0}],
+            "nodes": [
+                {**event_trigger("signed_up"), "stage": "a"},
+                node("call", "touchpoint", stage="a"),
+                node("visit", "touchpoint", stage="a"),
+                send("mail", stage="a"),
+                node("pause", "wait", stage="a", duration="PT1H"),
+            ],
+            "edges": [
+                {"id": "to_call", "source": "entry", "target": "call"},
+                {"id": "to_visit", "source": "call", "target": "visit"},
+                {"id": "to_mail", "source": "visit", "target": "mail"},
+                {"id": "to_pause", "source": "mail", "target": "pause"},
+            ],
+        }
+    )
+    journey = create_journey(session=session, doc=doc)
+    assert journey.id is not None
+    version = publish_journey(session=session, journey_id=journey.id)
+    assert version.id is not None
+    record(session, journey.id, version.id, Run(path(*A)), Run(path(("entry", 0), ("mail", 0))))
+
+    overlay = journey_overlay(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey.id))
+
+    assert [(e.source, e.target, e.customers, e.share, e.edge_ids) for e in overlay.edges] == [
+        ("entry", "mail", 2, 1.0, ("to_call", "to_visit", "to_mail")),
+        ("mail", "pause", 1, 0.5, ("to_pause",)),
+    ]
