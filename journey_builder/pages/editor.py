@@ -1,0 +1,98 @@
+"""The journey editor: palette and stages on the left, the canvas in the middle, the inspector on the right."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from journey_builder.canvas.canvas_state import CanvasState
+from journey_builder.canvas.editor_state import EditorState
+from journey_builder.canvas.flow import journey_canvas
+from journey_builder.canvas.inspector import inspector
+from journey_builder.canvas.panels import (
+    palette_panel,
+    personas_panel,
+    problems_panel,
+    save_indicator,
+    stages_panel,
+    toolbar,
+)
+
+CANVAS_STYLESHEET = "/canvas/journey_canvas.css"
+
+
+def _header() -> rx.Component:
+    return rx.el.header(
+        rx.el.a("← Journeys", href="/", class_name="jb-back"),
+        rx.el.h1(EditorState.journey_name, class_name="jb-title"),
+        save_indicator(),
+        toolbar(),
+        rx.el.span(
+            rx.cond(
+                EditorState.error_count > 0,
+                EditorState.error_count.to_string() + " to fix before publishing",
+                "Ready to publish",
+            ),
+            class_name=rx.cond(EditorState.error_count > 0, "jb-status jb-status-bad", "jb-status jb-status-ok"),
+            id="jb-publish-state",
+        ),
+        class_name="jb-header",
+    )
+
+
+def _conflict_banner() -> rx.Component:
+    return rx.cond(
+        EditorState.save_message != "",
+        rx.el.div(
+            rx.el.span(EditorState.save_message),
+            rx.el.button("Reload", on_click=EditorState.load_journey, class_name="jb-button"),
+            class_name="jb-banner",
+            role="alert",
+            id="jb-save-message",
+        ),
+    )
+
+
+def _canvas() -> rx.Component:
+    return journey_canvas(
+        cards=EditorState.cards,
+        edges=EditorState.edges,
+        lanes=EditorState.lanes,
+        focus={"id": EditorState.focus_id, "nonce": EditorState.focus_nonce},
+        file_name=EditorState.journey_name,
+        on_move=CanvasState.move_nodes,
+        on_connect=CanvasState.connect_nodes,
+        on_delete=CanvasState.delete_items,
+        on_select=EditorState.select,
+        on_drop_kind=CanvasState.drop_kind,
+        on_copy=CanvasState.copy,
+        on_paste=CanvasState.paste,
+        on_undo=EditorState.undo,
+        on_redo=EditorState.redo,
+        on_tidy=CanvasState.tidy,
+    )
+
+
+def editor_page() -> rx.Component:
+    return rx.el.div(
+        rx.el.link(rel="stylesheet", href=CANVAS_STYLESHEET),
+        rx.cond(
+            EditorState.not_found,
+            rx.el.div(
+                rx.el.h1("Journey not found"),
+                rx.el.a("Back to the journeys", href="/"),
+                class_name="jb-not-found",
+            ),
+            rx.el.div(
+                _header(),
+                _conflict_banner(),
+                rx.el.div(
+                    rx.el.aside(palette_panel(), stages_panel(), personas_panel(), class_name="jb-left"),
+                    rx.el.main(_canvas(), class_name="jb-main"),
+                    rx.el.aside(inspector(), problems_panel(), class_name="jb-right"),
+                    class_name="jb-body",
+                ),
+                class_name="jb-editor",
+            ),
+        ),
+        class_name="jb-root",
+    )
