@@ -18,6 +18,7 @@ import {
   useEdgesState,
   useNodesState,
   useReactFlow,
+  useStore,
 } from "@xyflow/react";
 import { toPng } from "html-to-image";
 import "@xyflow/react/dist/style.css";
@@ -289,12 +290,23 @@ function Flow(props) {
     setEdges(buildEdges(edgeViews || [], selectedRef.current));
   }, [edgeViews, setEdges]);
 
+  // Fitting to the lanes' known geometry rather than to measured nodes: with off-screen cards not
+  // rendered, React Flow cannot measure them until they are in view.
+  const fitMap = useCallback((duration) => {
+    const all = cards || [];
+    const width = Math.max(1, (lanes || []).length) * LANE_WIDTH;
+    const height = laneHeight(all) + ((lanes || []).length ? CURVE_HEIGHT + 24 : 0);
+    flow.fitBounds({ x: 0, y: 0, width, height }, { padding: 0.04, duration });
+  }, [cards, lanes, flow]);
+
+  const paneWidth = useStore((state) => state.width);
+  const paneHeight = useStore((state) => state.height);
   useEffect(() => {
-    if (!fitted.current && (cards || []).length) {
+    if (!fitted.current && (cards || []).length && paneWidth > 0 && paneHeight > 0) {
       fitted.current = true;
-      requestAnimationFrame(() => flow.fitView({ padding: 0.08, maxZoom: 1 }));
+      fitMap(0);
     }
-  }, [cards, flow]);
+  }, [cards, fitMap, paneWidth, paneHeight]);
 
   const commitSelection = useCallback(() => {
     const ids = [...selectedRef.current].sort();
@@ -313,13 +325,15 @@ function Flow(props) {
     if (!draggingRef.current) selectionTimer.current = setTimeout(commitSelection, 150);
   }, [commitSelection]);
 
+  // The server picks the selection after a drop, a paste or a click in the problem list.
   useEffect(() => {
-    if (!focus || !focus.id) return;
-    const ids = new Set([focus.id]);
+    if (!focus || !focus.nonce) return;
+    const ids = new Set(focus.ids || []);
     selectedRef.current = ids;
-    sentSelectionRef.current = focus.id;
+    sentSelectionRef.current = [...ids].sort().join(",");
     setNodes((current) => current.map((n) => ({ ...n, selected: ids.has(n.id) })));
-    const node = (cards || []).find((card) => card.id === focus.id);
+    setEdges((current) => current.map((e) => ({ ...e, selected: false })));
+    const node = focus.center && (cards || []).find((card) => ids.has(card.id));
     if (node) flow.setCenter(node.x + CARD_WIDTH / 2, node.y + 50, { zoom: Math.max(flow.getZoom(), 0.9), duration: 300 });
   }, [focus && focus.nonce]);
 
@@ -422,7 +436,7 @@ function Flow(props) {
         maskColor="rgba(241,245,249,0.7)"
       />
       <Panel position="top-right" className="jb-canvas-tools">
-        <button type="button" className="jb-tool" onClick={() => flow.fitView({ padding: 0.08, duration: 300 })}>Fit view</button>
+        <button type="button" className="jb-tool" onClick={() => fitMap(300)}>Fit view</button>
         <button type="button" className="jb-tool" onClick={() => props.onTidy && props.onTidy()}>Tidy up</button>
         <button type="button" className="jb-tool" id="jb-export-png" onClick={() => downloadPng(flow, fileName)}>Export PNG</button>
       </Panel>
@@ -432,7 +446,8 @@ function Flow(props) {
 
 export function JourneyCanvas(props) {
   return (
-    <div className="jb-canvas" style={{ width: "100%", height: "100%" }}>
+    <div className="jb-canvas" style={{ width: "100%", height: "100%" }} data-cards={(props.cards || []).length}
+      data-edges={(props.edges || []).length}>
       <ReactFlowProvider>
         <Flow {...props} />
       </ReactFlowProvider>

@@ -36,8 +36,7 @@ class CanvasState(rx.State):
         except (MapEditError, ValueError) as error:
             return rx.toast.error(str(error))
         save = editor.commit(doc)
-        editor.selected = [node_id]
-        editor.focus_node(node_id)
+        editor.show_selected([node_id])
         return save
 
     @rx.event
@@ -89,7 +88,7 @@ class CanvasState(rx.State):
         except MapEditError as error:
             return rx.toast.error(str(error))
         save = editor.commit(doc)
-        editor.select(new_ids)
+        editor.show_selected(new_ids)
         return save
 
     @rx.event

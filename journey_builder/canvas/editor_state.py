@@ -59,8 +59,9 @@ class EditorState(rx.State):
     history_version: int = 0
     can_undo: bool = False
     can_redo: bool = False
-    focus_id: str = ""
+    focus_ids: list[str] = rx.field(default_factory=list)
     focus_nonce: int = 0
+    focus_center: bool = False
 
     _doc: JourneyMap | None = None
     _problems: tuple[Problem, ...] = ()
@@ -151,14 +152,17 @@ class EditorState(rx.State):
         self.selected = ids
         self._refresh_form()
 
+    def show_selected(self, ids: list[str], *, center: bool = False) -> None:
+        """Select ``ids`` on the canvas too (after a drop or paste, or from the problem list)."""
+        self.selected = ids
+        self.focus_ids, self.focus_nonce, self.focus_center = ids, self.focus_nonce + 1, center
+        self._refresh_form()
+
     @rx.event
     def focus_node(self, node_id: str) -> None:
         """Select a node from outside the canvas (the problem list) and bring it into view."""
-        if not node_id or self._doc is None or self.doc.node(node_id) is None:
-            return
-        self.selected = [node_id]
-        self.focus_id, self.focus_nonce = node_id, self.focus_nonce + 1
-        self._refresh_form()
+        if node_id and self._doc is not None and self.doc.node(node_id) is not None:
+            self.show_selected([node_id], center=True)
 
     @rx.event(background=True)
     async def autosave(self, seq: int) -> None:
