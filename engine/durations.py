@@ -45,18 +45,19 @@ def format_duration(delta: timedelta) -> str:
         return "PT0S"
     sign = "-" if delta < timedelta(0) else ""
     delta = abs(delta)
-    days = delta.days
-    seconds = delta.seconds + delta.microseconds / 1_000_000
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    text = f"{sign}P{days}D" if days else f"{sign}P"
+    # Whole microseconds, not float seconds: every timedelta must survive the text round trip.
+    hours, rest = divmod(delta.seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    text = f"{sign}P{delta.days}D" if delta.days else f"{sign}P"
     clock = ""
     if hours:
-        clock += f"{int(hours)}H"
+        clock += f"{hours}H"
     if minutes:
-        clock += f"{int(minutes)}M"
-    if seconds:
-        clock += f"{seconds:g}S" if seconds != int(seconds) else f"{int(seconds)}S"
+        clock += f"{minutes}M"
+    if delta.microseconds:
+        clock += f"{seconds}.{delta.microseconds:06d}".rstrip("0") + "S"
+    elif seconds:
+        clock += f"{seconds}S"
     return text + (f"T{clock}" if clock else "")
 
 

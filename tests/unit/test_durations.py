@@ -125,13 +125,6 @@ def test_any_spelling_formats_to_one_canonical_text(text: str) -> None:
     assert format_duration(parse_duration(canonical)) == canonical
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "format_duration writes seconds with '{:g}' (six significant digits, exponent for tiny values), "
-        "so microseconds are lost or written as text parse_duration refuses"
-    ),
-)
 @pytest.mark.parametrize(
     "delta",
     [timedelta(seconds=59, microseconds=123_456), timedelta(hours=1, microseconds=1), timedelta(microseconds=1)],

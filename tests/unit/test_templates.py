@@ -1,19 +1,33 @@
 from __future__ import annotations
 
 import json
-import re
+from datetime import timedelta
 
 import pytest
 
+from engine.compiler import STANDARD_TRAITS, compile_map
 from engine.content import render_content
 from engine.mapdoc import (
     BranchNode,
+    Channel,
     JourneyMap,
     SendNode,
     SplitNode,
     TouchpointNode,
+    TraitTrigger,
     TriggerNode,
     WaitForEventNode,
+)
+from engine.plan import (
+    BranchStep,
+    ExitStep,
+    GoalStep,
+    Plan,
+    SendStep,
+    SplitStep,
+    UpdateProfileStep,
+    WaitForEventStep,
+    WaitStep,
 )
 from engine.templates import UnknownTemplateError, list_templates, load_template
 
@@ -109,36 +123,103 @@ def test_a_starter_has_one_trigger_and_its_edges_are_labelled_by_their_source(na
                 assert edge.label is None, edge.id
 
 
-_PLACEHOLDER = re.compile(r"{{\s*([^}|\s]+)")
-STANDARD_TRAITS = {"email", "phone", "first_name", "last_name", "user_id", "timezone", "locale"}
-
-
-def _placeholders(doc: JourneyMap) -> set[str]:
-    texts = [
-        text
-        for node in doc.nodes
-        if isinstance(node, SendNode)
-        for text in (node.content.subject, node.content.body, node.content.url)
-    ]
-    return {match for text in texts for match in _PLACEHOLDER.findall(text)}
-
-
-def _allowed_placeholders(doc: JourneyMap) -> set[str]:
-    allowed = {"journey.name", "unsubscribe_url"}
-    allowed |= {f"profile.{trait}" for trait in STANDARD_TRAITS | set(doc.settings.profile_traits)}
-    trigger = next(node.trigger for node in doc.nodes if isinstance(node, TriggerNode))
-    if trigger.type == "event":
-        event_fields = set(trigger.properties) | {condition.field for condition in trigger.filters}
-        event_fields |= {n.correlate_on for n in doc.nodes if isinstance(n, WaitForEventNode) and n.correlate_on}
-        allowed |= {f"event.{field}" for field in event_fields}
-    return allowed
-
-
 @pytest.mark.parametrize("name", STARTERS)
-def test_a_starter_only_uses_placeholders_it_declares(name: str) -> None:
-    doc = load_template(name)
+def test_a_starter_compiles_without_errors_or_warnings(name: str) -> None:
+    result = compile_map(load_template(name))
 
-    assert _placeholders(doc) <= _allowed_placeholders(doc)
+    assert [(p.severity.value, p.code, p.node_id, p.message) for p in result.problems] == []
+    assert result.plan is not None
+
+
+def _timeline(plan: Plan) -> dict[str, timedelta]:
+    """When each step on the path of a customer who never does anything is reached, from entry."""
+    reached: dict[str, timedelta] = {}
+    elapsed = timedelta(0)
+    current = plan.entry.first_step
+    while current is not None:
+        reached[current] = elapsed
+        step = plan.step(current)
+        match step:
+            case WaitStep():
+                assert step.duration is not None, f"{step.id} waits for a time of day; its delay depends on the clock"
+                elapsed += step.duration
+                current = step.next
+            case WaitForEventStep():
+                elapsed += step.timeout
+                current = step.on_timeout
+            case BranchStep():
+                current = step.if_false
+            case SplitStep():
+                pytest.fail(f"{step.id} splits customers at random; the timeline has no single path")
+            case SendStep() | GoalStep() | UpdateProfileStep():
+                current = step.next
+            case ExitStep():
+                current = None
+    return reached
+
+
+def _compiled(name: str) -> Plan:
+    plan = compile_map(load_template(name)).plan
+    assert plan is not None
+    return plan
+
+
+def test_cart_abandonment_reminds_at_one_four_and_twenty_four_hours() -> None:
+    plan = _compiled("cart_abandonment")
+    timeline = _timeline(plan)
+    sends = {step.channel: timeline[step.id] for step in plan.steps if isinstance(step, SendStep)}
+
+    assert sends == {
+        Channel.EMAIL: timedelta(hours=1),
+        Channel.PUSH: timedelta(hours=4),
+        Channel.SMS: timedelta(hours=24),
+    }
+    waits = [step for step in plan.steps if isinstance(step, WaitForEventStep)]
+    assert all(step.event == "order_completed" and step.correlate_on == "cart_id" for step in waits)
+    assert all(isinstance(plan.step(step.on_event or ""), GoalStep) for step in waits)
+    assert plan.goal_event == "order_completed"
+    assert {(c.event, c.correlate_on) for c in plan.exit_criteria} == {
+        ("order_completed", "cart_id"),
+        ("cart_emptied", None),
+    }
+
+
+def test_trial_onboarding_nudges_on_day_three_and_prompts_an_upgrade_on_day_twelve() -> None:
+    plan = _compiled("trial_onboarding")
+    timeline = _timeline(plan)
+
+    assert timeline["tutorial_email"] == timedelta(days=1)
+    assert timeline["invite_teammate"] == timedelta(days=3)
+    assert timeline["upgrade_email"] == timedelta(days=12)
+    assert max(timeline.values()) <= timedelta(days=14)
+    assert plan.goal_event == "subscription_started"
+
+
+def test_at_risk_save_escalates_to_a_live_call_when_the_admin_stays_away() -> None:
+    plan = _compiled("at_risk_save")
+    wait = next(step for step in plan.steps if isinstance(step, WaitForEventStep))
+    escalation = plan.step(wait.on_timeout or "")
+
+    assert isinstance(plan.entry.trigger, TraitTrigger)
+    assert wait.event == "product_engaged"
+    assert wait.timeout == timedelta(days=2)
+    assert isinstance(escalation, SendStep)
+    assert escalation.channel is Channel.WEBHOOK
+    assert any(isinstance(step, BranchStep) and step.if_true and step.if_false for step in plan.steps)
+
+
+def test_support_escalation_hands_a_requested_callback_to_the_voice_agent() -> None:
+    plan = _compiled("support_escalation")
+    wait = next(
+        step for step in plan.steps if isinstance(step, WaitForEventStep) and step.event == "callback_requested"
+    )
+    handoff = plan.step(wait.on_event or "")
+
+    assert wait.timeout == timedelta(minutes=30)
+    assert isinstance(handoff, SendStep)
+    assert handoff.channel is Channel.WEBHOOK
+    assert {"conversation_id", "topic"} <= set(json.loads(handoff.content.body))
+    assert plan.goal_event == "issue_resolved"
 
 
 @pytest.mark.parametrize("name", STARTERS)

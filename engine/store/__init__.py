@@ -1,0 +1,1 @@
+"""SQLModel tables and the queries on them, one module per aggregate."""

@@ -1,0 +1,28 @@
+"""Every table, imported in one place so the migrations see the whole schema."""
+
+from sqlmodel import SQLModel
+
+from engine.store.audit import AuditEntry
+from engine.store.enrollments import Enrollment, Transition
+from engine.store.events import Event
+from engine.store.journeys import Journey, JourneyVersion
+from engine.store.keys import ApiToken, WriteKey
+from engine.store.outbox import OutboxMessage
+from engine.store.profiles import Profile, ProfileAlias
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "Enrollment",
+    "Event",
+    "Journey",
+    "JourneyVersion",
+    "OutboxMessage",
+    "Profile",
+    "ProfileAlias",
+    "Transition",
+    "WriteKey",
+    "metadata",
+]

@@ -1,0 +1,53 @@
+"""Shared fixtures: a migrated SQLite database per test, and a PostgreSQL database per session."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from engine.store.db import get_engine, session_scope, upgrade_database
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "JOURNEY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'journeys.db'}"
+    upgrade_database(url)
+    yield url
+    get_engine(url).dispose()
+
+
+@pytest.fixture
+def session(db_url: str) -> Iterator[Session]:
+    with session_scope(db_url) as open_session:
+        yield open_session
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session, dropped at the end."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"journey_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as error:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error.orig}")
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade_database(url)
+    yield url
+    get_engine(url).dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
