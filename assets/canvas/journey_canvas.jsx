@@ -9,7 +9,7 @@ import {
   Controls,
   Handle,
   MiniMap,
-  Panel,
+  ControlButton,
   Position,
   ReactFlow,
   ReactFlowProvider,
@@ -62,6 +62,9 @@ const ICON_PATHS = {
   update_profile: "M12 4a4 4 0 1 0 0 8a4 4 0 1 0 0-8z M4 21c0-4 4-7 8-7 M15 19l2 2 4-4",
   goal: "M5 21V4 M5 4h12l-3 4 3 4H5",
   exit: "M14 4h5v16h-5 M10 8l-4 4 4 4 M6 12h10",
+  fit: "M4 9V4h5 M20 9V4h-5 M4 15v5h5 M20 15v5h-5",
+  tidy: "M4 4h6v6H4z M14 4h6v6h-6z M4 14h6v6H4z M14 14h6v6h-6z",
+  image: "M3 5h18v14H3z M3 16l5-5 4 4 3-3 6 6 M15 9a1.5 1.5 0 1 0 0.01 0",
   touchpoint: "M12 2a7 7 0 0 0-7 7c0 5 7 13 7 13s7-8 7-13a7 7 0 0 0-7-7z M12 7a2 2 0 1 0 0 4a2 2 0 1 0 0-4z",
 };
 
@@ -94,11 +97,29 @@ function Face({ emotion, size = 20 }) {
   );
 }
 
+// Below this zoom a card's small print is unreadable; it is drawn as a bold title block instead.
+const OVERVIEW_ZOOM = 0.45;
+const overviewSelector = (state) => state.transform[2] < OVERVIEW_ZOOM;
+
 const CardNode = memo(function CardNode({ data, selected }) {
   const accent = KIND_COLOURS[data.kind] || "#64748b";
+  const overview = useStore(overviewSelector);
   const classes = ["jb-card"];
   if (selected) classes.push("jb-selected");
   if (data.severity) classes.push(`jb-${data.severity}`);
+  if (overview) {
+    classes.push("jb-card-overview");
+    return (
+      <div className={classes.join(" ")} style={{ "--accent": accent }} data-node-id={data.id} data-kind={data.kind}>
+        <Handle type="target" position={Position.Top} id="top" />
+        <Handle type="target" position={Position.Left} id="left" />
+        <div className="jb-overview-title">{data.title || data.kind_label}</div>
+        <span className="jb-overview-emotion" style={{ background: emotionColour(data.emotion) }} />
+        <Handle type="source" position={Position.Bottom} id="bottom" />
+        <Handle type="source" position={Position.Right} id="right" />
+      </div>
+    );
+  }
   return (
     <div className={classes.join(" ")} style={{ "--accent": accent }} data-node-id={data.id} data-kind={data.kind}>
       <Handle type="target" position={Position.Top} id="top" />
@@ -427,19 +448,25 @@ function Flow(props) {
       defaultEdgeOptions={{ type: "smoothstep" }}
     >
       <Background gap={GRID} size={1} color="#dbe2ea" />
-      <Controls position="bottom-left" showInteractive={false} />
+      <Controls position="bottom-left" showInteractive={false} showFitView={false}>
+        <ControlButton onClick={() => fitMap(300)} title="Fit the whole map" aria-label="Fit view" id="jb-fit">
+          <Icon name="fit" size={14} />
+        </ControlButton>
+        <ControlButton onClick={() => props.onTidy && props.onTidy()} title="Tidy up: line each lane up" aria-label="Tidy up" id="jb-tidy">
+          <Icon name="tidy" size={14} />
+        </ControlButton>
+        <ControlButton onClick={() => downloadPng(flow, fileName)} title="Export as PNG image" aria-label="Export PNG" id="jb-export-png">
+          <Icon name="image" size={14} />
+        </ControlButton>
+      </Controls>
       <MiniMap
         pannable
         zoomable
         position="bottom-right"
         nodeColor={(n) => (n.type === "card" ? KIND_COLOURS[n.data.kind] || "#94a3b8" : "rgba(226,232,240,0.6)")}
         maskColor="rgba(241,245,249,0.7)"
+        style={{ width: 160, height: 110 }}
       />
-      <Panel position="top-right" className="jb-canvas-tools">
-        <button type="button" className="jb-tool" onClick={() => fitMap(300)}>Fit view</button>
-        <button type="button" className="jb-tool" onClick={() => props.onTidy && props.onTidy()}>Tidy up</button>
-        <button type="button" className="jb-tool" id="jb-export-png" onClick={() => downloadPng(flow, fileName)}>Export PNG</button>
-      </Panel>
     </ReactFlow>
   );
 }

@@ -8,7 +8,7 @@ from enum import StrEnum
 import reflex as rx
 
 from engine.compiler import Problem, compile_map
-from engine.journeys import DraftConflictError, JourneyNotFoundError, get_journey, save_draft
+from engine.journeys import DraftConflictError, JourneyNotFoundError, draft_of, get_journey, save_draft
 from engine.mapdoc import JourneyMap
 from engine.store.db import session_scope
 
@@ -30,7 +30,7 @@ class SaveStatus(StrEnum):
 def _load(journey_id: int) -> tuple[str, int, JourneyMap]:
     with session_scope() as session:
         journey = get_journey(session=session, journey_id=journey_id)
-        return journey.name, journey.revision, JourneyMap.model_validate(journey.draft_map)
+        return journey.name, journey.revision, draft_of(journey)
 
 
 def _save(journey_id: int, doc: JourneyMap, revision: int) -> int:
@@ -50,6 +50,7 @@ class EditorState(rx.State):
     lanes: list[view.LaneView] = rx.field(default_factory=list)
     problems: list[view.ProblemView] = rx.field(default_factory=list)
     error_count: int = 0
+    problem_count: int = 0
     personas: list[view.PersonaView] = rx.field(default_factory=list)
     placeholders: list[str] = rx.field(default_factory=list)
     selected: list[str] = rx.field(default_factory=list)
@@ -84,6 +85,7 @@ class EditorState(rx.State):
         self.lanes = view.lanes(doc)
         self.problems = view.problem_list(doc, self._problems)
         self.error_count = sum(problem.severity == "error" for problem in self._problems)
+        self.problem_count = len(self._problems)
         self.personas = view.personas(doc)
         self.placeholders = view.placeholders(doc)
         self.can_undo, self.can_redo = bool(self._undo), bool(self._redo)

@@ -83,6 +83,7 @@ class InspectorState(rx.State):
 
     @rx.event
     async def set_duration(self, field: str, amount: str, unit: str) -> rx.event.EventSpec | None:
+        amount = str(amount)
         if not amount.strip():
             return await self._update({field: None}) if field == "duration" else None
         try:

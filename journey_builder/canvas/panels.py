@@ -150,7 +150,21 @@ def problems_panel() -> rx.Component:
         "Problems",
         rx.cond(
             EditorState.problems.length() > 0,
-            rx.el.div(rx.foreach(EditorState.problems, _problem), class_name="jb-problems"),
+            rx.el.div(
+                rx.foreach(EditorState.problems, _problem),
+                rx.cond(
+                    EditorState.problem_count > EditorState.problems.length(),
+                    rx.el.p(
+                        "Showing the first ",
+                        EditorState.problems.length(),
+                        " of ",
+                        EditorState.problem_count,
+                        ".",
+                        class_name="jb-muted",
+                    ),
+                ),
+                class_name="jb-problems",
+            ),
             rx.el.p("No problems: this journey can be published.", class_name="jb-ok"),
         ),
         id="jb-problems",

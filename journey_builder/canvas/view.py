@@ -226,11 +226,11 @@ def lanes(doc: JourneyMap) -> list[LaneView]:
     ]
 
 
-def problem_list(doc: JourneyMap, problems: Sequence[Problem]) -> list[ProblemView]:
-    """Errors first, then warnings, each named by the node or edge it concerns."""
+def problem_list(doc: JourneyMap, problems: Sequence[Problem], *, limit: int = 100) -> list[ProblemView]:
+    """Errors first, then warnings, each named by the node or edge it concerns; at most ``limit`` of them."""
     titles = {node.id: node.title or node.id for node in doc.nodes}
     edge_source = {edge.id: edge.source for edge in doc.edges}
-    ordered = sorted(problems, key=lambda problem: problem.severity != ProblemSeverity.ERROR)
+    ordered = sorted(problems, key=lambda problem: problem.severity != ProblemSeverity.ERROR)[:limit]
     result = []
     for problem in ordered:
         node_id = problem.node_id or edge_source.get(problem.edge_id or "", "")
