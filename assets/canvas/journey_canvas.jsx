@@ -22,6 +22,7 @@ import {
 } from "@xyflow/react";
 import { toPng } from "html-to-image";
 import "@xyflow/react/dist/style.css";
+import "./journey_canvas.css";
 
 const LANE_WIDTH = 320;
 const LANE_INSET = 10;
@@ -301,7 +302,6 @@ function Flow(props) {
   const selectionTimer = useRef(null);
   const [nodes, setNodes, onNodesChange] = useNodesState([]);
   const [edges, setEdges, onEdgesChange] = useEdgesState([]);
-  const fitted = useRef(false);
 
   useEffect(() => {
     setNodes(buildNodes(cards || [], lanes || [], selectedRef.current));
@@ -315,19 +315,23 @@ function Flow(props) {
   // rendered, React Flow cannot measure them until they are in view.
   const fitMap = useCallback((duration) => {
     const all = cards || [];
-    const width = Math.max(1, (lanes || []).length) * LANE_WIDTH;
+    // A little room on the right keeps the minimap off the last lane.
+    const width = Math.max(1, (lanes || []).length) * LANE_WIDTH + LANE_WIDTH / 2;
     const height = laneHeight(all) + ((lanes || []).length ? CURVE_HEIGHT + 24 : 0);
     flow.fitBounds({ x: 0, y: 0, width, height }, { padding: 0.04, duration });
   }, [cards, lanes, flow]);
 
+  // Until the designer pans or zooms, the map follows the pane's size (the page may still be
+  // laying out when the first cards arrive).
   const paneWidth = useStore((state) => state.width);
   const paneHeight = useStore((state) => state.height);
+  const userMoved = useRef(false);
+  const onMoveStart = useCallback((event) => {
+    if (event) userMoved.current = true;
+  }, []);
   useEffect(() => {
-    if (!fitted.current && (cards || []).length && paneWidth > 0 && paneHeight > 0) {
-      fitted.current = true;
-      fitMap(0);
-    }
-  }, [cards, fitMap, paneWidth, paneHeight]);
+    if (!userMoved.current && (cards || []).length && paneWidth > 0 && paneHeight > 0) fitMap(0);
+  }, [(cards || []).length > 0, paneWidth, paneHeight]);
 
   const commitSelection = useCallback(() => {
     const ids = [...selectedRef.current].sort();
@@ -431,6 +435,7 @@ function Flow(props) {
       onNodeDragStart={onNodeDragStart}
       onNodeDragStop={onNodeDragStop}
       onSelectionChange={onSelectionChange}
+      onMoveStart={onMoveStart}
       onConnect={onConnect}
       isValidConnection={isValidConnection}
       onDelete={onDelete}

@@ -8,6 +8,7 @@ from journey_builder.canvas.canvas_state import CanvasState
 from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.flow import journey_canvas
 from journey_builder.canvas.inspector import inspector
+from journey_builder.canvas.journey_state import STARTERS, JourneyState
 from journey_builder.canvas.panels import (
     palette_panel,
     personas_panel,
@@ -16,8 +17,6 @@ from journey_builder.canvas.panels import (
     stages_panel,
     toolbar,
 )
-
-CANVAS_STYLESHEET = "/canvas/journey_canvas.css"
 
 
 def _header() -> rx.Component:
@@ -35,7 +34,18 @@ def _header() -> rx.Component:
             class_name=rx.cond(EditorState.error_count > 0, "jb-status jb-status-bad", "jb-status jb-status-ok"),
             id="jb-publish-state",
         ),
+        rx.el.button("Publish", on_click=JourneyState.publish, class_name="jb-button jb-primary", id="jb-publish"),
+        _new_menu(),
         class_name="jb-header",
+    )
+
+
+def _new_menu() -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(rx.el.button("New journey", class_name="jb-button", id="jb-new-journey")),
+        rx.menu.content(
+            *[rx.menu.item(title, on_select=JourneyState.new_from_starter(name)) for name, title in STARTERS],
+        ),
     )
 
 
@@ -74,7 +84,6 @@ def _canvas() -> rx.Component:
 
 def editor_page() -> rx.Component:
     return rx.el.div(
-        rx.el.link(rel="stylesheet", href=CANVAS_STYLESHEET),
         rx.cond(
             EditorState.not_found,
             rx.el.div(
