@@ -244,9 +244,31 @@ def _kind_fields() -> rx.Component:
         (
             "trigger",
             rx.el.div(
-                _text("Entry event", "event", FORM.event, hint="e.g. cart_abandoned"),
-                _text("Event properties", "trigger_detail", FORM.trigger_detail, hint="cart_id, cart_total"),
-                _conditions("Only when"),
+                _select(
+                    "Customers enter",
+                    ["event", "trait", "schedule"],
+                    FORM.trigger_type,
+                    InspectorState.set_trigger_type,
+                    "trigger_type",
+                ),
+                rx.match(
+                    FORM.trigger_type,
+                    (
+                        "event",
+                        rx.el.div(
+                            _text("When this event arrives", "event", FORM.event, hint="e.g. cart_abandoned"),
+                            _text(
+                                "Event properties", "trigger_detail", FORM.trigger_detail, hint="cart_id, cart_total"
+                            ),
+                            _conditions("Only when"),
+                        ),
+                    ),
+                    ("trait", _conditions("When the profile matches")),
+                    rx.el.div(
+                        _text("Schedule (cron)", "trigger_detail", FORM.trigger_detail, hint="0 9 * * 1"),
+                        _conditions("For customers who match"),
+                    ),
+                ),
             ),
         ),
         (
@@ -329,7 +351,7 @@ def inspector() -> rx.Component:
             ),
             _text("Title", "title", FORM.title),
             rx.cond(
-                (FORM.kind != "send") & (FORM.kind != "wait") & (FORM.kind != "wait_for_event"),
+                FORM.kind == "touchpoint",
                 _select(
                     "Channel",
                     ["", *CHANNELS],

@@ -59,14 +59,13 @@ class InspectorState(rx.State):
             return await self._update({"content": {**content, field: value}})
         node = await self._node()
         if isinstance(node, TriggerNode):
-            trigger = node.trigger.model_dump(mode="json")
             if field == "event":
-                trigger["event"] = value
-            elif field == "trigger_detail" and isinstance(node.trigger, EventTrigger):
-                trigger["properties"] = [part.strip() for part in value.split(",") if part.strip()]
-            elif field == "trigger_detail":
-                trigger["cron"] = value
-            return await self._update({"trigger": trigger})
+                return await self._trigger_update(event=value)
+            if isinstance(node.trigger, EventTrigger):
+                return await self._trigger_update(
+                    properties=[part.strip() for part in value.split(",") if part.strip()]
+                )
+            return await self._trigger_update(cron=value)
         if field == "correlate_on":
             return await self._update({"correlate_on": value.strip() or None})
         if field == "until_local_time":
@@ -92,27 +91,55 @@ class InspectorState(rx.State):
             return rx.toast.error(f"{amount!r} is not a number of {unit}")
         return await self._update({field: delta})
 
+    async def _trigger_update(self, **changes: Any) -> rx.event.EventSpec | None:
+        node = await self._node()
+        assert isinstance(node, TriggerNode)
+        return await self._update({"trigger": {**node.trigger.model_dump(mode="json"), **changes}})
+
+    async def _set_conditions(self, rows: list[dict[str, Any]]) -> rx.event.EventSpec | None:
+        # A branch tests `conditions`; a trigger keeps its conditions under a name that depends on its type.
+        editor = await self.get_state(EditorState)
+        if editor.form.kind != "trigger":
+            return await self._update({"conditions": rows})
+        key = {"event": "filters", "trait": "conditions", "schedule": "audience"}[editor.form.trigger_type]
+        return await self._trigger_update(**{key: rows})
+
     @rx.event
     async def set_match(self, value: str) -> rx.event.EventSpec | None:
+        editor = await self.get_state(EditorState)
+        if editor.form.kind == "trigger":
+            return await self._trigger_update(match=value)
         return await self._update({"match": value})
+
+    @rx.event
+    async def set_trigger_type(self, value: str) -> rx.event.EventSpec | None:
+        defaults: dict[str, dict[str, Any]] = {
+            "event": {"type": "event", "event": "signed_up"},
+            "trait": {
+                "type": "trait",
+                "conditions": [{"source": "trait", "field": "plan", "op": "eq", "value": "pro"}],
+            },
+            "schedule": {"type": "schedule", "cron": "0 9 * * 1"},
+        }
+        return await self._update({"trigger": defaults[value]})
 
     @rx.event
     async def add_condition(self) -> rx.event.EventSpec | None:
         editor = await self.get_state(EditorState)
         rows = [*self._conditions(editor), {"source": "trait", "field": "plan", "op": "eq", "value": "pro"}]
-        return await self._update({"conditions": rows})
+        return await self._set_conditions(rows)
 
     @rx.event
     async def update_condition(self, index: int, key: str, value: str) -> rx.event.EventSpec | None:
         rows = self._conditions(await self.get_state(EditorState))
         rows[index][key] = _scalar(value) if key == "value" else value
-        return await self._update({"conditions": rows})
+        return await self._set_conditions(rows)
 
     @rx.event
     async def remove_condition(self, index: int) -> rx.event.EventSpec | None:
         rows = self._conditions(await self.get_state(EditorState))
         del rows[index]
-        return await self._update({"conditions": rows})
+        return await self._set_conditions(rows)
 
     @staticmethod
     def _conditions(editor: EditorState) -> list[dict[str, Any]]:
