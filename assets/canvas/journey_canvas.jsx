@@ -150,6 +150,7 @@ const LaneNode = memo(function LaneNode({ data }) {
         <div className="jb-lane-name">{data.name}</div>
         {data.goal ? <div className="jb-lane-goal">{data.goal}</div> : null}
       </div>
+      {data.cards === 0 ? <div className="jb-lane-empty">Drag a card from the palette into this stage</div> : null}
     </div>
   );
 });

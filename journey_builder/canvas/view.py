@@ -6,6 +6,7 @@ The canvas gets only these (cards, edges, lanes); the document itself stays on t
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -88,6 +89,7 @@ class LaneView:
     name: str
     goal: str
     emotion: float | None
+    cards: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,8 +222,9 @@ def edges(doc: JourneyMap, problems: Sequence[Problem]) -> list[EdgeView]:
 
 def lanes(doc: JourneyMap) -> list[LaneView]:
     emotions = stage_emotions(doc)
+    counts = Counter(node.stage for node in doc.nodes)
     return [
-        LaneView(id=stage.id, name=stage.name, goal=stage.goal, emotion=emotion)
+        LaneView(id=stage.id, name=stage.name, goal=stage.goal, emotion=emotion, cards=counts[stage.id])
         for stage, emotion in zip(ordered_stages(doc), emotions, strict=True)
     ]
 

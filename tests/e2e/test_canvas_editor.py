@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from reflex.testing import AppHarness
 
 from engine.journeys import create_journey, draft_of, get_journey
 from engine.map_edits import LANE_WIDTH
 from engine.mapdoc import JourneyMap, NodeKind, SendNode
 from engine.store.db import session_scope
 from engine.templates import load_template
+from journey_builder.canvas.journey_state import editor_route
 
 pytestmark = pytest.mark.e2e
 
@@ -30,6 +32,12 @@ def new_journey(doc: JourneyMap) -> int:
     with session_scope() as session:
         journey_id: int = create_journey(session=session, doc=doc).id
     return journey_id
+
+
+@pytest.fixture(scope="session")
+def editor_url(app: AppHarness) -> Callable[[int], str]:
+    base = (app.frontend_url or "").rstrip("/")
+    return lambda journey_id: base + editor_route(journey_id)
 
 
 @pytest.fixture
