@@ -334,7 +334,25 @@ function Flow(props) {
     if (!userMoved.current && (cards || []).length && paneWidth > 0 && paneHeight > 0) fitMap(0);
   }, [(cards || []).length > 0, paneWidth, paneHeight]);
 
+  // While a button is held (a drag may be starting) the selection waits, so a drag costs no event
+  // before the drop.
+  const pointerDown = useRef(false);
+  useEffect(() => {
+    const down = () => { pointerDown.current = true; };
+    const up = () => { pointerDown.current = false; };
+    document.addEventListener("pointerdown", down, true);
+    document.addEventListener("pointerup", up, true);
+    return () => {
+      document.removeEventListener("pointerdown", down, true);
+      document.removeEventListener("pointerup", up, true);
+    };
+  }, []);
+
   const commitSelection = useCallback(() => {
+    if (pointerDown.current || draggingRef.current) {
+      selectionTimer.current = setTimeout(commitSelection, 150);
+      return;
+    }
     const ids = [...selectedRef.current].sort();
     const key = ids.join(",");
     if (key !== sentSelectionRef.current) {
