@@ -105,17 +105,17 @@ const overviewSelector = (state) => state.transform[2] < OVERVIEW_ZOOM;
 const CardNode = memo(function CardNode({ data, selected }) {
   const accent = KIND_COLOURS[data.kind] || "#64748b";
   const overview = useStore(overviewSelector);
-  const classes = ["jb-card"];
-  if (selected) classes.push("jb-selected");
-  if (data.severity) classes.push(`jb-${data.severity}`);
+  const classes = ["jc-card"];
+  if (selected) classes.push("jc-selected");
+  if (data.severity) classes.push(`jc-${data.severity}`);
   if (overview) {
-    classes.push("jb-card-overview");
+    classes.push("jc-card-overview");
     return (
       <div className={classes.join(" ")} style={{ "--accent": accent }} data-node-id={data.id} data-kind={data.kind}>
         <Handle type="target" position={Position.Top} id="top" />
         <Handle type="target" position={Position.Left} id="left" />
-        <div className="jb-overview-title">{data.title || data.kind_label}</div>
-        <span className="jb-overview-emotion" style={{ background: emotionColour(data.emotion) }} />
+        <div className="jc-overview-title">{data.title || data.kind_label}</div>
+        <span className="jc-overview-emotion" style={{ background: emotionColour(data.emotion) }} />
         <Handle type="source" position={Position.Bottom} id="bottom" />
         <Handle type="source" position={Position.Right} id="right" />
       </div>
@@ -125,18 +125,18 @@ const CardNode = memo(function CardNode({ data, selected }) {
     <div className={classes.join(" ")} style={{ "--accent": accent }} data-node-id={data.id} data-kind={data.kind}>
       <Handle type="target" position={Position.Top} id="top" />
       <Handle type="target" position={Position.Left} id="left" />
-      <div className="jb-card-head">
-        <span className="jb-kind-chip"><Icon name={data.kind} size={12} color={accent} />{data.kind_label}</span>
-        {data.channel ? <span className="jb-channel" title={data.channel}><Icon name={data.channel} size={14} /></span> : null}
+      <div className="jc-card-head">
+        <span className="jc-kind-chip"><Icon name={data.kind} size={12} color={accent} />{data.kind_label}</span>
+        {data.channel ? <span className="jc-channel" title={data.channel}><Icon name={data.channel} size={14} /></span> : null}
       </div>
-      <div className="jb-card-title">{data.title || <em>Untitled</em>}</div>
-      {data.hint ? <div className="jb-card-hint">{data.hint}</div> : null}
-      <div className="jb-card-foot">
+      <div className="jc-card-title">{data.title || <em>Untitled</em>}</div>
+      {data.hint ? <div className="jc-card-hint">{data.hint}</div> : null}
+      <div className="jc-card-foot">
         <Face emotion={data.emotion} />
-        {data.pains > 0 ? <span className="jb-badge jb-pain" title="pain points">! {data.pains}</span> : null}
-        {data.opportunities > 0 ? <span className="jb-badge jb-opp" title="opportunities">+ {data.opportunities}</span> : null}
+        {data.pains > 0 ? <span className="jc-badge jc-pain" title="pain points">! {data.pains}</span> : null}
+        {data.opportunities > 0 ? <span className="jc-badge jc-opp" title="opportunities">+ {data.opportunities}</span> : null}
       </div>
-      {data.problem ? <div className="jb-problem" role="alert">{data.problem}</div> : null}
+      {data.problem ? <div className="jc-problem" role="alert">{data.problem}</div> : null}
       <Handle type="source" position={Position.Bottom} id="bottom" />
       <Handle type="source" position={Position.Right} id="right" />
     </div>
@@ -145,12 +145,12 @@ const CardNode = memo(function CardNode({ data, selected }) {
 
 const LaneNode = memo(function LaneNode({ data }) {
   return (
-    <div className={`jb-lane ${data.index % 2 ? "jb-lane-odd" : ""}`} style={{ height: data.height }}>
-      <div className="jb-lane-head">
-        <div className="jb-lane-name">{data.name}</div>
-        {data.goal ? <div className="jb-lane-goal">{data.goal}</div> : null}
+    <div className={`jc-lane ${data.index % 2 ? "jc-lane-odd" : ""}`} style={{ height: data.height }}>
+      <div className="jc-lane-head">
+        <div className="jc-lane-name">{data.name}</div>
+        {data.goal ? <div className="jc-lane-goal">{data.goal}</div> : null}
       </div>
-      {data.cards === 0 ? <div className="jb-lane-empty">Drag a card from the palette into this stage</div> : null}
+      {data.cards === 0 ? <div className="jc-lane-empty">Drag a card from the palette into this stage</div> : null}
     </div>
   );
 });
@@ -175,22 +175,22 @@ const CurveNode = memo(function CurveNode({ data }) {
     }
   });
   return (
-    <div className="jb-curve" style={{ width, height: CURVE_HEIGHT }}>
-      <div className="jb-curve-title">Emotion across the journey</div>
-      <svg width={width} height={CURVE_HEIGHT} className="jb-curve-svg">
+    <div className="jc-curve" style={{ width, height: CURVE_HEIGHT }}>
+      <div className="jc-curve-title">Emotion across the journey</div>
+      <svg width={width} height={CURVE_HEIGHT} className="jc-curve-svg">
         {[2, 0, -2].map((level) => (
           <g key={level}>
-            <line x1={0} x2={width} y1={yOf(level)} y2={yOf(level)} className={level === 0 ? "jb-curve-mid" : "jb-curve-grid"} />
-            <text x={width - 6} y={yOf(level) - 3} textAnchor="end" className="jb-curve-axis">
+            <line x1={0} x2={width} y1={yOf(level)} y2={yOf(level)} className={level === 0 ? "jc-curve-mid" : "jc-curve-grid"} />
+            <text x={width - 6} y={yOf(level) - 3} textAnchor="end" className="jc-curve-axis">
               {level === 2 ? "delighted" : level === 0 ? "neutral" : "frustrated"}
             </text>
           </g>
         ))}
-        {path ? <path d={path} className="jb-curve-line" /> : null}
+        {path ? <path d={path} className="jc-curve-line" /> : null}
         {points.map((p) => (
           <g key={p.lane.id}>
             <circle cx={p.x} cy={yOf(p.lane.emotion)} r={7} fill={emotionColour(p.lane.emotion)} stroke="#fff" strokeWidth="2" />
-            <text x={p.x} y={yOf(p.lane.emotion) - 12} textAnchor="middle" className="jb-curve-value">
+            <text x={p.x} y={yOf(p.lane.emotion) - 12} textAnchor="middle" className="jc-curve-value">
               {p.lane.emotion > 0 ? "+" : ""}{p.lane.emotion.toFixed(1)}
             </text>
           </g>
@@ -256,7 +256,7 @@ function buildEdges(edges, selected) {
     targetHandle: edge.target_handle,
     label: edge.label || undefined,
     type: "smoothstep",
-    className: edge.problem ? "jb-edge-problem" : undefined,
+    className: edge.problem ? "jc-edge-problem" : undefined,
     selected: selected.has(edge.id),
     labelBgPadding: [6, 3],
     labelBgBorderRadius: 6,
@@ -279,7 +279,7 @@ function downloadPng(flow, name) {
   const width = Math.min(4000, Math.max(800, bounds.width + 80));
   const height = Math.min(4000, Math.max(600, bounds.height + 80));
   const viewport = getViewportForBounds(bounds, width, height, 0.2, 2, 0.04);
-  const element = document.querySelector(".jb-canvas .react-flow__viewport");
+  const element = document.querySelector(".jc-canvas .react-flow__viewport");
   return toPng(element, {
     backgroundColor: "#f8fafc",
     width,
@@ -473,13 +473,13 @@ function Flow(props) {
     >
       <Background gap={GRID} size={1} color="#dbe2ea" />
       <Controls position="bottom-left" showInteractive={false} showFitView={false}>
-        <ControlButton onClick={() => fitMap(300)} title="Fit the whole map" aria-label="Fit view" id="jb-fit">
+        <ControlButton onClick={() => fitMap(300)} title="Fit the whole map" aria-label="Fit view" id="jc-fit">
           <Icon name="fit" size={14} />
         </ControlButton>
-        <ControlButton onClick={() => props.onTidy && props.onTidy()} title="Tidy up: line each lane up" aria-label="Tidy up" id="jb-tidy">
+        <ControlButton onClick={() => props.onTidy && props.onTidy()} title="Tidy up: line each lane up" aria-label="Tidy up" id="jc-tidy">
           <Icon name="tidy" size={14} />
         </ControlButton>
-        <ControlButton onClick={() => downloadPng(flow, fileName)} title="Export as PNG image" aria-label="Export PNG" id="jb-export-png">
+        <ControlButton onClick={() => downloadPng(flow, fileName)} title="Export as PNG image" aria-label="Export PNG" id="jc-export-png">
           <Icon name="image" size={14} />
         </ControlButton>
       </Controls>
@@ -497,7 +497,7 @@ function Flow(props) {
 
 export function JourneyCanvas(props) {
   return (
-    <div className="jb-canvas" style={{ width: "100%", height: "100%" }} data-cards={(props.cards || []).length}
+    <div className="jc-canvas" style={{ width: "100%", height: "100%" }} data-cards={(props.cards || []).length}
       data-edges={(props.edges || []).length}>
       <ReactFlowProvider>
         <Flow {...props} />
@@ -508,11 +508,11 @@ export function JourneyCanvas(props) {
 
 export function JourneyPalette({ items }) {
   return (
-    <div className="jb-palette">
+    <div className="jc-palette">
       {(items || []).map((item) => (
         <div
           key={item.kind}
-          className="jb-palette-item"
+          className="jc-palette-item"
           draggable
           data-kind={item.kind}
           title={item.hint}
@@ -522,10 +522,10 @@ export function JourneyPalette({ items }) {
             event.dataTransfer.effectAllowed = "copy";
           }}
         >
-          <span className="jb-palette-icon"><Icon name={item.kind} size={16} color={KIND_COLOURS[item.kind]} /></span>
-          <span className="jb-palette-text">
-            <span className="jb-palette-label">{item.label}</span>
-            <span className="jb-palette-hint">{item.hint}</span>
+          <span className="jc-palette-icon"><Icon name={item.kind} size={16} color={KIND_COLOURS[item.kind]} /></span>
+          <span className="jc-palette-text">
+            <span className="jc-palette-label">{item.label}</span>
+            <span className="jc-palette-hint">{item.hint}</span>
           </span>
         </div>
       ))}

@@ -23,7 +23,7 @@ def _key(name: str) -> rx.Var[str]:
 
 
 def _label(text: str, *children: rx.Component) -> rx.Component:
-    return rx.el.label(rx.el.span(text, class_name="jb-field-label"), *children, class_name="jb-field")
+    return rx.el.label(rx.el.span(text, class_name="jc-field-label"), *children, class_name="jc-field")
 
 
 def _text(label: str, field: str, value: rx.Var[str], *, multiline: bool = False, hint: str = "") -> rx.Component:
@@ -32,7 +32,7 @@ def _text(label: str, field: str, value: rx.Var[str], *, multiline: bool = False
         "key": _key(field),
         "on_blur": lambda v: InspectorState.set_text(field, v),
         "placeholder": hint,
-        "class_name": "jb-input",
+        "class_name": "jc-input",
         "name": field,
     }
     control = rx.el.textarea(rows=6, **props) if multiline else rx.el.input(**props)
@@ -46,7 +46,7 @@ def _select(label: str, options: list[str], value: rx.Var[str], on_change: rx.Ev
             *[rx.el.option(option.replace("_", " ") or "none", value=option) for option in options],
             value=value,
             on_change=on_change,
-            class_name="jb-input",
+            class_name="jc-input",
             name=name,
         ),
     )
@@ -64,16 +64,16 @@ def _duration(label: str, field: str, amount: rx.Var[str], unit: rx.Var[str]) ->
                 key=_key(field),
                 name=f"{field}_amount",
                 on_blur=lambda v: InspectorState.set_duration(field, v, unit),
-                class_name="jb-input",
+                class_name="jc-input",
             ),
             rx.el.select(
                 *[rx.el.option(u, value=u) for u in UNITS],
                 value=unit,
                 name=f"{field}_unit",
                 on_change=lambda u: InspectorState.set_duration(field, amount, u),
-                class_name="jb-input jb-unit",
+                class_name="jc-input jc-unit",
             ),
-            class_name="jb-row",
+            class_name="jc-row",
         ),
     )
 
@@ -85,54 +85,54 @@ def _condition(row: ConditionRow, index: rx.Var[int]) -> rx.Component:
             rx.el.option("event", value="event"),
             value=row.source,
             on_change=lambda v: InspectorState.update_condition(index, "source", v),
-            class_name="jb-input jb-cond-source",
+            class_name="jc-input jc-cond-source",
         ),
         rx.el.input(
             default_value=row.field,
             key=_key("cond-field-" + index.to_string()),
             on_blur=lambda v: InspectorState.update_condition(index, "field", v),
-            class_name="jb-input",
+            class_name="jc-input",
             placeholder="field",
         ),
         rx.el.select(
             *[rx.el.option(op.replace("_", " "), value=op) for op in OPERATORS],
             value=row.op,
             on_change=lambda v: InspectorState.update_condition(index, "op", v),
-            class_name="jb-input jb-cond-op",
+            class_name="jc-input jc-cond-op",
         ),
         rx.el.input(
             default_value=row.value,
             key=_key("cond-value-" + index.to_string()),
             on_blur=lambda v: InspectorState.update_condition(index, "value", v),
-            class_name="jb-input",
+            class_name="jc-input",
             placeholder="value",
         ),
         rx.el.button(
             rx.icon("x", size=14),
             on_click=InspectorState.remove_condition(index),
-            class_name="jb-icon-button",
+            class_name="jc-icon-button",
             title="Remove",
         ),
-        class_name="jb-condition",
+        class_name="jc-condition",
     )
 
 
 def _conditions(title: str) -> rx.Component:
     return rx.el.div(
         rx.el.div(
-            rx.el.span(title, class_name="jb-field-label"),
+            rx.el.span(title, class_name="jc-field-label"),
             rx.el.select(
                 rx.el.option("all must match", value="all"),
                 rx.el.option("any may match", value="any"),
                 value=FORM.match,
                 on_change=InspectorState.set_match,
-                class_name="jb-input jb-match",
+                class_name="jc-input jc-match",
             ),
-            class_name="jb-row jb-between",
+            class_name="jc-row jc-between",
         ),
         rx.foreach(FORM.conditions, _condition),
-        rx.el.button("+ Add condition", on_click=InspectorState.add_condition, class_name="jb-link-button"),
-        class_name="jb-field",
+        rx.el.button("+ Add condition", on_click=InspectorState.add_condition, class_name="jc-link-button"),
+        class_name="jc-field",
     )
 
 
@@ -142,7 +142,7 @@ def _arm(arm: ArmRow, index: rx.Var[int]) -> rx.Component:
             default_value=arm.name,
             key=_key("arm-name-" + index.to_string()),
             on_blur=lambda v: InspectorState.set_arms(index, "name", v),
-            class_name="jb-input",
+            class_name="jc-input",
         ),
         rx.el.input(
             type="number",
@@ -151,7 +151,7 @@ def _arm(arm: ArmRow, index: rx.Var[int]) -> rx.Component:
             default_value=arm.percent.to_string(),
             key=_key("arm-pct-" + index.to_string()),
             on_blur=lambda v: InspectorState.set_arms(index, "percent", v),
-            class_name="jb-input jb-percent",
+            class_name="jc-input jc-percent",
         ),
         rx.el.span("%"),
         rx.el.label(
@@ -161,44 +161,44 @@ def _arm(arm: ArmRow, index: rx.Var[int]) -> rx.Component:
                 on_change=lambda v: InspectorState.set_arms(index, "holdout", rx.cond(v, "true", "false")),
             ),
             "holdout",
-            class_name="jb-check",
+            class_name="jc-check",
         ),
         rx.el.button(
-            rx.icon("x", size=14), on_click=InspectorState.set_arms(index, "remove", ""), class_name="jb-icon-button"
+            rx.icon("x", size=14), on_click=InspectorState.set_arms(index, "remove", ""), class_name="jc-icon-button"
         ),
-        class_name="jb-row",
+        class_name="jc-row",
     )
 
 
 def _pain(pain: PainRow, index: rx.Var[int]) -> rx.Component:
     return rx.el.div(
-        rx.el.span(pain.text, class_name="jb-pill-text"),
+        rx.el.span(pain.text, class_name="jc-pill-text"),
         rx.el.select(
             rx.el.option("low", value="low"),
             rx.el.option("medium", value="medium"),
             rx.el.option("high", value="high"),
             value=pain.severity,
             on_change=lambda v: InspectorState.set_notes_list("pain_points", index, v),
-            class_name="jb-input jb-severity",
+            class_name="jc-input jc-severity",
         ),
         rx.el.button(
             rx.icon("x", size=14),
             on_click=InspectorState.set_notes_list("pain_points", index, ""),
-            class_name="jb-icon-button",
+            class_name="jc-icon-button",
         ),
-        class_name="jb-pill jb-pill-pain",
+        class_name="jc-pill jc-pill-pain",
     )
 
 
 def _opportunity(text: rx.Var[str], index: rx.Var[int]) -> rx.Component:
     return rx.el.div(
-        rx.el.span(text, class_name="jb-pill-text"),
+        rx.el.span(text, class_name="jc-pill-text"),
         rx.el.button(
             rx.icon("x", size=14),
             on_click=InspectorState.set_notes_list("opportunities", index, ""),
-            class_name="jb-icon-button",
+            class_name="jc-icon-button",
         ),
-        class_name="jb-pill jb-pill-opp",
+        class_name="jc-pill jc-pill-opp",
     )
 
 
@@ -208,17 +208,17 @@ def _adder(field: str, placeholder: str) -> rx.Component:
         key=_key(f"add-{field}") + "-" + EditorState.cards.length().to_string(),
         name=f"add_{field}",
         on_blur=lambda v: InspectorState.set_notes_list(field, -1, v),
-        class_name="jb-input",
+        class_name="jc-input",
     )
 
 
 def _experience() -> rx.Component:
     return rx.el.div(
-        rx.el.h4("Customer experience", class_name="jb-section-title"),
+        rx.el.h4("Customer experience", class_name="jc-section-title"),
         _label(
             "Emotion",
             rx.el.div(
-                rx.el.span("frustrated", class_name="jb-muted"),
+                rx.el.span("frustrated", class_name="jc-muted"),
                 rx.slider(
                     min=-2,
                     max=2,
@@ -226,10 +226,10 @@ def _experience() -> rx.Component:
                     default_value=[FORM.emotion],
                     key=_key("emotion"),
                     on_value_commit=InspectorState.set_emotion,
-                    class_name="jb-emotion-slider",
+                    class_name="jc-emotion-slider",
                 ),
-                rx.el.span("delighted", class_name="jb-muted"),
-                class_name="jb-row",
+                rx.el.span("delighted", class_name="jc-muted"),
+                class_name="jc-row",
             ),
         ),
         _label("Pain points", rx.foreach(FORM.pain_points, _pain), _adder("pain_points", "Add a pain point…")),
@@ -282,7 +282,7 @@ def _kind_fields() -> rx.Component:
                         default_value=FORM.until_local_time,
                         key=_key("until"),
                         on_blur=lambda v: InspectorState.set_text("until_local_time", v),
-                        class_name="jb-input",
+                        class_name="jc-input",
                     ),
                 ),
             ),
@@ -301,7 +301,7 @@ def _kind_fields() -> rx.Component:
             _label(
                 "Arms",
                 rx.foreach(FORM.arms, _arm),
-                rx.el.button("+ Add arm", on_click=InspectorState.set_arms(0, "add", ""), class_name="jb-link-button"),
+                rx.el.button("+ Add arm", on_click=InspectorState.set_arms(0, "add", ""), class_name="jc-link-button"),
             ),
         ),
         ("send", _message()),
@@ -324,17 +324,17 @@ def _message() -> rx.Component:
         _text("Subject", "subject", FORM.subject),
         _text("Body", "body", FORM.body, multiline=True),
         rx.el.div(
-            rx.el.span("Insert placeholder", class_name="jb-field-label"),
+            rx.el.span("Insert placeholder", class_name="jc-field-label"),
             rx.el.div(
                 rx.foreach(
                     EditorState.placeholders,
                     lambda name: rx.el.button(
-                        name, on_click=InspectorState.insert_placeholder(name), class_name="jb-chip-button"
+                        name, on_click=InspectorState.insert_placeholder(name), class_name="jc-chip-button"
                     ),
                 ),
-                class_name="jb-chips",
+                class_name="jc-chips",
             ),
-            class_name="jb-field",
+            class_name="jc-field",
         ),
         _text("Link / webhook URL", "url", FORM.url),
     )
@@ -345,9 +345,9 @@ def inspector() -> rx.Component:
         FORM.id != "",
         rx.el.div(
             rx.el.div(
-                rx.el.span(FORM.kind_label, class_name="jb-kind-tag", data_kind=FORM.kind),
-                rx.el.span(FORM.id, class_name="jb-muted jb-mono"),
-                class_name="jb-row jb-between",
+                rx.el.span(FORM.kind_label, class_name="jc-kind-tag", data_kind=FORM.kind),
+                rx.el.span(FORM.id, class_name="jc-muted jc-mono"),
+                class_name="jc-row jc-between",
             ),
             _text("Title", "title", FORM.title),
             rx.cond(
@@ -362,16 +362,16 @@ def inspector() -> rx.Component:
             ),
             _kind_fields(),
             _experience(),
-            class_name="jb-inspector",
-            id="jb-inspector",
+            class_name="jc-inspector",
+            id="jc-inspector",
         ),
         rx.el.div(
-            rx.el.p("Select a card to edit it.", class_name="jb-empty-title"),
+            rx.el.p("Select a card to edit it.", class_name="jc-empty-title"),
             rx.el.p(
                 "Drag a kind from the palette onto a lane, connect cards by dragging from a handle, "
                 "and shift-drag to select several.",
-                class_name="jb-muted",
+                class_name="jc-muted",
             ),
-            class_name="jb-inspector-empty",
+            class_name="jc-inspector-empty",
         ),
     )

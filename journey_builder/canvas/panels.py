@@ -23,12 +23,12 @@ class PersonaState(rx.State):
 
 
 def _section(title: str, *children: rx.Component, **props: object) -> rx.Component:
-    return rx.el.section(rx.el.h3(title, class_name="jb-section-title"), *children, class_name="jb-section", **props)
+    return rx.el.section(rx.el.h3(title, class_name="jc-section-title"), *children, class_name="jc-section", **props)
 
 
 def palette_panel() -> rx.Component:
     return _section(
-        "Add to the map", journey_palette(items=PALETTE), rx.el.p("Drag onto a lane.", class_name="jb-muted")
+        "Add to the map", journey_palette(items=PALETTE), rx.el.p("Drag onto a lane.", class_name="jc-muted")
     )
 
 
@@ -38,30 +38,30 @@ def _stage_row(lane: LaneView, index: rx.Var[int]) -> rx.Component:
             default_value=lane.name,
             key=lane.id + "-" + lane.name,
             on_blur=lambda name: CanvasState.rename_stage(lane.id, name),
-            class_name="jb-input jb-stage-name",
+            class_name="jc-input jc-stage-name",
             aria_label="Stage name",
         ),
         rx.el.button(
             "←",
             on_click=CanvasState.move_stage(lane.id, index - 1),
             disabled=index == 0,
-            class_name="jb-icon-button",
+            class_name="jc-icon-button",
             title="Move left",
         ),
         rx.el.button(
             rx.icon("arrow-right", size=14),
             on_click=CanvasState.move_stage(lane.id, index + 1),
             disabled=index == EditorState.lanes.length() - 1,
-            class_name="jb-icon-button",
+            class_name="jc-icon-button",
             title="Move right",
         ),
         rx.el.button(
             rx.icon("x", size=14),
             on_click=CanvasState.delete_stage(lane.id),
-            class_name="jb-icon-button jb-danger",
+            class_name="jc-icon-button jc-danger",
             title="Delete stage and its cards",
         ),
-        class_name="jb-stage-row",
+        class_name="jc-stage-row",
         data_stage=lane.id,
     )
 
@@ -75,11 +75,11 @@ def stages_panel() -> rx.Component:
                 placeholder="New stage name",
                 value=CanvasState.new_stage_name,
                 on_change=CanvasState.set_new_stage_name.debounce(300),
-                class_name="jb-input",
+                class_name="jc-input",
                 name="new_stage",
             ),
-            rx.el.button("Add", on_click=CanvasState.add_stage, class_name="jb-button"),
-            class_name="jb-row",
+            rx.el.button("Add", on_click=CanvasState.add_stage, class_name="jc-button"),
+            class_name="jc-row",
         ),
     )
 
@@ -89,13 +89,13 @@ def _persona_card(persona: PersonaView) -> rx.Component:
         (persona.id == PersonaState.active)
         | ((PersonaState.active == "") & (persona.id == EditorState.personas[0].id)),
         rx.el.div(
-            rx.el.div(persona.name, class_name="jb-persona-name"),
-            rx.el.p(persona.description, class_name="jb-muted"),
-            rx.el.div("Goals", class_name="jb-field-label"),
-            rx.el.ul(rx.foreach(persona.goals, lambda goal: rx.el.li(goal)), class_name="jb-list jb-goals"),
-            rx.el.div("Frustrations", class_name="jb-field-label"),
-            rx.el.ul(rx.foreach(persona.frustrations, lambda f: rx.el.li(f)), class_name="jb-list jb-frustrations"),
-            class_name="jb-persona",
+            rx.el.div(persona.name, class_name="jc-persona-name"),
+            rx.el.p(persona.description, class_name="jc-muted"),
+            rx.el.div("Goals", class_name="jc-field-label"),
+            rx.el.ul(rx.foreach(persona.goals, lambda goal: rx.el.li(goal)), class_name="jc-list jc-goals"),
+            rx.el.div("Frustrations", class_name="jc-field-label"),
+            rx.el.ul(rx.foreach(persona.frustrations, lambda f: rx.el.li(f)), class_name="jc-list jc-frustrations"),
+            class_name="jc-persona",
         ),
     )
 
@@ -114,33 +114,33 @@ def personas_panel() -> rx.Component:
                         class_name=rx.cond(
                             (p.id == PersonaState.active)
                             | ((PersonaState.active == "") & (p.id == EditorState.personas[0].id)),
-                            "jb-tab jb-tab-active",
-                            "jb-tab",
+                            "jc-tab jc-tab-active",
+                            "jc-tab",
                         ),
                     ),
                 ),
-                class_name="jb-tabs",
+                class_name="jc-tabs",
             ),
         ),
         rx.cond(
             EditorState.personas.length() > 0,
             rx.foreach(EditorState.personas, _persona_card),
-            rx.el.p("No persona yet.", class_name="jb-muted"),
+            rx.el.p("No persona yet.", class_name="jc-muted"),
         ),
-        id="jb-personas",
+        id="jc-personas",
     )
 
 
 def _problem(problem: ProblemView) -> rx.Component:
     return rx.el.button(
-        rx.el.span(problem.severity, class_name="jb-severity-tag", data_severity=problem.severity),
+        rx.el.span(problem.severity, class_name="jc-severity-tag", data_severity=problem.severity),
         rx.el.span(
-            rx.el.span(problem.target, class_name="jb-problem-target"),
-            rx.el.span(problem.message, class_name="jb-problem-message"),
-            class_name="jb-problem-text",
+            rx.el.span(problem.target, class_name="jc-problem-target"),
+            rx.el.span(problem.message, class_name="jc-problem-message"),
+            class_name="jc-problem-text",
         ),
         on_click=EditorState.focus_node(problem.node_id),
-        class_name="jb-problem-row",
+        class_name="jc-problem-row",
         data_node=problem.node_id,
     )
 
@@ -160,14 +160,14 @@ def problems_panel() -> rx.Component:
                         " of ",
                         EditorState.problem_count,
                         ".",
-                        class_name="jb-muted",
+                        class_name="jc-muted",
                     ),
                 ),
-                class_name="jb-problems",
+                class_name="jc-problems",
             ),
-            rx.el.p("No problems: this journey can be published.", class_name="jb-ok"),
+            rx.el.p("No problems: this journey can be published.", class_name="jc-ok"),
         ),
-        id="jb-problems",
+        id="jc-problems",
     )
 
 
@@ -181,9 +181,9 @@ def save_indicator() -> rx.Component:
             (SaveStatus.CONFLICT, "Not saved: conflict"),
             "Not saved",
         ),
-        class_name="jb-save",
+        class_name="jc-save",
         data_status=EditorState.save_status,
-        id="jb-save-status",
+        id="jc-save-status",
     )
 
 
@@ -193,25 +193,25 @@ def toolbar() -> rx.Component:
             "Undo",
             on_click=EditorState.undo,
             disabled=~EditorState.can_undo,
-            class_name="jb-button",
+            class_name="jc-button",
             title="Undo (Ctrl+Z)",
         ),
         rx.el.button(
             "Redo",
             on_click=EditorState.redo,
             disabled=~EditorState.can_redo,
-            class_name="jb-button",
+            class_name="jc-button",
             title="Redo (Shift+Ctrl+Z)",
         ),
-        rx.el.span(class_name="jb-divider"),
+        rx.el.span(class_name="jc-divider"),
         rx.upload.root(
-            rx.el.button("Import JSON", class_name="jb-button", type="button"),
+            rx.el.button("Import JSON", class_name="jc-button", type="button"),
             id=IMPORT_UPLOAD_ID,
             accept={"application/json": [".json"]},
             multiple=False,
             no_drag=True,
             on_drop=CanvasState.import_json(rx.upload_files(upload_id=IMPORT_UPLOAD_ID)),
         ),
-        rx.el.button("Export JSON", on_click=CanvasState.export_json, class_name="jb-button", id="jb-export-json"),
-        class_name="jb-toolbar",
+        rx.el.button("Export JSON", on_click=CanvasState.export_json, class_name="jc-button", id="jc-export-json"),
+        class_name="jc-toolbar",
     )

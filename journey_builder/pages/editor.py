@@ -21,8 +21,8 @@ from journey_builder.canvas.panels import (
 
 def _header() -> rx.Component:
     return rx.el.header(
-        rx.el.a("← Journeys", href="/", class_name="jb-back"),
-        rx.el.h1(EditorState.journey_name, class_name="jb-title"),
+        rx.el.a("← Journeys", href="/", class_name="jc-back"),
+        rx.el.h1(EditorState.journey_name, class_name="jc-title"),
         save_indicator(),
         toolbar(),
         rx.el.span(
@@ -31,18 +31,18 @@ def _header() -> rx.Component:
                 EditorState.error_count.to_string() + " to fix before publishing",
                 "Ready to publish",
             ),
-            class_name=rx.cond(EditorState.error_count > 0, "jb-status jb-status-bad", "jb-status jb-status-ok"),
-            id="jb-publish-state",
+            class_name=rx.cond(EditorState.error_count > 0, "jc-status jc-status-bad", "jc-status jc-status-ok"),
+            id="jc-publish-state",
         ),
-        rx.el.button("Publish", on_click=JourneyState.publish, class_name="jb-button jb-primary", id="jb-publish"),
+        rx.el.button("Publish", on_click=JourneyState.publish, class_name="jc-button jc-primary", id="jc-publish"),
         _new_menu(),
-        class_name="jb-header",
+        class_name="jc-header",
     )
 
 
 def _new_menu() -> rx.Component:
     return rx.menu.root(
-        rx.menu.trigger(rx.el.button("New journey", class_name="jb-button", id="jb-new-journey")),
+        rx.menu.trigger(rx.el.button("New journey", class_name="jc-button", id="jc-new-journey")),
         rx.menu.content(
             *[rx.menu.item(title, on_select=JourneyState.new_from_starter(name)) for name, title in STARTERS],
         ),
@@ -54,10 +54,10 @@ def _conflict_banner() -> rx.Component:
         EditorState.save_message != "",
         rx.el.div(
             rx.el.span(EditorState.save_message),
-            rx.el.button("Reload", on_click=EditorState.load_journey, class_name="jb-button"),
-            class_name="jb-banner",
+            rx.el.button("Reload", on_click=EditorState.load_journey, class_name="jc-button"),
+            class_name="jc-banner",
             role="alert",
-            id="jb-save-message",
+            id="jc-save-message",
         ),
     )
 
@@ -89,22 +89,22 @@ def editor_page() -> rx.Component:
             rx.el.div(
                 rx.el.h1("Journey not found"),
                 rx.el.a("Back to the journeys", href="/"),
-                class_name="jb-not-found",
+                class_name="jc-not-found",
             ),
             rx.el.div(
                 _header(),
                 _conflict_banner(),
                 rx.el.div(
-                    rx.el.aside(palette_panel(), stages_panel(), personas_panel(), class_name="jb-left"),
+                    rx.el.aside(palette_panel(), stages_panel(), personas_panel(), class_name="jc-left"),
                     # Sized inline so React Flow measures a real pane even before the stylesheet arrives.
-                    rx.el.main(_canvas(), class_name="jb-main", style={"flex": "1", "min_width": "0"}),
-                    rx.el.aside(inspector(), problems_panel(), class_name="jb-right"),
-                    class_name="jb-body",
+                    rx.el.main(_canvas(), class_name="jc-main", style={"flex": "1", "min_width": "0"}),
+                    rx.el.aside(inspector(), problems_panel(), class_name="jc-right"),
+                    class_name="jc-body",
                     style={"display": "flex", "flex": "1", "min_height": "0"},
                 ),
-                class_name="jb-editor",
+                class_name="jc-editor",
                 style={"display": "flex", "flex_direction": "column", "height": "100vh"},
             ),
         ),
-        class_name="jb-root",
+        class_name="jc-root",
     )

@@ -49,13 +49,13 @@ def journey_id() -> int:
 def editor(page: Page, editor_url: Callable[[int], str], journey_id: int) -> Page:
     page.set_viewport_size({"width": 1600, "height": 900})
     page.goto(editor_url(journey_id))
-    expect(page.locator(".jb-canvas")).to_have_attribute("data-cards", str(len(stored_map(journey_id).nodes)))
+    expect(page.locator(".jc-canvas")).to_have_attribute("data-cards", str(len(stored_map(journey_id).nodes)))
     expect(page.locator(".react-flow__node-card").first).to_be_visible()
     return page
 
 
 def canvas(page: Page) -> Locator:
-    return page.locator(".jb-canvas")
+    return page.locator(".jc-canvas")
 
 
 def card(page: Page, node_id: str) -> Locator:
@@ -63,7 +63,7 @@ def card(page: Page, node_id: str) -> Locator:
 
 
 def wait_saved(page: Page) -> None:
-    expect(page.locator("#jb-save-status")).to_have_text(SAVED, timeout=10_000)
+    expect(page.locator("#jc-save-status")).to_have_text(SAVED, timeout=10_000)
 
 
 def drop_kind(page: Page, kind: str, *, lane: int, y_from_bottom: float = 80) -> None:
@@ -77,7 +77,7 @@ def drop_kind(page: Page, kind: str, *, lane: int, y_from_bottom: float = 80) ->
         "x": lane_box["x"] - pane_box["x"] + lane_box["width"] / 2,
         "y": lane_box["y"] - pane_box["y"] + lane_box["height"] - y_from_bottom,
     }
-    page.locator(f'.jb-palette-item[data-kind="{kind}"]').drag_to(pane, target_position=target)
+    page.locator(f'.jc-palette-item[data-kind="{kind}"]').drag_to(pane, target_position=target)
 
 
 def test_dragging_a_kind_from_the_palette_onto_a_lane_adds_a_card_there(editor: Page, journey_id: int) -> None:
@@ -86,7 +86,7 @@ def test_dragging_a_kind_from_the_palette_onto_a_lane_adds_a_card_there(editor: 
     drop_kind(editor, "wait", lane=2)
 
     expect(canvas(editor)).to_have_attribute("data-cards", str(len(before.nodes) + 1))
-    expect(editor.locator("#jb-inspector .jb-kind-tag")).to_have_text("Wait")
+    expect(editor.locator("#jc-inspector .jc-kind-tag")).to_have_text("Wait")
     wait_saved(editor)
     after = stored_map(journey_id)
     (added,) = [node for node in after.nodes if node.id not in {n.id for n in before.nodes}]
@@ -111,13 +111,13 @@ def test_connecting_two_cards_by_dragging_from_a_handle(editor: Page, journey_id
 
 def test_editing_a_node_in_the_inspector_changes_the_card_and_the_map(editor: Page, journey_id: int) -> None:
     card(editor, "email_reminder").click()
-    title = editor.locator("#jb-inspector input[name=title]")
+    title = editor.locator("#jc-inspector input[name=title]")
     expect(title).to_have_value("Email: your cart is saved")
 
     title.fill("Email: we kept your cart")
-    editor.locator("#jb-inspector input[name=subject]").click()
-    editor.locator("#jb-inspector input[name=subject]").fill("Still thinking it over?")
-    editor.locator("#jb-inspector textarea[name=notes]").click()
+    editor.locator("#jc-inspector input[name=subject]").click()
+    editor.locator("#jc-inspector input[name=subject]").fill("Still thinking it over?")
+    editor.locator("#jc-inspector textarea[name=notes]").click()
 
     expect(card(editor, "email_reminder")).to_contain_text("Email: we kept your cart")
     wait_saved(editor)
@@ -151,24 +151,24 @@ def test_a_validation_marker_appears_on_the_node_and_clears_when_fixed(editor: P
     (new_id,) = {node.id for node in stored_map(journey_id).nodes} - before
 
     new_card = card(editor, new_id)
-    expect(new_card.locator(".jb-card")).to_have_class(re.compile(r"\bjb-error\b"))
-    expect(new_card.locator(".jb-problem")).not_to_be_empty()
-    expect(editor.locator("#jb-publish-state")).to_contain_text("to fix before publishing")
-    editor.locator("#jb-problems .jb-problem-row").first.click()
-    expect(editor.locator("#jb-inspector .jb-mono")).not_to_be_empty()
+    expect(new_card.locator(".jc-card")).to_have_class(re.compile(r"\bjc-error\b"))
+    expect(new_card.locator(".jc-problem")).not_to_be_empty()
+    expect(editor.locator("#jc-publish-state")).to_contain_text("to fix before publishing")
+    editor.locator("#jc-problems .jc-problem-row").first.click()
+    expect(editor.locator("#jc-inspector .jc-mono")).not_to_be_empty()
 
     card(editor, new_id).click()
     editor.keyboard.press("Delete")
 
     expect(canvas(editor)).to_have_attribute("data-cards", str(len(before)))
-    expect(editor.locator(".jb-card.jb-error")).to_have_count(0)
-    expect(editor.locator("#jb-publish-state")).to_have_text("Ready to publish")
+    expect(editor.locator(".jc-card.jc-error")).to_have_count(0)
+    expect(editor.locator("#jc-publish-state")).to_have_text("Ready to publish")
 
 
 def test_autosave_survives_a_reload(editor: Page, editor_url: Callable[[int], str], journey_id: int) -> None:
     card(editor, "wait_1h").click()
-    editor.locator("#jb-inspector input[name=title]").fill("Wait a little")
-    editor.locator("#jb-inspector input[name=title]").press("Tab")
+    editor.locator("#jc-inspector input[name=title]").fill("Wait a little")
+    editor.locator("#jc-inspector input[name=title]").press("Tab")
     drop_kind(editor, "touchpoint", lane=0)
     wait_saved(editor)
     saved = stored_map(journey_id)
@@ -196,17 +196,17 @@ def test_two_tabs_editing_one_journey_never_overwrite_each_other(
     card(other, "order_confirmation").click()
     other.keyboard.press("Delete")
 
-    expect(other.locator("#jb-save-message")).to_contain_text("changed in another tab")
-    expect(other.locator("#jb-save-status")).to_have_text("Not saved: conflict")
+    expect(other.locator("#jc-save-message")).to_contain_text("changed in another tab")
+    expect(other.locator("#jc-save-status")).to_have_text("Not saved: conflict")
     assert stored_map(journey_id) == first
-    other.locator("#jb-save-message button").click()
+    other.locator("#jc-save-message button").click()
     expect(card(other, "order_confirmation")).to_be_visible()
-    expect(other.locator("#jb-save-message")).to_have_count(0)
+    expect(other.locator("#jc-save-message")).to_have_count(0)
 
 
 def test_export_and_import_the_map_as_json(editor: Page, journey_id: int, tmp_path: Path) -> None:
     with editor.expect_download() as download:
-        editor.locator("#jb-export-json").click()
+        editor.locator("#jc-export-json").click()
     exported = JourneyMap.from_json(Path(download.value.path()).read_text())
     assert exported == stored_map(journey_id)
 
@@ -215,7 +215,7 @@ def test_export_and_import_the_map_as_json(editor: Page, journey_id: int, tmp_pa
     upload.write_text(replacement.to_json())
     editor.locator("#journey-import input[type=file]").set_input_files(upload)
 
-    expect(editor.locator(f'.jb-stage-row[data-stage="{replacement.stages[0].id}"]')).to_have_count(1)
+    expect(editor.locator(f'.jc-stage-row[data-stage="{replacement.stages[0].id}"]')).to_have_count(1)
     expect(canvas(editor)).to_have_attribute("data-cards", str(len(replacement.nodes)))
     wait_saved(editor)
     assert stored_map(journey_id) == replacement
@@ -234,7 +234,7 @@ def test_importing_a_file_that_is_not_a_map_changes_nothing(editor: Page, journe
 
 def test_export_png_downloads_an_image(editor: Page) -> None:
     with editor.expect_download() as download:
-        editor.locator("#jb-export-png").click()
+        editor.locator("#jc-export-png").click()
 
     assert download.value.suggested_filename.endswith(".png")
     assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
