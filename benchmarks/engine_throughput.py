@@ -181,7 +181,7 @@ def ceiling_rate(url: str, customers: int) -> float:
         with session_scope(url) as session:
             ids = list(
                 session.execute(
-                    insert(ENROLLMENT).returning(ENROLLMENT.c.id, sort_by_parameter_order=True),
+                    insert(ENROLLMENT).returning(ENROLLMENT.c.id),
                     [
                         {
                             "journey_id": journey_id,

@@ -131,7 +131,7 @@ def sqlite_rate(bodies: list[bytes], folder: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     bodies = [batch_body(start) for start in range(0, args.events, BATCH)]

@@ -19,10 +19,15 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
 )
 
 
+def _is_number(text: str) -> bool:
+    # str.isdigit alone accepts characters such as '²' that int() refuses.
+    return text.isascii() and text.isdigit()
+
+
 def _value(text: str, low: int, high: int, names: dict[str, int]) -> int | None:
     if text.lower() in names:
         return names[text.lower()]
-    if not text.isdigit():
+    if not _is_number(text):
         return None
     number = int(text)
     return number if low <= number <= high else None
@@ -30,7 +35,7 @@ def _value(text: str, low: int, high: int, names: dict[str, int]) -> int | None:
 
 def _item_problem(item: str, name: str, low: int, high: int, names: dict[str, int]) -> str | None:
     base, slash, step = item.partition("/")
-    if slash and (not step.isdigit() or int(step) == 0):
+    if slash and (not _is_number(step) or int(step) == 0):
         return f"the step in {item!r} ({name}) must be a positive number"
     if base == "*":
         return None

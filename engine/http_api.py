@@ -7,7 +7,10 @@ functions the UI calls. The app is plain FastAPI, so it runs inside Reflex's bac
 
 import base64
 import binascii
+import threading
+import zlib
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
@@ -19,10 +22,19 @@ from sqlmodel import Session
 from engine import journeys as journey_service
 from engine import lifecycle, runs
 from engine.access import AccessDeniedError, Role, verify_api_token, verify_write_key
-from engine.ingest import IdentifyMessage, IngestError, PageMessage, TrackMessage, ingest, parse_batch, parse_single
+from engine.ingest import (
+    MAX_BATCH_BYTES,
+    IdentifyMessage,
+    IngestError,
+    PageMessage,
+    TrackMessage,
+    ingest,
+    parse_batch,
+    parse_single,
+)
 from engine.mapdoc import JourneyMap, PausePolicy
 from engine.permissions import Action, require
-from engine.store.db import session_scope
+from engine.store.db import get_engine, session_scope
 from engine.unsubscribe import UnsubscribeError, unsubscribe
 
 
@@ -48,6 +60,19 @@ def _write_key(authorization: str | None) -> str:
     except (binascii.Error, UnicodeDecodeError) as error:
         raise HTTPException(401, "malformed Basic authorization header") from error
     return decoded.split(":", 1)[0]
+
+
+def _decoded(body: bytes, encoding: str | None) -> bytes:
+    """Segment's libraries may gzip a request; inflate at most one byte past the largest body allowed."""
+    name = (encoding or "identity").strip().lower()
+    if name == "identity":
+        return body
+    if name != "gzip":
+        raise HTTPException(415, f"unsupported Content-Encoding {encoding!r}: send gzip or no encoding")
+    try:
+        return zlib.decompressobj(wbits=31).decompress(body, MAX_BATCH_BYTES + 1)
+    except zlib.error as error:
+        raise HTTPException(400, f"the body is not valid gzip: {error}") from error
 
 
 def create_api(database_url: str | None = None) -> FastAPI:
@@ -79,13 +104,20 @@ def create_api(database_url: str | None = None) -> FastAPI:
         return check
 
     # Intake runs in the thread pool: database work must not stall the event loop other requests share.
-    def intake(body: bytes, authorization: str | None, messages: Callable[[bytes], list[Any]]) -> dict[str, Any]:
+    # SQLite takes one writer at a time; queueing writers here is cheaper than its busy-wait retries.
+    writers: AbstractContextManager[Any] = (
+        threading.Lock() if get_engine(database_url).dialect.name == "sqlite" else nullcontext()
+    )
+
+    def intake(
+        body: bytes, authorization: str | None, encoding: str | None, messages: Callable[[bytes], list[Any]]
+    ) -> dict[str, Any]:
         key = _write_key(authorization)
         try:
-            parsed = messages(body)
+            parsed = messages(_decoded(body, encoding))
         except IngestError as error:
             raise HTTPException(400, str(error)) from error
-        with session_scope(database_url) as session:
+        with writers, session_scope(database_url) as session:
             try:
                 verify_write_key(session=session, secret=key)
             except AccessDeniedError as error:
@@ -98,29 +130,50 @@ def create_api(database_url: str | None = None) -> FastAPI:
 
     @api.post("/v1/batch", tags=["intake"])
     async def batch(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        return await run_in_threadpool(intake, await request.body(), authorization, parse_batch)
+        return await run_in_threadpool(
+            intake, await request.body(), authorization, request.headers.get("content-encoding"), parse_batch
+        )
 
     @api.post("/v1/track", tags=["intake"])
     async def track(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        return await run_in_threadpool(intake, await request.body(), authorization, single(TrackMessage))
+        return await run_in_threadpool(
+            intake, await request.body(), authorization, request.headers.get("content-encoding"), single(TrackMessage)
+        )
 
     @api.post("/v1/identify", tags=["intake"])
     async def identify(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        return await run_in_threadpool(intake, await request.body(), authorization, single(IdentifyMessage))
+        return await run_in_threadpool(
+            intake,
+            await request.body(),
+            authorization,
+            request.headers.get("content-encoding"),
+            single(IdentifyMessage),
+        )
 
     @api.post("/v1/page", tags=["intake"])
     async def page(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        return await run_in_threadpool(intake, await request.body(), authorization, single(PageMessage))
+        return await run_in_threadpool(
+            intake, await request.body(), authorization, request.headers.get("content-encoding"), single(PageMessage)
+        )
 
-    @api.api_route("/v1/unsubscribe", methods=["GET", "POST"], tags=["intake"], response_class=HTMLResponse)
     def unsubscribe_link(p: int, c: str, s: str, session: SessionArg) -> str:
-        # GET for the link in the message, POST for mail clients' one-click unsubscribe (RFC 8058).
         try:
             unsubscribe(session=session, profile_id=p, channel=c, signature=s)
         except UnsubscribeError as error:
             raise HTTPException(400, str(error)) from error
         session.commit()
         return f"<html><body><p>You will receive no more {c.replace('_', ' ')} messages from us.</p></body></html>"
+
+    # GET for the link in the message, POST for mail clients' one-click unsubscribe (RFC 8058).
+    for method in ("GET", "POST"):
+        api.add_api_route(
+            "/v1/unsubscribe",
+            unsubscribe_link,
+            methods=[method],
+            tags=["intake"],
+            response_class=HTMLResponse,
+            operation_id=f"unsubscribe_{method.lower()}",
+        )
 
     @api.get("/api/journeys", tags=["journeys"])
     def list_journeys(session: SessionArg, _: Annotated[str, Depends(actor(Action.VIEW_JOURNEYS))]) -> list[Any]:

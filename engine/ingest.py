@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel import Session, col
 
 from engine.entry import enter_by_traits
@@ -118,41 +118,74 @@ class _Profiles:
             ).all()
             for anonymous_id, profile in rows:
                 self.by_anonymous[anonymous_id] = profile
+        # Profiles are worked on detached and saved in bulk at the end (see _save_profiles).
+        loaded = {p.id: p for p in [*self.by_user.values(), *self.by_anonymous.values()]}
+        for profile in loaded.values():
+            session.expunge(profile)
         self.unsaved_aliases: set[str] = set()
+        self.new_aliases: list[dict[str, Any]] = []
+        # A profile merged away mid-batch may already be named by earlier messages of the batch.
+        self.merged_into: dict[int, Profile] = {}
         self._create_unknown(messages)
 
     def _create_unknown(self, messages: Sequence[_Message]) -> None:
         """Insert every person this batch sees for the first time in one statement."""
         users, anonymous = set(self.by_user), set(self.by_anonymous)
+        owners = {anonymous_id: profile.user_id for anonymous_id, profile in self.by_anonymous.items()}
         planned: list[tuple[str | None, str | None]] = []
         for message in messages:
             user_id, anonymous_id = message.user_id, message.anonymous_id
-            if not ((user_id and user_id in users) or (anonymous_id and anonymous_id in anonymous)):
-                planned.append((user_id, anonymous_id))
+            device_known = bool(
+                anonymous_id and anonymous_id in anonymous and _same_person(owners.get(anonymous_id), user_id)
+            )
+            if not ((user_id and user_id in users) or device_known):
+                # A device another signed-in customer already uses stays theirs: a new person gets no alias.
+                planned.append((user_id, anonymous_id if anonymous_id not in anonymous else None))
             if user_id:
                 users.add(user_id)
             if anonymous_id:
                 anonymous.add(anonymous_id)
+                owners[anonymous_id] = owners.get(anonymous_id) or user_id
         if not planned:
             return
-        created = self.session.scalars(
-            insert(Profile).returning(Profile, sort_by_parameter_order=True),
-            [
-                {"user_id": user_id, "traits": {}, "consent": {}, "created_at": self.now, "updated_at": self.now}
-                for user_id, _ in planned
-            ],
-        ).all()
-        for (user_id, anonymous_id), profile in zip(planned, created, strict=True):
-            if user_id:
-                self.by_user[user_id] = profile
-            if anonymous_id:
-                self.by_anonymous[anonymous_id] = profile
-                self.unsaved_aliases.add(anonymous_id)
+        table = Profile.__table__  # type: ignore[attr-defined]
+        named = [(u, a) for u, a in planned if u]
+        # Rows are matched back by user id, not by position: an ordered RETURNING costs SQLite one
+        # statement per row. People known only by an anonymous id have nothing to match on, and are
+        # inserted one by one (rare: server-side tracking names people).
+        if named:
+            ids = dict(
+                (user_id, profile_id)
+                for profile_id, user_id in self.session.execute(
+                    insert(table).returning(table.c.id, table.c.user_id),
+                    [self._new_row(user_id) for user_id, _ in named],
+                )
+            )
+            for user_id, anonymous_id in named:
+                assert user_id is not None
+                self._register(Profile(id=ids[user_id], **self._new_row(user_id)), user_id, anonymous_id)
+        for user_id, anonymous_id in planned:
+            if user_id is None:
+                profile_id = self.session.execute(insert(table).returning(table.c.id), self._new_row(None)).scalar_one()
+                self._register(Profile(id=profile_id, **self._new_row(None)), None, anonymous_id)
+
+    def _new_row(self, user_id: str | None) -> dict[str, Any]:
+        return {"user_id": user_id, "traits": {}, "consent": {}, "created_at": self.now, "updated_at": self.now}
+
+    def _register(self, profile: Profile, user_id: str | None, anonymous_id: str | None) -> None:
+        if user_id:
+            self.by_user[user_id] = profile
+        if anonymous_id:
+            self.by_anonymous[anonymous_id] = profile
+            self.unsaved_aliases.add(anonymous_id)
 
     def resolve(self, message: _Message) -> Profile:
         user_id, anonymous_id = message.user_id, message.anonymous_id
         known_user = self.by_user.get(user_id) if user_id else None
         known_anonymous = self.by_anonymous.get(anonymous_id) if anonymous_id else None
+        if known_anonymous and not _same_person(known_anonymous.user_id, user_id):
+            # Two people signed in on one device (a shared computer): never merge two user ids.
+            known_anonymous = None
         if known_user and known_anonymous and known_user.id != known_anonymous.id:
             profile = self._merge(into=known_user, other=known_anonymous)
         else:
@@ -164,7 +197,7 @@ class _Profiles:
         if user_id:
             self.by_user[user_id] = profile
         if anonymous_id and (anonymous_id not in self.by_anonymous or anonymous_id in self.unsaved_aliases):
-            self.session.add(ProfileAlias(anonymous_id=anonymous_id, profile_id=profile.id))  # type: ignore[arg-type]
+            self.new_aliases.append({"anonymous_id": anonymous_id, "profile_id": profile.id})
             self.by_anonymous[anonymous_id] = profile
             self.unsaved_aliases.discard(anonymous_id)
         return profile
@@ -183,20 +216,34 @@ class _Profiles:
                 update(table).where(column == other.id).values(profile_id=into.id),
                 execution_options={"synchronize_session": False},
             )
-        self.session.add(into)
-        self.session.flush()
-        self.session.delete(other)
+        self.session.execute(delete(Profile.__table__).where(Profile.__table__.c.id == other.id))  # type: ignore[attr-defined]
         for key, profile in list(self.by_anonymous.items()):
             if profile.id == other.id:
                 self.by_anonymous[key] = into
+        for alias in self.new_aliases:
+            if alias["profile_id"] == other.id:
+                alias["profile_id"] = into.id
+        assert other.id is not None
+        self.merged_into[other.id] = into
+        for merged_id, survivor in list(self.merged_into.items()):
+            if survivor.id == other.id:
+                self.merged_into[merged_id] = into
         return into
 
+    def current(self, profile: Profile) -> Profile:
+        """The profile as it stands after the batch's merges."""
+        return self.merged_into.get(profile.id, profile) if profile.id is not None else profile
 
-def _save_profiles(session: Session, profiles: dict[int | None, Profile]) -> None:
-    """Write the batch's profile changes in one statement rather than one UPDATE per person."""
-    for profile in profiles.values():
-        session.expunge(profile)
-    session.flush()
+
+def _same_person(known_user_id: str | None, user_id: str | None) -> bool:
+    """Whether a message naming ``user_id`` may belong to a profile known as ``known_user_id``."""
+    return known_user_id is None or user_id is None or known_user_id == user_id
+
+
+def _save_profiles(session: Session, people: _Profiles, profiles: dict[int | None, Profile]) -> None:
+    """Write the batch's people in one statement each: new aliases, then every changed profile."""
+    if people.new_aliases:
+        session.execute(insert(ProfileAlias.__table__), people.new_aliases)  # type: ignore[attr-defined]
     table = Profile.__table__  # type: ignore[attr-defined]
     session.execute(
         update(table).where(table.c.id == bindparam("pid")),
@@ -220,11 +267,31 @@ def _consent_changes(traits: dict[str, Any]) -> dict[str, bool]:
     changes: dict[str, bool] = {}
     consent = traits.get("consent")
     if isinstance(consent, dict):
-        changes.update({str(k): bool(v) for k, v in consent.items()})
+        for channel, value in consent.items():
+            given = _yes_or_no(value)
+            if given is not None:
+                changes[str(channel)] = given
     for key, value in traits.items():
-        if key.startswith("unsubscribed_"):
-            changes[key.removeprefix("unsubscribed_")] = not bool(value)
+        unsubscribed = _yes_or_no(value) if key.startswith("unsubscribed_") else None
+        if unsubscribed is not None:
+            changes[key.removeprefix("unsubscribed_")] = not unsubscribed
     return changes
+
+
+def _yes_or_no(value: Any) -> bool | None:
+    """A flag as sources send it (true, "false", 0, "yes"); None when it says neither, so it changes nothing.
+
+    ``bool("false")`` is True: taken at face value, a text flag would re-subscribe a customer who opted out.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(
+            value.strip().lower()
+        )
+    return None
 
 
 def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | None = None) -> IngestResult:
@@ -270,7 +337,10 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
             }
         )
         reactions.append((message, profile, before))
-    _save_profiles(session, {profile.id: profile for _, profile, _ in reactions})
+    reactions = [(message, profiles.current(profile), before) for message, profile, before in reactions]
+    for row, (_, profile, _) in zip(rows, reactions, strict=True):
+        row["profile_id"] = profile.id
+    _save_profiles(session, profiles, {profile.id: profile for _, profile, _ in reactions})
     session.execute(insert(Event.__table__), rows)  # type: ignore[attr-defined]
 
     live = live_journeys(session=session)

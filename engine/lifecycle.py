@@ -121,7 +121,12 @@ def resume_journey(
         outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
         session.execute(
             update(outbox)
-            .where(outbox.c.journey_id == journey_id, outbox.c.status == MessageStatus.PENDING, ~outbox.c.is_test)
+            .where(
+                outbox.c.journey_id == journey_id,
+                outbox.c.status == MessageStatus.PENDING,
+                ~outbox.c.is_test,
+                outbox.c.next_attempt_at <= now,
+            )
             .values(status=MessageStatus.SKIPPED, reason="held while the journey was paused; skipped on resume")
         )
     _set_status(session, journey, JourneyStatus.LIVE, now)

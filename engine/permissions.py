@@ -47,4 +47,5 @@ def allowed(role: Role, action: Action) -> bool:
 
 def require(role: Role, action: Action) -> None:
     if not allowed(role, action):
-        raise AccessDeniedError(f"a {role.value} may not {action.value.replace('_', ' ')}")
+        article = "an" if role.value[0] in "aeiou" else "a"
+        raise AccessDeniedError(f"{article} {role.value} may not {action.value.replace('_', ' ')}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from engine.conditions import all_hold
@@ -23,10 +23,12 @@ from engine.mapdoc import EventTrigger, ReentryPolicy
 from engine.plan import WaitForEventStep
 from engine.runtime import (
     PLANS,
+    RUNNING,
     BatchWrites,
     LiveJourney,
     RunContext,
     enrollment_update,
+    insert_enrollments,
     live_journeys,
     walk,
 )
@@ -167,7 +169,7 @@ class _Batch:
                     )
                 )
                 runs.remove(run)
-            elif run.wait_event == event.name and run.journey_status == JourneyStatus.LIVE and run.step_id:
+            elif run.wait_event == event.name and run.journey_status in RUNNING and run.step_id:
                 step = loaded.steps[run.step_id]
                 correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
                 if not _correlates(correlate_on, event.properties, run.correlation):
@@ -234,27 +236,15 @@ class _Batch:
             journeys[key] = journey
         self.pending.clear()
         self.pending_profiles.clear()
-        table = Enrollment.__table__  # type: ignore[attr-defined]
         for key, events in groups.items():
             journey = journeys[key]
             entry = journey.loaded.plan.entry
-            ids = list(
-                self.session.execute(
-                    insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                    [
-                        {
-                            "journey_id": journey.journey_id,
-                            "version_id": journey.version_id,
-                            "profile_id": e.profile_id,
-                            "status": EnrollmentStatus.WAITING,
-                            "step_id": None,
-                            "due_at": None,
-                            "context": dict(e.properties),
-                            "entered_at": self.now,
-                        }
-                        for e in events
-                    ],
-                ).scalars()
+            ids = insert_enrollments(
+                session=self.session,
+                journey_id=journey.journey_id,
+                version_id=journey.version_id,
+                entrants=[(e.profile_id, e.properties) for e in events],
+                now=self.now,
             )
             for enrollment_id, event in zip(ids, events, strict=True):
                 self._walk_entry(journey, enrollment_id, event, entry.node_id, entry.stage, entry.first_step)

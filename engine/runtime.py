@@ -8,6 +8,7 @@ bottleneck on both SQLite and PostgreSQL, so a batch of customers shares one tra
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,8 @@ from engine.store.profiles import Profile
 from engine.unsubscribe import unsubscribe_url
 
 CLAIM_BATCH = 1_000
+# Journeys whose customers move on: a draining journey takes no entries but lets those inside finish.
+RUNNING = (JourneyStatus.LIVE, JourneyStatus.DRAINING)
 
 
 @dataclass(frozen=True)
@@ -59,21 +62,26 @@ def _parse_plan(plan_json: str) -> LoadedPlan:
 
 
 class PlanCache:
-    """Published plans by version id; versions are frozen, so a cached plan never goes stale."""
+    """Published plans by database and version id; versions are frozen, so a cached plan never goes stale.
+
+    The database is part of the key: one process may talk to several (the CLI, tests), and version
+    ids are only unique within one.
+    """
 
     def __init__(self) -> None:
-        self._plans: dict[int, LoadedPlan] = {}
+        self._plans: dict[tuple[str, int], LoadedPlan] = {}
 
     def get_many(self, *, session: Session, version_ids: Iterable[int]) -> dict[int, LoadedPlan]:
+        database = str(session.get_bind().engine.url)
         wanted = set(version_ids)
-        missing = wanted - self._plans.keys()
+        missing = {version_id for version_id in wanted if (database, version_id) not in self._plans}
         if missing:
             rows = session.execute(
                 select(col(JourneyVersion.id), col(JourneyVersion.plan)).where(col(JourneyVersion.id).in_(missing))
             )
             for version_id, plan_data in rows:
-                self._plans[version_id] = _load(plan_data)
-        return {version_id: self._plans[version_id] for version_id in wanted if version_id in self._plans}
+                self._plans[(database, version_id)] = _load(plan_data)
+        return {v: self._plans[(database, v)] for v in wanted if (database, v) in self._plans}
 
     def get(self, *, session: Session, version_id: int) -> LoadedPlan:
         return self.get_many(session=session, version_ids=[version_id])[version_id]
@@ -182,7 +190,8 @@ def _message_row(
         }
     recipient = _recipient(effect.channel, traits=traits, user_id=run.user_id, url=content.url)
     status, reason = MessageStatus.PENDING, ""
-    if not recipient:
+    # With a fallback channel the dispatcher decides: it sends there when this channel has no address.
+    if not recipient and effect.fallback_channel is None:
         status, reason = MessageStatus.SUPPRESSED, f"the profile has no address for {effect.channel.value}"
     return {
         **row,
@@ -322,7 +331,7 @@ def _due_query(now: datetime, limit: int, *, skip_locked: bool) -> Select[Any]:
             col(Enrollment.context),
             col(Enrollment.resume_mode),
         )
-        .join(Journey, and_(col(Journey.id) == col(Enrollment.journey_id), col(Journey.status) == JourneyStatus.LIVE))
+        .join(Journey, and_(col(Journey.id) == col(Enrollment.journey_id), col(Journey.status).in_(RUNNING)))
         .where(col(Enrollment.status) == EnrollmentStatus.WAITING, col(Enrollment.due_at) <= now)
         .order_by(col(Enrollment.due_at))
         .limit(limit)
@@ -387,6 +396,42 @@ class Entrant:
     context: Mapping[str, Any]
 
 
+def insert_enrollments(
+    *,
+    session: Session,
+    journey_id: int,
+    version_id: int,
+    entrants: Sequence[tuple[int, Mapping[str, Any]]],
+    now: datetime,
+) -> list[int]:
+    """Insert runs for (profile id, entry context) pairs in one statement; ids in the same order.
+
+    Rows are matched back by customer rather than by position: an ordered RETURNING costs SQLite
+    one statement per row. A customer entered twice at once gets ids in insertion order.
+    """
+    table = Enrollment.__table__  # type: ignore[attr-defined]
+    returned = session.execute(
+        insert(table).returning(table.c.id, table.c.profile_id),
+        [
+            {
+                "journey_id": journey_id,
+                "version_id": version_id,
+                "profile_id": profile_id,
+                "status": EnrollmentStatus.WAITING,
+                "step_id": None,
+                "due_at": None,
+                "context": dict(context),
+                "entered_at": now,
+            }
+            for profile_id, context in entrants
+        ],
+    ).all()
+    by_profile: dict[int, list[int]] = defaultdict(list)
+    for enrollment_id, profile_id in sorted(returned):
+        by_profile[profile_id].append(enrollment_id)
+    return [by_profile[profile_id].pop(0) for profile_id, _ in entrants]
+
+
 def enroll_many(
     *, session: Session, journey_id: int, version_id: int, entrants: Sequence[Entrant], now: datetime
 ) -> list[int]:
@@ -395,24 +440,12 @@ def enroll_many(
         return []
     loaded = PLANS.get(session=session, version_id=version_id)
     entry = loaded.plan.entry
-    table = Enrollment.__table__  # type: ignore[attr-defined]
-    ids = list(
-        session.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "journey_id": journey_id,
-                    "version_id": version_id,
-                    "profile_id": e.profile_id,
-                    "status": EnrollmentStatus.WAITING,
-                    "step_id": None,
-                    "due_at": None,
-                    "context": dict(e.context),
-                    "entered_at": now,
-                }
-                for e in entrants
-            ],
-        ).scalars()
+    ids = insert_enrollments(
+        session=session,
+        journey_id=journey_id,
+        version_id=version_id,
+        entrants=[(e.profile_id, e.context) for e in entrants],
+        now=now,
     )
     writes = BatchWrites()
     for enrollment_id, entrant in zip(ids, entrants, strict=True):

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from engine.store.db import get_engine, session_scope, upgrade_database
+from engine.store.db import get_engine, normalise_url, upgrade_database
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "JOURNEY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+POSTGRES_ADMIN_URL = normalise_url(
+    os.environ.get("JOURNEY_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 
 
@@ -29,7 +29,8 @@ def db_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def session(db_url: str) -> Iterator[Session]:
-    with session_scope(db_url) as open_session:
+    """A session on ``db_url``, configured like ``session_scope``'s; what a test leaves uncommitted is rolled back."""
+    with Session(get_engine(db_url), expire_on_commit=False) as open_session:
         yield open_session
 
 
@@ -43,11 +44,14 @@ def pg_url() -> Iterator[str]:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as error:
         admin.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error.orig}")
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade_database(url)
-    yield url
-    get_engine(url).dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        where = make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)
+        pytest.skip(f"PostgreSQL is not reachable at {where} (set JOURNEY_TEST_POSTGRES_URL): {error.orig}")
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_database(url)
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

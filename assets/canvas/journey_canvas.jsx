@@ -145,9 +145,10 @@ const CardNode = memo(function CardNode({ data, selected }) {
 
 const LaneNode = memo(function LaneNode({ data }) {
   return (
-    <div className={`jc-lane ${data.index % 2 ? "jc-lane-odd" : ""}`} style={{ height: data.height }}>
+    <div className={`jc-lane ${data.index % 2 ? "jc-lane-odd" : ""}`} style={{ height: data.height }}
+      data-testid="stage-lane">
       <div className="jc-lane-head">
-        <div className="jc-lane-name">{data.name}</div>
+        <h3 className="jc-lane-name">{data.name}</h3>
         {data.goal ? <div className="jc-lane-goal">{data.goal}</div> : null}
       </div>
       {data.cards === 0 ? <div className="jc-lane-empty">Drag a card from the palette into this stage</div> : null}

@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from alembic.command import upgrade
+from alembic.config import Config
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.engine import Dialect
@@ -22,6 +24,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
+# The folder holding pyproject.toml and alembic.ini: engine/store/db.py is two packages below it.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQLITE = PROJECT_ROOT / "journey_builder.db"
 
@@ -111,17 +114,13 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         session.close()
 
 
-def alembic_config(url: str | None = None) -> Any:
-    from alembic.config import Config
-
+def alembic_config(url: str | None = None) -> Config:
+    """The project's alembic.ini, aimed at ``url`` (default: ``database_url()``) whatever the working folder."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
     config.attributes["database_url"] = normalise_url(url) if url else database_url()
     return config
 
 
 def upgrade_database(url: str | None = None) -> None:
     """Apply every migration (``alembic upgrade head``) to the database."""
-    from alembic import command
-
-    command.upgrade(alembic_config(url), "head")
+    upgrade(alembic_config(url), "head")

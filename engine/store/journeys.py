@@ -6,8 +6,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, func, select
-from sqlmodel import Field, Session, SQLModel, col
+from sqlalchemy import JSON, Column, UniqueConstraint, Update, func, update
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from engine.store.db import UtcDateTime, enum_type, utc_now
 
@@ -28,6 +28,7 @@ class Journey(SQLModel, table=True):
     name: str = Field(max_length=200, index=True)
     description: str = ""
     status: JourneyStatus = Field(default=JourneyStatus.DRAFT, sa_type=enum_type(JourneyStatus))
+    # The JourneyMap as ``model_dump(mode="json")``: plain JSON, so any reader can load it without the engine.
     draft_map: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Bumped by every draft save; a save naming an older revision is refused, so two editors
     # never silently overwrite each other.
@@ -52,19 +53,20 @@ class JourneyVersion(SQLModel, table=True):
 
 
 def find_journey(*, session: Session, journey_id: int) -> Journey | None:
-    return session.get(Journey, journey_id)
+    """The journey as stored now, even when this session loaded an older copy of it earlier."""
+    return session.get(Journey, journey_id, populate_existing=True)
 
 
 def find_journey_by_name(*, session: Session, name: str) -> Journey | None:
-    return session.execute(select(Journey).where(col(Journey.name) == name).limit(1)).scalar_one_or_none()
+    return session.exec(select(Journey).where(col(Journey.name) == name).order_by(col(Journey.id)).limit(1)).first()
 
 
 def all_journeys(*, session: Session) -> list[Journey]:
-    return list(session.execute(select(Journey).order_by(col(Journey.updated_at).desc())).scalars())
+    return list(session.exec(select(Journey).order_by(col(Journey.updated_at).desc(), col(Journey.id).desc())))
 
 
 def latest_version_numbers(*, session: Session) -> dict[int, int]:
-    rows = session.execute(
+    rows = session.exec(
         select(col(JourneyVersion.journey_id), func.max(col(JourneyVersion.number))).group_by(
             col(JourneyVersion.journey_id)
         )
@@ -73,7 +75,52 @@ def latest_version_numbers(*, session: Session) -> dict[int, int]:
 
 
 def next_version_number(*, session: Session, journey_id: int) -> int:
-    current = session.execute(
+    current = session.exec(
         select(func.max(col(JourneyVersion.number))).where(col(JourneyVersion.journey_id) == journey_id)
-    ).scalar_one()
+    ).one()
     return (current or 0) + 1
+
+
+def _rows_updated(session: Session, statement: Update) -> int:
+    # "fetch" brings in-session copies of the rows the database actually changed up to date; the
+    # default would also patch a stale copy that merely looks as if it matches the WHERE clause.
+    return session.exec(statement, execution_options={"synchronize_session": "fetch"}).rowcount
+
+
+def replace_draft(
+    *,
+    session: Session,
+    journey_id: int,
+    expected_revision: int,
+    draft_map: dict[str, Any],
+    name: str,
+    description: str,
+    at: datetime,
+) -> bool:
+    """Store a new draft only if the journey is still at ``expected_revision``; False when it is not.
+
+    One conditional UPDATE, so two concurrent saves of the same revision cannot both win, on SQLite
+    as on PostgreSQL.
+    """
+    statement = (
+        update(Journey)
+        .where(col(Journey.id) == journey_id, col(Journey.revision) == expected_revision)
+        .values(
+            draft_map=draft_map,
+            name=name,
+            description=description,
+            revision=col(Journey.revision) + 1,
+            updated_at=at,
+        )
+    )
+    return _rows_updated(session, statement) == 1
+
+
+def touch_journey(*, session: Session, journey_id: int, at: datetime) -> bool:
+    """Mark the journey changed at ``at``; False when there is no such journey.
+
+    Being a write, it also holds the journey's row (PostgreSQL) or the database (SQLite) until the
+    transaction ends, which serialises work such as numbering versions.
+    """
+    statement = update(Journey).where(col(Journey.id) == journey_id).values(updated_at=at)
+    return _rows_updated(session, statement) == 1

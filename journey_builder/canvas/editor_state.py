@@ -11,6 +11,7 @@ from engine.compiler import Problem, compile_map
 from engine.journeys import DraftConflictError, JourneyNotFoundError, draft_of, get_journey, save_draft
 from engine.mapdoc import JourneyMap
 from engine.store.db import session_scope
+from journey_builder import routes
 
 from . import view
 from .forms import NodeForm, node_form
@@ -116,10 +117,7 @@ class EditorState(rx.State):
 
     @rx.event
     def load_journey(self) -> None:
-        # The id is the route's last segment; reading it from the URL keeps this state independent of
-        # how the app names the dynamic route argument.
-        last = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]
-        self.current_journey_id = int(last) if last.isdigit() else 0
+        self.current_journey_id = routes.journey_id_in(self.router.url.path)
         try:
             self.journey_name, self.revision, doc = _load(self.current_journey_id)
         except JourneyNotFoundError:

@@ -7,14 +7,11 @@ import reflex as rx
 from engine.journeys import CompileFailedError, create_journey, publish_journey
 from engine.store.db import session_scope
 from engine.templates import list_templates, load_template
+from journey_builder import routes
 
 from .editor_state import EditorState, SaveStatus
 
 STARTERS: list[tuple[str, str]] = [(name, load_template(name).name) for name in list_templates()]
-
-
-def editor_route(journey_id: int) -> str:
-    return f"/journeys/{journey_id}"
 
 
 class JourneyState(rx.State):
@@ -36,4 +33,4 @@ class JourneyState(rx.State):
     def new_from_starter(self, name: str) -> rx.event.EventSpec:
         with session_scope() as session:
             journey_id = create_journey(session=session, doc=load_template(name)).id
-        return rx.redirect(editor_route(journey_id))
+        return rx.redirect(routes.journey_editor(journey_id))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from journey_builder import routes
 from journey_builder.canvas.canvas_state import CanvasState
 from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.flow import journey_canvas
@@ -21,7 +22,7 @@ from journey_builder.canvas.panels import (
 
 def _header() -> rx.Component:
     return rx.el.header(
-        rx.el.a("← Journeys", href="/", class_name="jc-back"),
+        rx.el.a("← Journeys", href=routes.journeys_list(), class_name="jc-back"),
         rx.el.h1(EditorState.journey_name, class_name="jc-title"),
         save_indicator(),
         toolbar(),
@@ -36,6 +37,7 @@ def _header() -> rx.Component:
         ),
         rx.el.button("Publish", on_click=JourneyState.publish, class_name="jc-button jc-primary", id="jc-publish"),
         _new_menu(),
+        rx.el.a("Launch control", href=routes.journey_launch(EditorState.current_journey_id), class_name="jc-button"),
         class_name="jc-header",
     )
 
@@ -88,7 +90,7 @@ def editor_page() -> rx.Component:
             EditorState.not_found,
             rx.el.div(
                 rx.el.h1("Journey not found"),
-                rx.el.a("Back to the journeys", href="/"),
+                rx.el.a("Back to the journeys", href=routes.journeys_list()),
                 class_name="jc-not-found",
             ),
             rx.el.div(

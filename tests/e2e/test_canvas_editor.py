@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from engine.map_edits import LANE_WIDTH
 from engine.mapdoc import JourneyMap, NodeKind, SendNode
 from engine.store.db import session_scope
 from engine.templates import load_template
-from journey_builder.canvas.journey_state import editor_route
+from journey_builder import routes
 
 pytestmark = pytest.mark.e2e
 
@@ -37,12 +37,16 @@ def new_journey(doc: JourneyMap) -> int:
 @pytest.fixture(scope="session")
 def editor_url(app: AppHarness) -> Callable[[int], str]:
     base = (app.frontend_url or "").rstrip("/")
-    return lambda journey_id: base + editor_route(journey_id)
+    return lambda journey_id: base + routes.journey_editor(journey_id)
 
 
 @pytest.fixture
-def journey_id() -> int:
-    return new_journey(load_template("cart_abandonment"))
+def journey_id() -> Iterator[int]:
+    journey_id = new_journey(load_template("cart_abandonment").model_copy(update={"name": "Canvas test journey"}))
+    yield journey_id
+    # Other browser tests count the journeys in the shared database, so each test takes its journey away.
+    with session_scope() as session:
+        session.delete(get_journey(session=session, journey_id=journey_id))
 
 
 @pytest.fixture

@@ -1,0 +1,64 @@
+"""The app: pages on their routes, the engine's HTTP API mounted on the backend, the engine's clock inside it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+import reflex as rx
+
+from engine.http_api import create_api
+from engine.scheduler import Engine
+from journey_builder import routes
+from journey_builder.canvas.editor_state import EditorState
+from journey_builder.components.layout import app_shell
+from journey_builder.pages.customers import customers_page
+from journey_builder.pages.dashboard import DashboardState, dashboard_page
+from journey_builder.pages.editor import editor_page
+from journey_builder.pages.journeys import JourneysState, journeys_page
+from journey_builder.pages.launch import LaunchState, launch_page
+
+
+@contextlib.asynccontextmanager
+async def journey_engine() -> AsyncIterator[None]:
+    """Run the engine's scheduler for as long as the backend runs (off when JOURNEY_ENGINE=off)."""
+    if os.environ.get("JOURNEY_ENGINE", "on").strip().lower() == "off":
+        yield
+        return
+    engine = Engine()
+    engine.start()
+    try:
+        yield
+    finally:
+        # shutdown waits for a running tick to finish; the event loop must not wait with it.
+        await asyncio.to_thread(engine.shutdown)
+
+
+def launch_control_page() -> rx.Component:
+    return app_shell(launch_page(), active="Journeys")
+
+
+def customer_lookup_page() -> rx.Component:
+    return app_shell(customers_page(), active="Customers")
+
+
+app = rx.App(
+    theme=rx.theme(accent_color="violet", gray_color="slate", radius="large", scaling="100%"),
+    stylesheets=["/styles.css"],
+    api_transformer=create_api(),
+)
+app.register_lifespan_task(journey_engine)
+app.add_page(journeys_page, route=routes.JOURNEYS_LIST, title="Journeys · Journey Builder", on_load=JourneysState.load)
+app.add_page(
+    editor_page, route=routes.JOURNEY_EDITOR, title="Journey map · Journey Builder", on_load=EditorState.load_journey
+)
+app.add_page(
+    launch_control_page,
+    route=routes.JOURNEY_LAUNCH,
+    title="Launch control · Journey Builder",
+    on_load=LaunchState.load,
+)
+app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · Journey Builder", on_load=DashboardState.load)
+app.add_page(customer_lookup_page, route=routes.CUSTOMERS, title="Customers · Journey Builder")

@@ -1,0 +1,425 @@
+"""Launch control: a marketer publishes, launches, pauses, resumes and stops one journey, sees who is
+where and what was sent, and sends a proof of any message to a test profile."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from engine import lifecycle, runs
+from engine.journeys import CompileFailedError, JourneyNotFoundError, draft_of, get_journey, publish_journey
+from engine.mapdoc import PausePolicy, SendNode
+from engine.proofs import ProofError, send_proof
+from engine.store.db import session_scope
+
+ACTOR = "marketer"
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionRow:
+    number: int
+    published_at: str
+    published_by: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeRow:
+    node_id: str
+    title: str
+    waiting: int
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageRow:
+    id: int
+    node: str
+    channel: str
+    recipient: str
+    status: str
+    reason: str
+    attempts: int
+    at: str
+    is_test: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageChoice:
+    node_id: str
+    label: str
+
+
+def _journey_id(path: str) -> int:
+    parts = [p for p in path.strip("/").split("/") if p]
+    number = parts[1] if len(parts) >= 2 else ""
+    return int(number) if number.isdigit() else 0
+
+
+class LaunchState(rx.State):
+    journey_id: int = 0
+    name: str = ""
+    status: str = ""
+    not_found: bool = False
+    versions: list[VersionRow] = rx.field(default_factory=list)
+    nodes: list[NodeRow] = rx.field(default_factory=list)
+    messages: list[MessageRow] = rx.field(default_factory=list)
+    in_flight: int = 0
+    ended: int = 0
+    message_choices: list[MessageChoice] = rx.field(default_factory=list)
+    proof_node: str = ""
+    proof_customer: str = ""
+    proof_preview: str = ""
+    resume_policy: str = PausePolicy.SKIP_OVERDUE_SENDS.value
+    problems: list[str] = rx.field(default_factory=list)
+
+    @rx.event
+    def load(self) -> None:
+        self.journey_id = _journey_id(self.router.url.path)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        try:
+            with session_scope() as session:
+                journey = get_journey(session=session, journey_id=self.journey_id)
+                doc = draft_of(journey)
+                overview = runs.run_overview(session=session, journey_id=self.journey_id)
+                history = runs.versions(session=session, journey_id=self.journey_id)
+        except JourneyNotFoundError:
+            self.not_found = True
+            return
+        self.not_found = False
+        self.name, self.status = journey.name, journey.status.value
+        titles = {n.id: n.title or n.id for n in doc.nodes}
+        self.versions = [
+            VersionRow(
+                number=v.number, published_at=f"{v.published_at:%Y-%m-%d %H:%M} UTC", published_by=v.published_by or "—"
+            )
+            for v in history
+        ]
+        self.nodes = sorted(
+            (
+                NodeRow(node_id=n.node_id, title=titles.get(n.node_id, n.node_id), waiting=n.waiting)
+                for n in overview.waiting_by_node
+            ),
+            key=lambda row: -row.waiting,
+        )
+        self.in_flight, self.ended = overview.in_flight, overview.ended
+        self.messages = [
+            MessageRow(
+                id=m.id,
+                node=titles.get(m.node_id, m.node_id),
+                channel=m.channel,
+                recipient=m.recipient,
+                status=m.status.value,
+                reason=m.reason,
+                attempts=m.attempts,
+                at=f"{m.created_at:%Y-%m-%d %H:%M:%S}",
+                is_test=m.is_test,
+            )
+            for m in overview.recent_messages
+        ]
+        self.message_choices = [
+            MessageChoice(node_id=n.id, label=f"{n.title or n.id} ({n.channel.value if n.channel else '?'})")
+            for n in doc.nodes
+            if isinstance(n, SendNode)
+        ]
+        if not self.proof_node and self.message_choices:
+            self.proof_node = self.message_choices[0].node_id
+
+    @rx.event
+    def refresh(self) -> None:
+        self._refresh()
+
+    @rx.event
+    def set_proof_node(self, value: str) -> None:
+        self.proof_node = value
+
+    @rx.event
+    def set_proof_customer(self, value: str) -> None:
+        self.proof_customer = value
+
+    @rx.event
+    def set_resume_policy(self, value: str) -> None:
+        self.resume_policy = value
+
+    @rx.event
+    def publish(self) -> rx.event.EventSpec:
+        self.problems = []
+        try:
+            with session_scope() as session:
+                version = publish_journey(session=session, journey_id=self.journey_id, published_by=ACTOR)
+                number = version.number
+        except CompileFailedError as error:
+            self.problems = [p.message for p in error.problems if p.severity == "error"]
+            return rx.toast.error(str(error))
+        self._refresh()
+        return rx.toast.success(f"Published version {number}.")
+
+    def _act(self, action: str) -> rx.event.EventSpec:
+        try:
+            with session_scope() as session:
+                if action == "launch":
+                    lifecycle.launch_journey(session=session, journey_id=self.journey_id, actor=ACTOR)
+                elif action == "pause":
+                    lifecycle.pause_journey(session=session, journey_id=self.journey_id, actor=ACTOR)
+                elif action == "resume":
+                    lifecycle.resume_journey(
+                        session=session, journey_id=self.journey_id, actor=ACTOR, policy=PausePolicy(self.resume_policy)
+                    )
+                elif action == "stop":
+                    lifecycle.stop_journey(session=session, journey_id=self.journey_id, actor=ACTOR)
+                else:
+                    lifecycle.stop_journey(
+                        session=session, journey_id=self.journey_id, actor=ACTOR, mode=lifecycle.StopMode.DRAIN
+                    )
+        except lifecycle.LifecycleError as error:
+            return rx.toast.error(str(error))
+        self._refresh()
+        return rx.toast.success(f"Journey is now {self.status}.")
+
+    @rx.event
+    def launch(self) -> rx.event.EventSpec:
+        return self._act("launch")
+
+    @rx.event
+    def pause(self) -> rx.event.EventSpec:
+        return self._act("pause")
+
+    @rx.event
+    def resume(self) -> rx.event.EventSpec:
+        return self._act("resume")
+
+    @rx.event
+    def stop_now(self) -> rx.event.EventSpec:
+        return self._act("stop")
+
+    @rx.event
+    def stop_drain(self) -> rx.event.EventSpec:
+        return self._act("drain")
+
+    @rx.event
+    def send_proof(self) -> rx.event.EventSpec:
+        try:
+            with session_scope() as session:
+                message = send_proof(
+                    session=session, journey_id=self.journey_id, node_id=self.proof_node, customer=self.proof_customer
+                )
+                preview = "\n".join(part for part in (message.subject, message.body, message.url) if part)
+                recipient = message.recipient
+        except ProofError as error:
+            return rx.toast.error(str(error))
+        self.proof_preview = preview
+        self._refresh()
+        return rx.toast.success(f"Proof queued for {recipient}.")
+
+
+STATUS_COLORS = {
+    "draft": "gray",
+    "live": "green",
+    "paused": "amber",
+    "draining": "orange",
+    "stopped": "red",
+    "pending": "blue",
+    "delivered": "green",
+    "failed": "red",
+    "suppressed": "amber",
+    "skipped": "gray",
+}
+
+
+def _badge(value: rx.Var[str]) -> rx.Component:
+    return rx.badge(value, color_scheme=rx.match(value, *STATUS_COLORS.items(), "gray"), variant="soft")
+
+
+def _confirm(
+    label: str, title: str, text: str, on_confirm: rx.event.EventHandler, color: str, disabled: rx.Var[bool]
+) -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(rx.button(label, color_scheme=color, disabled=disabled)),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(text),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(rx.button(label, color_scheme=color, on_click=on_confirm)),
+                justify="end",
+                spacing="3",
+                margin_top="1em",
+            ),
+        ),
+    )
+
+
+def _controls() -> rx.Component:
+    status = LaunchState.status
+    return rx.vstack(
+        rx.hstack(
+            rx.button("Publish draft", on_click=LaunchState.publish, variant="outline"),
+            _confirm(
+                "Launch",
+                "Launch this journey?",
+                "Customers who match the trigger will start entering now.",
+                LaunchState.launch,
+                "green",
+                status != "draft",
+            ),
+            _confirm(
+                "Pause",
+                "Pause this journey?",
+                "No one enters and nothing is sent until you resume.",
+                LaunchState.pause,
+                "amber",
+                status != "live",
+            ),
+            rx.select(
+                [p.value for p in PausePolicy],
+                value=LaunchState.resume_policy,
+                on_change=LaunchState.set_resume_policy,
+                size="2",
+            ),
+            _confirm(
+                "Resume",
+                "Resume this journey?",
+                "What fell due while paused is handled by the policy chosen beside the button.",
+                LaunchState.resume,
+                "blue",
+                status != "paused",
+            ),
+            _confirm(
+                "Drain",
+                "Drain this journey?",
+                "No new entries; customers inside finish their runs.",
+                LaunchState.stop_drain,
+                "orange",
+                ~((status == "live") | (status == "paused")),
+            ),
+            _confirm(
+                "Stop now",
+                "Stop this journey now?",
+                "Every run ends now and pending messages are skipped.",
+                LaunchState.stop_now,
+                "red",
+                status == "stopped",
+            ),
+            spacing="3",
+            wrap="wrap",
+        ),
+        rx.foreach(LaunchState.problems, lambda p: rx.callout(p, color_scheme="red", size="1")),
+        width="100%",
+    )
+
+
+def _who_is_where() -> rx.Component:
+    return rx.card(
+        rx.heading("Who is where", size="4"),
+        rx.text(f"{LaunchState.in_flight} in flight, {LaunchState.ended} finished", color_scheme="gray", size="2"),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(rx.table.column_header_cell("Step"), rx.table.column_header_cell("Waiting now"))
+            ),
+            rx.table.body(
+                rx.foreach(LaunchState.nodes, lambda n: rx.table.row(rx.table.cell(n.title), rx.table.cell(n.waiting)))
+            ),
+            size="1",
+        ),
+        width="100%",
+    )
+
+
+def _messages() -> rx.Component:
+    return rx.card(
+        rx.hstack(
+            rx.heading("Recent messages", size="4"),
+            rx.spacer(),
+            rx.button("Refresh", on_click=LaunchState.refresh, size="1", variant="soft"),
+        ),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("Time", "Step", "Channel", "To", "Status", "Reason", "Attempts")
+                    ]
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    LaunchState.messages,
+                    lambda m: rx.table.row(
+                        rx.table.cell(m.at),
+                        rx.table.cell(m.node),
+                        rx.table.cell(m.channel),
+                        rx.table.cell(m.recipient),
+                        rx.table.cell(_badge(m.status)),
+                        rx.table.cell(m.reason),
+                        rx.table.cell(m.attempts),
+                    ),
+                )
+            ),
+            size="1",
+        ),
+        width="100%",
+    )
+
+
+def _proof() -> rx.Component:
+    return rx.card(
+        rx.heading("Send a proof", size="4"),
+        rx.hstack(
+            rx.select.root(
+                rx.select.trigger(placeholder="Message"),
+                rx.select.content(
+                    rx.foreach(LaunchState.message_choices, lambda c: rx.select.item(c.label, value=c.node_id))
+                ),
+                value=LaunchState.proof_node,
+                on_change=LaunchState.set_proof_node,
+            ),
+            rx.input(
+                placeholder="Test profile: user id or email",
+                value=LaunchState.proof_customer,
+                on_change=LaunchState.set_proof_customer,
+                width="18em",
+            ),
+            rx.button("Send proof", on_click=LaunchState.send_proof),
+            spacing="3",
+        ),
+        rx.cond(
+            LaunchState.proof_preview != "",
+            rx.code_block(LaunchState.proof_preview, language="markdown", wrap_long_lines=True),
+        ),
+        width="100%",
+    )
+
+
+def _versions() -> rx.Component:
+    return rx.card(
+        rx.heading("Versions", size="4"),
+        rx.cond(
+            LaunchState.versions.length() > 0,
+            rx.vstack(
+                rx.foreach(
+                    LaunchState.versions,
+                    lambda v: rx.text(f"v{v.number} · {v.published_at} · {v.published_by}", size="2"),
+                )
+            ),
+            rx.text("Not published yet.", color_scheme="gray", size="2"),
+        ),
+        width="100%",
+    )
+
+
+def launch_page() -> rx.Component:
+    return rx.cond(
+        LaunchState.not_found,
+        rx.callout("There is no such journey.", color_scheme="red"),
+        rx.vstack(
+            rx.hstack(rx.heading(LaunchState.name, size="7"), _badge(LaunchState.status), align="center", spacing="3"),
+            _controls(),
+            rx.grid(_who_is_where(), _versions(), columns="2", spacing="4", width="100%"),
+            _proof(),
+            _messages(),
+            spacing="5",
+            width="100%",
+            padding="2em",
+        ),
+    )
