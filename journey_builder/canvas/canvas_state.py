@@ -18,8 +18,6 @@ PASTE_OFFSET = Position(x=40, y=40)
 
 
 class CanvasState(rx.State):
-    new_stage_name: str = ""
-
     _clipboard: tuple[tuple[Node, ...], tuple[Edge, ...]] = ((), ())
     _pastes: int = 0
 
@@ -92,14 +90,9 @@ class CanvasState(rx.State):
         return save
 
     @rx.event
-    def set_new_stage_name(self, name: str) -> None:
-        self.new_stage_name = name
-
-    @rx.event
-    async def add_stage(self) -> rx.event.EventSpec | None:
+    async def add_stage(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         editor = await self._editor()
-        name = self.new_stage_name or f"Stage {len(editor.doc.stages) + 1}"
-        self.new_stage_name = ""
+        name = form.get("new_stage", "").strip() or f"Stage {len(editor.doc.stages) + 1}"
         return self._apply(editor, lambda doc: map_edits.add_stage(doc, name)[0])
 
     @rx.event

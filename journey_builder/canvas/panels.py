@@ -70,15 +70,11 @@ def stages_panel() -> rx.Component:
     return _section(
         "Stages",
         rx.foreach(EditorState.lanes, _stage_row),
-        rx.el.div(
-            rx.el.input(
-                placeholder="New stage name",
-                value=CanvasState.new_stage_name,
-                on_change=CanvasState.set_new_stage_name.debounce(300),
-                class_name="jc-input",
-                name="new_stage",
-            ),
-            rx.el.button("Add", on_click=CanvasState.add_stage, class_name="jc-button"),
+        rx.el.form(
+            rx.el.input(placeholder="New stage name", class_name="jc-input", name="new_stage"),
+            rx.el.button("Add", type="submit", class_name="jc-button", id="jc-add-stage"),
+            on_submit=CanvasState.add_stage,
+            reset_on_submit=True,
             class_name="jc-row",
         ),
     )

@@ -242,3 +242,23 @@ def test_export_png_downloads_an_image(editor: Page) -> None:
 
     assert download.value.suggested_filename.endswith(".png")
     assert Path(download.value.path()).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_copy_paste_with_the_keyboard_and_add_a_stage(editor: Page, journey_id: int) -> None:
+    before = stored_map(journey_id)
+    card(editor, "wait_1h").click()
+    editor.keyboard.press("Control+c")
+    editor.keyboard.press("Control+v")
+    expect(canvas(editor)).to_have_attribute("data-cards", str(len(before.nodes) + 1))
+
+    editor.locator("input[name=new_stage]").fill("Advocate")
+    editor.locator(".jc-stage-row + .jc-row button, .jc-row button", has_text="Add").first.click()
+
+    expect(
+        editor.get_by_test_id("stage-lane").filter(has=editor.get_by_role("heading", name="Advocate"))
+    ).to_be_visible()
+    wait_saved(editor)
+    after = stored_map(journey_id)
+    (copy,) = [node for node in after.nodes if node.id not in {n.id for n in before.nodes}]
+    assert (copy.kind, copy.title, copy.stage) == (NodeKind.WAIT, "Wait 1 hour", "abandon")
+    assert [stage.name for stage in after.stages][-1] == "Advocate"
