@@ -9,5 +9,13 @@ config = rx.Config(
     app_name="journey_builder",
     db_url=database_url(),
     telemetry_enabled=False,
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(
+                accent_color="violet", gray_color="slate", radius="large", scaling="100%", panel_background="solid"
+            ),
+        ),
+    ],
+    # The sitemap plugin warns at every compile that no deploy_url is set; an internal tool has no sitemap.
     disable_plugins=[SitemapPlugin],
 )

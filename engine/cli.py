@@ -1,4 +1,5 @@
-"""The ``journey`` command line: check and move journey-map files, manage the database.
+"""The ``journey`` command line: check and move journey-map files, publish and run journeys, issue
+ingestion keys and API tokens, migrate the database and run the engine (``journey worker``).
 
 Every subcommand is a small function taking the parsed arguments and returning the exit status;
 ``COMMANDS`` lists them, so adding one is a function and a line. The database is the one
@@ -8,28 +9,50 @@ Every subcommand is a small function taking the parsed arguments and returning t
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from engine.access import Role, create_api_token, create_write_key
+from engine.channels.settings import ChannelSettingsError
 from engine.compiler import Problem, ProblemSeverity, compile_map
-from engine.journeys import JourneyNotFoundError, create_journey, export_map, seed_starters
-from engine.mapdoc import JourneyMap
-from engine.store.db import database_url, session_scope, upgrade_database
+from engine.journeys import (
+    CompileFailedError,
+    JourneyNotFoundError,
+    create_journey,
+    export_map,
+    publish_journey,
+    seed_starters,
+)
+from engine.lifecycle import LifecycleError, StopMode, launch_journey, pause_journey, resume_journey, stop_journey
+from engine.mapdoc import JourneyMap, PausePolicy
+from engine.scheduler import Engine, EngineSettings
+from engine.store.db import alembic_config, database_url, get_engine, session_scope, upgrade_database
+from engine.store.journeys import Journey, JourneyStatus
 from engine.templates import UnknownTemplateError, list_templates, load_template
 
 PROG = "journey"
 
-# Exit statuses: 1 means "the input has problems", 2 means "the command could not run as asked".
+# Exit statuses: 1 means "the input has problems or the journey refused the action", 2 means "the
+# command could not run as asked", 130 (128 + SIGINT, as shells report it) means Ctrl-C.
 PROBLEMS = 1
 USAGE = 2
+INTERRUPTED = 130
 
 
 class CommandFailedError(Exception):
@@ -107,7 +130,24 @@ def _load(path: Path) -> tuple[JourneyMap | None, tuple[Problem, ...]]:
 
 def _problem_line(problem: Problem) -> str:
     where = f"node={problem.node_id}" if problem.node_id else f"edge={problem.edge_id}" if problem.edge_id else "map"
-    return f"{problem.severity.value}  {where}  {problem.code}: {problem.message}"
+    # Padded to the longest severity ("warning") so the ids line up in a column.
+    return f"{problem.severity.value:<7}  {where}  {problem.code}: {problem.message}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _summary(problems: Sequence[Problem]) -> str:
+    if not problems:
+        return "ok: no problems"
+    errors = sum(p.severity is ProblemSeverity.ERROR for p in problems)
+    return f"{_count(errors, 'error')}, {_count(len(problems) - errors, 'warning')}"
+
+
+def _report(problems: Sequence[Problem]) -> str:
+    """The problems one per line, then the summary: what ``journey compile`` prints."""
+    return "\n".join([*(_problem_line(p) for p in problems), _summary(problems)])
 
 
 def _has_errors(problems: Sequence[Problem]) -> bool:
@@ -130,10 +170,7 @@ def compile_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"ok": not failed, "problems": [p.model_dump(mode="json") for p in problems]}, indent=2))
     else:
-        for problem in problems:
-            print(_problem_line(problem))
-        errors = sum(p.severity is ProblemSeverity.ERROR for p in problems)
-        print(f"{errors} error(s), {len(problems) - errors} warning(s)" if problems else "no problems")
+        print(_report(problems))
     return PROBLEMS if failed else 0
 
 
@@ -149,7 +186,7 @@ def template_command(args: argparse.Namespace) -> int:
     try:
         print(load_template(args.name).to_json())
     except UnknownTemplateError as error:
-        raise CommandFailedError(str(error)) from None
+        raise CommandFailedError(str(error), USAGE) from None
     return 0
 
 
@@ -163,7 +200,7 @@ def import_command(args: argparse.Namespace) -> int:
         lines = "\n".join(_problem_line(p) for p in problems)
         raise CommandFailedError(f"{args.file} is not a journey map; nothing was stored:\n{lines}")
     with session_scope() as session:
-        journey = create_journey(session=session, doc=doc)
+        journey = create_journey(session=session, doc=doc, created_by=_actor())
         print(journey.id)
     return 0
 
@@ -173,11 +210,8 @@ def _id_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    try:
-        with session_scope() as session:
-            doc = export_map(session=session, journey_id=args.journey_id)
-    except JourneyNotFoundError as error:
-        raise CommandFailedError(str(error)) from None
+    with _journey_errors(), session_scope() as session:
+        doc = export_map(session=session, journey_id=args.journey_id)
     print(doc.to_json())
     return 0
 
@@ -202,6 +236,203 @@ def seed_command(_: argparse.Namespace) -> int:
     return 0
 
 
+# --- publishing and the journey's lifecycle ------------------------------------------------------
+
+
+def _actor() -> str:
+    """Who the audit log names for what this command does: the operating-system user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in the environment nor in the password database
+        user = "unknown"
+    return f"cli:{user}"
+
+
+@contextmanager
+def _journey_errors() -> Iterator[None]:
+    """A refusal from the journey service ends the command with its message (the service wrote nothing)."""
+    try:
+        yield
+    except (JourneyNotFoundError, LifecycleError) as error:
+        raise CommandFailedError(str(error)) from None
+    except CompileFailedError as error:
+        raise CommandFailedError(f"nothing was published, the draft has errors:\n{_report(error.problems)}") from None
+
+
+def publish_command(args: argparse.Namespace) -> int:
+    with _journey_errors(), session_scope() as session:
+        version = publish_journey(session=session, journey_id=args.journey_id, published_by=_actor())
+    print(f"published version {version.number} of journey {args.journey_id}")
+    return 0
+
+
+_STATUS_NOTES = {
+    JourneyStatus.LIVE: "customers enter it and move through it",
+    JourneyStatus.PAUSED: "nobody enters, nothing is sent, customers stay where they are",
+    JourneyStatus.DRAINING: "nobody enters; it stops once the customers inside finish",
+    JourneyStatus.STOPPED: "every run has ended",
+}
+
+
+def _print_status(journey: Journey) -> None:
+    note = _STATUS_NOTES.get(journey.status)
+    print(f"journey {journey.id} ({journey.name}) is {journey.status.value}" + (f": {note}" if note else ""))
+
+
+def launch_command(args: argparse.Namespace) -> int:
+    with _journey_errors(), session_scope() as session:
+        journey = launch_journey(session=session, journey_id=args.journey_id, actor=_actor())
+    _print_status(journey)
+    return 0
+
+
+def pause_command(args: argparse.Namespace) -> int:
+    with _journey_errors(), session_scope() as session:
+        journey = pause_journey(session=session, journey_id=args.journey_id, actor=_actor())
+    _print_status(journey)
+    return 0
+
+
+def resume_command(args: argparse.Namespace) -> int:
+    with _journey_errors(), session_scope() as session:
+        journey = resume_journey(session=session, journey_id=args.journey_id, actor=_actor(), policy=args.policy)
+    _print_status(journey)
+    return 0
+
+
+def stop_command(args: argparse.Namespace) -> int:
+    mode = StopMode.DRAIN if args.drain else StopMode.NOW
+    with _journey_errors(), session_scope() as session:
+        journey = stop_journey(session=session, journey_id=args.journey_id, actor=_actor(), mode=mode)
+    _print_status(journey)
+    return 0
+
+
+def _resume_arguments(parser: argparse.ArgumentParser) -> None:
+    _id_argument(parser)
+    parser.add_argument(
+        "--policy",
+        type=PausePolicy,
+        choices=list(PausePolicy),
+        help="what to do with steps that fell due while paused (default: the map's pause policy)",
+    )
+
+
+def _stop_arguments(parser: argparse.ArgumentParser) -> None:
+    _id_argument(parser)
+    parser.add_argument(
+        "--drain", action="store_true", help="stop new entries but let the customers inside finish their runs"
+    )
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+NAME_LENGTH = 200
+
+
+def _secret_name(text: str) -> str:
+    name = text.strip()
+    if not name or len(name) > NAME_LENGTH:
+        raise argparse.ArgumentTypeError(f"a name needs 1 to {NAME_LENGTH} characters, got {len(name)}")
+    return name
+
+
+def _name_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", type=_secret_name, help="what the secret is for (shown in lists, not secret)")
+
+
+def key_create_command(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        issued = create_write_key(session=session, name=args.name)
+    # The secret alone on stdout, so `$(journey key create site)` captures it; the advice goes to
+    # stderr and does not repeat it, so a logged stderr leaks nothing.
+    print(issued.secret)
+    print(
+        f"write key {issued.id} ({issued.name}) created; it is shown only this once. Use it as a Segment "
+        f"library's write key, or send it as the HTTP Basic username with an empty password: "
+        f"`curl -u <key>: http://<server>/v1/track ...`",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _token_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--role", type=Role, choices=list(Role), required=True, help="what the token may do")
+    _name_argument(parser)
+
+
+def token_create_command(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        issued = create_api_token(session=session, name=args.name, role=args.role)
+    print(issued.secret)
+    print(
+        f"API token {issued.id} ({issued.name}, {args.role.value}) created; it is shown only this once. "
+        f"Send it as the header `Authorization: Bearer <token>`.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# --- the engine ----------------------------------------------------------------------------------
+
+# Named, not __name__: run as `python -m engine.cli` this module is __main__, outside the "engine" loggers.
+log = logging.getLogger("engine.worker")
+
+
+def _tick(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"the tick must be more than 0 and at most 3600 seconds, got {text}")
+    return seconds
+
+
+def _worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tick", type=_tick, default=1.0, metavar="SECONDS", help="how often due customers are advanced (default 1)"
+    )
+
+
+def _require_newest_schema() -> None:
+    # A worker on an old schema would fail every tick in the background; refuse at once instead.
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with get_engine().connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current != head:
+        raise CommandFailedError(
+            f"the database at {_shown_url()} is at schema revision {current or 'none'}, not {head}; "
+            f"run `{PROG} db upgrade`"
+        )
+
+
+def worker_command(args: argparse.Namespace) -> int:
+    _require_newest_schema()
+    try:
+        engine = Engine(EngineSettings(tick=timedelta(seconds=args.tick)))
+    except ChannelSettingsError as error:
+        raise CommandFailedError(str(error), USAGE) from None
+    # The engine's own news at INFO; other libraries (APScheduler logs every job run at INFO,
+    # SQLAlchemy every statement) only when something is wrong.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("engine").setLevel(logging.INFO)
+    stop = threading.Event()
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in handled}
+    try:
+        engine.start()
+        log.info("journey worker started on %s, ticking every %g s", _shown_url(), args.tick)
+        stop.wait()
+        log.info("journey worker stopping: finishing the running tick")
+    finally:
+        engine.shutdown()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    log.info("journey worker stopped")
+    return 0
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(("compile",), "check a journey-map file and list its problems", compile_command, _compile_arguments),
     Command(("template",), "list the starter journeys, or print one's map", template_command, _template_arguments),
@@ -209,9 +440,21 @@ COMMANDS: tuple[Command, ...] = (
     Command(("export",), "print a journey's draft map", export_command, _id_argument),
     Command(("db", "upgrade"), "apply the database migrations (alembic upgrade head)", db_upgrade_command),
     Command(("seed",), "store the starter journeys that are not stored yet", seed_command),
+    Command(("publish",), "compile a journey's draft and freeze it as the next version", publish_command, _id_argument),
+    Command(("launch",), "open a journey to entries on its newest version", launch_command, _id_argument),
+    Command(("pause",), "hold a live journey: no entries, no sends", pause_command, _id_argument),
+    Command(("resume",), "continue a paused journey", resume_command, _resume_arguments),
+    Command(("stop",), "end a journey, now or once its customers finish (--drain)", stop_command, _stop_arguments),
+    Command(("key", "create"), "create an ingestion write key and print it", key_create_command, _name_argument),
+    Command(("token", "create"), "create an API bearer token and print it", token_create_command, _token_arguments),
+    Command(("worker",), "run the engine in the foreground until SIGINT or SIGTERM", worker_command, _worker_arguments),
 )
 
-GROUP_HELP: dict[tuple[str, ...], str] = {("db",): "the database: migrations"}
+GROUP_HELP: dict[tuple[str, ...], str] = {
+    ("db",): "the database: migrations",
+    ("key",): "ingestion write keys",
+    ("token",): "API bearer tokens",
+}
 
 
 # --- wiring --------------------------------------------------------------------------------------
@@ -250,6 +493,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return PROBLEMS
+    except KeyboardInterrupt:
+        # Ctrl-C before a command could set up its own handling (the worker handles it once started).
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -261,9 +261,12 @@ def create_api(database_url: str | None = None) -> FastAPI:
             session, _status(lifecycle.stop_journey(session=session, journey_id=journey_id, actor=who, mode=mode))
         )
 
+    # Recent messages name their recipients: customer data, which designers and executives do not see.
     @api.get("/api/journeys/{journey_id}/runs", tags=["journeys"])
     def journey_runs(
-        journey_id: int, session: SessionArg, _: Annotated[str, Depends(actor(Action.VIEW_JOURNEYS))]
+        journey_id: int,
+        session: SessionArg,
+        _: Annotated[str, Depends(actor(Action.VIEW_CUSTOMERS))],
     ) -> dict[str, Any]:
         journey_service.get_journey(session=session, journey_id=journey_id)
         return runs.run_overview(session=session, journey_id=journey_id).model_dump(mode="json")

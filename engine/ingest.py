@@ -22,6 +22,7 @@ from engine.runtime import live_journeys
 from engine.store.db import utc_now
 from engine.store.enrollments import Enrollment
 from engine.store.events import Event
+from engine.store.outbox import OutboxMessage
 from engine.store.profiles import Profile, ProfileAlias
 
 MAX_EVENT_BYTES = 32 * 1024
@@ -211,6 +212,8 @@ class _Profiles:
             (ProfileAlias, col(ProfileAlias.profile_id)),
             (Event, col(Event.profile_id)),
             (Enrollment, col(Enrollment.profile_id)),
+            # Messages not yet sent must meet the merged person's consent, caps and time zone.
+            (OutboxMessage, col(OutboxMessage.profile_id)),
         ):
             self.session.execute(
                 update(table).where(column == other.id).values(profile_id=into.id),

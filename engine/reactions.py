@@ -157,7 +157,7 @@ class _Batch:
                 self.writes.enrollments.append(
                     enrollment_update(run.id, Ended(reason=EndReason.GOAL), now=self.now, goal_at=self.now)
                 )
-                runs.remove(run)
+                self._ended(run, runs, event.profile_id)
             elif any(
                 c.event == event.name
                 and _correlates(c.correlate_on, event.properties, run.context.get(c.correlate_on or ""))
@@ -168,7 +168,7 @@ class _Batch:
                         run.id, Ended(reason=EndReason.EXIT_CRITERIA, detail=event.name), now=self.now, goal_at=None
                     )
                 )
-                runs.remove(run)
+                self._ended(run, runs, event.profile_id)
             elif run.wait_event == event.name and run.journey_status in RUNNING and run.step_id:
                 step = loaded.steps[run.step_id]
                 correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
@@ -205,10 +205,14 @@ class _Batch:
                 update["correlation"],
             )
         else:
-            runs.remove(run)
-            statuses = self.history[(profile_id, run.journey_id)]
-            statuses.discard(EnrollmentStatus.WAITING)
-            statuses.add(EnrollmentStatus.ENDED)
+            self._ended(run, runs, profile_id)
+
+    def _ended(self, run: _WaitingRun, runs: list[_WaitingRun], profile_id: int) -> None:
+        """Forget a run that just ended, so a later event of the batch may enter the customer again."""
+        runs.remove(run)
+        statuses = self.history[(profile_id, run.journey_id)]
+        statuses.discard(EnrollmentStatus.WAITING)
+        statuses.add(EnrollmentStatus.ENDED)
 
     def _queue_entries(self, event: IncomingEvent) -> int:
         queued = 0

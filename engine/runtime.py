@@ -255,7 +255,8 @@ def _apply(run: RunContext, result: Advance, *, loaded: LoadedPlan, now: datetim
                 )
             case TraitsUpdated():
                 traits = {**traits, **effect.traits}
-                writes.traits[run.profile_id] = traits
+                # Another run of this customer in the batch may have changed other traits: keep theirs too.
+                writes.traits[run.profile_id] = {**writes.traits.get(run.profile_id, run.traits), **effect.traits}
             case GoalReached():
                 goal_at = now
     writes.enrollments.append(enrollment_update(run.enrollment_id, result.outcome, now=now, goal_at=goal_at))

@@ -32,6 +32,17 @@ from engine.store.db import session_scope, utc_now
 log = logging.getLogger(__name__)
 
 
+class _QuietOverlap(logging.Filter):
+    """A tick that outlasts its interval is expected under load (max_instances=1 makes the next one
+    wait); APScheduler warns about it every interval, which would bury the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_QuietOverlap())
+
+
 @dataclass(frozen=True, kw_only=True)
 class EngineSettings:
     database_url: str | None = None

@@ -45,7 +45,6 @@ def customer_lookup_page() -> rx.Component:
 
 
 app = rx.App(
-    theme=rx.theme(accent_color="violet", gray_color="slate", radius="large", scaling="100%"),
     stylesheets=["/styles.css"],
     api_transformer=create_api(),
 )

@@ -55,3 +55,8 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: their app (and the engine ticking inside it) then runs alone, at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -54,6 +54,17 @@ class Transition(SQLModel, table=True):
         Index("ix_transition_journey_node", "journey_id", "node_id"),
         Index("ix_transition_journey_stage", "journey_id", "first_in_stage", "stage_id", "at"),
         Index("ix_transition_enrollment", "enrollment_id"),
+        Index("ix_transition_journey_node_run", "journey_id", "node_id", "enrollment_id", "at"),
+        Index(
+            "ix_transition_journey_run",
+            "journey_id",
+            "enrollment_id",
+            "id",
+            "node_id",
+            "stage_id",
+            "first_in_stage",
+            "at",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -25,6 +25,7 @@ class OutboxMessage(SQLModel, table=True):
         Index("ix_outbox_due", "status", "next_attempt_at"),
         Index("ix_outbox_journey_node", "journey_id", "node_id", "status"),
         Index("ix_outbox_profile_channel", "profile_id", "channel", "created_at"),
+        Index("ix_outbox_enrollment_delivered", "enrollment_id", "status", "delivered_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -145,6 +145,13 @@ def problems_panel() -> rx.Component:
     return _section(
         "Problems",
         rx.cond(
+            EditorState.error_count > 0,
+            rx.el.p(
+                EditorState.error_count.to_string() + rx.cond(EditorState.error_count == 1, " error", " errors"),
+                class_name="jc-error-count",
+            ),
+        ),
+        rx.cond(
             EditorState.problems.length() > 0,
             rx.el.div(
                 rx.foreach(EditorState.problems, _problem),
@@ -163,7 +170,7 @@ def problems_panel() -> rx.Component:
             ),
             rx.el.p("No problems: this journey can be published.", class_name="jc-ok"),
         ),
-        id="jc-problems",
+        id="problems",
     )
 
 

@@ -95,12 +95,13 @@ def _status_tile(count: rx.Var[StatusCount]) -> rx.Component:
                 align="center",
                 spacing="2",
             ),
-            rx.text(count.count, size="8", weight="bold", class_name="jb-stat"),
+            rx.text(count.count, size="8", weight="bold", class_name="jb-stat", data_testid="status-count-number"),
             rx.text(count.blurb, size="1", color_scheme="gray"),
             spacing="1",
         ),
         size="3",
         data_testid="status-count",
+        data_status=count.status,
     )
 
 

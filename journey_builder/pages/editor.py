@@ -89,7 +89,7 @@ def editor_page() -> rx.Component:
         rx.cond(
             EditorState.not_found,
             rx.el.div(
-                rx.el.h1("Journey not found"),
+                rx.el.h1("There is no such journey."),
                 rx.el.a("Back to the journeys", href=routes.journeys_list()),
                 class_name="jc-not-found",
             ),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 import reflex as rx
 
 from engine.journeys import list_journeys
 from engine.store.db import session_scope, utc_now
+from engine.store.journeys import JourneyStatus
 from journey_builder import routes
 from journey_builder.components.layout import app_shell, page_header
 from journey_builder.components.status_badge import status_badge
@@ -27,16 +29,28 @@ class JourneyCard:
     href: str
 
 
+ALL = "all"
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusTab:
+    value: str
+    label: str
+
+
 class JourneysState(rx.State):
     journeys: list[JourneyCard] = rx.field(default_factory=list)
+    tabs: list[StatusTab] = rx.field(default_factory=list)
+    status_filter: str = ALL
     loaded: bool = False
+    _all: list[JourneyCard] = rx.field(default_factory=list)
 
     @rx.event
     def load(self) -> None:
         with session_scope() as session:
             summaries = list_journeys(session=session)
         now = utc_now()
-        self.journeys = [
+        self._all = [
             JourneyCard(
                 id=s.id,
                 name=s.name,
@@ -51,6 +65,24 @@ class JourneysState(rx.State):
             for s in summaries
         ]
         self.loaded = True
+        self._show()
+
+    @rx.event
+    def set_status_filter(self, value: str | list[str]) -> None:
+        # The segmented control's event is typed for its multiple-choice mode too; this one is single-choice.
+        self.status_filter = value if isinstance(value, str) else ALL
+        self._show()
+
+    def _show(self) -> None:
+        counts = Counter(card.status for card in self._all)
+        self.tabs = [StatusTab(value=ALL, label=f"All {len(self._all)}")] + [
+            StatusTab(value=status.value, label=f"{status.value.capitalize()} {counts[status.value]}")
+            for status in JourneyStatus
+            if counts[status.value]
+        ]
+        if self.status_filter != ALL and not counts[self.status_filter]:
+            self.status_filter = ALL
+        self.journeys = [card for card in self._all if self.status_filter in (ALL, card.status)]
 
 
 def _fact(icon: str, text: rx.Var[str] | str) -> rx.Component:
@@ -124,7 +156,14 @@ def journeys_page() -> rx.Component:
         page_header(
             "Journeys",
             "Customer-journey maps and the automations they run.",
-            rx.badge(JourneysState.journeys.length().to_string() + " journeys", variant="surface", size="2"),
+            rx.segmented_control.root(
+                rx.foreach(JourneysState.tabs, lambda tab: rx.segmented_control.item(tab.label, value=tab.value)),
+                value=JourneysState.status_filter,
+                on_change=JourneysState.set_status_filter,
+                size="2",
+                radius="large",
+                aria_label="Show journeys by status",
+            ),
         ),
         rx.cond(
             JourneysState.loaded,

@@ -12,6 +12,7 @@ from engine.journeys import CompileFailedError, JourneyNotFoundError, draft_of, 
 from engine.mapdoc import PausePolicy, SendNode
 from engine.proofs import ProofError, send_proof
 from engine.store.db import session_scope
+from journey_builder.routes import journey_editor, journey_id_in
 
 ACTOR = "marketer"
 
@@ -49,12 +50,6 @@ class MessageChoice:
     label: str
 
 
-def _journey_id(path: str) -> int:
-    parts = [p for p in path.strip("/").split("/") if p]
-    number = parts[1] if len(parts) >= 2 else ""
-    return int(number) if number.isdigit() else 0
-
-
 class LaunchState(rx.State):
     journey_id: int = 0
     name: str = ""
@@ -72,9 +67,13 @@ class LaunchState(rx.State):
     resume_policy: str = PausePolicy.SKIP_OVERDUE_SENDS.value
     problems: list[str] = rx.field(default_factory=list)
 
+    @rx.var
+    def map_url(self) -> str:
+        return journey_editor(self.journey_id)
+
     @rx.event
     def load(self) -> None:
-        self.journey_id = _journey_id(self.router.url.path)
+        self.journey_id = journey_id_in(self.router.url.path)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -213,6 +212,12 @@ class LaunchState(rx.State):
         return rx.toast.success(f"Proof queued for {recipient}.")
 
 
+POLICY_LABELS = {
+    PausePolicy.SKIP_OVERDUE_SENDS: "On resume: skip overdue sends",
+    PausePolicy.ADVANCE_TO_NEXT_WAIT: "On resume: move on to the next wait",
+    PausePolicy.SEND_LATE: "On resume: send late",
+}
+
 STATUS_COLORS = {
     "draft": "gray",
     "live": "green",
@@ -271,8 +276,11 @@ def _controls() -> rx.Component:
                 "amber",
                 status != "live",
             ),
-            rx.select(
-                [p.value for p in PausePolicy],
+            rx.select.root(
+                rx.select.trigger(),
+                rx.select.content(
+                    *[rx.select.item(label, value=policy.value) for policy, label in POLICY_LABELS.items()]
+                ),
                 value=LaunchState.resume_policy,
                 on_change=LaunchState.set_resume_policy,
                 size="2",
@@ -313,6 +321,10 @@ def _who_is_where() -> rx.Component:
     return rx.card(
         rx.heading("Who is where", size="4"),
         rx.text(f"{LaunchState.in_flight} in flight, {LaunchState.ended} finished", color_scheme="gray", size="2"),
+        rx.cond(
+            LaunchState.nodes.length() == 0,
+            rx.text("Nobody is waiting in this journey right now.", size="2", margin_top="0.5em"),
+        ),
         rx.table.root(
             rx.table.header(
                 rx.table.row(rx.table.column_header_cell("Step"), rx.table.column_header_cell("Waiting now"))
@@ -385,7 +397,14 @@ def _proof() -> rx.Component:
         ),
         rx.cond(
             LaunchState.proof_preview != "",
-            rx.code_block(LaunchState.proof_preview, language="markdown", wrap_long_lines=True),
+            rx.box(
+                rx.text(LaunchState.proof_preview, white_space="pre-wrap", size="2"),
+                data_testid="proof-preview",
+                padding="1em",
+                background="var(--gray-a3)",
+                border_radius="8px",
+                width="100%",
+            ),
         ),
         width="100%",
     )
@@ -413,7 +432,15 @@ def launch_page() -> rx.Component:
         LaunchState.not_found,
         rx.callout("There is no such journey.", color_scheme="red"),
         rx.vstack(
-            rx.hstack(rx.heading(LaunchState.name, size="7"), _badge(LaunchState.status), align="center", spacing="3"),
+            rx.hstack(
+                rx.heading(LaunchState.name, size="7"),
+                rx.box(_badge(LaunchState.status), data_testid="journey-status"),
+                rx.spacer(),
+                rx.link(rx.button("Open the map", variant="soft"), href=LaunchState.map_url),
+                align="center",
+                spacing="3",
+                width="100%",
+            ),
             _controls(),
             rx.grid(_who_is_where(), _versions(), columns="2", spacing="4", width="100%"),
             _proof(),

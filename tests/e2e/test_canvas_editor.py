@@ -158,7 +158,7 @@ def test_a_validation_marker_appears_on_the_node_and_clears_when_fixed(editor: P
     expect(new_card.locator(".jc-card")).to_have_class(re.compile(r"\bjc-error\b"))
     expect(new_card.locator(".jc-problem")).not_to_be_empty()
     expect(editor.locator("#jc-publish-state")).to_contain_text("to fix before publishing")
-    editor.locator("#jc-problems .jc-problem-row").first.click()
+    editor.locator("#problems .jc-problem-row").first.click()
     expect(editor.locator("#jc-inspector .jc-mono")).not_to_be_empty()
 
     card(editor, new_id).click()

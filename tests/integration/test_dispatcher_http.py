@@ -1,20 +1,23 @@
-"""The dispatcher delivering through real providers on 127.0.0.1: an HTTP SMS/push provider and an SMTP server."""
+"""The dispatcher delivering through real providers on 127.0.0.1 (an HTTP SMS/push provider and an SMTP server),
+on SQLite and PostgreSQL. PostgreSQL tests share one database: each test's journey is stopped afterwards."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlmodel import Session
 
 from engine.channels.base import Sender
 from engine.channels.email import SmtpSender
 from engine.channels.http import HttpProviderSender
 from engine.dispatcher import DispatchReport, dispatch_due
 from engine.ingest import ingest
+from engine.lifecycle import stop_journey
 from engine.mapdoc import Channel
 from engine.store.db import session_scope
 from engine.store.outbox import MessageStatus, OutboxMessage
@@ -36,37 +39,54 @@ def smtp() -> Iterator[SmtpTestServer]:
         yield server
 
 
-def customer_gets(session: Session, channel: str, **traits: Any) -> None:
-    """A live journey that sends one message on ``channel`` on entry, and a customer who enters it."""
+@dataclass
+class Store:
+    url: str
+    journeys: list[int] = field(default_factory=list)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    used = Store(request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url"))
+    yield used
+    with session_scope(used.url) as session:
+        for journey_id in used.journeys:
+            stop_journey(session=session, journey_id=journey_id, actor="test")
+
+
+def customer_gets(store: Store, channel: str, **traits: Any) -> str:
+    """A live journey that sends one message on ``channel`` on entry, and a customer (returned) who enters it."""
     doc = journey_map([event_trigger("go"), send("note", channel, body="Your code is 1234")], [("entry", "note")])
-    publish_and_launch(session, doc)
-    ingest(session=session, messages=[identify("u1", traits), track("u1", "go")], now=NOW)
-    session.commit()
+    user = f"u-{uuid.uuid4().hex[:10]}"
+    with session_scope(store.url) as session:
+        journey_id, _ = publish_and_launch(session, doc)
+        store.journeys.append(journey_id)
+        ingest(session=session, messages=[identify(user, traits), track(user, "go")], now=NOW)
+    return user
 
 
-def deliver(db_url: str, senders: dict[Channel, Sender], after: timedelta = timedelta()) -> DispatchReport:
-    return dispatch_due(sessions=lambda: session_scope(db_url), senders=senders, now=lambda: NOW + after)
+def deliver(store: Store, senders: dict[Channel, Sender], after: timedelta = timedelta()) -> DispatchReport:
+    return dispatch_due(sessions=lambda: session_scope(store.url), senders=senders, now=lambda: NOW + after)
 
 
-def the_message(db_url: str) -> OutboxMessage:
-    with session_scope(db_url) as session:
-        return session.execute(select(OutboxMessage)).scalar_one()
+def the_message(store: Store) -> OutboxMessage:
+    with session_scope(store.url) as session:
+        query = select(OutboxMessage).where(OutboxMessage.journey_id == store.journeys[-1])
+        return session.execute(query).scalar_one()
 
 
-def test_a_503_then_200_is_one_delivery_after_a_retry_with_the_same_key(
-    session: Session, db_url: str, provider: HttpTestServer
-) -> None:
-    customer_gets(session, "sms", phone=PHONE)
+def test_a_503_then_200_is_one_delivery_after_a_retry_with_the_same_key(store: Store, provider: HttpTestServer) -> None:
+    customer_gets(store, "sms", phone=PHONE)
     sender = HttpProviderSender(f"{provider.url}/sms", Channel.SMS)
     provider.fail_next(1, status=503)
     try:
-        first = deliver(db_url, {Channel.SMS: sender})
-        retrying = the_message(db_url)
-        second = deliver(db_url, {Channel.SMS: sender}, timedelta(minutes=1))
+        first = deliver(store, {Channel.SMS: sender})
+        retrying = the_message(store)
+        second = deliver(store, {Channel.SMS: sender}, timedelta(minutes=1))
     finally:
         sender.close()
 
-    delivered = the_message(db_url)
+    delivered = the_message(store)
     failed, succeeded = provider.requests
     assert (first.retried, second.delivered) == (1, 1)
     assert retrying.status is MessageStatus.PENDING
@@ -78,54 +98,50 @@ def test_a_503_then_200_is_one_delivery_after_a_retry_with_the_same_key(
     assert delivered.provider_message_id == "msg-2"
 
 
-def test_a_4xx_from_the_provider_fails_the_message_for_good(
-    session: Session, db_url: str, provider: HttpTestServer
-) -> None:
-    customer_gets(session, "push")
+def test_a_4xx_from_the_provider_fails_the_message_for_good(store: Store, provider: HttpTestServer) -> None:
+    user = customer_gets(store, "push")
     sender = HttpProviderSender(f"{provider.url}/push", Channel.PUSH)
     provider.respond_next(status=422, body="unknown device")
     try:
-        deliver(db_url, {Channel.PUSH: sender})
-        again = deliver(db_url, {Channel.PUSH: sender}, timedelta(hours=1))
+        deliver(store, {Channel.PUSH: sender})
+        again = deliver(store, {Channel.PUSH: sender}, timedelta(hours=1))
     finally:
         sender.close()
 
-    message = the_message(db_url)
+    message = the_message(store)
     assert again.handled == 0
     assert len(provider.requests) == 1
-    assert provider.requests[0].json()["user_id"] == "u1"
+    assert provider.requests[0].json()["user_id"] == user
     assert (message.status, message.reason) == (MessageStatus.FAILED, "HTTP 422: unknown device")
 
 
-def test_a_provider_that_does_not_answer_in_time_is_retried(
-    session: Session, db_url: str, provider: HttpTestServer
-) -> None:
-    customer_gets(session, "sms", phone=PHONE)
+def test_a_provider_that_does_not_answer_in_time_is_retried(store: Store, provider: HttpTestServer) -> None:
+    customer_gets(store, "sms", phone=PHONE)
     sender = HttpProviderSender(f"{provider.url}/sms", Channel.SMS, timeout=0.2)
     provider.respond_next(status=200, body={"id": "late"}, delay=1.0)
     try:
-        report = deliver(db_url, {Channel.SMS: sender})
+        report = deliver(store, {Channel.SMS: sender})
     finally:
         sender.close()
 
-    message = the_message(db_url)
+    message = the_message(store)
     assert report.retried == 1
     assert message.status is MessageStatus.PENDING
     assert message.reason.startswith("attempt 1 failed, will retry: timed out")
 
 
-def test_an_smtp_4xx_then_acceptance_delivers_one_mail(session: Session, db_url: str, smtp: SmtpTestServer) -> None:
-    customer_gets(session, "email", email="ada@example.com")
+def test_an_smtp_4xx_then_acceptance_delivers_one_mail(store: Store, smtp: SmtpTestServer) -> None:
+    customer_gets(store, "email", email="ada@example.com")
     sender = SmtpSender(smtp.host, smtp.port, "journeys@example.com")
     smtp.fail_next(1, 451)
     try:
-        first = deliver(db_url, {Channel.EMAIL: sender})
-        second = deliver(db_url, {Channel.EMAIL: sender}, timedelta(minutes=1))
+        first = deliver(store, {Channel.EMAIL: sender})
+        second = deliver(store, {Channel.EMAIL: sender}, timedelta(minutes=1))
     finally:
         sender.close()
 
     (mail,) = smtp.messages
-    message = the_message(db_url)
+    message = the_message(store)
     assert (first.retried, second.delivered) == (1, 1)
     assert mail.rcpt_tos == ("ada@example.com",)
     assert message.idempotency_key in mail.message["Message-ID"]

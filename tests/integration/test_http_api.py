@@ -189,7 +189,7 @@ def test_a_tracked_event_enrolls_into_a_live_journey_over_http(api: Api) -> None
 
     assert response.json() == {"success": True, "accepted": 1, "duplicates": 0, "enrolled": 1}
     assert api.count(Enrollment) == 1
-    runs = api.as_role(Role.EXECUTIVE, "GET", f"/api/journeys/{journey_id}/runs").json()
+    runs = api.as_role(Role.MARKETER, "GET", f"/api/journeys/{journey_id}/runs").json()
     assert runs["in_flight"] == 1
     assert runs["waiting_by_node"] == [{"node_id": "hold", "waiting": 1}]
 
@@ -242,6 +242,18 @@ def test_an_executive_cannot_change_anything(api: Api, method: str, path: str, b
     assert response.json()["detail"].startswith("an executive may not")
     assert api.count(Journey) == 1
     assert api.as_role(Role.EXECUTIVE, "GET", f"/api/journeys/{journey_id}").json()["name"] == "Welcome"
+
+
+@pytest.mark.parametrize("role", [Role.DESIGNER, Role.EXECUTIVE])
+def test_who_received_which_message_is_not_shown_to_designers_and_executives(api: Api, role: Role) -> None:
+    journey_id = create(api, waiting_map())
+
+    refused = api.as_role(role, "GET", f"/api/journeys/{journey_id}/runs")
+    allowed = api.as_role(Role.MARKETER, "GET", f"/api/journeys/{journey_id}/runs")
+
+    assert refused.status_code == 403
+    assert refused.json()["detail"].endswith("may not view customers")
+    assert allowed.status_code == 200
 
 
 def test_publishing_a_broken_draft_answers_422_with_the_problems(api: Api) -> None:

@@ -1,7 +1,12 @@
-"""Segment's own Python library talks to the intake served by uvicorn on 127.0.0.1."""
+"""Segment's own Python library talks to the intake served by uvicorn on 127.0.0.1, on SQLite and PostgreSQL.
+
+PostgreSQL tests share one database, so each test names its people and events uniquely and stops its
+journey when it is done.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -9,8 +14,10 @@ import pytest
 import segment.analytics as analytics
 from segment.analytics.request import APIError
 from sqlalchemy import select
+from sqlmodel import col
 
 from engine.access import create_write_key
+from engine.lifecycle import stop_journey
 from engine.store.db import session_scope
 from engine.store.enrollments import Enrollment, EnrollmentStatus
 from engine.store.events import Event
@@ -25,90 +32,118 @@ class Intake:
     url: str
     write_key: str
     journey_id: int
+    tag: str
+
+    def user(self, name: str) -> str:
+        return f"{name}-{self.tag}"
+
+    @property
+    def trial_started(self) -> str:
+        return f"Trial Started {self.tag}"
+
+    def client(self, key: str | None = None, **options: object) -> analytics.Client:
+        return analytics.Client(key or self.write_key, host=self.url, max_retries=0, **options)
 
 
-@pytest.fixture
-def intake(db_url: str) -> Iterator[Intake]:
-    doc = journey_map(
-        [
-            event_trigger("Trial Started", filters=[{"source": "event", "field": "plan", "op": "eq", "value": "pro"}]),
-            node("hold", "wait", duration="P3D"),
-        ],
-        [("entry", "hold")],
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def intake(request: pytest.FixtureRequest) -> Iterator[Intake]:
+    url = request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url")
+    tag = uuid.uuid4().hex[:10]
+    trigger = event_trigger(
+        f"Trial Started {tag}", filters=[{"source": "event", "field": "plan", "op": "eq", "value": "pro"}]
     )
-    with session_scope(db_url) as session:
+    doc = journey_map([trigger, node("hold", "wait", duration="P3D")], [("entry", "hold")], name=f"Trial {tag}")
+    with session_scope(url) as session:
         journey_id, _ = publish_and_launch(session, doc)
         key = create_write_key(session=session, name="segment").secret
-    with api_server(db_url) as url:
-        yield Intake(db_url, url, key, journey_id)
+    try:
+        with api_server(url) as base:
+            yield Intake(url, base, key, journey_id, tag)
+    finally:
+        with session_scope(url) as session:
+            stop_journey(session=session, journey_id=journey_id, actor="test")
 
 
-def stored_events(intake: Intake) -> list[Event]:
+def stored_events(intake: Intake, *users: str) -> list[Event]:
     with session_scope(intake.database_url) as session:
-        return list(session.execute(select(Event).order_by(Event.id)).scalars())  # type: ignore[arg-type]
+        return list(
+            session.execute(
+                select(Event)
+                .join(Profile, col(Profile.id) == col(Event.profile_id))
+                .where(col(Profile.user_id).in_(users))
+                .order_by(col(Event.id))
+            ).scalars()
+        )
+
+
+def runs(intake: Intake) -> list[Enrollment]:
+    with session_scope(intake.database_url) as session:
+        return list(session.execute(select(Enrollment).where(Enrollment.journey_id == intake.journey_id)).scalars())
 
 
 def test_identify_and_track_from_the_segment_client_enroll_the_customer(intake: Intake) -> None:
-    client = analytics.Client(intake.write_key, host=intake.url, sync_mode=True, max_retries=0)
+    client = intake.client(sync_mode=True)
+    ada = intake.user("ada")
 
     client.identify(
-        "user-1",
+        ada,
         {"email": "ada@example.com", "first_name": "Ada"},
         context={"timezone": "Europe/Paris"},
-        message_id="identify-1",
+        message_id=f"identify-{intake.tag}",
     )
-    client.track("user-1", "Trial Started", {"plan": "pro", "seats": 3}, message_id="track-1")
-    client.track("user-1", "Trial Started", {"plan": "pro", "seats": 3}, message_id="track-1")
+    client.track(ada, intake.trial_started, {"plan": "pro", "seats": 3}, message_id=f"track-{intake.tag}")
+    client.track(ada, intake.trial_started, {"plan": "pro", "seats": 3}, message_id=f"track-{intake.tag}")
 
-    events = stored_events(intake)
+    events = stored_events(intake, ada)
     assert [(e.message_id, e.type, e.name) for e in events] == [
-        ("identify-1", "identify", None),
-        ("track-1", "track", "Trial Started"),
+        (f"identify-{intake.tag}", "identify", None),
+        (f"track-{intake.tag}", "track", intake.trial_started),
     ]
     assert events[1].properties == {"plan": "pro", "seats": 3}
     with session_scope(intake.database_url) as session:
-        profile = session.execute(select(Profile).where(Profile.user_id == "user-1")).scalar_one()
-        (run,) = session.execute(select(Enrollment)).scalars()
+        profile = session.execute(select(Profile).where(Profile.user_id == ada)).scalar_one()
         assert profile.traits == {"email": "ada@example.com", "first_name": "Ada"}
         assert profile.timezone == "Europe/Paris"
-        assert (run.profile_id, run.journey_id) == (profile.id, intake.journey_id)
-        assert (run.status, run.step_id) == (EnrollmentStatus.WAITING, "hold")
-        assert run.context == {"plan": "pro", "seats": 3}
+    (run,) = runs(intake)
+    assert run.profile_id == profile.id
+    assert (run.status, run.step_id) == (EnrollmentStatus.WAITING, "hold")
+    assert run.context == {"plan": "pro", "seats": 3}
 
 
 def test_the_queued_client_delivers_its_batch_on_flush(intake: Intake) -> None:
-    client = analytics.Client(intake.write_key, host=intake.url, max_retries=0, upload_interval=0.05)
+    client = intake.client(upload_interval=0.05)
+    grace, anonymous = intake.user("grace"), intake.user("anon")
     try:
-        client.track(anonymous_id="anon-1", event="Viewed Pricing")
-        client.identify("user-2", {"email": "grace@example.com"}, anonymous_id="anon-1")
-        client.track("user-2", "Trial Started", {"plan": "free"})
+        client.track(anonymous_id=anonymous, event="Viewed Pricing")
+        client.identify(grace, {"email": "grace@example.com"}, anonymous_id=anonymous)
+        client.track(grace, intake.trial_started, {"plan": "free"})
         client.flush()
     finally:
         client.shutdown()
 
-    events = stored_events(intake)
+    events = stored_events(intake, grace)
     assert [e.type for e in events] == ["track", "identify", "track"]
-    assert len({e.profile_id for e in events}) == 1
-    with session_scope(intake.database_url) as session:
-        assert session.execute(select(Enrollment)).first() is None
+    assert runs(intake) == []
 
 
 def test_the_segment_client_may_gzip_its_requests(intake: Intake) -> None:
-    client = analytics.Client(intake.write_key, host=intake.url, sync_mode=True, max_retries=0, gzip=True)
+    client = intake.client(sync_mode=True, gzip=True)
+    linus = intake.user("linus")
 
-    client.identify("user-4", {"email": "linus@example.com"})
-    client.track("user-4", "Trial Started", {"plan": "pro"})
+    client.identify(linus, {"email": "linus@example.com"})
+    client.track(linus, intake.trial_started, {"plan": "pro"})
 
-    assert [e.type for e in stored_events(intake)] == ["identify", "track"]
-    with session_scope(intake.database_url) as session:
-        assert session.execute(select(Enrollment)).first() is not None
+    assert [e.type for e in stored_events(intake, linus)] == ["identify", "track"]
+    assert len(runs(intake)) == 1
 
 
 def test_the_segment_client_is_refused_with_a_wrong_write_key(intake: Intake) -> None:
-    client = analytics.Client("wk_wrong", host=intake.url, sync_mode=True, max_retries=0)
+    client = intake.client("wk_wrong", sync_mode=True)
+    mallory = intake.user("mallory")
 
     with pytest.raises(APIError) as refused:
-        client.track("user-3", "Trial Started", {"plan": "pro"})
+        client.track(mallory, intake.trial_started, {"plan": "pro"})
 
     assert refused.value.status == 401
-    assert stored_events(intake) == []
+    assert stored_events(intake, mallory) == []
+    assert runs(intake) == []

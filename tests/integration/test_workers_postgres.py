@@ -8,8 +8,10 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -29,7 +31,7 @@ CUSTOMERS = 300
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start_worker(pg_url: str, sms: HttpTestServer, push: HttpTestServer, log: Path) -> subprocess.Popen[bytes]:
+def _start_worker(pg_url: str, sms: HttpTestServer, push: HttpTestServer, log: IO[bytes]) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DATABASE_URL": pg_url,
@@ -42,7 +44,7 @@ def _start_worker(pg_url: str, sms: HttpTestServer, push: HttpTestServer, log: P
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
+        stderr=log,
     )
 
 
@@ -94,16 +96,17 @@ def test_two_workers_share_the_due_customers_and_send_each_message_once(pg_url: 
 
     with HttpTestServer() as sms, HttpTestServer() as push:
         logs = [tmp_path / f"worker{i}.log" for i in range(2)]
-        workers = [_start_worker(pg_url, sms, push, log) for log in logs]
-        try:
-            # Email is opted out for everyone, so each customer gets exactly one push and one SMS.
-            wait_for(lambda: len(sms.requests) >= CUSTOMERS, timeout=90, what="an SMS for every customer")
-            time.sleep(2)
-        finally:
-            for worker in workers:
-                worker.send_signal(signal.SIGTERM)
-            for worker in workers:
-                worker.wait(timeout=20)
+        with ExitStack() as files:
+            workers = [_start_worker(pg_url, sms, push, files.enter_context(log.open("wb"))) for log in logs]
+            try:
+                # Email is opted out for everyone, so each customer gets exactly one push and one SMS.
+                wait_for(lambda: len(sms.requests) >= CUSTOMERS, timeout=60, what="an SMS for every customer")
+                time.sleep(2)
+            finally:
+                for worker in workers:
+                    worker.send_signal(signal.SIGTERM)
+                for worker in workers:
+                    worker.wait(timeout=20)
         outputs = [log.read_text() for log in logs]
 
         assert all(worker.returncode == 0 for worker in workers), outputs

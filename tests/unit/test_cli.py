@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from alembic.command import upgrade
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlmodel import select
 
+from engine.access import Role, verify_api_token, verify_write_key
 from engine.cli import Command, build_parser, main
-from engine.journeys import list_journeys
+from engine.ingest import ingest
+from engine.journeys import get_journey, list_journeys
 from engine.mapdoc import JourneyMap
-from engine.store.db import PROJECT_ROOT, get_engine, session_scope
+from engine.store import audit
+from engine.store.db import PROJECT_ROOT, alembic_config, get_engine, session_scope, utc_now
+from engine.store.enrollments import Enrollment, EnrollmentStatus
+from engine.store.journeys import JourneyStatus, JourneyVersion
 from engine.templates import list_templates, load_template
-from tests.engine_factories import event_trigger, journey_map, node, send
+from tests.engine_factories import event_trigger, journey_map, node, publish_and_launch, send, track
 
 PROBLEM_FIELDS = {"code", "message", "severity", "node_id", "edge_id"}
 
@@ -48,6 +61,24 @@ def map_with_a_node_error() -> JourneyMap:
     )
 
 
+def map_with_two_errors_and_a_warning() -> JourneyMap:
+    return journey_map(
+        [
+            event_trigger("signed_up"),
+            send("hello", body="Hi {{ profile.shoe_size }}"),
+            send("bye", body="Bye {{ profile.hat_size }}"),
+        ],
+        [("entry", "hello"), ("hello", "bye")],
+    )
+
+
+def wait_then_send() -> JourneyMap:
+    return journey_map(
+        [event_trigger("go"), node("hold", "wait", duration="PT1H"), send("hello", stage="s2")],
+        [("entry", "hold"), ("hold", "hello")],
+    )
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     status = main(list(argv))
     out, err = capsys.readouterr()
@@ -62,7 +93,7 @@ def database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 def test_compile_a_clean_map_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "compile", str(write(tmp_path, clean_map())))
-    assert (status, out) == (0, "no problems\n")
+    assert (status, out) == (0, "ok: no problems\n")
 
 
 def test_compile_with_only_warnings_exits_0_and_lists_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,7 +101,7 @@ def test_compile_with_only_warnings_exits_0_and_lists_them(tmp_path: Path, capsy
     assert status == 0
     assert out.splitlines() == [
         "warning  map  empty_stage: Stage 'Second' has no steps or touchpoints yet.",
-        "0 error(s), 1 warning(s)",
+        "0 errors, 1 warning",
     ]
 
 
@@ -78,8 +109,20 @@ def test_compile_errors_exit_1_with_one_line_each(tmp_path: Path, capsys: pytest
     status, out, _ = run(capsys, "compile", str(write(tmp_path, map_with_a_node_error())))
     assert status == 1
     [line, summary] = out.splitlines()
-    assert line.startswith("error  node=hello  unknown_placeholder: The body of the send node hello uses")
-    assert summary == "1 error(s), 0 warning(s)"
+    assert line.startswith("error    node=hello  unknown_placeholder: The body of the send node hello uses")
+    assert summary == "1 error, 0 warnings"
+
+
+def test_compile_counts_errors_and_warnings_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "compile", str(write(tmp_path, map_with_two_errors_and_a_warning())))
+    lines = out.splitlines()
+    assert status == 1
+    assert [line.split()[:3] for line in lines[:-1]] == [
+        ["error", "node=hello", "unknown_placeholder:"],
+        ["error", "node=bye", "unknown_placeholder:"],
+        ["warning", "map", "empty_stage:"],
+    ]
+    assert lines[-1] == "2 errors, 1 warning"
 
 
 def test_compile_json_reports_ok_and_every_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,7 +166,7 @@ def test_compile_reports_an_invalid_document_per_field(tmp_path: Path, capsys: p
 def test_compile_reports_text_that_is_not_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "compile", str(write(tmp_path, "{not json")))
     assert status == 1
-    assert out.startswith("error  map  invalid_document: Invalid JSON")
+    assert out.startswith("error    map  invalid_document: Invalid JSON")
 
 
 def test_compile_of_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -145,7 +188,7 @@ def test_template_prints_a_starter_map(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_an_unknown_template_names_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "template", "birthday")
-    assert (status, out) == (1, "")
+    assert (status, out) == (2, "")
     assert "birthday" in err
     assert "cart_abandonment" in err
 
@@ -244,3 +287,244 @@ def test_the_module_runs_as_a_program() -> None:
         [sys.executable, "-m", "engine.cli", "template"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
     )
     assert (finished.returncode, finished.stdout.splitlines()) == (0, list_templates())
+
+
+def imported(capsys: pytest.CaptureFixture[str], tmp_path: Path, doc: JourneyMap) -> int:
+    status, out, _ = run(capsys, "import", str(write(tmp_path, doc)))
+    assert status == 0
+    return int(out)
+
+
+def test_publish_launch_pause_resume_and_stop(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journey_id = imported(capsys, tmp_path, clean_map())
+    steps = [
+        (["publish"], f"published version 1 of journey {journey_id}", JourneyStatus.DRAFT),
+        (["launch"], f"journey {journey_id} (Test journey) is live: ", JourneyStatus.LIVE),
+        (["pause"], f"journey {journey_id} (Test journey) is paused: ", JourneyStatus.PAUSED),
+        (["resume", "--policy", "send_late"], f"journey {journey_id} (Test journey) is live: ", JourneyStatus.LIVE),
+        (["stop"], f"journey {journey_id} (Test journey) is stopped: ", JourneyStatus.STOPPED),
+    ]
+    for (command, *options), printed, status_after in steps:
+        status, out, err = run(capsys, command, str(journey_id), *options)
+        assert (status, err) == (0, ""), command
+        assert out.startswith(printed), command
+        with session_scope(database) as session:
+            assert get_journey(session=session, journey_id=journey_id).status is status_after, command
+
+    actor = f"cli:{getpass.getuser()}"
+    with session_scope(database) as session:
+        log = sorted(audit.entries(session=session, journey_id=journey_id), key=lambda entry: entry.id or 0)
+        [version] = session.exec(select(JourneyVersion).where(JourneyVersion.journey_id == journey_id)).all()
+    assert [(entry.actor, entry.action) for entry in log] == [
+        (actor, "launch"),
+        (actor, "pause"),
+        (actor, "resume"),
+        (actor, "stop"),
+    ]
+    assert log[2].detail["policy"] == "send_late"
+    assert version.published_by == actor
+
+
+def test_stop_with_drain_leaves_the_journey_draining(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journey_id = imported(capsys, tmp_path, clean_map())
+    run(capsys, "publish", str(journey_id))
+    run(capsys, "launch", str(journey_id))
+
+    status, out, _ = run(capsys, "stop", str(journey_id), "--drain")
+
+    assert status == 0
+    assert out == (
+        f"journey {journey_id} (Test journey) is draining: nobody enters; it stops once the customers inside finish\n"
+    )
+
+
+def test_an_action_the_status_does_not_allow_is_refused_with_the_reason(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journey_id = imported(capsys, tmp_path, clean_map())
+    status, out, err = run(capsys, "pause", str(journey_id))
+    assert (status, out) == (1, "")
+    assert err == "journey: cannot pause journey 'Test journey': it is draft, and pause needs live\n"
+    with session_scope(database) as session:
+        assert get_journey(session=session, journey_id=journey_id).status is JourneyStatus.DRAFT
+        assert audit.entries(session=session, journey_id=journey_id) == []
+
+
+def test_launch_before_publishing_says_to_publish(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journey_id = imported(capsys, tmp_path, clean_map())
+    status, _, err = run(capsys, "launch", str(journey_id))
+    assert (status, err) == (1, "journey: cannot launch journey 'Test journey': publish a version first\n")
+
+
+def test_publishing_a_draft_with_errors_prints_them_and_stores_nothing(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journey_id = imported(capsys, tmp_path, map_with_two_errors_and_a_warning())
+
+    status, out, err = run(capsys, "publish", str(journey_id))
+
+    assert (status, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0] == "journey: nothing was published, the draft has errors:"
+    assert lines[1].startswith("error    node=hello  unknown_placeholder: ")
+    assert lines[-1] == "2 errors, 1 warning"
+    with session_scope(database) as session:
+        assert session.exec(select(JourneyVersion)).all() == []
+
+
+@pytest.mark.parametrize("command", ["publish", "launch", "pause", "resume", "stop"])
+def test_actions_on_an_unknown_journey_name_the_id(
+    database: str, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    status, out, err = run(capsys, command, "404")
+    assert (status, out, err) == (1, "", "journey: there is no journey with id 404\n")
+
+
+def test_resume_refuses_an_unknown_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["resume", "1", "--policy", "whenever"])
+    assert exited.value.code == 2
+    assert "invalid PausePolicy value: 'whenever'" in capsys.readouterr().err
+
+
+def test_the_actor_falls_back_when_the_os_user_is_unknown(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_user() -> str:
+        raise OSError("no login name")
+
+    monkeypatch.setattr(getpass, "getuser", no_user)
+    journey_id = imported(capsys, tmp_path, clean_map())
+    with session_scope(database) as session:
+        assert get_journey(session=session, journey_id=journey_id).created_by == "cli:unknown"
+
+
+def test_key_create_prints_a_write_key_that_verifies(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "key", "create", "  website  ")
+    [secret] = out.splitlines()
+    assert status == 0
+    assert "HTTP Basic username" in err
+    assert secret not in err
+    with session_scope(database) as session:
+        assert verify_write_key(session=session, secret=secret).name == "website"
+
+
+def test_token_create_prints_a_bearer_token_with_its_role(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(capsys, "token", "create", "--role", "marketer", "campaigns")
+    [secret] = out.splitlines()
+    assert status == 0
+    assert "Authorization: Bearer <token>" in err
+    assert secret not in err
+    with session_scope(database) as session:
+        token = verify_api_token(session=session, secret=secret)
+        assert (token.name, token.role) == ("campaigns", Role.MARKETER.value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["key", "create", "   "], "a name needs 1 to 200 characters, got 0"),
+        (["token", "create", "ops"], "the following arguments are required: --role"),
+        (["token", "create", "--role", "owner", "ops"], "invalid Role value: 'owner'"),
+        (["worker", "--tick", "0"], "the tick must be more than 0"),
+        (["worker", "--tick", "soon"], "not a number of seconds: 'soon'"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str], complaint: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_worker_refuses_a_database_that_is_not_migrated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    status, _, err = run(capsys, "worker")
+    assert (status, err) == (
+        1,
+        f"journey: the database at {url} is at schema revision none, not {head}; run `journey db upgrade`\n",
+    )
+
+
+def test_worker_refuses_a_database_migrated_only_part_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(alembic_config(url), "0001_journeys")
+    monkeypatch.setenv("DATABASE_URL", url)
+    status, _, err = run(capsys, "worker")
+    assert status == 1
+    assert "is at schema revision 0001_journeys, not " in err
+
+
+def test_worker_names_an_unreachable_database_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Port 1 on the loopback address: nothing listens there, so the connection is refused at once.
+    monkeypatch.setenv("DATABASE_URL", "postgresql://journeys:s3cret@127.0.0.1:1/journeys")
+    status, _, err = run(capsys, "worker")
+    assert status == 1
+    assert err.startswith("journey: the database at postgresql+psycopg://journeys:***@127.0.0.1:1/journeys cannot")
+    assert "s3cret" not in err
+
+
+def test_worker_refuses_bad_channel_settings(
+    database: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JOURNEY_SMTP_PORT", "many")
+    status, _, err = run(capsys, "worker")
+    assert status == 2
+    assert err.startswith("journey: JOURNEY_SMTP_PORT")
+
+
+def wait_until_ended(url: str, worker: subprocess.Popen[bytes], timeout: float = 60) -> Enrollment:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and worker.poll() is None:
+        with session_scope(url) as session:
+            run_ = session.exec(select(Enrollment)).one()
+        if run_.status is EnrollmentStatus.ENDED:
+            return run_
+        time.sleep(0.1)
+    raise AssertionError(f"the worker did not advance the customer (exit status {worker.poll()})")
+
+
+def test_worker_advances_due_customers_until_sigterm(database: str, tmp_path: Path) -> None:
+    with session_scope(database) as session:
+        publish_and_launch(session, wait_then_send())
+        # Entered two hours ago, so the hour's wait is over and the customer is due now.
+        ingest(session=session, messages=[track("u1", "go")], now=utc_now() - timedelta(hours=2))
+    channels = {name: value for name, value in os.environ.items() if not name.startswith("JOURNEY_")}
+    log = tmp_path / "worker.log"
+    with log.open("wb") as stderr:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "engine.cli", "worker", "--tick", "0.2"],
+            cwd=PROJECT_ROOT,
+            env={**channels, "DATABASE_URL": database, "JOURNEY_SANDBOX": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        ended = wait_until_ended(database, worker)
+        worker.send_signal(signal.SIGTERM)
+        status = worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    output = log.read_text()
+
+    assert ended.end_reason == "completed"
+    assert status == 0, output
+    assert f"journey worker started on {database}, ticking every 0.2 s" in output
+    assert "journey worker stopped" in output
+    assert "Traceback" not in output

@@ -1,8 +1,14 @@
 """Properties of the compiler over generated maps: it never raises, it only names ids the map holds,
-it is deterministic, and a plan it builds is closed (every successor is a step of the plan)."""
+it is deterministic, and a plan it builds is closed (every successor is a step of the plan) and has no
+loop a customer could go round without waiting.
+
+Maps come from four sources: arbitrary documents, well-formed journeys, mutations of those, and
+mutations of the shipped starters."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -11,14 +17,16 @@ from hypothesis import strategies as st
 
 from engine.compiler import CompileResult, ProblemSeverity, compile_map
 from engine.mapdoc import SENDABLE_CHANNELS, Channel, JourneyMap, NodeKind, Operator
-from engine.plan import BranchStep, ExitStep, Plan, SplitStep, WaitForEventStep
+from engine.plan import BranchStep, ExitStep, Plan, SplitStep, WaitForEventStep, WaitStep
+from engine.templates import list_templates, load_template
 
 Doc = dict[str, Any]
 
 FAST = settings(max_examples=150, deadline=None)
 
 LABELS = st.none() | st.sampled_from(["yes", "no", "event", "timeout", "a", "b", "c", " ", "odd"])
-DURATIONS = st.timedeltas(min_value=timedelta(days=-1), max_value=timedelta(days=30))
+# Zero is drawn on purpose: it is the boundary the wait and timeout rules are about.
+DURATIONS = st.just(timedelta(0)) | st.timedeltas(min_value=timedelta(days=-1), max_value=timedelta(days=30))
 POSITIVE_DURATIONS = st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=30))
 SCALARS = (
     st.none()
@@ -226,7 +234,9 @@ def slots(node: dict[str, Any]) -> list[tuple[str, str | None, bool]]:
 
 
 @st.composite
-def well_formed_doc(draw: st.DrawFn) -> Doc:
+def well_formed_doc(draw: st.DrawFn, *, loops_anywhere: bool = False) -> Doc:
+    """A journey with nothing wrong; with ``loops_anywhere`` its loops may also close without a wait, or
+    lead back into the trigger."""
     stages = [
         {"id": f"s{i}", "name": f"Stage {i}", "order": draw(st.integers(0, 3))} for i in range(draw(st.integers(1, 4)))
     ]
@@ -247,11 +257,14 @@ def well_formed_doc(draw: st.DrawFn) -> Doc:
     # Paths left free end the run, or loop back into a wait: forward paths never close a loop, so every
     # loop goes back into a wait and waits there.
     waits = [n["id"] for n in nodes if n["kind"] in {NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT}]
+    loop_targets = [n["id"] for n in nodes] if loops_anywhere else waits
     ending = False
     for source, label, required in open_slots:
         choice = draw(st.sampled_from(["end", "loop"] if required else ["leave", "end", "loop"]))
-        if choice == "loop" and waits:
-            edges.append((source, draw(st.sampled_from(waits)), label))
+        if choice == "loop" and loop_targets:
+            targets = st.sampled_from(loop_targets)
+            # Back into the trigger about half the time: re-entry by a path must be refused wherever it starts.
+            edges.append((source, draw(st.just("entry") | targets if loops_anywhere else targets), label))
         elif choice != "leave":
             edges.append((source, "end", label))
             ending = True
@@ -314,6 +327,68 @@ def edits(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     return anywhere | by_kind.get(kind, anywhere)
 
 
+# Mutations of the starters: the shipped journeys, half-way through a designer's edit.
+
+STARTERS = {name: load_template(name).model_dump(mode="json") for name in list_templates()}
+EMPTY_CONTENT = st.fixed_dictionaries(
+    {"subject": st.sampled_from(["", "Hi"]), "body": st.sampled_from(["", " "]), "url": st.just("")}
+)
+STARTER_MUTATIONS = [
+    "delete_node",
+    "delete_edge",
+    "retarget",
+    "insert_split",
+    "percent",
+    "clear",
+    "self_loop",
+    "trigger",
+]
+
+
+@st.composite
+def mutated_starter(draw: st.DrawFn) -> Doc:
+    doc = copy.deepcopy(STARTERS[draw(st.sampled_from(sorted(STARTERS)))])
+    nodes, edges = doc["nodes"], doc["edges"]
+    for i in range(draw(st.integers(1, 3))):
+        ids = [n["id"] for n in nodes]
+        of_kind = {kind: [n for n in nodes if n["kind"] == kind] for kind in ("trigger", "split", "send")}
+        match draw(st.sampled_from(STARTER_MUTATIONS)):
+            case "delete_node" if nodes:
+                # Its edges stay behind, dangling, as they would on a canvas mid-edit.
+                nodes.pop(draw(st.integers(0, len(nodes) - 1)))
+            case "delete_edge" if edges:
+                edges.pop(draw(st.integers(0, len(edges) - 1)))
+            case "retarget" if edges:
+                draw(st.sampled_from(edges))["target"] = draw(st.sampled_from([*ids, "ghost"]))
+            case "insert_split" if edges:
+                # The starters have no split: put one on a path, so there are percentages to change.
+                edge = draw(st.sampled_from(edges))
+                split_id, percent = f"split{i}", draw(st.sampled_from([0.0, 50.0, 100.0]) | st.floats(0, 100))
+                arms = [{"name": "a", "percent": percent}, {"name": "b", "percent": 100 - percent}]
+                nodes.append({"id": split_id, "kind": "split", "stage": doc["stages"][0]["id"], "arms": arms})
+                for arm in arms:
+                    edges.append(
+                        {
+                            "id": f"{split_id}_{arm['name']}",
+                            "source": split_id,
+                            "target": edge["target"],
+                            "label": arm["name"],
+                        }
+                    )
+                edge["target"] = split_id
+            case "percent" if of_kind["split"]:
+                arm = draw(st.sampled_from(draw(st.sampled_from(of_kind["split"]))["arms"]))
+                arm["percent"] = draw(st.sampled_from([0.0, 100.0]) | st.floats(0, 100))
+            case "clear" if of_kind["send"]:
+                draw(st.sampled_from(of_kind["send"]))["content"] = draw(EMPTY_CONTENT)
+            case "self_loop" if nodes:
+                loop = draw(st.sampled_from(ids))
+                edges.append({"id": f"loop{i}", "source": loop, "target": loop, "label": draw(LABELS)})
+            case "trigger" if of_kind["trigger"]:
+                nodes.append({**copy.deepcopy(of_kind["trigger"][0]), "id": f"trigger{i}"})
+    return doc
+
+
 # The properties
 
 
@@ -321,11 +396,10 @@ def assert_sound(doc: JourneyMap, result: CompileResult) -> None:
     """What every result must satisfy, whatever the map."""
     node_ids = {n.id for n in doc.nodes}
     edge_ids = {e.id for e in doc.edges}
-    named_by_edges = {e.source for e in doc.edges} | {e.target for e in doc.edges}
     for problem in result.problems:
         assert problem.code
         assert problem.message
-        assert problem.node_id is None or problem.node_id in node_ids | named_by_edges, problem
+        assert problem.node_id is None or problem.node_id in node_ids, problem
         assert problem.edge_id is None or problem.edge_id in edge_ids, problem
     has_errors = any(p.severity is ProblemSeverity.ERROR for p in result.problems)
     assert (result.plan is None) == has_errors
@@ -356,7 +430,43 @@ def assert_closed(doc: JourneyMap, plan: Plan) -> None:
     for source, label, target in paths:
         assert target is None or target in executable, (source, label, target)
         assert target == spliced(doc, source, label), (source, label, target)
+    # No loop of the plan avoids every wait: the runtime would walk it forever in one transaction.
+    waits = {s.id for s in plan.steps if isinstance(s, WaitStep | WaitForEventStep)}
+    assert not looping_without(waits, ((s, t) for s, _, t in paths if t is not None))
     assert Plan.from_json(plan.to_json()) == plan
+
+
+def looping_without(waits: set[str], links: Iterable[tuple[str, str]]) -> set[str]:
+    """The nodes on or after a loop of ``links`` that passes none of ``waits``.
+
+    Kahn's algorithm on the graph without its waits: what does not peel off is looping."""
+    successors: dict[str, list[str]] = {}
+    incoming: dict[str, int] = {}
+    for source, target in links:
+        if source in waits or target in waits:
+            continue
+        successors.setdefault(source, []).append(target)
+        incoming[target] = incoming.get(target, 0) + 1
+        incoming.setdefault(source, 0)
+    ready = [step for step, count in incoming.items() if count == 0]
+    while ready:
+        for target in successors.get(ready.pop(), []):
+            incoming[target] -= 1
+            if incoming[target] == 0:
+                ready.append(target)
+    return {step for step, count in incoming.items() if count}
+
+
+def reached_links(doc: JourneyMap) -> list[tuple[str, str]]:
+    """The map's edges whose source a path from the trigger reaches."""
+    reached, frontier = {"entry"}, ["entry"]
+    while frontier:
+        source = frontier.pop()
+        for edge in doc.edges:
+            if edge.source == source and edge.target not in reached:
+                reached.add(edge.target)
+                frontier.append(edge.target)
+    return [(e.source, e.target) for e in doc.edges if e.source in reached]
 
 
 def spliced(doc: JourneyMap, source: str, label: str | None) -> str | None:
@@ -369,7 +479,11 @@ def spliced(doc: JourneyMap, source: str, label: str | None) -> str | None:
         )
 
     target = follow(source, label)
+    walked: set[str] = set()
     while target is not None and kinds[target] is NodeKind.TOUCHPOINT:
+        # A plan must never be built over a loop of touchpoints; fail here rather than walk it forever.
+        assert target not in walked, f"the path from {source!r} loops through touchpoints"
+        walked.add(target)
         target = follow(target, None)
     return target
 
@@ -393,8 +507,30 @@ def test_a_well_formed_journey_compiles_to_a_closed_plan(data: Doc) -> None:
 
 
 @FAST
+@given(well_formed_doc(loops_anywhere=True))
+def test_a_loop_is_refused_exactly_when_no_wait_is_on_it_or_it_reenters(data: Doc) -> None:
+    doc = JourneyMap.model_validate(data)
+    waits = {n.id for n in doc.nodes if n.kind in {NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT}}
+    reenters = any(e.target == "entry" for e in doc.edges)
+
+    result = compile_map(doc)
+
+    assert {p.code for p in result.errors} <= {"cycle_without_wait", "edge_into_trigger"}
+    assert bool(result.errors) == (reenters or bool(looping_without(waits, reached_links(doc))))
+    assert_sound(doc, result)
+
+
+@FAST
 @given(mutated_doc())
 def test_a_mutated_journey_compiles_to_a_plan_or_problems(data: Doc) -> None:
+    doc = JourneyMap.model_validate(data)
+
+    assert_sound(doc, compile_map(doc))
+
+
+@FAST
+@given(mutated_starter())
+def test_a_mutated_starter_compiles_to_a_plan_or_problems(data: Doc) -> None:
     doc = JourneyMap.model_validate(data)
 
     assert_sound(doc, compile_map(doc))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
 from engine.dispatcher import BACKOFF_BASE, LEASE, MAX_ATTEMPTS, DispatchReport, backoff, claim, dispatch_due
@@ -67,7 +67,7 @@ def enter(session: Session, user: str = "u1", **traits: Any) -> None:
 
 def messages(db_url: str) -> list[OutboxMessage]:
     with session_scope(db_url) as session:
-        return list(session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())  # type: ignore[arg-type]
+        return list(session.execute(select(OutboxMessage).order_by(col(OutboxMessage.id))).scalars())
 
 
 def run(db_url: str, sender: RecordingSender, at: datetime = NOW, **others: RecordingSender) -> DispatchReport:
@@ -273,10 +273,9 @@ def test_a_test_send_goes_out_even_while_paused_and_in_quiet_hours(session: Sess
     proof = send_proof(session=session, journey_id=journey_id, node_id="mail0", customer="tester")
     session.commit()
     assert proof.next_attempt_at is not None
-    # Seven in the morning in New York, after the proof was queued: quiet hours there.
-    at = datetime.combine(proof.next_attempt_at.date() + timedelta(days=1), datetime.min.time(), UTC) + timedelta(
-        hours=12
-    )
+    # 11:00 UTC the next day is 06:00 or 07:00 in New York (with or without summer time): quiet hours there.
+    next_day = proof.next_attempt_at.date() + timedelta(days=1)
+    at = datetime.combine(next_day, datetime.min.time(), UTC) + timedelta(hours=11)
     sender = RecordingSender()
 
     report = run(db_url, sender, at)

@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from engine.dispatcher import claim
 from engine.ingest import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
@@ -20,16 +21,17 @@ from engine.ingest import (
 )
 from engine.store.enrollments import Enrollment, EnrollmentStatus
 from engine.store.events import Event
+from engine.store.outbox import MessageStatus, OutboxMessage
 from engine.store.profiles import Profile, ProfileAlias
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, track
+from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
 
 
 def profiles(session: Session) -> list[Profile]:
-    return list(session.execute(select(Profile).order_by(Profile.id)).scalars())  # type: ignore[arg-type]
+    return list(session.execute(select(Profile).order_by(col(Profile.id))).scalars())
 
 
 def events(session: Session) -> list[Event]:
-    return list(session.execute(select(Event).order_by(Event.id)).scalars())  # type: ignore[arg-type]
+    return list(session.execute(select(Event).order_by(col(Event.id))).scalars())
 
 
 def count(session: Session, table: type) -> int:
@@ -360,3 +362,29 @@ def test_a_consent_value_that_is_not_a_yes_or_no_changes_nothing(session: Sessio
 
     (profile,) = profiles(session)
     assert profile.consent == {"sms": False}
+
+
+def test_messages_waiting_for_an_anonymous_profile_follow_it_into_the_merge(session: Session) -> None:
+    doc = journey_map([event_trigger("viewed"), send("mail")], [("entry", "mail")])
+    publish_and_launch(session, doc)
+    ingest(session=session, messages=[identify("u1", {"email": "u1@example.com", "unsubscribed_email": True})], now=NOW)
+    ingest(
+        session=session,
+        messages=[
+            identify(None, {"email": "u1@example.com"}, anonymous_id="anon-3"),
+            track(None, "viewed", anonymous_id="anon-3"),
+        ],
+        now=NOW,
+    )
+
+    ingest(session=session, messages=[identify("u1", {}, anonymous_id="anon-3")], now=NOW)
+    session.flush()
+    claimed, report = claim(session=session, now=NOW)
+
+    (profile,) = profiles(session)
+    message = session.execute(select(OutboxMessage)).scalar_one()
+    session.refresh(message)
+    assert message.profile_id == profile.id
+    assert claimed == []
+    assert report.suppressed == 1
+    assert (message.status, message.reason) == (MessageStatus.SUPPRESSED, "opted out of email")

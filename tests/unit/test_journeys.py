@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -148,10 +148,13 @@ def test_published_plans_load_from_a_fresh_session(db_url: str) -> None:
     with session_scope(db_url) as session:
         journey_id = create_journey(session=session, doc=doc).id
         assert journey_id is not None
-        publish_journey(session=session, journey_id=journey_id)
+        published_at = publish_journey(session=session, journey_id=journey_id).published_at
     with session_scope(db_url) as session:
         [version] = versions_of(session, journey_id)
         assert Plan.model_validate(version.plan) == compile_map(doc).plan
+        assert version.published_at.tzinfo is UTC
+        assert version.published_at == published_at
+        assert list_journeys(session=session)[0].updated_at.tzinfo is UTC
 
 
 def test_version_numbers_count_per_journey(session: Session) -> None:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.dispatcher import claim
 from engine.ingest import ingest
@@ -51,17 +51,16 @@ def reminder_journey(wait: str = "PT1H", **settings: object) -> JourneyMap:
     )
 
 
-def enter(session: Session, *users: str, at: object = NOW) -> None:
-    messages = [m for user in users for m in (identify(user), track(user, "go"))]
-    ingest(session=session, messages=messages, now=at)  # type: ignore[arg-type]
+def enter(session: Session, *users: str, at: datetime = NOW) -> None:
+    ingest(session=session, messages=[m for user in users for m in (identify(user), track(user, "go"))], now=at)
 
 
 def runs(session: Session) -> list[Enrollment]:
-    return list(session.execute(select(Enrollment).order_by(Enrollment.id)).scalars())  # type: ignore[arg-type]
+    return list(session.execute(select(Enrollment).order_by(col(Enrollment.id))).scalars())
 
 
 def outbox(session: Session) -> list[OutboxMessage]:
-    return list(session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())  # type: ignore[arg-type]
+    return list(session.execute(select(OutboxMessage).order_by(col(OutboxMessage.id))).scalars())
 
 
 def test_a_journey_cannot_be_launched_before_a_version_is_published(session: Session) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.entry import enroll_scheduled_audience
 from engine.ingest import ingest
@@ -42,7 +42,7 @@ def other_db_url(tmp_path: Path) -> Iterator[str]:
 
 
 def enrollments(session: Session) -> list[Enrollment]:
-    return list(session.execute(select(Enrollment).order_by(Enrollment.id)).scalars())  # type: ignore[arg-type]
+    return list(session.execute(select(Enrollment).order_by(col(Enrollment.id))).scalars())
 
 
 def test_each_database_runs_its_own_plan_for_the_same_version_id(db_url: str, other_db_url: str) -> None:
@@ -87,14 +87,14 @@ def runs_of(session: Session, journey_id: int) -> list[Enrollment]:
 
 
 def transitions(session: Session, enrollment_id: int | None = None) -> list[Transition]:
-    query = select(Transition).order_by(Transition.id)  # type: ignore[arg-type]
+    query = select(Transition).order_by(col(Transition.id))
     if enrollment_id is not None:
         query = query.where(Transition.enrollment_id == enrollment_id)
     return list(session.execute(query).scalars())
 
 
 def outbox(session: Session) -> list[OutboxMessage]:
-    return list(session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())  # type: ignore[arg-type]
+    return list(session.execute(select(OutboxMessage).order_by(col(OutboxMessage.id))).scalars())
 
 
 def test_an_event_enrolls_only_when_its_properties_pass_the_filters(session: Session) -> None:
@@ -321,3 +321,53 @@ def test_new_entrants_take_the_newest_version_while_runs_in_flight_keep_theirs(s
     assert (old.version_id, new.version_id) == (first_version, second_version)
     assert old.status is EnrollmentStatus.ENDED
     assert (new.status, new.due_at) == (EnrollmentStatus.WAITING, NOW + timedelta(hours=5))
+
+
+@pytest.mark.parametrize("ending", ["purchased", "cart_emptied"])
+def test_a_run_ended_earlier_in_the_batch_lets_the_customer_in_again(session: Session, ending: str) -> None:
+    journey_id, _ = publish_and_launch(session, cart_journey(reentry="after_exit"))
+
+    ingest(
+        session=session,
+        messages=[abandon("u1", "c1"), track("u1", ending, {"cart_id": "c1"}), abandon("u1", "c2")],
+        now=NOW,
+    )
+
+    first, second = runs_of(session, journey_id)
+    assert (first.status, first.context["cart_id"]) == (EnrollmentStatus.ENDED, "c1")
+    assert (second.status, second.context["cart_id"]) == (EnrollmentStatus.WAITING, "c2")
+
+
+def test_an_event_resumes_a_run_entered_earlier_in_the_same_batch(session: Session) -> None:
+    journey_id, _ = publish_and_launch(session, cart_journey())
+
+    ingest(
+        session=session,
+        messages=[abandon("u1", "c1"), track("u1", "order_completed", {"cart_id": "c1"})],
+        now=NOW,
+    )
+
+    (run,) = runs_of(session, journey_id)
+    assert (run.status, run.end_reason, run.goal_reached_at) == (EnrollmentStatus.ENDED, "goal", NOW)
+    assert [t.node_id for t in transitions(session, run.id)] == ["entry", "await_order", "ordered"]
+
+
+def test_two_journeys_updating_one_customer_at_once_keep_both_changes(session: Session) -> None:
+    for name, trait in (("Tags plan", "plan_nudged"), ("Tags churn", "churn_nudged")):
+        doc = journey_map(
+            [
+                event_trigger("signed_up"),
+                node("hold", "wait", duration="PT1H"),
+                node("tag", "update_profile", set_traits={trait: True}),
+            ],
+            [("entry", "hold"), ("hold", "tag")],
+            name=name,
+        )
+        publish_and_launch(session, doc)
+    ingest(session=session, messages=[identify("u1", {"email": "u1@example.com"}), track("u1", "signed_up")], now=NOW)
+
+    assert advance_due(session=session, now=NOW + timedelta(hours=1)) == 2
+    session.expire_all()
+
+    profile = session.execute(select(Profile)).scalar_one()
+    assert profile.traits == {"email": "u1@example.com", "plan_nudged": True, "churn_nudged": True}

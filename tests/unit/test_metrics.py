@@ -1,0 +1,517 @@
+"""KPI queries on hand-built histories whose answers are worked out by hand, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from engine.journeys import JourneyNotFoundError, create_journey, publish_journey
+from engine.mapdoc import JourneyMap
+from engine.metrics import (
+    MetricsFilter,
+    VersionNotFoundError,
+    conversion_over_time,
+    goal_conversion,
+    journey_overlay,
+    node_metrics,
+    recovery_by_channel,
+    split_results,
+    stage_metrics,
+    two_proportion_p_value,
+)
+from engine.store.db import get_engine
+from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
+from engine.store.outbox import MessageStatus, OutboxMessage
+from engine.store.profiles import Profile
+from tests.engine_factories import event_trigger, node, send
+
+T0 = datetime(2026, 11, 13, 12, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+STAGE_OF = {
+    "entry": "a",
+    "mail": "a",
+    "pause": "a",
+    "ab": "b",
+    "text": "b",
+    "nudge": "b",
+    "cool": "b",
+    "buy": "c",
+    "won": "c",
+    "lost": "c",
+}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_session(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """A session on SQLite or on the shared PostgreSQL database; what a test writes is rolled back."""
+    url = request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url")
+    with Session(get_engine(url), expire_on_commit=False) as session:
+        yield session
+        session.rollback()
+
+
+def metrics_map() -> JourneyMap:
+    """entry -> mail -> pause | split ab: text or nudge -> cool | wait for purchase: won (goal) or lost."""
+    return JourneyMap.from_dict(
+        {
+            "name": f"Metrics {uuid.uuid4().hex[:8]}",
+            "stages": [{"id": s, "name": s.upper(), "order": i} for i, s in enumerate("abc")],
+            "nodes": [
+                {**event_trigger("signed_up"), "stage": "a"},
+                send("mail", stage="a"),
+                node("pause", "wait", stage="a", duration="PT1H"),
+                node(
+                    "ab",
+                    "split",
+                    stage="b",
+                    arms=[{"name": "control", "percent": 50}, {"name": "variant", "percent": 50}],
+                ),
+                send("text", "sms", stage="b"),
+                send("nudge", "push", stage="b"),
+                node("cool", "wait", stage="b", duration="PT1H"),
+                node("buy", "wait_for_event", stage="c", event="purchased", timeout="P1D"),
+                node("won", "goal", stage="c"),
+                node("lost", "exit", stage="c"),
+            ],
+            "edges": [
+                {"id": f"e_{source}_{target}", "source": source, "target": target, "label": label}
+                for source, target, label in [
+                    ("entry", "mail", None),
+                    ("mail", "pause", None),
+                    ("pause", "ab", None),
+                    ("ab", "text", "control"),
+                    ("ab", "nudge", "variant"),
+                    ("text", "cool", None),
+                    ("nudge", "cool", None),
+                    ("cool", "buy", None),
+                    ("buy", "won", "event"),
+                    ("buy", "lost", "timeout"),
+                ]
+            ],
+            "settings": {"goal_event": "purchased"},
+        }
+    )
+
+
+def published_journey(session: Session, *, versions: int = 1) -> tuple[int, list[int]]:
+    """A journey on the metrics map with ``versions`` published versions: (journey id, version ids)."""
+    journey = create_journey(session=session, doc=metrics_map())
+    assert journey.id is not None
+    version_ids = []
+    for _ in range(versions):
+        version = publish_journey(session=session, journey_id=journey.id)
+        assert version.id is not None
+        version_ids.append(version.id)
+    return journey.id, version_ids
+
+
+@dataclass(frozen=True)
+class Message:
+    node_id: str
+    channel: str
+    status: MessageStatus
+    at: timedelta
+    delivered: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run, as offsets from T0: the nodes entered, and how it ended (None: still waiting)."""
+
+    steps: Sequence[tuple[str, timedelta]]
+    ended: timedelta | None = None
+    goal: timedelta | None = None
+    arm: str | None = None
+    messages: Sequence[Message] = field(default_factory=tuple)
+
+
+def record(session: Session, journey_id: int, version_id: int, *runs: Run) -> None:
+    for run in runs:
+        profile = Profile(user_id=f"u-{uuid.uuid4().hex}")
+        session.add(profile)
+        session.flush()
+        assert profile.id is not None
+        ended = run.ended is not None
+        enrollment = Enrollment(
+            journey_id=journey_id,
+            version_id=version_id,
+            profile_id=profile.id,
+            status=EnrollmentStatus.ENDED if ended else EnrollmentStatus.WAITING,
+            step_id=None if ended else run.steps[-1][0],
+            entered_at=T0 + run.steps[0][1],
+            ended_at=T0 + run.ended if run.ended is not None else None,
+            end_reason=("goal" if run.goal is not None else "exit_node") if ended else None,
+            goal_reached_at=T0 + run.goal if run.goal is not None else None,
+        )
+        session.add(enrollment)
+        session.flush()
+        assert enrollment.id is not None
+        previous_stage = None
+        for node_id, at in run.steps:
+            session.add(
+                Transition(
+                    enrollment_id=enrollment.id,
+                    journey_id=journey_id,
+                    version_id=version_id,
+                    node_id=node_id,
+                    stage_id=STAGE_OF[node_id],
+                    first_in_stage=STAGE_OF[node_id] != previous_stage,
+                    arm=run.arm if node_id == "ab" else None,
+                    at=T0 + at,
+                )
+            )
+            previous_stage = STAGE_OF[node_id]
+        for message in run.messages:
+            session.add(
+                OutboxMessage(
+                    idempotency_key=uuid.uuid4().hex,
+                    enrollment_id=enrollment.id,
+                    journey_id=journey_id,
+                    profile_id=profile.id,
+                    node_id=message.node_id,
+                    channel=message.channel,
+                    status=message.status,
+                    created_at=T0 + message.at,
+                    delivered_at=T0 + message.delivered if message.delivered is not None else None,
+                )
+            )
+    session.flush()
+
+
+def path(*steps: tuple[str, float]) -> list[tuple[str, timedelta]]:
+    return [(node_id, hours * H) for node_id, hours in steps]
+
+
+A = [("entry", 0.0), ("mail", 0.0), ("pause", 0.0)]
+
+
+def funnel_runs() -> list[Run]:
+    """Six runs through stages a -> b -> c:
+
+    won        a at 0, b at 1 h, c at 3 h, reached the goal
+    lost       a at 0, b at 2 h, c at 6 h, ended at the exit without the goal
+    waiting_b  a at 0, b at 4 h, still waiting in b           (in flight, not dropped)
+    left_a     a at 0, ended at 1 h without entering b        (dropped in a)
+    waiting_a  a at 0, still waiting in a                     (in flight, not dropped)
+    left_b     a at 0, b at 10 h, ended at 11 h without c      (dropped in b)
+    """
+    return [
+        Run(
+            path(*A, ("ab", 1), ("text", 1), ("cool", 1), ("buy", 3), ("won", 3)),
+            ended=3 * H,
+            goal=3 * H,
+            arm="control",
+        ),
+        Run(path(*A, ("ab", 2), ("text", 2), ("cool", 2), ("buy", 6), ("lost", 6)), ended=6 * H, arm="control"),
+        Run(path(*A, ("ab", 4), ("nudge", 4), ("cool", 4)), arm="variant"),
+        Run(path(*A), ended=1 * H),
+        Run(path(*A)),
+        Run(path(*A, ("ab", 10), ("nudge", 10), ("cool", 10)), ended=11 * H, arm="variant"),
+    ]
+
+
+def test_stage_conversion_drop_off_and_velocity_follow_the_hand_worked_funnel(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    record(any_session, journey_id, version_id, *funnel_runs())
+
+    a, b, c = stage_metrics(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    assert (a.stage_id, a.entered, a.moved_on, a.dropped_off, a.reached_goal, a.in_flight) == ("a", 6, 4, 1, 0, 1)
+    assert a.conversion == pytest.approx(4 / 6)
+    # a -> b took 1, 2, 4 and 10 hours: the median interpolates 2 and 4; p90 is 4 h + 0.7 * (10 h - 4 h).
+    assert (a.velocity_median, a.velocity_p90) == (3 * H, timedelta(hours=8.2))
+    assert (b.entered, b.moved_on, b.dropped_off, b.reached_goal, b.in_flight) == (4, 2, 1, 0, 1)
+    assert b.conversion == pytest.approx(0.5)
+    # b -> c took 2 and 4 hours.
+    assert (b.velocity_median, b.velocity_p90) == (3 * H, timedelta(hours=3.8))
+    assert (c.entered, c.moved_on, c.conversion, c.dropped_off, c.reached_goal, c.in_flight) == (2, None, None, 1, 1, 0)
+    assert (c.velocity_median, c.velocity_p90) == (None, None)
+
+
+def test_customers_still_in_flight_are_not_dropped_until_their_run_ends(session: Session) -> None:
+    journey_id, [version_id] = published_journey(session)
+    record(session, journey_id, version_id, Run(path(*A)), Run(path(*A)), Run(path(*A), ended=2 * H))
+
+    [a, b, _] = stage_metrics(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    assert (a.entered, a.moved_on, a.dropped_off, a.in_flight, a.conversion) == (3, 0, 1, 2, 0.0)
+    assert (b.entered, b.conversion, b.velocity_median) == (0, None, None)
+
+
+def test_node_counts_give_customers_entries_waiting_and_messages_by_outcome(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    delivered = Message("mail", "email", MessageStatus.DELIVERED, 0 * H, 0.1 * H)
+    record(
+        any_session,
+        journey_id,
+        version_id,
+        # Sent back to the mail step once: two entries, one customer.
+        Run(
+            path(*A, ("mail", 1), ("pause", 1)), messages=[delivered, Message("mail", "email", MessageStatus.FAILED, H)]
+        ),
+        Run(path(*A), messages=[Message("mail", "email", MessageStatus.SUPPRESSED, 0 * H)]),
+        Run(path(*A, ("ab", 1), ("text", 1), ("cool", 1)), messages=[Message("text", "sms", MessageStatus.PENDING, H)]),
+        Run(path(*A, ("ab", 1), ("text", 1), ("cool", 1)), messages=[Message("text", "sms", MessageStatus.SKIPPED, H)]),
+        Run(path(*A), ended=H),
+    )
+
+    nodes = {
+        n.node_id: n
+        for n in node_metrics(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+    }
+
+    assert list(nodes) == ["entry", "mail", "pause", "ab", "text", "nudge", "cool", "buy", "won", "lost"]
+    mail = nodes["mail"]
+    assert (mail.customers, mail.entries, mail.waiting) == (5, 6, 0)
+    assert (mail.sent, mail.delivered, mail.failed, mail.suppressed, mail.pending, mail.skipped) == (2, 1, 1, 1, 0, 0)
+    assert (nodes["pause"].waiting, nodes["cool"].waiting) == (2, 2)
+    text = nodes["text"]
+    assert (text.customers, text.entries, text.sent, text.pending, text.skipped) == (2, 2, 1, 1, 1)
+    assert (nodes["nudge"].customers, nodes["nudge"].entries, nodes["nudge"].sent) == (0, 0, 0)
+
+
+def test_goal_conversion_counts_runs_that_entered_and_those_that_reached_the_goal(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    record(any_session, journey_id, version_id, *funnel_runs())
+
+    goal = goal_conversion(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    assert (goal.entered, goal.reached_goal) == (6, 1)
+    assert goal.rate == pytest.approx(1 / 6)
+
+
+def test_recovery_credits_the_last_channel_delivered_before_the_goal(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    mail = Message("mail", "email", MessageStatus.DELIVERED, 0 * H, 0.1 * H)
+    goal_run = path(*A, ("ab", 1), ("text", 1), ("cool", 1), ("buy", 3), ("won", 5))
+    record(
+        any_session,
+        journey_id,
+        version_id,
+        # SMS delivered last before the goal; the push after the goal and the failed SMS do not count.
+        Run(
+            goal_run,
+            ended=5 * H,
+            goal=5 * H,
+            messages=[
+                mail,
+                Message("text", "sms", MessageStatus.DELIVERED, H, 1.1 * H),
+                Message("text", "sms", MessageStatus.FAILED, 2 * H),
+                Message("nudge", "push", MessageStatus.DELIVERED, 6 * H, 6 * H),
+            ],
+        ),
+        Run(goal_run, ended=5 * H, goal=5 * H, messages=[mail, Message("text", "sms", MessageStatus.SUPPRESSED, H)]),
+        Run(goal_run, ended=5 * H, goal=5 * H, messages=[mail]),
+        Run(goal_run, ended=5 * H, goal=5 * H, messages=[Message("mail", "email", MessageStatus.FAILED, 0 * H)]),
+        # No goal: its messages are nobody's recovery.
+        Run(path(*A), ended=H, messages=[mail]),
+    )
+
+    recovered = recovery_by_channel(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    assert [(r.channel, r.customers) for r in recovered] == [("email", 2), ("sms", 1), (None, 1)]
+
+
+def split_runs(arm: str, customers: int, converted: int) -> list[Run]:
+    steps = path(*A, ("ab", 1), ("text", 1), ("cool", 1))
+    return [
+        Run(steps, ended=5 * H, goal=5 * H, arm=arm) if i < converted else Run(steps, ended=5 * H, arm=arm)
+        for i in range(customers)
+    ]
+
+
+def test_split_compares_each_arm_with_the_first_by_a_two_proportion_z_test(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    record(any_session, journey_id, version_id, *split_runs("control", 100, 20), *split_runs("variant", 100, 35))
+
+    [split] = split_results(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    control, variant = split.arms
+    assert (control.arm, control.customers, control.reached_goal, control.p_value) == ("control", 100, 20, None)
+    assert (variant.arm, variant.customers, variant.reached_goal) == ("variant", 100, 35)
+    # Pooled rate 55/200 = 0.275; standard error sqrt(0.275 * 0.725 * (1/100 + 1/100)) = 0.0631466;
+    # z = (0.35 - 0.20) / 0.0631466 = 2.37542; two-sided p = 2 * (1 - Phi(2.37542)) = 0.017529.
+    assert variant.p_value == pytest.approx(0.017529, abs=1e-6)
+    assert not split.small_sample
+    assert not control.small_sample
+
+
+def test_a_split_warns_while_arms_are_small_or_have_few_conversions(session: Session) -> None:
+    journey_id, [version_id] = published_journey(session)
+    record(session, journey_id, version_id, *split_runs("control", 40, 4), *split_runs("variant", 20, 10))
+
+    [split] = split_results(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    assert [(a.arm, a.customers, a.reached_goal, a.small_sample) for a in split.arms] == [
+        ("control", 40, 4, True),
+        ("variant", 20, 10, True),
+    ]
+    assert split.small_sample
+
+
+def test_the_p_value_is_undefined_without_customers_or_variation() -> None:
+    assert two_proportion_p_value(0, 0, 3, 10) is None
+    assert two_proportion_p_value(0, 10, 0, 10) is None
+    assert two_proportion_p_value(10, 10, 10, 10) is None
+    assert two_proportion_p_value(5, 10, 5, 10) == pytest.approx(1.0)
+
+
+def test_a_window_counts_who_entered_in_it_and_what_happened_before_it_closed(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    late = 5 * 24.0
+    record(
+        any_session,
+        journey_id,
+        version_id,
+        *funnel_runs(),
+        # Entered five days after T0: moved on six hours later, then reached the goal.
+        Run(
+            path(("entry", late), ("mail", late), ("pause", late), ("ab", late + 6), ("text", late + 6)),
+            ended=(late + 8) * H,
+            goal=(late + 8) * H,
+        ),
+    )
+    recent = MetricsFilter.custom(journey_id=journey_id, since=T0 + 4 * 24 * H, until=T0 + (late + 7) * H)
+
+    a, b, _ = stage_metrics(session=any_session, metrics_filter=recent)
+    goal = goal_conversion(session=any_session, metrics_filter=recent)
+    nodes = {n.node_id: n for n in node_metrics(session=any_session, metrics_filter=recent)}
+
+    # Only the late run entered in the window; when it closed it had moved on but not reached the goal.
+    assert (a.entered, a.moved_on, a.dropped_off, a.in_flight, a.velocity_median) == (1, 1, 0, 0, 6 * H)
+    assert (b.entered, b.moved_on, b.dropped_off, b.reached_goal, b.in_flight) == (1, 0, 0, 0, 1)
+    assert (goal.entered, goal.reached_goal) == (1, 0)
+    assert (nodes["mail"].entries, nodes["text"].entries, nodes["cool"].entries) == (1, 1, 0)
+
+    everything = stage_metrics(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+    assert (everything[0].entered, everything[1].reached_goal) == (7, 1)
+
+
+def test_the_rolling_windows_end_now_and_reach_back_their_length() -> None:
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    assert MetricsFilter.last_24h(journey_id=1, now=now).since == now - timedelta(hours=24)
+    assert MetricsFilter.last_7d(journey_id=1, now=now).since == now - timedelta(days=7)
+    week = MetricsFilter.last_30d(journey_id=1, version=2, now=now)
+    assert (week.since, week.until, week.version) == (now - timedelta(days=30), now, 2)
+    assert (MetricsFilter.all_time(journey_id=1).since, MetricsFilter.all_time(journey_id=1).until) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "message"),
+    [
+        (datetime(2026, 11, 1), None, "since must be timezone-aware"),
+        (None, datetime(2026, 11, 1), "until must be timezone-aware"),
+        (T0, T0, "must be before until"),
+        (T0 + H, T0, "must be before until"),
+    ],
+)
+def test_a_window_must_be_aware_and_in_order(since: datetime | None, until: datetime | None, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        MetricsFilter.custom(journey_id=1, since=since, until=until)
+
+
+def test_a_version_filter_counts_only_that_versions_runs(any_session: Session) -> None:
+    journey_id, [first, second] = published_journey(any_session, versions=2)
+    record(any_session, journey_id, first, *funnel_runs())
+    record(
+        any_session,
+        journey_id,
+        second,
+        Run(path(*A, ("ab", 1), ("text", 1), ("cool", 1)), arm="control"),
+        Run(path(*A), ended=H),
+    )
+
+    v2 = MetricsFilter.all_time(journey_id=journey_id, version=2)
+    a, b, _ = stage_metrics(session=any_session, metrics_filter=v2)
+    nodes = {n.node_id: n for n in node_metrics(session=any_session, metrics_filter=v2)}
+
+    assert (a.entered, a.moved_on, a.dropped_off, b.entered, b.in_flight) == (2, 1, 1, 1, 1)
+    assert (nodes["mail"].customers, nodes["cool"].waiting) == (2, 1)
+    assert goal_conversion(session=any_session, metrics_filter=v2).entered == 2
+    assert (
+        stage_metrics(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))[0].entered == 8
+    )
+
+
+def test_an_unknown_journey_or_version_is_refused_by_name(session: Session) -> None:
+    journey_id, _ = published_journey(session)
+    with pytest.raises(VersionNotFoundError, match=f"journey {journey_id} has no published version 9"):
+        stage_metrics(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id, version=9))
+    with pytest.raises(JourneyNotFoundError, match="no journey with id 987654"):
+        journey_overlay(session=session, metrics_filter=MetricsFilter.all_time(journey_id=987654))
+
+
+def test_conversion_over_time_buckets_entries_and_goals_by_utc_day_with_empty_days(session: Session) -> None:
+    journey_id, [version_id] = published_journey(session)
+    day = 24.0
+    record(
+        session,
+        journey_id,
+        version_id,
+        Run(path(*A), ended=(day + 1) * H, goal=(day + 1) * H),
+        Run(path(*A)),
+        Run(
+            path(("entry", 3 * day), ("mail", 3 * day), ("pause", 3 * day)),
+            ended=(3 * day + 2) * H,
+            goal=(3 * day + 2) * H,
+        ),
+    )
+
+    days = conversion_over_time(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    assert [(d.day, d.entered, d.converted, d.goals_reached) for d in days] == [
+        (date(2026, 11, 13), 2, 1, 0),
+        (date(2026, 11, 14), 0, 0, 1),
+        (date(2026, 11, 15), 0, 0, 0),
+        (date(2026, 11, 16), 1, 1, 1),
+    ]
+
+
+def test_the_overlay_gives_stages_nodes_edge_shares_and_the_goal_in_one_call(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    record(any_session, journey_id, version_id, *funnel_runs())
+    metrics_filter = MetricsFilter.all_time(journey_id=journey_id)
+
+    overlay = journey_overlay(session=any_session, metrics_filter=metrics_filter)
+
+    assert overlay.stages == stage_metrics(session=any_session, metrics_filter=metrics_filter)
+    assert overlay.nodes == node_metrics(session=any_session, metrics_filter=metrics_filter)
+    assert overlay.goal == goal_conversion(session=any_session, metrics_filter=metrics_filter)
+    edges = {(e.source, e.target): e for e in overlay.edges}
+    # Six entered the pause; four went on to the split (two are waiting there or left from it).
+    assert (edges[("pause", "ab")].customers, edges[("pause", "ab")].share) == (4, pytest.approx(4 / 6))
+    assert (edges[("ab", "text")].customers, edges[("ab", "text")].share) == (2, 0.5)
+    assert (edges[("buy", "won")].customers, edges[("buy", "won")].share, edges[("buy", "won")].edge_ids) == (
+        1,
+        0.5,
+        ("e_buy_won",),
+    )
+    assert set(edges) == {
+        ("entry", "mail"),
+        ("mail", "pause"),
+        ("pause", "ab"),
+        ("ab", "text"),
+        ("ab", "nudge"),
+        ("text", "cool"),
+        ("nudge", "cool"),
+        ("cool", "buy"),
+        ("buy", "won"),
+        ("buy", "lost"),
+    }
+    assert all(e.edge_ids == (f"e_{e.source}_{e.target}",) for e in overlay.edges)
+
+
+def test_a_journey_without_a_published_version_has_no_figures(session: Session) -> None:
+    journey = create_journey(session=session, doc=metrics_map())
+    assert journey.id is not None
+
+    overlay = journey_overlay(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey.id))
+
+    assert (overlay.stages, overlay.nodes, overlay.edges) == ((), (), ())
+    assert (overlay.goal.entered, overlay.goal.rate) == (0, None)
