@@ -320,7 +320,9 @@ function Flow(props) {
     // A little room on the right keeps the minimap off the last lane.
     const width = Math.max(1, (lanes || []).length) * LANE_WIDTH + LANE_WIDTH / 2;
     const height = laneHeight(all) + ((lanes || []).length ? CURVE_HEIGHT + 24 : 0);
-    flow.fitBounds({ x: 0, y: 0, width, height }, { padding: 0.04, duration });
+    // ... and a little on the left keeps the zoom controls off the first lane and the curve's title.
+    const left = LANE_WIDTH / 5;
+    flow.fitBounds({ x: -left, y: 0, width: width + left, height }, { padding: 0.04, duration });
   }, [cards, lanes, flow]);
 
   // Until the designer pans or zooms, the map follows the pane's size (the page may still be
