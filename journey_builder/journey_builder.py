@@ -12,10 +12,11 @@ import reflex as rx
 from engine.http_api import create_api
 from engine.scheduler import Engine
 from journey_builder import routes
+from journey_builder.canvas.editor_state import EditorState
 from journey_builder.components.layout import app_shell
 from journey_builder.pages.customers import customers_page
 from journey_builder.pages.dashboard import DashboardState, dashboard_page
-from journey_builder.pages.editor import JourneyMapState, editor_page
+from journey_builder.pages.editor import editor_page
 from journey_builder.pages.journeys import JourneysState, journeys_page
 from journey_builder.pages.launch import LaunchState, launch_page
 
@@ -50,7 +51,7 @@ app = rx.App(
 app.register_lifespan_task(journey_engine)
 app.add_page(journeys_page, route=routes.JOURNEYS_LIST, title="Journeys · Journey Builder", on_load=JourneysState.load)
 app.add_page(
-    editor_page, route=routes.JOURNEY_EDITOR, title="Journey map · Journey Builder", on_load=JourneyMapState.load
+    editor_page, route=routes.JOURNEY_EDITOR, title="Journey map · Journey Builder", on_load=EditorState.load_journey
 )
 app.add_page(
     launch_control_page,

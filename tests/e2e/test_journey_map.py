@@ -46,7 +46,7 @@ def test_problems_listed_and_their_cards_marked(page: Page, broken_journey_id: i
     expect(problems).to_contain_text(f"{len(errors)} errors")
     for error in errors:
         expect(problems.get_by_text(error.message, exact=True)).to_be_visible()
-    expect(page.locator(".jb-touchpoint-problem")).to_have_count(len({e.node_id for e in errors}))
+    expect(page.locator(".jc-card.jc-error")).to_have_count(len({e.node_id for e in errors}))
     page.screenshot(path=str(artifacts / "journey_map_problems.png"), full_page=True)
 
 

@@ -1,0 +1,1 @@
+"""The journey canvas: React Flow components, their states and the views they render."""

@@ -1,0 +1,194 @@
+"""The open journey: its document, undo history, autosave and what the canvas renders of it."""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+
+import reflex as rx
+
+from engine.compiler import Problem, compile_map
+from engine.journeys import DraftConflictError, JourneyNotFoundError, draft_of, get_journey, save_draft
+from engine.mapdoc import JourneyMap
+from engine.store.db import session_scope
+from journey_builder import routes
+
+from . import view
+from .forms import NodeForm, node_form
+
+AUTOSAVE_DELAY_SECONDS = 0.8
+HISTORY_LIMIT = 200
+
+
+class SaveStatus(StrEnum):
+    SAVED = "saved"
+    UNSAVED = "unsaved"
+    SAVING = "saving"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+
+
+def _load(journey_id: int) -> tuple[str, int, JourneyMap]:
+    with session_scope() as session:
+        journey = get_journey(session=session, journey_id=journey_id)
+        return journey.name, journey.revision, draft_of(journey)
+
+
+def _save(journey_id: int, doc: JourneyMap, revision: int) -> int:
+    with session_scope() as session:
+        return save_draft(session=session, journey_id=journey_id, doc=doc, expected_revision=revision).revision
+
+
+class EditorState(rx.State):
+    current_journey_id: int = 0
+    journey_name: str = ""
+    revision: int = 0
+    save_status: SaveStatus = SaveStatus.SAVED
+    save_message: str = ""
+    not_found: bool = False
+    cards: list[view.CardView] = rx.field(default_factory=list)
+    edges: list[view.EdgeView] = rx.field(default_factory=list)
+    lanes: list[view.LaneView] = rx.field(default_factory=list)
+    problems: list[view.ProblemView] = rx.field(default_factory=list)
+    error_count: int = 0
+    problem_count: int = 0
+    personas: list[view.PersonaView] = rx.field(default_factory=list)
+    placeholders: list[str] = rx.field(default_factory=list)
+    selected: list[str] = rx.field(default_factory=list)
+    form: NodeForm = rx.field(default_factory=NodeForm)
+    # Bumped when the document is replaced wholesale (undo, redo, import, reload), so uncontrolled
+    # inspector inputs re-read their values; ordinary edits keep focus where the designer is typing.
+    history_version: int = 0
+    can_undo: bool = False
+    can_redo: bool = False
+    focus_ids: list[str] = rx.field(default_factory=list)
+    focus_nonce: int = 0
+    focus_center: bool = False
+
+    _doc: JourneyMap | None = None
+    _problems: tuple[Problem, ...] = ()
+    _undo: list[JourneyMap] = rx.field(default_factory=list)
+    _redo: list[JourneyMap] = rx.field(default_factory=list)
+    _edit_seq: int = 0
+    _saving: bool = False
+
+    @property
+    def doc(self) -> JourneyMap:
+        if self._doc is None:
+            raise RuntimeError("no journey is open")
+        return self._doc
+
+    def _refresh(self) -> None:
+        doc = self.doc
+        self._problems = compile_map(doc).problems
+        self.cards = view.cards(doc, self._problems)
+        self.edges = view.edges(doc, self._problems)
+        self.lanes = view.lanes(doc)
+        self.problems = view.problem_list(doc, self._problems)
+        self.error_count = sum(problem.severity == "error" for problem in self._problems)
+        self.problem_count = len(self._problems)
+        self.personas = view.personas(doc)
+        self.placeholders = view.placeholders(doc)
+        self.can_undo, self.can_redo = bool(self._undo), bool(self._redo)
+        self._refresh_form()
+
+    def _refresh_form(self) -> None:
+        node = self.doc.node(self.selected[0]) if len(self.selected) == 1 else None
+        self.form = node_form(node) if node is not None else NodeForm()
+
+    def commit(self, doc: JourneyMap) -> rx.event.EventSpec | None:
+        """Make ``doc`` the current document, remember the previous one for undo, and schedule a save."""
+        if doc == self._doc:
+            return None
+        self._undo = [*self._undo[-HISTORY_LIMIT:], self.doc]
+        self._redo = []
+        return self._replace(doc)
+
+    def _replace(self, doc: JourneyMap) -> rx.event.EventSpec | None:
+        self._doc = doc
+        known = {node.id for node in doc.nodes} | {edge.id for edge in doc.edges}
+        self.selected = [item for item in self.selected if item in known]
+        self._refresh()
+        if self.save_status == SaveStatus.CONFLICT:
+            return None
+        self._edit_seq += 1
+        self.save_status = SaveStatus.UNSAVED
+        return EditorState.autosave(self._edit_seq)
+
+    @rx.event
+    def load_journey(self) -> None:
+        self.current_journey_id = routes.journey_id_in(self.router.url.path)
+        try:
+            self.journey_name, self.revision, doc = _load(self.current_journey_id)
+        except JourneyNotFoundError:
+            self.not_found, self._doc = True, None
+            return
+        self.not_found = False
+        self._doc, self._undo, self._redo, self.selected = doc, [], [], []
+        self.save_status, self.save_message = SaveStatus.SAVED, ""
+        self.history_version += 1
+        self._refresh()
+
+    @rx.event
+    def undo(self) -> rx.event.EventSpec | None:
+        if not self._undo:
+            return None
+        self._redo = [*self._redo, self.doc]
+        previous, self._undo = self._undo[-1], self._undo[:-1]
+        self.history_version += 1
+        return self._replace(previous)
+
+    @rx.event
+    def redo(self) -> rx.event.EventSpec | None:
+        if not self._redo:
+            return None
+        self._undo = [*self._undo, self.doc]
+        following, self._redo = self._redo[-1], self._redo[:-1]
+        self.history_version += 1
+        return self._replace(following)
+
+    @rx.event
+    def select(self, ids: list[str]) -> None:
+        self.selected = ids
+        self._refresh_form()
+
+    def show_selected(self, ids: list[str], *, center: bool = False) -> None:
+        """Select ``ids`` on the canvas too (after a drop or paste, or from the problem list)."""
+        self.selected = ids
+        self.focus_ids, self.focus_nonce, self.focus_center = ids, self.focus_nonce + 1, center
+        self._refresh_form()
+
+    @rx.event
+    def focus_node(self, node_id: str) -> None:
+        """Select a node from outside the canvas (the problem list) and bring it into view."""
+        if node_id and self._doc is not None and self.doc.node(node_id) is not None:
+            self.show_selected([node_id], center=True)
+
+    @rx.event(background=True)
+    async def autosave(self, seq: int) -> None:
+        while True:
+            await asyncio.sleep(AUTOSAVE_DELAY_SECONDS)
+            async with self:
+                if seq != self._edit_seq or self.save_status == SaveStatus.CONFLICT:
+                    return
+                if self._saving:
+                    continue
+                self._saving, self.save_status = True, SaveStatus.SAVING
+                journey_id, doc, revision = self.current_journey_id, self.doc, self.revision
+            break
+        status, message, new_revision = SaveStatus.SAVED, "", revision
+        try:
+            new_revision = await asyncio.to_thread(_save, journey_id, doc, revision)
+        except DraftConflictError:
+            status = SaveStatus.CONFLICT
+            message = (
+                "This journey was changed in another tab or by someone else, so your latest changes were not saved. "
+                "Reload to see the newer version."
+            )
+        except Exception as error:  # any storage failure must reach the designer, not vanish
+            status, message = SaveStatus.FAILED, f"Saving failed: {error}"
+        async with self:
+            self._saving, self.revision = False, new_revision
+            if status == SaveStatus.SAVED and seq != self._edit_seq:
+                status = SaveStatus.UNSAVED
+            self.save_status, self.save_message = status, message

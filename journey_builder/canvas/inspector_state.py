@@ -1,0 +1,203 @@
+"""Edits made in the inspector: each one becomes ``update_node`` on the selected node."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import reflex as rx
+
+from engine import map_edits
+from engine.map_edits import MapEditError
+from engine.mapdoc import EventTrigger, Node, TriggerNode
+
+from .editor_state import EditorState
+from .forms import DURATION_UNITS
+
+# Inspector text fields that map one-to-one onto a node field.
+_PLAIN_FIELDS = frozenset({"title", "notes", "reason"})
+_CONTENT_FIELDS = frozenset({"subject", "body", "url"})
+
+
+def _scalar(text: str) -> Any:
+    """A condition value typed the way a designer means it: numbers and true/false are not strings."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _duration(amount: str, unit: str) -> timedelta:
+    return timedelta(seconds=float(amount) * DURATION_UNITS[unit])
+
+
+class InspectorState(rx.State):
+    async def _update(self, fields: dict[str, Any]) -> rx.event.EventSpec | None:
+        editor = await self.get_state(EditorState)
+        if not editor.form.id:
+            return None
+        try:
+            doc = map_edits.update_node(editor.doc, editor.form.id, fields)
+        except MapEditError as error:
+            return rx.toast.error(str(error))
+        return editor.commit(doc)
+
+    async def _node(self) -> Node:
+        editor = await self.get_state(EditorState)
+        node = editor.doc.node(editor.form.id)
+        assert node is not None
+        return node
+
+    @rx.event
+    async def set_text(self, field: str, value: str) -> rx.event.EventSpec | None:
+        editor = await self.get_state(EditorState)
+        if field in _PLAIN_FIELDS:
+            return await self._update({field: value})
+        if field in _CONTENT_FIELDS:
+            content = {"subject": editor.form.subject, "body": editor.form.body, "url": editor.form.url}
+            return await self._update({"content": {**content, field: value}})
+        node = await self._node()
+        if isinstance(node, TriggerNode):
+            if field == "event":
+                return await self._trigger_update(event=value)
+            if isinstance(node.trigger, EventTrigger):
+                return await self._trigger_update(
+                    properties=[part.strip() for part in value.split(",") if part.strip()]
+                )
+            return await self._trigger_update(cron=value)
+        if field == "correlate_on":
+            return await self._update({"correlate_on": value.strip() or None})
+        if field == "until_local_time":
+            return await self._update({"until_local_time": value or None})
+        return await self._update({field: value})
+
+    @rx.event
+    async def set_channel(self, field: str, value: str) -> rx.event.EventSpec | None:
+        return await self._update({field: value or None})
+
+    @rx.event
+    async def set_emotion(self, value: list[int | float]) -> rx.event.EventSpec | None:
+        return await self._update({"emotion": int(value[0])})
+
+    @rx.event
+    async def set_duration(self, field: str, amount: str, unit: str) -> rx.event.EventSpec | None:
+        amount = str(amount)
+        if not amount.strip():
+            return await self._update({field: None}) if field == "duration" else None
+        try:
+            delta = _duration(amount, unit)
+        except (ValueError, KeyError):
+            return rx.toast.error(f"{amount!r} is not a number of {unit}")
+        return await self._update({field: delta})
+
+    async def _trigger_update(self, **changes: Any) -> rx.event.EventSpec | None:
+        node = await self._node()
+        assert isinstance(node, TriggerNode)
+        return await self._update({"trigger": {**node.trigger.model_dump(mode="json"), **changes}})
+
+    async def _set_conditions(self, rows: list[dict[str, Any]]) -> rx.event.EventSpec | None:
+        # A branch tests `conditions`; a trigger keeps its conditions under a name that depends on its type.
+        editor = await self.get_state(EditorState)
+        if editor.form.kind != "trigger":
+            return await self._update({"conditions": rows})
+        key = {"event": "filters", "trait": "conditions", "schedule": "audience"}[editor.form.trigger_type]
+        return await self._trigger_update(**{key: rows})
+
+    @rx.event
+    async def set_match(self, value: str) -> rx.event.EventSpec | None:
+        editor = await self.get_state(EditorState)
+        if editor.form.kind == "trigger":
+            return await self._trigger_update(match=value)
+        return await self._update({"match": value})
+
+    @rx.event
+    async def set_trigger_type(self, value: str) -> rx.event.EventSpec | None:
+        defaults: dict[str, dict[str, Any]] = {
+            "event": {"type": "event", "event": "signed_up"},
+            "trait": {
+                "type": "trait",
+                "conditions": [{"source": "trait", "field": "plan", "op": "eq", "value": "pro"}],
+            },
+            "schedule": {"type": "schedule", "cron": "0 9 * * 1"},
+        }
+        return await self._update({"trigger": defaults[value]})
+
+    @rx.event
+    async def add_condition(self) -> rx.event.EventSpec | None:
+        editor = await self.get_state(EditorState)
+        rows = [*self._conditions(editor), {"source": "trait", "field": "plan", "op": "eq", "value": "pro"}]
+        return await self._set_conditions(rows)
+
+    @rx.event
+    async def update_condition(self, index: int, key: str, value: str) -> rx.event.EventSpec | None:
+        rows = self._conditions(await self.get_state(EditorState))
+        rows[index][key] = _scalar(value) if key == "value" else value
+        return await self._set_conditions(rows)
+
+    @rx.event
+    async def remove_condition(self, index: int) -> rx.event.EventSpec | None:
+        rows = self._conditions(await self.get_state(EditorState))
+        del rows[index]
+        return await self._set_conditions(rows)
+
+    @staticmethod
+    def _conditions(editor: EditorState) -> list[dict[str, Any]]:
+        return [
+            {"source": row.source, "field": row.field, "op": row.op, "value": _scalar(row.value) if row.value else None}
+            for row in editor.form.conditions
+        ]
+
+    @rx.event
+    async def set_arms(self, index: int, key: str, value: str) -> rx.event.EventSpec | None:
+        editor = await self.get_state(EditorState)
+        arms = [{"name": arm.name, "percent": arm.percent, "holdout": arm.holdout} for arm in editor.form.arms]
+        if key == "add":
+            arms.append({"name": map_edits.fresh_id("arm", [a["name"] for a in arms]), "percent": 0, "holdout": False})
+        elif key == "remove":
+            del arms[index]
+        elif key == "percent":
+            arms[index]["percent"] = float(value or 0)
+        elif key == "holdout":
+            arms[index]["holdout"] = value == "true"
+        else:
+            arms[index]["name"] = value
+        return await self._update({"arms": arms})
+
+    @rx.event
+    async def set_notes_list(self, field: str, index: int, value: str) -> rx.event.EventSpec | None:
+        """Add (index -1), change or remove (empty value) one pain point or opportunity."""
+        editor = await self.get_state(EditorState)
+        if field == "pain_points":
+            items: list[Any] = [{"text": p.text, "severity": p.severity} for p in editor.form.pain_points]
+            new: Any = {"text": value, "severity": "medium"}
+        else:
+            items, new = list(editor.form.opportunities), value
+        if index < 0:
+            if not value.strip():
+                return None
+            items.append(new)
+        elif not value.strip():
+            del items[index]
+        elif field == "pain_points" and value in {"low", "medium", "high"}:
+            items[index]["severity"] = value
+        else:
+            items[index] = new if field != "pain_points" else {**items[index], "text": value}
+        return await self._update({field: items})
+
+    @rx.event
+    async def set_traits(self, text: str) -> rx.event.EventSpec | None:
+        traits = {}
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if key.strip():
+                traits[key.strip()] = _scalar(value.strip()) if sep else None
+        return await self._update({"set_traits": traits})
+
+    @rx.event
+    async def insert_placeholder(self, name: str) -> rx.event.EventSpec | None:
+        editor = await self.get_state(EditorState)
+        body = editor.form.body
+        content = {"subject": editor.form.subject, "body": f"{body}{{{{ {name} }}}}", "url": editor.form.url}
+        editor.history_version += 1
+        return await self._update({"content": content})
