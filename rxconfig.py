@@ -18,4 +18,5 @@ config = rx.Config(
     ],
     # The sitemap plugin warns at every compile that no deploy_url is set; an internal tool has no sitemap.
     disable_plugins=[SitemapPlugin],
+    show_built_with_reflex=False,
 )

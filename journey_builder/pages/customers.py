@@ -149,5 +149,4 @@ def customers_page() -> rx.Component:
         ),
         spacing="5",
         width="100%",
-        padding="2em",
     )

@@ -447,6 +447,5 @@ def launch_page() -> rx.Component:
             _messages(),
             spacing="5",
             width="100%",
-            padding="2em",
         ),
     )
