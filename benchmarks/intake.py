@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -63,12 +64,23 @@ def batch_body(start: int) -> bytes:
     return json.dumps({"batch": events}).encode()
 
 
-def serve(url: str, port: int) -> subprocess.Popen[bytes]:
-    code = (
-        "import uvicorn; from engine.http_api import create_api; "
-        f"uvicorn.run(create_api({url!r}), host='127.0.0.1', port={port}, log_level='warning')"
-    )
-    server = subprocess.Popen([sys.executable, "-c", code])
+def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "engine.http_api:create_api",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": url})
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -133,6 +145,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     bodies = [batch_body(start) for start in range(0, args.events, BATCH)]
     with tempfile.TemporaryDirectory() as folder:
@@ -144,7 +157,7 @@ def main() -> None:
             publish_journey(session=session, journey_id=journey.id)
             launch_journey(session=session, journey_id=journey.id, actor="bench")
             key = create_write_key(session=session, name="bench").secret
-        server = serve(url, args.port)
+        server = serve(url, args.port, args.workers)
         try:
             rate = http_rate(bodies, key, args.port, args.connections)
         finally:
@@ -152,7 +165,10 @@ def main() -> None:
             server.wait(10)
         parsed = parse_rate(bodies)
         plain = sqlite_rate(bodies, Path(folder))
-    print(f"events: {args.events:,} in batches of {BATCH}, {args.connections} connections, 1 uvicorn worker, SQLite")
+    print(
+        f"events: {args.events:,} in batches of {BATCH}, {args.connections} connections, "
+        f"{args.workers} uvicorn worker(s), SQLite"
+    )
     print(f"/v1/batch end to end (store, resolve, enroll):  {rate:>10,.0f} events/s")
     print(f"reference: parse + validate only, no storage:   {parsed:>10,.0f} events/s")
     print(f"reference: plain sqlite3 executemany, 100/txn:  {plain:>10,.0f} events/s")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -98,6 +99,28 @@ def _timezone(message: _Message) -> str | None:
     return str(tz) if tz else None
 
 
+@dataclass(eq=False)
+class _Person:
+    """A profile as the intake works on it: plain values, saved for the whole batch in one statement."""
+
+    id: int
+    user_id: str | None
+    traits: dict[str, Any]
+    consent: dict[str, bool]
+    timezone: str | None
+    updated_at: datetime
+
+
+_PERSON_COLUMNS = select(
+    col(Profile.id),
+    col(Profile.user_id),
+    col(Profile.traits),
+    col(Profile.consent),
+    col(Profile.timezone),
+    col(Profile.updated_at),
+)
+
+
 class _Profiles:
     """Profiles of one batch, resolved with a few queries and created or merged as needed."""
 
@@ -106,27 +129,26 @@ class _Profiles:
         self.now = now
         user_ids = {m.user_id for m in messages if m.user_id}
         anonymous_ids = {m.anonymous_id for m in messages if m.anonymous_id}
-        self.by_user: dict[str, Profile] = {}
-        self.by_anonymous: dict[str, Profile] = {}
+        self.by_user: dict[str, _Person] = {}
+        self.by_anonymous: dict[str, _Person] = {}
+        loaded: dict[int, _Person] = {}
         if user_ids:
-            for profile in session.execute(select(Profile).where(col(Profile.user_id).in_(user_ids))).scalars():
-                self.by_user[profile.user_id] = profile
+            for row in session.execute(_PERSON_COLUMNS.where(col(Profile.user_id).in_(user_ids))):
+                person = loaded.setdefault(row.id, _Person(*row))
+                assert person.user_id is not None
+                self.by_user[person.user_id] = person
         if anonymous_ids:
             rows = session.execute(
-                select(col(ProfileAlias.anonymous_id), Profile)
-                .join(Profile, col(Profile.id) == col(ProfileAlias.profile_id))
+                _PERSON_COLUMNS.add_columns(col(ProfileAlias.anonymous_id))
+                .join(ProfileAlias, col(Profile.id) == col(ProfileAlias.profile_id))
                 .where(col(ProfileAlias.anonymous_id).in_(anonymous_ids))
             ).all()
-            for anonymous_id, profile in rows:
-                self.by_anonymous[anonymous_id] = profile
-        # Profiles are worked on detached and saved in bulk at the end (see _save_profiles).
-        loaded = {p.id: p for p in [*self.by_user.values(), *self.by_anonymous.values()]}
-        for profile in loaded.values():
-            session.expunge(profile)
+            for *columns, anonymous_id in rows:
+                self.by_anonymous[anonymous_id] = loaded.setdefault(columns[0], _Person(*columns))
         self.unsaved_aliases: set[str] = set()
         self.new_aliases: list[dict[str, Any]] = []
         # A profile merged away mid-batch may already be named by earlier messages of the batch.
-        self.merged_into: dict[int, Profile] = {}
+        self.merged_into: dict[int, _Person] = {}
         self._create_unknown(messages)
 
     def _create_unknown(self, messages: Sequence[_Message]) -> None:
@@ -164,23 +186,26 @@ class _Profiles:
             )
             for user_id, anonymous_id in named:
                 assert user_id is not None
-                self._register(Profile(id=ids[user_id], **self._new_row(user_id)), user_id, anonymous_id)
+                self._register(self._new_person(ids[user_id], user_id), user_id, anonymous_id)
         for user_id, anonymous_id in planned:
             if user_id is None:
                 profile_id = self.session.execute(insert(table).returning(table.c.id), self._new_row(None)).scalar_one()
-                self._register(Profile(id=profile_id, **self._new_row(None)), None, anonymous_id)
+                self._register(self._new_person(profile_id, None), None, anonymous_id)
 
     def _new_row(self, user_id: str | None) -> dict[str, Any]:
         return {"user_id": user_id, "traits": {}, "consent": {}, "created_at": self.now, "updated_at": self.now}
 
-    def _register(self, profile: Profile, user_id: str | None, anonymous_id: str | None) -> None:
+    def _new_person(self, profile_id: int, user_id: str | None) -> _Person:
+        return _Person(id=profile_id, user_id=user_id, traits={}, consent={}, timezone=None, updated_at=self.now)
+
+    def _register(self, profile: _Person, user_id: str | None, anonymous_id: str | None) -> None:
         if user_id:
             self.by_user[user_id] = profile
         if anonymous_id:
             self.by_anonymous[anonymous_id] = profile
             self.unsaved_aliases.add(anonymous_id)
 
-    def resolve(self, message: _Message) -> Profile:
+    def resolve(self, message: _Message) -> _Person:
         user_id, anonymous_id = message.user_id, message.anonymous_id
         known_user = self.by_user.get(user_id) if user_id else None
         known_anonymous = self.by_anonymous.get(anonymous_id) if anonymous_id else None
@@ -203,7 +228,7 @@ class _Profiles:
             self.unsaved_aliases.discard(anonymous_id)
         return profile
 
-    def _merge(self, *, into: Profile, other: Profile) -> Profile:
+    def _merge(self, *, into: _Person, other: _Person) -> _Person:
         """One person seen first anonymously, then signed in: keep one profile with all they did."""
         into.traits = {**other.traits, **into.traits}
         into.consent = {**other.consent, **into.consent}
@@ -226,16 +251,15 @@ class _Profiles:
         for alias in self.new_aliases:
             if alias["profile_id"] == other.id:
                 alias["profile_id"] = into.id
-        assert other.id is not None
         self.merged_into[other.id] = into
         for merged_id, survivor in list(self.merged_into.items()):
             if survivor.id == other.id:
                 self.merged_into[merged_id] = into
         return into
 
-    def current(self, profile: Profile) -> Profile:
+    def current(self, profile: _Person) -> _Person:
         """The profile as it stands after the batch's merges."""
-        return self.merged_into.get(profile.id, profile) if profile.id is not None else profile
+        return self.merged_into.get(profile.id, profile)
 
 
 def _same_person(known_user_id: str | None, user_id: str | None) -> bool:
@@ -243,7 +267,7 @@ def _same_person(known_user_id: str | None, user_id: str | None) -> bool:
     return known_user_id is None or user_id is None or known_user_id == user_id
 
 
-def _save_profiles(session: Session, people: _Profiles, profiles: dict[int | None, Profile]) -> None:
+def _save_profiles(session: Session, people: _Profiles, profiles: dict[int, _Person]) -> None:
     """Write the batch's people in one statement each: new aliases, then every changed profile."""
     if people.new_aliases:
         session.execute(insert(ProfileAlias.__table__), people.new_aliases)  # type: ignore[attr-defined]
@@ -315,7 +339,7 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
 
     profiles = _Profiles(session, [m for _, m in fresh], now)
     rows: list[dict[str, Any]] = []
-    reactions: list[tuple[AnyMessage, Profile, dict[str, Any]]] = []
+    reactions: list[tuple[AnyMessage, _Person, dict[str, Any]]] = []
     for message_id, message in fresh:
         profile = profiles.resolve(message)
         before = dict(profile.traits)
