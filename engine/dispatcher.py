@@ -2,7 +2,8 @@
 
 A claim is a short lease (``next_attempt_at`` pushed ahead) committed before any network call,
 so no database transaction is held open while a provider answers; a worker that dies mid-send
-leaves a lease that runs out, and the idempotency key keeps the retry harmless downstream.
+leaves a lease that runs out, and the idempotency key keeps the retry harmless downstream. The
+claim counts the attempt, so a lease that keeps running out still ends in the dead letter.
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
                         "next_attempt_at": None,
                         "channel": channel.value,
                         "recipient": row.recipient,
+                        "attempts": row.attempts,
                     }
                 )
                 report.suppressed += 1
@@ -199,9 +201,25 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
                         "next_attempt_at": until,
                         "channel": channel.value,
                         "recipient": row.recipient,
+                        "attempts": row.attempts,
                     }
                 )
                 report.deferred += 1
+            case Allow() if row.attempts >= MAX_ATTEMPTS:
+                # Only a lease that ran out gets here: each claim counts as an attempt, so a message whose
+                # sending keeps killing the worker ends in the dead letter instead of being retried forever.
+                settled.append(
+                    {
+                        "mid": row.id,
+                        "status": MessageStatus.FAILED,
+                        "reason": f"dead letter after {row.attempts} attempts: the sender never answered",
+                        "next_attempt_at": None,
+                        "channel": channel.value,
+                        "recipient": row.recipient,
+                        "attempts": row.attempts,
+                    }
+                )
+                report.failed += 1
             case Allow(channel=chosen):
                 recipient = row.recipient if chosen is channel else _address(chosen, traits, user_id, row.url)
                 settled.append(
@@ -212,6 +230,7 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
                         "next_attempt_at": now + LEASE,
                         "channel": chosen.value,
                         "recipient": recipient,
+                        "attempts": row.attempts + 1,
                     }
                 )
                 if chosen in CUSTOMER_FACING and row.profile_id is not None:

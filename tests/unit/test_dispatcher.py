@@ -170,7 +170,29 @@ def test_a_claimed_message_is_leased_until_the_lease_runs_out(session: Session, 
 
     assert [c.id for c in claimed] == [c.id for c in after]
     assert during == []
-    assert after[0].attempts == 1
+    assert [c.attempts for c in claimed] == [1]
+    assert [c.attempts for c in after] == [2]
+
+
+def test_a_message_whose_lease_keeps_running_out_goes_to_the_dead_letter(session: Session, db_url: str) -> None:
+    one_send_journey(session)
+    enter(session)
+
+    at = NOW
+    for _ in range(MAX_ATTEMPTS):
+        with session_scope(db_url) as worker:
+            claimed, _ = claim(session=worker, now=at)
+        assert len(claimed) == 1
+        at += LEASE
+    with session_scope(db_url) as worker:
+        last, report = claim(session=worker, now=at)
+
+    assert last == []
+    assert report.failed == 1
+    [message] = messages(db_url)
+    assert message.status == MessageStatus.FAILED
+    assert message.attempts == MAX_ATTEMPTS
+    assert message.reason == f"dead letter after {MAX_ATTEMPTS} attempts: the sender never answered"
 
 
 def test_quiet_hours_defer_the_message_to_their_end(session: Session, db_url: str) -> None:
