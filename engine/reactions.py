@@ -194,6 +194,13 @@ class _Batch:
                     writes=self.writes,
                 )
                 self._track(run, runs, event.profile_id)
+            elif run.wait_event == event.name and run.journey_status == JourneyStatus.PAUSED and run.step_id:
+                step = loaded.steps[run.step_id]
+                correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
+                if _correlates(correlate_on, event.properties, run.correlation):
+                    # Held where it is until the journey resumes, but the event is not lost.
+                    self.writes.arrivals.append({"eid": run.id, "at": self.now})
+                    run.wait_event = None
 
     def _track(self, run: _WaitingRun, runs: list[_WaitingRun], profile_id: int) -> None:
         """Keep the in-memory run in step with the update its walk just queued."""

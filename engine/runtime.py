@@ -102,6 +102,7 @@ class BatchWrites:
     transitions: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
     enrollments: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: list[dict[str, Any]] = field(default_factory=list)
     traits: dict[int, dict[str, Any]] = field(default_factory=dict)
     steps: int = 0
 
@@ -115,6 +116,16 @@ class BatchWrites:
             session.execute(
                 update(table).where(table.c.id == bindparam("eid")),
                 self.enrollments,
+                execution_options={"synchronize_session": False},
+            )
+        if self.arrivals:
+            table = Enrollment.__table__  # type: ignore[attr-defined]
+            # Due at once and no longer listening: the first tick after resuming takes the event's path.
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("eid"))
+                .values(event_arrived_at=bindparam("at"), due_at=bindparam("at"), wait_event=None),
+                self.arrivals,
                 execution_options={"synchronize_session": False},
             )
         if self.traits:
@@ -275,6 +286,7 @@ def enrollment_update(
             "wait_event": outcome.event,
             "correlation": None,
             "resume_mode": None,
+            "event_arrived_at": None,
             "ended_at": None,
             "end_reason": None,
             "goal_reached_at": goal_at,
@@ -287,6 +299,7 @@ def enrollment_update(
         "wait_event": None,
         "correlation": None,
         "resume_mode": None,
+        "event_arrived_at": None,
         "ended_at": now,
         "end_reason": outcome.reason.value,
         "goal_reached_at": goal_at if goal_at is not None or outcome.reason is not EndReason.GOAL else now,
@@ -331,6 +344,7 @@ def _due_query(now: datetime, limit: int, *, skip_locked: bool) -> Select[Any]:
             col(Enrollment.step_id),
             col(Enrollment.context),
             col(Enrollment.resume_mode),
+            col(Enrollment.event_arrived_at),
         )
         .join(Journey, and_(col(Journey.id) == col(Enrollment.journey_id), col(Journey.status).in_(RUNNING)))
         .where(col(Enrollment.status) == EnrollmentStatus.WAITING, col(Enrollment.due_at) <= now)
@@ -379,7 +393,8 @@ def advance_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) ->
             context=dict(row.context or {}),
             prior_stage=waiting_step.stage if waiting_step else None,
         )
-        start_at = after_wait(waiting_step, event_arrived=False) if waiting_step else None
+        arrived = row.event_arrived_at is not None
+        start_at = after_wait(waiting_step, event_arrived=arrived) if waiting_step else None
         mode = ResumeMode(row.resume_mode) if row.resume_mode else None
         walk(run, loaded=loaded, start_at=start_at, now=now, resume_mode=mode, writes=writes)
     writes.flush(session)

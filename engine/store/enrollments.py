@@ -39,6 +39,9 @@ class Enrollment(SQLModel, table=True):
     wait_event: str | None = Field(default=None, max_length=200)
     correlation: str | None = Field(default=None, max_length=200)
     resume_mode: str | None = Field(default=None, max_length=32)
+    # Set when the awaited event came while the journey was paused: after resuming, the run takes
+    # the event's path rather than the timeout's.
+    event_arrived_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     entered_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 from engine.entry import enroll_scheduled_audience
 from engine.ingest import ingest
 from engine.journeys import publish_journey, save_draft
-from engine.lifecycle import pause_journey
+from engine.lifecycle import pause_journey, resume_journey
 from engine.mapdoc import JourneyMap
 from engine.runtime import advance_due
 from engine.store.db import get_engine, session_scope, upgrade_database
@@ -371,3 +371,39 @@ def test_two_journeys_updating_one_customer_at_once_keep_both_changes(session: S
 
     profile = session.execute(select(Profile)).scalar_one()
     assert profile.traits == {"email": "u1@example.com", "plan_nudged": True, "churn_nudged": True}
+
+
+def test_an_awaited_event_during_a_pause_is_kept_and_taken_after_resuming(session: Session) -> None:
+    journey_id, _ = publish_and_launch(session, cart_journey())
+    ingest(session=session, messages=[identify("u1"), abandon("u1", "c1")], now=NOW)
+    pause_journey(session=session, journey_id=journey_id, actor="test")
+
+    ingest(
+        session=session, messages=[track("u1", "order_completed", {"cart_id": "c1"})], now=NOW + timedelta(minutes=5)
+    )
+    assert advance_due(session=session, now=NOW + timedelta(minutes=6)) == 0
+    (run,) = runs_of(session, journey_id)
+    assert (run.status, run.step_id) == (EnrollmentStatus.WAITING, "await_order")
+
+    resume_journey(session=session, journey_id=journey_id, actor="test", now=NOW + timedelta(hours=2))
+    assert advance_due(session=session, now=NOW + timedelta(hours=2)) == 1
+
+    session.refresh(run)
+    assert (run.status, run.end_reason) == (EnrollmentStatus.ENDED, "goal")
+    assert [t.node_id for t in transitions(session, run.id)] == ["entry", "await_order", "ordered"]
+    assert outbox(session) == []
+
+
+def test_an_uncorrelated_event_during_a_pause_leaves_the_run_waiting_for_its_own(session: Session) -> None:
+    journey_id, _ = publish_and_launch(session, cart_journey())
+    ingest(session=session, messages=[identify("u1"), abandon("u1", "c1")], now=NOW)
+    pause_journey(session=session, journey_id=journey_id, actor="test")
+
+    ingest(
+        session=session, messages=[track("u1", "order_completed", {"cart_id": "c9"})], now=NOW + timedelta(minutes=5)
+    )
+    resume_journey(session=session, journey_id=journey_id, actor="test", now=NOW + timedelta(minutes=10))
+
+    assert advance_due(session=session, now=NOW + timedelta(minutes=10)) == 0
+    (run,) = runs_of(session, journey_id)
+    assert (run.step_id, run.wait_event, run.due_at) == ("await_order", "order_completed", NOW + timedelta(hours=1))
