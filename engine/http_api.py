@@ -7,6 +7,7 @@ functions the UI calls. The app is plain FastAPI, so it runs inside Reflex's bac
 
 import base64
 import binascii
+import json
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -51,15 +52,30 @@ class StopRequest(BaseModel):
     mode: lifecycle.StopMode = lifecycle.StopMode.NOW
 
 
-def _write_key(authorization: str | None) -> str:
+MISSING_WRITE_KEY = "missing write key: send it as the HTTP Basic username or as writeKey in the body"
+
+
+def _write_key(authorization: str) -> str:
     """Segment's clients send the write key as the HTTP Basic username with an empty password."""
-    if not authorization or not authorization.lower().startswith("basic "):
-        raise HTTPException(401, "missing write key: send it as the HTTP Basic username")
+    if not authorization.lower().startswith("basic "):
+        raise HTTPException(401, MISSING_WRITE_KEY)
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as error:
         raise HTTPException(401, "malformed Basic authorization header") from error
     return decoded.split(":", 1)[0]
+
+
+def _body_write_key(body: bytes) -> str:
+    """Segment's HTTP API also takes the key as ``writeKey`` in the body when no Authorization is sent."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    key = document.get("writeKey") if isinstance(document, dict) else None
+    if not isinstance(key, str) or not key:
+        raise HTTPException(401, MISSING_WRITE_KEY)
+    return key
 
 
 def _decoded(body: bytes, encoding: str | None) -> bytes:
@@ -112,16 +128,19 @@ def create_api(database_url: str | None = None) -> FastAPI:
     def intake(
         body: bytes, authorization: str | None, encoding: str | None, messages: Callable[[bytes], list[Any]]
     ) -> dict[str, Any]:
-        key = _write_key(authorization)
+        key = _write_key(authorization) if authorization else _body_write_key(_decoded(body, encoding))
+        # The key is checked before the body is judged: a caller without a valid key learns nothing
+        # about what the intake would have accepted.
+        with session_scope(database_url) as session:
+            try:
+                verify_write_key(session=session, secret=key)
+            except AccessDeniedError as error:
+                raise HTTPException(401, str(error)) from error
         try:
             parsed = messages(_decoded(body, encoding))
         except IngestError as error:
             raise HTTPException(400, str(error)) from error
         with writers, session_scope(database_url) as session:
-            try:
-                verify_write_key(session=session, secret=key)
-            except AccessDeniedError as error:
-                raise HTTPException(401, str(error)) from error
             result = ingest(session=session, messages=parsed)
         return {"success": True, **result.model_dump()}
 

@@ -104,6 +104,24 @@ def test_intake_with_a_revoked_write_key_is_refused(api: Api) -> None:
     assert response.json()["detail"] == "unknown or revoked write key"
 
 
+def test_the_write_key_is_checked_before_the_body(api: Api) -> None:
+    response = api.intake("/v1/track", b"{not json", key="wk_wrong")
+
+    assert response.status_code == 401
+    assert response.json()["detail"] == "unknown or revoked write key"
+
+
+def test_the_write_key_may_come_in_the_body(api: Api) -> None:
+    batch = {"writeKey": api.write_key, "batch": [{"type": "track", **TRACK}]}
+
+    accepted = api.client.post("/v1/batch", json=batch)
+    refused = api.client.post("/v1/batch", json={**batch, "writeKey": "wk_wrong"})
+
+    assert accepted.status_code == 200, accepted.text
+    assert refused.status_code == 401
+    assert api.count(Event) == 1
+
+
 @pytest.mark.parametrize(
     ("path", "body", "reason"),
     [
