@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,22 @@ from engine.runtime import Entrant, LiveJourney, admitted_journeys, admitted_pro
 from engine.store.profiles import Profile
 
 AUDIENCE_CHUNK = 1_000
+
+
+def trait_entries(
+    journeys: Sequence[LiveJourney], *, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> list[LiveJourney]:
+    """The journeys whose trait trigger the change from ``before`` to ``after`` starts to meet."""
+    entries = []
+    for journey in journeys:
+        trigger = journey.loaded.plan.entry.trigger
+        if not isinstance(trigger, TraitTrigger):
+            continue
+        if all_hold(trigger.conditions, match=trigger.match, traits=after, event={}) and not all_hold(
+            trigger.conditions, match=trigger.match, traits=before, event={}
+        ):
+            entries.append(journey)
+    return entries
 
 
 def enter_by_traits(
@@ -30,15 +46,7 @@ def enter_by_traits(
 ) -> int:
     """Enroll a customer whose traits now meet a trait trigger they did not meet before."""
     journeys = live if live is not None else live_journeys(session=session)
-    candidates = []
-    for journey in journeys:
-        trigger = journey.loaded.plan.entry.trigger
-        if not isinstance(trigger, TraitTrigger):
-            continue
-        if all_hold(trigger.conditions, match=trigger.match, traits=after, event={}) and not all_hold(
-            trigger.conditions, match=trigger.match, traits=before, event={}
-        ):
-            candidates.append(journey)
+    candidates = trait_entries(journeys, before=before, after=after)
     if not candidates:
         return 0
     entrant = Entrant(profile_id=profile_id, user_id=user_id, traits=after, timezone=timezone, context={})

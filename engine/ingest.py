@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel import Session, col
 
-from engine.entry import enter_by_traits
+from engine.entry import enter_by_traits, trait_entries
 from engine.reactions import IncomingEvent, react_to_events
 from engine.runtime import live_journeys
 from engine.store.db import utc_now
@@ -387,6 +387,12 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
                 )
             )
         elif isinstance(message, IdentifyMessage):
+            if any(e.profile_id == profile.id for e in tracked) and trait_entries(
+                live, before=before, after=profile.traits
+            ):
+                # This customer's earlier events must act before the entry, or they would act on the new run.
+                enrolled += react_to_events(session=session, events=tracked, now=now, live=live)
+                tracked = []
             enrolled += enter_by_traits(
                 session=session,
                 profile_id=profile.id,

@@ -407,3 +407,16 @@ def test_an_uncorrelated_event_during_a_pause_leaves_the_run_waiting_for_its_own
     assert advance_due(session=session, now=NOW + timedelta(minutes=10)) == 0
     (run,) = runs_of(session, journey_id)
     assert (run.step_id, run.wait_event, run.due_at) == ("await_order", "order_completed", NOW + timedelta(hours=1))
+
+
+def test_events_before_an_identify_in_one_batch_act_before_its_trait_entry(session: Session) -> None:
+    doc = journey_map(
+        [trait_trigger({"field": "plan", "op": "eq", "value": "pro"}), node("hold", "wait", duration="P1D")],
+        [("entry", "hold")],
+    )
+    journey_id, _ = publish_and_launch(session, doc)
+
+    ingest(session=session, messages=[track("u1", "purchased"), identify("u1", {"plan": "pro"})], now=NOW)
+
+    (run,) = runs_of(session, journey_id)
+    assert (run.status, run.step_id) == (EnrollmentStatus.WAITING, "hold")
