@@ -13,6 +13,7 @@ from engine.http_api import create_api
 from engine.scheduler import Engine
 from journey_builder import routes
 from journey_builder.canvas.editor_state import EditorState
+from journey_builder.canvas.overlay_state import OverlayState
 from journey_builder.components.layout import app_shell
 from journey_builder.pages.customers import customers_page
 from journey_builder.pages.dashboard import DashboardState, dashboard_page
@@ -51,7 +52,10 @@ app = rx.App(
 app.register_lifespan_task(journey_engine)
 app.add_page(journeys_page, route=routes.JOURNEYS_LIST, title="Journeys · Journey Builder", on_load=JourneysState.load)
 app.add_page(
-    editor_page, route=routes.JOURNEY_EDITOR, title="Journey map · Journey Builder", on_load=EditorState.load_journey
+    editor_page,
+    route=routes.JOURNEY_EDITOR,
+    title="Journey map · Journey Builder",
+    on_load=[EditorState.load_journey, OverlayState.load],
 )
 app.add_page(
     launch_control_page,

@@ -19,6 +19,9 @@ CUSTOMERS: Final = "/customers"
 
 # The dynamic segment of the journey routes; its value reaches the states as the route param "id".
 JOURNEY_ID_PARAM: Final = "id"
+# ``?view=kpi`` on the map opens it view-only with the KPI overlay on: the link executives are given.
+VIEW_PARAM: Final = "view"
+KPI_VIEW: Final = "kpi"
 
 
 def journeys_list() -> str:
@@ -35,6 +38,11 @@ def journey_id_in(path: str) -> int:
     if len(parts) >= 2 and parts[0] == "journeys" and parts[1].isascii() and parts[1].isdigit():
         return int(parts[1])
     return 0
+
+
+def journey_kpis(journey_id: int | rx.Var[int]) -> str:
+    """The map of a journey, view-only with its KPIs laid over it."""
+    return f"/journeys/{journey_id}?{VIEW_PARAM}={KPI_VIEW}"
 
 
 def journey_launch(journey_id: int | rx.Var[int]) -> str:

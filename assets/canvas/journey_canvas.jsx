@@ -3,10 +3,16 @@
 // Positions live here while a designer drags; the server hears of a gesture only when it is
 // committed (drag stop, connect, delete, drop, copy/paste, undo/redo). Everything the cards show
 // comes from the server's props, so the document on the server stays the single source of truth.
-import React, { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
+//
+// The KPI overlay arrives as its own prop and is laid over the drawn map (a context for the
+// cards and lanes, a memo for the edges), so a refresh never rebuilds the nodes: positions,
+// selection and the viewport stay where they are.
+import React, { createContext, memo, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
 import {
   Background,
+  BaseEdge,
   Controls,
+  EdgeLabelRenderer,
   Handle,
   MiniMap,
   ControlButton,
@@ -14,6 +20,7 @@ import {
   ReactFlow,
   ReactFlowProvider,
   getNodesBounds,
+  getSmoothStepPath,
   getViewportForBounds,
   useEdgesState,
   useNodesState,
@@ -30,6 +37,15 @@ const CARD_WIDTH = 240;
 const GRID = 20;
 const CURVE_HEIGHT = 150;
 const KIND_MIME = "application/x-journey-kind";
+// How often an open overlay asks for fresh figures; a hidden tab skips its turns.
+const REFRESH_MS = 5000;
+// Room above the lanes for the stage figures, which sit on top of each lane's header.
+const STAGE_KPI_ROOM = 100;
+const KPI_STROKE = "#4f46e5";
+const IDLE_STROKE = "#cbd5e1";
+
+// The overlay's figures while it is on, else null.
+const KpiContext = createContext(null);
 
 const KIND_COLOURS = {
   trigger: "#16a34a",
@@ -102,9 +118,20 @@ function Face({ emotion, size = 20 }) {
 const OVERVIEW_ZOOM = 0.45;
 const overviewSelector = (state) => state.transform[2] < OVERVIEW_ZOOM;
 
+function NodeKpi({ figures }) {
+  return (
+    <div className="jc-kpi-node" data-testid="node-kpi">
+      <div className="jc-kpi-node-counts">{figures.counts}</div>
+      {figures.messages ? <div className="jc-kpi-node-messages">{figures.messages}</div> : null}
+    </div>
+  );
+}
+
 const CardNode = memo(function CardNode({ data, selected }) {
   const accent = KIND_COLOURS[data.kind] || "#64748b";
   const overview = useStore(overviewSelector);
+  const kpi = useContext(KpiContext);
+  const figures = kpi ? kpi.nodes[data.id] : null;
   const classes = ["jc-card"];
   if (selected) classes.push("jc-selected");
   if (data.severity) classes.push(`jc-${data.severity}`);
@@ -116,6 +143,7 @@ const CardNode = memo(function CardNode({ data, selected }) {
         <Handle type="target" position={Position.Left} id="left" />
         <div className="jc-overview-title">{data.title || data.kind_label}</div>
         <span className="jc-overview-emotion" style={{ background: emotionColour(data.emotion) }} />
+        {figures ? <span className="jc-overview-kpi">{figures.customers.toLocaleString("en-US")}</span> : null}
         <Handle type="source" position={Position.Bottom} id="bottom" />
         <Handle type="source" position={Position.Right} id="right" />
       </div>
@@ -131,11 +159,13 @@ const CardNode = memo(function CardNode({ data, selected }) {
       </div>
       <div className="jc-card-title">{data.title || <em>Untitled</em>}</div>
       {data.hint ? <div className="jc-card-hint">{data.hint}</div> : null}
-      <div className="jc-card-foot">
-        <Face emotion={data.emotion} />
-        {data.pains > 0 ? <span className="jc-badge jc-pain" title="pain points">! {data.pains}</span> : null}
-        {data.opportunities > 0 ? <span className="jc-badge jc-opp" title="opportunities">+ {data.opportunities}</span> : null}
-      </div>
+      {figures ? <NodeKpi figures={figures} /> : (
+        <div className="jc-card-foot">
+          <Face emotion={data.emotion} />
+          {data.pains > 0 ? <span className="jc-badge jc-pain" title="pain points">! {data.pains}</span> : null}
+          {data.opportunities > 0 ? <span className="jc-badge jc-opp" title="opportunities">+ {data.opportunities}</span> : null}
+        </div>
+      )}
       {data.problem ? <div className="jc-problem" role="alert">{data.problem}</div> : null}
       <Handle type="source" position={Position.Bottom} id="bottom" />
       <Handle type="source" position={Position.Right} id="right" />
@@ -143,10 +173,23 @@ const CardNode = memo(function CardNode({ data, selected }) {
   );
 });
 
+function StageKpi({ stageId, figures }) {
+  return (
+    <div className="jc-kpi-stage" data-testid="stage-kpi" data-stage={stageId}>
+      <div className="jc-kpi-stage-headline">{figures.headline}</div>
+      <div className="jc-kpi-stage-counts">{figures.counts}</div>
+      {figures.velocity ? <div className="jc-kpi-stage-velocity">{figures.velocity}</div> : null}
+    </div>
+  );
+}
+
 const LaneNode = memo(function LaneNode({ data }) {
+  const kpi = useContext(KpiContext);
+  const figures = kpi ? kpi.stages[data.id] : null;
   return (
     <div className={`jc-lane ${data.index % 2 ? "jc-lane-odd" : ""}`} style={{ height: data.height }}
       data-testid="stage-lane">
+      {figures ? <StageKpi stageId={data.id} figures={figures} /> : null}
       <div className="jc-lane-head">
         <h3 className="jc-lane-name">{data.name}</h3>
         {data.goal ? <div className="jc-lane-goal">{data.goal}</div> : null}
@@ -202,6 +245,31 @@ const CurveNode = memo(function CurveNode({ data }) {
 });
 
 const NODE_TYPES = { card: CardNode, lane: LaneNode, curve: CurveNode };
+
+// An edge customers took, while the overlay is on: drawn like the others (smooth steps), its
+// share as an HTML label. On a vertical edge between stacked cards the label sits beside the
+// line, so it covers neither the line nor the arrow in the short gap.
+const KpiEdge = memo(function KpiEdge(props) {
+  const { id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, markerEnd, style, data } = props;
+  const [path, labelX, labelY] = getSmoothStepPath({ sourceX, sourceY, sourcePosition, targetX, targetY, targetPosition });
+  const beside = Math.abs(sourceX - targetX) < 1;
+  const place = beside ? "translate(7px, -50%)" : "translate(-50%, -50%)";
+  return (
+    <>
+      <BaseEdge id={id} path={path} markerEnd={markerEnd} style={style} />
+      <EdgeLabelRenderer>
+        <div className={`jc-edge-kpi-label nodrag nopan${beside ? " jc-edge-kpi-label-beside" : ""}`}
+          style={{ transform: `${place} translate(${labelX}px, ${labelY}px)` }}
+          data-testid="edge-kpi" data-edge={id} title={`${data.customers.toLocaleString("en-US")} customers`}>
+          {data.branch ? <span className="jc-edge-kpi-branch">{data.branch} · </span> : null}
+          <span className="jc-edge-kpi-share">{data.share}</span>
+        </div>
+      </EdgeLabelRenderer>
+    </>
+  );
+});
+
+const EDGE_TYPES = { kpi: KpiEdge };
 
 function laneHeight(cards) {
   const bottom = cards.reduce((max, card) => Math.max(max, card.y), 0);
@@ -265,6 +333,27 @@ function buildEdges(edges, selected) {
   }));
 }
 
+// The overlay drawn onto an edge: its share as the label, its thickness by share; a path nobody
+// took fades. The edge itself (ids, ends, selection) is left as it is.
+function withKpi(edge, figures) {
+  if (!figures) {
+    return { ...edge, className: `${edge.className || ""} jc-edge-idle`,
+      markerEnd: { ...edge.markerEnd, color: IDLE_STROKE } };
+  }
+  // Sized in pixels rather than by stroke width, or a thick edge would end in a huge arrow.
+  const arrow = 9 + figures.width;
+  return {
+    ...edge,
+    type: "kpi",
+    label: undefined,
+    data: { branch: edge.label, share: figures.label, customers: figures.customers },
+    className: `${edge.className || ""} jc-edge-kpi`,
+    style: { ...edge.style, strokeWidth: figures.width },
+    markerEnd: { ...edge.markerEnd, color: KPI_STROKE, markerUnits: "userSpaceOnUse", width: arrow, height: arrow },
+    ariaLabel: `${figures.label} of customers took this path`,
+  };
+}
+
 function isTyping(event) {
   const el = event.target;
   return el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT" || el.isContentEditable);
@@ -296,7 +385,8 @@ function downloadPng(flow, name) {
 }
 
 function Flow(props) {
-  const { cards, edges: edgeViews, lanes, focus, fileName } = props;
+  const { cards, edges: edgeViews, lanes, focus, fileName, kpi } = props;
+  const readOnly = !!props.readOnly;
   const flow = useReactFlow();
   const selectedRef = useRef(new Set());
   const sentSelectionRef = useRef("");
@@ -313,6 +403,11 @@ function Flow(props) {
     setEdges(buildEdges(edgeViews || [], selectedRef.current));
   }, [edgeViews, setEdges]);
 
+  const shownEdges = useMemo(
+    () => (kpi ? edges.map((edge) => withKpi(edge, kpi.edges[edge.id])) : edges),
+    [edges, kpi],
+  );
+
   // Fitting to the lanes' known geometry rather than to measured nodes: with off-screen cards not
   // rendered, React Flow cannot measure them until they are in view.
   const fitMap = useCallback((duration) => {
@@ -322,8 +417,9 @@ function Flow(props) {
     const height = laneHeight(all) + ((lanes || []).length ? CURVE_HEIGHT + 24 : 0);
     // ... and a little on the left keeps the zoom controls off the first lane and the curve's title.
     const left = LANE_WIDTH / 5;
-    flow.fitBounds({ x: -left, y: 0, width: width + left, height }, { padding: 0.04, duration });
-  }, [cards, lanes, flow]);
+    const top = kpi ? STAGE_KPI_ROOM : 0;
+    flow.fitBounds({ x: -left, y: -top, width: width + left, height: height + top }, { padding: 0.04, duration });
+  }, [cards, lanes, flow, !!kpi]);
 
   // Until the designer pans or zooms, the map follows the pane's size (the page may still be
   // laying out when the first cards arrive).
@@ -335,7 +431,7 @@ function Flow(props) {
   }, []);
   useEffect(() => {
     if (!userMoved.current && (cards || []).length && paneWidth > 0 && paneHeight > 0) fitMap(0);
-  }, [(cards || []).length > 0, paneWidth, paneHeight]);
+  }, [(cards || []).length > 0, paneWidth, paneHeight, !!kpi]);
 
   // While a button is held (a drag may be starting) the selection waits, so a drag costs no event
   // before the drop.
@@ -416,16 +512,17 @@ function Flow(props) {
 
   const onDrop = useCallback((event) => {
     const kind = event.dataTransfer.getData(KIND_MIME);
-    if (!kind) return;
+    if (!kind || readOnly) return;
     event.preventDefault();
     const point = flow.screenToFlowPosition({ x: event.clientX, y: event.clientY });
     props.onDropKind && props.onDropKind({ kind, x: snap(point.x - CARD_WIDTH / 2), y: snap(point.y - 30) });
-  }, [flow, props.onDropKind]);
+  }, [flow, props.onDropKind, readOnly]);
 
   useEffect(() => {
     const onKey = (event) => {
       if (isTyping(event) || !(event.ctrlKey || event.metaKey)) return;
       const key = event.key.toLowerCase();
+      if (readOnly && key !== "a") return;
       if (key === "z" && !event.shiftKey) {
         event.preventDefault();
         props.onUndo && props.onUndo();
@@ -445,13 +542,15 @@ function Flow(props) {
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
-  }, [props.onUndo, props.onRedo, props.onCopy, props.onPaste, cards, setNodes]);
+  }, [props.onUndo, props.onRedo, props.onCopy, props.onPaste, cards, setNodes, readOnly]);
 
   return (
+    <KpiContext.Provider value={kpi}>
     <ReactFlow
       nodes={nodes}
-      edges={edges}
+      edges={shownEdges}
       nodeTypes={NODE_TYPES}
+      edgeTypes={EDGE_TYPES}
       onNodesChange={onNodesChange}
       onEdgesChange={onEdgesChange}
       onNodeDragStart={onNodeDragStart}
@@ -461,13 +560,16 @@ function Flow(props) {
       onConnect={onConnect}
       isValidConnection={isValidConnection}
       onDelete={onDelete}
+      nodesDraggable={!readOnly}
+      nodesConnectable={!readOnly}
+      edgesReconnectable={false}
       onDragOver={onDragOver}
       onDrop={onDrop}
       snapToGrid
       snapGrid={[GRID, GRID]}
       minZoom={0.1}
       maxZoom={2}
-      deleteKeyCode={["Delete", "Backspace"]}
+      deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
       multiSelectionKeyCode={["Shift", "Meta", "Control"]}
       selectionKeyCode="Shift"
       onlyRenderVisibleElements
@@ -479,9 +581,11 @@ function Flow(props) {
         <ControlButton onClick={() => fitMap(300)} title="Fit the whole map" aria-label="Fit view" id="jc-fit">
           <Icon name="fit" size={14} />
         </ControlButton>
-        <ControlButton onClick={() => props.onTidy && props.onTidy()} title="Tidy up: line each lane up" aria-label="Tidy up" id="jc-tidy">
-          <Icon name="tidy" size={14} />
-        </ControlButton>
+        {readOnly ? null : (
+          <ControlButton onClick={() => props.onTidy && props.onTidy()} title="Tidy up: line each lane up" aria-label="Tidy up" id="jc-tidy">
+            <Icon name="tidy" size={14} />
+          </ControlButton>
+        )}
         <ControlButton onClick={() => downloadPng(flow, fileName)} title="Export as PNG image" aria-label="Export PNG" id="jc-export-png">
           <Icon name="image" size={14} />
         </ControlButton>
@@ -495,16 +599,71 @@ function Flow(props) {
         style={{ width: 160, height: 110 }}
       />
     </ReactFlow>
+    </KpiContext.Provider>
+  );
+}
+
+function secondsAgo(seconds) {
+  if (seconds < 5) return "just now";
+  if (seconds < 60) return `${seconds} s ago`;
+  return `${Math.floor(seconds / 60)} min ago`;
+}
+
+// One line under the toolbar while the overlay is on: the window, the goal, how to read the
+// edges, and how fresh the figures are (counted from when they arrived, so clocks need not agree).
+function KpiLegend({ kpi }) {
+  const [arrived, setArrived] = useState(() => Date.now());
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => { setArrived(Date.now()); setNow(Date.now()); }, [kpi.stamp]);
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
+  const waiting = !kpi.stamp;
+  return (
+    <div className="jc-kpi-legend" data-testid="kpi-legend" role="status">
+      <span className="jc-kpi-legend-window">{kpi.legend}</span>
+      {kpi.goal ? <span>{kpi.goal}</span> : null}
+      {kpi.note ? <span className="jc-kpi-legend-note">{kpi.note}</span> : null}
+      {kpi.note ? null : (
+        <span className="jc-kpi-legend-key">
+          <svg width="34" height="10" aria-hidden="true"><line x1="1" y1="5" x2="33" y2="5" stroke={KPI_STROKE} strokeWidth="5" strokeLinecap="round" /></svg>
+          line width: share of customers who took the path
+        </span>
+      )}
+      <span className="jc-kpi-legend-age" data-testid="kpi-refreshed">
+        {waiting ? "loading…" : `refreshed ${secondsAgo(Math.max(0, Math.round((now - arrived) / 1000)))}`}
+      </span>
+    </div>
   );
 }
 
 export function JourneyCanvas(props) {
+  const kpi = props.overlay && props.overlay.on ? props.overlay : null;
+  const readOnly = !!props.readOnly;
+  // The latest handler is read at each tick, so a re-render never restarts the timer.
+  const refresh = useRef(props.onRefreshOverlay);
+  refresh.current = props.onRefreshOverlay;
+  useEffect(() => {
+    if (!kpi) return undefined;
+    const timer = setInterval(() => {
+      if (!document.hidden && refresh.current) refresh.current();
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [!!kpi]);
+  const classes = ["jc-canvas"];
+  if (readOnly) classes.push("jc-readonly");
+  if (kpi) classes.push("jc-kpi-on");
   return (
-    <div className="jc-canvas" style={{ width: "100%", height: "100%" }} data-cards={(props.cards || []).length}
-      data-edges={(props.edges || []).length}>
-      <ReactFlowProvider>
-        <Flow {...props} />
-      </ReactFlowProvider>
+    <div className={classes.join(" ")} style={{ width: "100%", height: "100%", display: "flex", flexDirection: "column" }}
+      data-cards={(props.cards || []).length} data-edges={(props.edges || []).length}
+      data-read-only={readOnly ? "true" : "false"} data-kpi={kpi ? "on" : "off"}>
+      {kpi ? <KpiLegend kpi={kpi} /> : null}
+      <div style={{ flex: 1, minHeight: 0, position: "relative" }}>
+        <ReactFlowProvider>
+          <Flow {...props} kpi={kpi} />
+        </ReactFlowProvider>
+      </div>
     </div>
   );
 }

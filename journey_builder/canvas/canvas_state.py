@@ -13,6 +13,7 @@ from engine.mapdoc import Edge, JourneyMap, Node, NodeKind, Position
 
 from .editor_state import EditorState
 from .flow import Connection, Drop, Move
+from .overlay_state import refusal_if_view_only
 
 PASTE_OFFSET = Position(x=40, y=40)
 
@@ -33,37 +34,35 @@ class CanvasState(rx.State):
             )
         except (MapEditError, ValueError) as error:
             return rx.toast.error(str(error))
-        save = editor.commit(doc)
-        editor.show_selected([node_id])
-        return save
+        return await editor.commit(doc, select=[node_id])
 
     @rx.event
     async def move_nodes(self, moves: list[Move]) -> rx.event.EventSpec | None:
         editor = await self._editor()
         positions = {move["id"]: Position(x=move["x"], y=move["y"]) for move in moves}
-        return self._apply(editor, lambda doc: map_edits.move_nodes(doc, positions))
+        return await self._apply(editor, lambda doc: map_edits.move_nodes(doc, positions))
 
     @rx.event
     async def connect_nodes(self, connection: Connection) -> rx.event.EventSpec | None:
         editor = await self._editor()
-        return self._apply(
+        return await self._apply(
             editor, lambda doc: map_edits.connect(doc, source=connection["source"], target=connection["target"])[0]
         )
 
     @rx.event
     async def delete_items(self, ids: list[str]) -> rx.event.EventSpec | None:
         editor = await self._editor()
-        return self._apply(editor, lambda doc: map_edits.delete(doc, ids))
+        return await self._apply(editor, lambda doc: map_edits.delete(doc, ids))
 
     @rx.event
     async def delete_selected(self) -> rx.event.EventSpec | None:
         editor = await self._editor()
-        return self._apply(editor, lambda doc: map_edits.delete(doc, editor.selected))
+        return await self._apply(editor, lambda doc: map_edits.delete(doc, editor.selected))
 
     @rx.event
     async def tidy(self) -> rx.event.EventSpec | None:
         editor = await self._editor()
-        return self._apply(editor, map_edits.tidy_layout)
+        return await self._apply(editor, map_edits.tidy_layout)
 
     @rx.event
     async def copy(self, ids: list[str]) -> None:
@@ -85,30 +84,28 @@ class CanvasState(rx.State):
             doc, new_ids = map_edits.paste(editor.doc, nodes, edges, offset=offset)
         except MapEditError as error:
             return rx.toast.error(str(error))
-        save = editor.commit(doc)
-        editor.show_selected(new_ids)
-        return save
+        return await editor.commit(doc, select=new_ids)
 
     @rx.event
     async def add_stage(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         editor = await self._editor()
         name = form.get("new_stage", "").strip() or f"Stage {len(editor.doc.stages) + 1}"
-        return self._apply(editor, lambda doc: map_edits.add_stage(doc, name)[0])
+        return await self._apply(editor, lambda doc: map_edits.add_stage(doc, name)[0])
 
     @rx.event
     async def rename_stage(self, stage_id: str, name: str) -> rx.event.EventSpec | None:
         editor = await self._editor()
-        return self._apply(editor, lambda doc: map_edits.rename_stage(doc, stage_id, name))
+        return await self._apply(editor, lambda doc: map_edits.rename_stage(doc, stage_id, name))
 
     @rx.event
     async def move_stage(self, stage_id: str, index: int) -> rx.event.EventSpec | None:
         editor = await self._editor()
-        return self._apply(editor, lambda doc: map_edits.reorder_stage(doc, stage_id, index))
+        return await self._apply(editor, lambda doc: map_edits.reorder_stage(doc, stage_id, index))
 
     @rx.event
     async def delete_stage(self, stage_id: str) -> rx.event.EventSpec | None:
         editor = await self._editor()
-        return self._apply(editor, lambda doc: map_edits.delete_stage(doc, stage_id))
+        return await self._apply(editor, lambda doc: map_edits.delete_stage(doc, stage_id))
 
     @rx.event
     async def export_json(self) -> rx.event.EventSpec:
@@ -128,14 +125,19 @@ class CanvasState(rx.State):
             detail = error.errors()[0]
             where = ".".join(map(str, detail["loc"]))
             return rx.toast.error(f"That file is not a journey map ({where}: {detail['msg']}); nothing was changed.")
+        if refusal := await refusal_if_view_only(self):
+            return refusal
         editor = await self._editor()
         editor.history_version += 1
-        return [editor.commit(doc), rx.toast.success(f"Imported “{doc.name}”. Undo brings the previous map back.")]
+        return [
+            await editor.commit(doc),
+            rx.toast.success(f"Imported “{doc.name}”. Undo brings the previous map back."),
+        ]
 
     @staticmethod
-    def _apply(editor: EditorState, edit: Callable[[JourneyMap], JourneyMap]) -> rx.event.EventSpec | None:
+    async def _apply(editor: EditorState, edit: Callable[[JourneyMap], JourneyMap]) -> rx.event.EventSpec | None:
         try:
             doc = edit(editor.doc)
         except MapEditError as error:
             return rx.toast.error(str(error))
-        return editor.commit(doc)
+        return await editor.commit(doc)

@@ -15,6 +15,7 @@ from journey_builder import routes
 
 from . import view
 from .forms import NodeForm, node_form
+from .overlay_state import refusal_if_view_only
 
 AUTOSAVE_DELAY_SECONDS = 0.8
 HISTORY_LIMIT = 200
@@ -96,13 +97,22 @@ class EditorState(rx.State):
         node = self.doc.node(self.selected[0]) if len(self.selected) == 1 else None
         self.form = node_form(node) if node is not None else NodeForm()
 
-    def commit(self, doc: JourneyMap) -> rx.event.EventSpec | None:
-        """Make ``doc`` the current document, remember the previous one for undo, and schedule a save."""
+    async def commit(self, doc: JourneyMap, *, select: list[str] | None = None) -> rx.event.EventSpec | None:
+        """Make ``doc`` the current document, remember the previous one for undo, and schedule a save.
+
+        ``select`` selects those ids on the canvas too (what a drop or a paste added). On a map
+        open view-only nothing changes.
+        """
+        if refusal := await refusal_if_view_only(self):
+            return refusal
         if doc == self._doc:
             return None
         self._undo = [*self._undo[-HISTORY_LIMIT:], self.doc]
         self._redo = []
-        return self._replace(doc)
+        save = self._replace(doc)
+        if select is not None:
+            self.show_selected(select)
+        return save
 
     def _replace(self, doc: JourneyMap) -> rx.event.EventSpec | None:
         self._doc = doc
@@ -130,7 +140,9 @@ class EditorState(rx.State):
         self._refresh()
 
     @rx.event
-    def undo(self) -> rx.event.EventSpec | None:
+    async def undo(self) -> rx.event.EventSpec | None:
+        if refusal := await refusal_if_view_only(self):
+            return refusal
         if not self._undo:
             return None
         self._redo = [*self._redo, self.doc]
@@ -139,7 +151,9 @@ class EditorState(rx.State):
         return self._replace(previous)
 
     @rx.event
-    def redo(self) -> rx.event.EventSpec | None:
+    async def redo(self) -> rx.event.EventSpec | None:
+        if refusal := await refusal_if_view_only(self):
+            return refusal
         if not self._redo:
             return None
         self._undo = [*self._undo, self.doc]

@@ -12,6 +12,7 @@ from typing import Any, TypedDict
 import reflex as rx
 from reflex.vars import Var
 
+from .overlay_view import OverlayView
 from .view import CardView, EdgeView, LaneView, PaletteItem
 
 _MODULE = "$/public/canvas/journey_canvas.jsx"
@@ -66,6 +67,9 @@ class JourneyCanvas(rx.Component):
     lanes: Var[list[LaneView]]
     focus: Var[dict[str, Any]]
     file_name: Var[str]
+    # KPI figures keyed by stage, node and edge id, laid over what the props above draw.
+    overlay: Var[OverlayView]
+    read_only: Var[bool]
 
     on_move: rx.EventHandler[_moves]
     on_connect: rx.EventHandler[_connection]
@@ -77,6 +81,7 @@ class JourneyCanvas(rx.Component):
     on_undo: rx.EventHandler[_none]
     on_redo: rx.EventHandler[_none]
     on_tidy: rx.EventHandler[_none]
+    on_refresh_overlay: rx.EventHandler[_none]
 
 
 class JourneyPalette(rx.Component):

@@ -9,6 +9,7 @@ from engine.mapdoc import Channel, Operator
 from .editor_state import EditorState
 from .forms import ArmRow, ConditionRow, PainRow
 from .inspector_state import InspectorState
+from .overlay_state import OverlayState
 
 CHANNELS = [channel.value for channel in Channel]
 OPERATORS = [operator.value for operator in Operator]
@@ -226,6 +227,7 @@ def _experience() -> rx.Component:
                     default_value=[FORM.emotion],
                     key=_key("emotion"),
                     on_value_commit=InspectorState.set_emotion,
+                    disabled=OverlayState.read_only,
                     class_name="jc-emotion-slider",
                 ),
                 rx.el.span("delighted", class_name="jc-muted"),
@@ -341,6 +343,7 @@ def _message() -> rx.Component:
 
 
 def inspector() -> rx.Component:
+    """The selected node's form; on a map open view-only every control in it is disabled."""
     return rx.cond(
         FORM.id != "",
         rx.el.div(
@@ -349,29 +352,40 @@ def inspector() -> rx.Component:
                 rx.el.span(FORM.id, class_name="jc-muted jc-mono"),
                 class_name="jc-row jc-between",
             ),
-            _text("Title", "title", FORM.title),
-            rx.cond(
-                FORM.kind == "touchpoint",
-                _select(
-                    "Channel",
-                    ["", *CHANNELS],
-                    FORM.channel,
-                    lambda v: InspectorState.set_channel("channel", v),
-                    "channel",
+            rx.el.fieldset(
+                _text("Title", "title", FORM.title),
+                rx.cond(
+                    FORM.kind == "touchpoint",
+                    _select(
+                        "Channel",
+                        ["", *CHANNELS],
+                        FORM.channel,
+                        lambda v: InspectorState.set_channel("channel", v),
+                        "channel",
+                    ),
                 ),
+                _kind_fields(),
+                _experience(),
+                disabled=OverlayState.read_only,
+                class_name="jc-inspector-fieldset",
             ),
-            _kind_fields(),
-            _experience(),
             class_name="jc-inspector",
             id="jc-inspector",
         ),
-        rx.el.div(
-            rx.el.p("Select a card to edit it.", class_name="jc-empty-title"),
-            rx.el.p(
-                "Drag a kind from the palette onto a lane, connect cards by dragging from a handle, "
-                "and shift-drag to select several.",
-                class_name="jc-muted",
+        rx.cond(
+            OverlayState.read_only,
+            rx.el.div(
+                rx.el.p("Select a card to see its details.", class_name="jc-empty-title"),
+                class_name="jc-inspector-empty",
             ),
-            class_name="jc-inspector-empty",
+            rx.el.div(
+                rx.el.p("Select a card to edit it.", class_name="jc-empty-title"),
+                rx.el.p(
+                    "Drag a kind from the palette onto a lane, connect cards by dragging from a handle, "
+                    "and shift-drag to select several.",
+                    class_name="jc-muted",
+                ),
+                class_name="jc-inspector-empty",
+            ),
         ),
     )

@@ -41,7 +41,7 @@ class InspectorState(rx.State):
             doc = map_edits.update_node(editor.doc, editor.form.id, fields)
         except MapEditError as error:
             return rx.toast.error(str(error))
-        return editor.commit(doc)
+        return await editor.commit(doc)
 
     async def _node(self) -> Node:
         editor = await self.get_state(EditorState)

@@ -10,6 +10,7 @@ from engine.templates import list_templates, load_template
 from journey_builder import routes
 
 from .editor_state import EditorState, SaveStatus
+from .overlay_state import refusal_if_view_only
 
 STARTERS: list[tuple[str, str]] = [(name, load_template(name).name) for name in list_templates()]
 
@@ -17,6 +18,8 @@ STARTERS: list[tuple[str, str]] = [(name, load_template(name).name) for name in 
 class JourneyState(rx.State):
     @rx.event
     async def publish(self) -> rx.event.EventSpec:
+        if refusal := await refusal_if_view_only(self):
+            return refusal
         editor = await self.get_state(EditorState)
         if editor.error_count:
             return rx.toast.error(f"Fix the {editor.error_count} problem(s) marked on the map before publishing.")
@@ -30,7 +33,9 @@ class JourneyState(rx.State):
         return rx.toast.success(f"Published as version {number}.")
 
     @rx.event
-    def new_from_starter(self, name: str) -> rx.event.EventSpec:
+    async def new_from_starter(self, name: str) -> rx.event.EventSpec:
+        if refusal := await refusal_if_view_only(self):
+            return refusal
         with session_scope() as session:
             journey_id = create_journey(session=session, doc=load_template(name)).id
         return rx.redirect(routes.journey_editor(journey_id))

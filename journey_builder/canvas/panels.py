@@ -7,6 +7,8 @@ import reflex as rx
 from .canvas_state import CanvasState
 from .editor_state import EditorState, SaveStatus
 from .flow import journey_palette
+from .overlay_controls import kpi_controls
+from .overlay_state import OverlayState
 from .view import PALETTE, LaneView, PersonaView, ProblemView
 
 IMPORT_UPLOAD_ID = "journey-import"
@@ -190,8 +192,9 @@ def save_indicator() -> rx.Component:
     )
 
 
-def toolbar() -> rx.Component:
-    return rx.el.div(
+def _edit_tools() -> rx.Component:
+    return rx.fragment(
+        rx.el.span(class_name="jc-divider"),
         rx.el.button(
             "Undo",
             on_click=EditorState.undo,
@@ -215,6 +218,14 @@ def toolbar() -> rx.Component:
             no_drag=True,
             on_drop=CanvasState.import_json(rx.upload_files(upload_id=IMPORT_UPLOAD_ID)),
         ),
+    )
+
+
+def toolbar() -> rx.Component:
+    """KPIs first; on a map open view-only, nothing that edits it."""
+    return rx.el.div(
+        kpi_controls(),
+        rx.cond(OverlayState.read_only, rx.el.span(class_name="jc-divider"), _edit_tools()),
         rx.el.button("Export JSON", on_click=CanvasState.export_json, class_name="jc-button", id="jc-export-json"),
         class_name="jc-toolbar",
     )

@@ -42,6 +42,7 @@ class VersionChip:
 class JourneyRow:
     name: str
     href: str
+    kpi_href: str
     status: str
     updated: str
     versions: list[VersionChip]
@@ -71,6 +72,7 @@ class DashboardState(rx.State):
             JourneyRow(
                 name=s.name,
                 href=routes.journey_editor(s.id),
+                kpi_href=routes.journey_kpis(s.id),
                 status=s.status.value,
                 updated=ago(s.updated_at, now),
                 versions=[
@@ -122,7 +124,14 @@ def _versions(row: rx.Var[JourneyRow]) -> rx.Component:
 
 def _journey_row(row: rx.Var[JourneyRow]) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(rx.link(row.name, href=row.href, weight="medium")),
+        rx.table.row_header_cell(
+            rx.hstack(
+                rx.link(row.name, href=row.href, weight="medium"),
+                rx.link("KPIs", href=row.kpi_href, size="1", title="The map, view-only, with its live KPIs"),
+                spacing="2",
+                align="baseline",
+            )
+        ),
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(_versions(row)),
         rx.table.cell(rx.text(row.updated, size="2", color_scheme="gray")),

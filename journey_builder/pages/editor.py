@@ -10,6 +10,8 @@ from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.flow import journey_canvas
 from journey_builder.canvas.inspector import inspector
 from journey_builder.canvas.journey_state import STARTERS, JourneyState
+from journey_builder.canvas.overlay_controls import view_only_badge
+from journey_builder.canvas.overlay_state import OverlayState
 from journey_builder.canvas.panels import (
     palette_panel,
     personas_panel,
@@ -20,12 +22,8 @@ from journey_builder.canvas.panels import (
 )
 
 
-def _header() -> rx.Component:
-    return rx.el.header(
-        rx.el.a("← Journeys", href=routes.journeys_list(), class_name="jc-back"),
-        rx.el.h1(EditorState.journey_name, class_name="jc-title"),
-        save_indicator(),
-        toolbar(),
+def _journey_actions() -> rx.Component:
+    return rx.fragment(
         rx.el.span(
             rx.cond(
                 EditorState.error_count > 0,
@@ -38,6 +36,16 @@ def _header() -> rx.Component:
         rx.el.button("Publish", on_click=JourneyState.publish, class_name="jc-button jc-primary", id="jc-publish"),
         _new_menu(),
         rx.el.a("Launch control", href=routes.journey_launch(EditorState.current_journey_id), class_name="jc-button"),
+    )
+
+
+def _header() -> rx.Component:
+    return rx.el.header(
+        rx.el.a("← Journeys", href=routes.journeys_list(), class_name="jc-back"),
+        rx.el.h1(EditorState.journey_name, class_name="jc-title"),
+        rx.cond(OverlayState.read_only, view_only_badge(), save_indicator()),
+        toolbar(),
+        rx.cond(OverlayState.read_only, rx.fragment(), _journey_actions()),
         class_name="jc-header",
     )
 
@@ -81,6 +89,9 @@ def _canvas() -> rx.Component:
         on_undo=EditorState.undo,
         on_redo=EditorState.redo,
         on_tidy=CanvasState.tidy,
+        overlay=OverlayState.figures,
+        read_only=OverlayState.read_only,
+        on_refresh_overlay=OverlayState.refresh,
     )
 
 
@@ -97,7 +108,11 @@ def editor_page() -> rx.Component:
                 _header(),
                 _conflict_banner(),
                 rx.el.div(
-                    rx.el.aside(palette_panel(), stages_panel(), personas_panel(), class_name="jc-left"),
+                    rx.el.aside(
+                        rx.cond(OverlayState.read_only, rx.fragment(), rx.fragment(palette_panel(), stages_panel())),
+                        personas_panel(),
+                        class_name="jc-left",
+                    ),
                     # Sized inline so React Flow measures a real pane even before the stylesheet arrives.
                     rx.el.main(_canvas(), class_name="jc-main", style={"flex": "1", "min_width": "0"}),
                     rx.el.aside(inspector(), problems_panel(), class_name="jc-right"),
