@@ -82,7 +82,22 @@ def verify_write_key(*, session: Session, secret: str) -> WriteKey:
     return key
 
 
-def revoke_write_key(*, session: Session, key_id: int, now: datetime | None = None, actor: str = SYSTEM_ACTOR) -> None:
+def _key_summary(key: WriteKey) -> SecretSummary:
+    assert key.id is not None
+    return SecretSummary(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        role=None,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+        last_used_at=None,
+    )
+
+
+def revoke_write_key(
+    *, session: Session, key_id: int, now: datetime | None = None, actor: str = SYSTEM_ACTOR
+) -> SecretSummary:
     """Revoke a write key; revoking it again changes nothing. Raises ``SecretNotFoundError`` for an unknown id."""
     key = session.get(WriteKey, key_id)
     if key is None:
@@ -91,24 +106,13 @@ def revoke_write_key(*, session: Session, key_id: int, now: datetime | None = No
         key.revoked_at = now or utc_now()
         session.add(key)
         audit.record(session=session, actor=actor, action="key.revoke", key_id=key_id, name=key.name, prefix=key.prefix)
+    return _key_summary(key)
 
 
 def list_write_keys(*, session: Session) -> list[SecretSummary]:
     """Every write key, revoked ones too, newest first."""
     keys = session.exec(select(WriteKey).order_by(col(WriteKey.created_at).desc(), col(WriteKey.id).desc()))
-    return [
-        SecretSummary(
-            id=key.id,
-            name=key.name,
-            prefix=key.prefix,
-            role=None,
-            created_at=key.created_at,
-            revoked_at=key.revoked_at,
-            last_used_at=None,
-        )
-        for key in keys
-        if key.id is not None
-    ]
+    return [_key_summary(key) for key in keys]
 
 
 def create_api_token(*, session: Session, name: str, role: Role, actor: str = SYSTEM_ACTOR) -> IssuedSecret:
@@ -138,9 +142,22 @@ def verify_api_token(*, session: Session, secret: str, now: datetime | None = No
     return token
 
 
+def _token_summary(token: ApiToken) -> SecretSummary:
+    assert token.id is not None
+    return SecretSummary(
+        id=token.id,
+        name=token.name,
+        prefix=token.prefix,
+        role=token.role,
+        created_at=token.created_at,
+        revoked_at=token.revoked_at,
+        last_used_at=token.last_used_at,
+    )
+
+
 def revoke_api_token(
     *, session: Session, token_id: int, now: datetime | None = None, actor: str = SYSTEM_ACTOR
-) -> None:
+) -> SecretSummary:
     """Revoke an API token; revoking it again changes nothing. Raises ``SecretNotFoundError`` for an unknown id."""
     token = session.get(ApiToken, token_id)
     if token is None:
@@ -157,21 +174,10 @@ def revoke_api_token(
             prefix=token.prefix,
             role=token.role,
         )
+    return _token_summary(token)
 
 
 def list_api_tokens(*, session: Session) -> list[SecretSummary]:
     """Every API token, revoked ones too, newest first."""
     tokens = session.exec(select(ApiToken).order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc()))
-    return [
-        SecretSummary(
-            id=token.id,
-            name=token.name,
-            prefix=token.prefix,
-            role=token.role,
-            created_at=token.created_at,
-            revoked_at=token.revoked_at,
-            last_used_at=token.last_used_at,
-        )
-        for token in tokens
-        if token.id is not None
-    ]
+    return [_token_summary(token) for token in tokens]
