@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from engine import map_edits
 from engine.map_edits import MapEditError
 from engine.mapdoc import Edge, JourneyMap, Node, NodeKind, Position
+from engine.permissions import Action
+from journey_builder.auth import requires, viewing
 
 from .editor_state import EditorState
 from .flow import Connection, Drop, Move
@@ -25,6 +27,7 @@ class CanvasState(rx.State):
         return await self.get_state(EditorState)
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def drop_kind(self, drop: Drop) -> rx.event.EventSpec | None:
         editor = await self._editor()
         try:
@@ -33,17 +36,19 @@ class CanvasState(rx.State):
             )
         except (MapEditError, ValueError) as error:
             return rx.toast.error(str(error))
-        save = editor.commit(doc)
-        editor.show_selected([node_id])
+        save = editor._commit(doc)
+        editor._show_selected([node_id])
         return save
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def move_nodes(self, moves: list[Move]) -> rx.event.EventSpec | None:
         editor = await self._editor()
         positions = {move["id"]: Position(x=move["x"], y=move["y"]) for move in moves}
         return self._apply(editor, lambda doc: map_edits.move_nodes(doc, positions))
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def connect_nodes(self, connection: Connection) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return self._apply(
@@ -51,21 +56,25 @@ class CanvasState(rx.State):
         )
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def delete_items(self, ids: list[str]) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return self._apply(editor, lambda doc: map_edits.delete(doc, ids))
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def delete_selected(self) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return self._apply(editor, lambda doc: map_edits.delete(doc, editor.selected))
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def tidy(self) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return self._apply(editor, map_edits.tidy_layout)
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     async def copy(self, ids: list[str]) -> None:
         doc = (await self._editor()).doc
         wanted = set(ids)
@@ -74,6 +83,7 @@ class CanvasState(rx.State):
         self._clipboard, self._pastes = (nodes, edges), 0
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def paste(self) -> rx.event.EventSpec | None:
         nodes, edges = self._clipboard
         if not nodes:
@@ -85,37 +95,43 @@ class CanvasState(rx.State):
             doc, new_ids = map_edits.paste(editor.doc, nodes, edges, offset=offset)
         except MapEditError as error:
             return rx.toast.error(str(error))
-        save = editor.commit(doc)
-        editor.show_selected(new_ids)
+        save = editor._commit(doc)
+        editor._show_selected(new_ids)
         return save
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def add_stage(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         editor = await self._editor()
         name = form.get("new_stage", "").strip() or f"Stage {len(editor.doc.stages) + 1}"
         return self._apply(editor, lambda doc: map_edits.add_stage(doc, name)[0])
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def rename_stage(self, stage_id: str, name: str) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return self._apply(editor, lambda doc: map_edits.rename_stage(doc, stage_id, name))
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def move_stage(self, stage_id: str, index: int) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return self._apply(editor, lambda doc: map_edits.reorder_stage(doc, stage_id, index))
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def delete_stage(self, stage_id: str) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return self._apply(editor, lambda doc: map_edits.delete_stage(doc, stage_id))
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     async def export_json(self) -> rx.event.EventSpec:
         editor = await self._editor()
         return rx.download(data=editor.doc.to_json(), filename=f"journey-{editor.current_journey_id}.json")
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def import_json(
         self, files: list[rx.UploadFile]
     ) -> list[rx.event.EventSpec | None] | rx.event.EventSpec | None:
@@ -130,7 +146,7 @@ class CanvasState(rx.State):
             return rx.toast.error(f"That file is not a journey map ({where}: {detail['msg']}); nothing was changed.")
         editor = await self._editor()
         editor.history_version += 1
-        return [editor.commit(doc), rx.toast.success(f"Imported “{doc.name}”. Undo brings the previous map back.")]
+        return [editor._commit(doc), rx.toast.success(f"Imported “{doc.name}”. Undo brings the previous map back.")]
 
     @staticmethod
     def _apply(editor: EditorState, edit: Callable[[JourneyMap], JourneyMap]) -> rx.event.EventSpec | None:
@@ -138,4 +154,4 @@ class CanvasState(rx.State):
             doc = edit(editor.doc)
         except MapEditError as error:
             return rx.toast.error(str(error))
-        return editor.commit(doc)
+        return editor._commit(doc)

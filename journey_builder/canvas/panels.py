@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from engine.permissions import Action
+from journey_builder.auth import viewing
+
 from .canvas_state import CanvasState
 from .editor_state import EditorState, SaveStatus
 from .flow import journey_palette
@@ -18,6 +21,7 @@ class PersonaState(rx.State):
     active: str = ""
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def show(self, persona_id: str) -> None:
         self.active = persona_id
 
@@ -215,6 +219,10 @@ def toolbar() -> rx.Component:
             no_drag=True,
             on_drop=CanvasState.import_json(rx.upload_files(upload_id=IMPORT_UPLOAD_ID)),
         ),
-        rx.el.button("Export JSON", on_click=CanvasState.export_json, class_name="jc-button", id="jc-export-json"),
+        export_button(),
         class_name="jc-toolbar",
     )
+
+
+def export_button() -> rx.Component:
+    return rx.el.button("Export JSON", on_click=CanvasState.export_json, class_name="jc-button", id="jc-export-json")

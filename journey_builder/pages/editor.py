@@ -5,12 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from journey_builder import routes
+from journey_builder.auth import SessionState
 from journey_builder.canvas.canvas_state import CanvasState
 from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.flow import journey_canvas
 from journey_builder.canvas.inspector import inspector
 from journey_builder.canvas.journey_state import STARTERS, JourneyState
 from journey_builder.canvas.panels import (
+    export_button,
     palette_panel,
     personas_panel,
     problems_panel,
@@ -24,8 +26,7 @@ def _header() -> rx.Component:
     return rx.el.header(
         rx.el.a("← Journeys", href=routes.journeys_list(), class_name="jc-back"),
         rx.el.h1(EditorState.journey_name, class_name="jc-title"),
-        save_indicator(),
-        toolbar(),
+        rx.cond(SessionState.can_edit, rx.fragment(save_indicator(), toolbar()), export_button()),
         rx.el.span(
             rx.cond(
                 EditorState.error_count > 0,
@@ -35,8 +36,11 @@ def _header() -> rx.Component:
             class_name=rx.cond(EditorState.error_count > 0, "jc-status jc-status-bad", "jc-status jc-status-ok"),
             id="jc-publish-state",
         ),
-        rx.el.button("Publish", on_click=JourneyState.publish, class_name="jc-button jc-primary", id="jc-publish"),
-        _new_menu(),
+        rx.cond(
+            SessionState.can_publish,
+            rx.el.button("Publish", on_click=JourneyState.publish, class_name="jc-button jc-primary", id="jc-publish"),
+        ),
+        rx.cond(SessionState.can_edit, _new_menu()),
         rx.el.a("Launch control", href=routes.journey_launch(EditorState.current_journey_id), class_name="jc-button"),
         class_name="jc-header",
     )
@@ -61,6 +65,27 @@ def _conflict_banner() -> rx.Component:
             role="alert",
             id="jc-save-message",
         ),
+    )
+
+
+def _view_only_canvas() -> rx.Component:
+    """The map for roles that may not edit it: selecting a card shows it, no gesture reaches the server."""
+    return journey_canvas(
+        cards=EditorState.cards,
+        edges=EditorState.edges,
+        lanes=EditorState.lanes,
+        focus={"ids": EditorState.focus_ids, "nonce": EditorState.focus_nonce, "center": EditorState.focus_center},
+        file_name=EditorState.journey_name,
+        on_select=EditorState.select,
+    )
+
+
+def _view_only_note() -> rx.Component:
+    return rx.el.section(
+        rx.el.h3("View only", class_name="jc-section-title"),
+        rx.el.p("Your role can look at this map; designers change it.", class_name="jc-muted"),
+        class_name="jc-section",
+        id="jc-view-only",
     )
 
 
@@ -97,10 +122,27 @@ def editor_page() -> rx.Component:
                 _header(),
                 _conflict_banner(),
                 rx.el.div(
-                    rx.el.aside(palette_panel(), stages_panel(), personas_panel(), class_name="jc-left"),
+                    rx.el.aside(
+                        rx.cond(SessionState.can_edit, rx.fragment(palette_panel(), stages_panel()), _view_only_note()),
+                        personas_panel(),
+                        class_name="jc-left",
+                    ),
                     # Sized inline so React Flow measures a real pane even before the stylesheet arrives.
-                    rx.el.main(_canvas(), class_name="jc-main", style={"flex": "1", "min_width": "0"}),
-                    rx.el.aside(inspector(), problems_panel(), class_name="jc-right"),
+                    rx.el.main(
+                        rx.cond(SessionState.can_edit, _canvas(), _view_only_canvas()),
+                        class_name="jc-main",
+                        style={"flex": "1", "min_width": "0"},
+                    ),
+                    rx.el.aside(
+                        # A disabled fieldset disables every input inside it: the inspector becomes a read-out.
+                        rx.el.fieldset(
+                            inspector(),
+                            disabled=~SessionState.can_edit,
+                            style={"border": "none", "padding": "0", "margin": "0", "min_width": "0"},
+                        ),
+                        problems_panel(),
+                        class_name="jc-right",
+                    ),
                     class_name="jc-body",
                     style={"display": "flex", "flex": "1", "min_height": "0"},
                 ),
