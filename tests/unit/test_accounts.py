@@ -359,7 +359,9 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(pg_url: str) -> 
         second.start()
         # Commit only once the other transaction waits for the admins' rows, so both really overlap.
         for _ in range(1000):
-            waiting = first.execute(text(LOCK_WAITERS)).scalar_one()
+            # A connection of its own: a transaction sees pg_stat_activity as it was at its first look.
+            with get_engine(pg_url).connect() as watcher:
+                waiting = watcher.execute(text(LOCK_WAITERS)).scalar_one()
             if waiting:
                 break
             threading.Event().wait(0.01)
