@@ -138,8 +138,8 @@ def centered_card(title: str, subtitle: str, *children: rx.Component) -> rx.Comp
     )
 
 
-def field(label: str, control: rx.Component) -> rx.Component:
+def field(label: str, control: rx.Component, width: str = "100%") -> rx.Component:
     return rx.el.label(
         rx.vstack(rx.text(label, size="2", weight="medium"), control, spacing="1", width="100%"),
-        width="100%",
+        width=width,
     )

@@ -139,8 +139,13 @@ def _filters() -> rx.Component:
                     name="journey",
                     default_value=AuditState.journey,
                 ),
+                width="auto",
             ),
-            field("Actor", rx.input(name="actor", default_value=AuditState.actor, placeholder="email or token:name")),
+            field(
+                "Actor",
+                rx.input(name="actor", default_value=AuditState.actor, placeholder="email or token:name"),
+                width="auto",
+            ),
             field(
                 "Action",
                 rx.select.root(
@@ -152,9 +157,10 @@ def _filters() -> rx.Component:
                     name="action",
                     default_value=AuditState.action,
                 ),
+                width="auto",
             ),
-            field("From (UTC)", rx.input(name="since", type="date", default_value=AuditState.since)),
-            field("To (UTC)", rx.input(name="until", type="date", default_value=AuditState.until)),
+            field("From (UTC)", rx.input(name="since", type="date", default_value=AuditState.since), width="auto"),
+            field("To (UTC)", rx.input(name="until", type="date", default_value=AuditState.until), width="auto"),
             rx.button("Filter", type="submit"),
             rx.button("Clear", type="button", variant="soft", color_scheme="gray", on_click=AuditState.clear),
             align="end",

@@ -186,7 +186,11 @@ def _write_keys() -> rx.Component:
         ),
         rx.form(
             rx.hstack(
-                field("Name", rx.input(name="name", required=True, placeholder="e.g. Web shop", width="16em")),
+                field(
+                    "Name",
+                    rx.input(name="name", required=True, placeholder="e.g. Web shop", width="16em"),
+                    width="auto",
+                ),
                 rx.button("Create write key", type="submit"),
                 align="end",
                 spacing="3",
@@ -232,8 +236,12 @@ def _api_tokens() -> rx.Component:
         ),
         rx.form(
             rx.hstack(
-                field("Name", rx.input(name="name", required=True, placeholder="e.g. Deploy script", width="16em")),
-                field("Role", rx.select(ROLES, name="role", default_value=Role.MARKETER.value)),
+                field(
+                    "Name",
+                    rx.input(name="name", required=True, placeholder="e.g. Deploy script", width="16em"),
+                    width="auto",
+                ),
+                field("Role", rx.select(ROLES, name="role", default_value=Role.MARKETER.value), width="auto"),
                 rx.button("Create API token", type="submit"),
                 align="end",
                 spacing="3",

@@ -231,12 +231,16 @@ def _row(row: rx.Var[UserRow]) -> rx.Component:
         rx.table.cell(
             rx.hstack(
                 _password_dialog(row),
-                confirm(
-                    rx.button("Remove", size="1", variant="soft", color_scheme="red"),
-                    "Remove this account?",
-                    row.email + " will no longer be able to sign in, and their open sessions end now.",
-                    "Remove",
-                    UsersState.remove_user(row.id),
+                # Removing yourself is left to another admin: it would end this very session.
+                rx.cond(
+                    ~row.is_me,
+                    confirm(
+                        rx.button("Remove", size="1", variant="soft", color_scheme="red"),
+                        "Remove this account?",
+                        row.email + " will no longer be able to sign in, and their open sessions end now.",
+                        "Remove",
+                        UsersState.remove_user(row.id),
+                    ),
                 ),
                 spacing="2",
             )

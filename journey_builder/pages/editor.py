@@ -21,6 +21,16 @@ from journey_builder.canvas.panels import (
     toolbar,
 )
 
+# The fieldset's own frame is dropped; disabled, its fields look read-only and the slider takes no drags.
+READ_ONLY_INSPECTOR = {
+    "border": "none",
+    "padding": "0",
+    "margin": "0",
+    "min_width": "0",
+    "&:disabled :is(input, textarea, select)": {"background": "var(--gray-2)", "color": "var(--gray-11)"},
+    "&:disabled :is(.jc-emotion-slider, button)": {"pointer_events": "none", "opacity": "0.6"},
+}
+
 
 def _header() -> rx.Component:
     return rx.el.header(
@@ -138,7 +148,7 @@ def editor_page() -> rx.Component:
                         rx.el.fieldset(
                             inspector(),
                             disabled=~SessionState.can_edit,
-                            style={"border": "none", "padding": "0", "margin": "0", "min_width": "0"},
+                            style=READ_ONLY_INSPECTOR,
                         ),
                         problems_panel(),
                         class_name="jc-right",
