@@ -37,7 +37,7 @@ class SessionState(rx.State):
             self.user_email, self.user_name, self.user_role = email, name, role
 
     def _can(self, action: Action) -> bool:
-        return self.user_role in Role._value2member_map_ and allowed(Role(self.user_role), action)
+        return any(role.value == self.user_role and allowed(role, action) for role in Role)
 
     @rx.var
     def signed_in(self) -> bool:
