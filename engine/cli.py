@@ -1,5 +1,6 @@
-"""The ``journey`` command line: check and move journey-map files, publish and run journeys, issue
-ingestion keys and API tokens, migrate the database and run the engine (``journey worker``).
+"""The ``journey`` command line: check and move journey-map files, publish and run journeys, create
+users (the first admin), issue, list and revoke ingestion keys and API tokens, migrate the database
+and run the engine (``journey worker``).
 
 Every subcommand is a small function taking the parsed arguments and returning the exit status;
 ``COMMANDS`` lists them, so adding one is a function and a line. The database is the one
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,18 @@ from pydantic import ValidationError
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from engine.access import Role, create_api_token, create_write_key
+from engine.access import (
+    Role,
+    SecretNotFoundError,
+    SecretSummary,
+    create_api_token,
+    create_write_key,
+    list_api_tokens,
+    list_write_keys,
+    revoke_api_token,
+    revoke_write_key,
+)
+from engine.accounts import PASSWORD_MIN, AccountError, create_user, list_users
 from engine.channels.settings import ChannelSettingsError
 from engine.compiler import Problem, ProblemSeverity, compile_map
 from engine.journeys import (
@@ -42,7 +54,7 @@ from engine.journeys import (
 from engine.lifecycle import LifecycleError, StopMode, launch_journey, pause_journey, resume_journey, stop_journey
 from engine.mapdoc import JourneyMap, PausePolicy
 from engine.scheduler import Engine, EngineSettings
-from engine.store.db import alembic_config, database_url, get_engine, session_scope, upgrade_database
+from engine.store.db import alembic_config, database_url, get_engine, session_scope, upgrade_database, utc_now
 from engine.store.journeys import Journey, JourneyStatus
 from engine.templates import UnknownTemplateError, list_templates, load_template
 
@@ -343,7 +355,7 @@ def _name_argument(parser: argparse.ArgumentParser) -> None:
 
 def key_create_command(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        issued = create_write_key(session=session, name=args.name)
+        issued = create_write_key(session=session, name=args.name, actor=_actor())
     # The secret alone on stdout, so `$(journey key create site)` captures it; the advice goes to
     # stderr and does not repeat it, so a logged stderr leaks nothing.
     print(issued.secret)
@@ -363,13 +375,147 @@ def _token_arguments(parser: argparse.ArgumentParser) -> None:
 
 def token_create_command(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        issued = create_api_token(session=session, name=args.name, role=args.role)
+        issued = create_api_token(session=session, name=args.name, role=args.role, actor=_actor())
     print(issued.secret)
     print(
         f"API token {issued.id} ({issued.name}, {args.role.value}) created; it is shown only this once. "
         f"Send it as the header `Authorization: Bearer <token>`.",
         file=sys.stderr,
     )
+    return 0
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at is not None else "-"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell, the last one left ragged."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), *lines])
+
+
+def _secret_rows(summaries: Sequence[SecretSummary], *, with_role: bool) -> list[list[str]]:
+    rows = []
+    for item in summaries:
+        # The prefix is what the holder of a secret can match against; "…" says the rest is not shown.
+        row = [str(item.id), item.prefix + "…", item.name, _when(item.created_at)]
+        if with_role:
+            row += [item.role or "-", _when(item.last_used_at)]
+        rows.append([*row, f"revoked {_when(item.revoked_at)}" if item.revoked_at else "active"])
+    return rows
+
+
+def key_list_command(_: argparse.Namespace) -> int:
+    with session_scope() as session:
+        keys = list_write_keys(session=session)
+    if not keys:
+        print(f"no write keys; create one with `{PROG} key create NAME`")
+        return 0
+    print(_table(["id", "prefix", "name", "created", "status"], _secret_rows(keys, with_role=False)))
+    return 0
+
+
+def token_list_command(_: argparse.Namespace) -> int:
+    with session_scope() as session:
+        tokens = list_api_tokens(session=session)
+    if not tokens:
+        print(f"no API tokens; create one with `{PROG} token create NAME --role ROLE`")
+        return 0
+    headers = ["id", "prefix", "name", "created", "role", "last used", "status"]
+    print(_table(headers, _secret_rows(tokens, with_role=True)))
+    return 0
+
+
+def _secret_id_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("secret_id", type=int, metavar="ID", help="the id shown by the list command")
+
+
+def _print_revoked(kind: str, summary: SecretSummary) -> None:
+    print(f"{kind} {summary.id} ({summary.name}, {summary.prefix}…) revoked {_when(summary.revoked_at)}")
+
+
+def key_revoke_command(args: argparse.Namespace) -> int:
+    try:
+        with session_scope() as session:
+            summary = revoke_write_key(session=session, key_id=args.secret_id, actor=_actor())
+    except SecretNotFoundError as error:
+        raise CommandFailedError(str(error)) from None
+    _print_revoked("write key", summary)
+    return 0
+
+
+def token_revoke_command(args: argparse.Namespace) -> int:
+    try:
+        with session_scope() as session:
+            summary = revoke_api_token(session=session, token_id=args.secret_id, actor=_actor())
+    except SecretNotFoundError as error:
+        raise CommandFailedError(str(error)) from None
+    _print_revoked("API token", summary)
+    return 0
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+def _user_create_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--email", required=True, help="what the user signs in with")
+    parser.add_argument("--role", type=Role, choices=list(Role), required=True, help="what the user may do")
+    parser.add_argument("--name", default="", help="the name shown in the app (default: none)")
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input instead of asking for it twice",
+    )
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        # The first line without its line ending: `echo "$PASSWORD" | journey user create ...` works.
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    password = getpass.getpass(f"Password (at least {PASSWORD_MIN} characters): ")
+    if getpass.getpass("The same password again: ") != password:
+        raise CommandFailedError("the two passwords differ; nothing was created")
+    return password
+
+
+def user_create_command(args: argparse.Namespace) -> int:
+    password = _read_password(args.password_stdin)
+    try:
+        with session_scope() as session:
+            identity = create_user(
+                session=session,
+                email=args.email,
+                password=password,
+                role=args.role,
+                name=args.name,
+                actor=_actor(),
+            )
+    except AccountError as error:
+        raise CommandFailedError(f"{error}; nothing was created") from None
+    print(f"created user {identity.user_id}: {identity.email} ({identity.role.value})")
+    return 0
+
+
+def user_list_command(_: argparse.Namespace) -> int:
+    with session_scope() as session:
+        users = list_users(session=session)
+    if not users:
+        print(f"no users; create the first admin with `{PROG} user create --email EMAIL --role admin`")
+        return 0
+    rows = [
+        [
+            str(user.id),
+            user.email,
+            user.role.value,
+            user.name or "-",
+            _when(user.last_sign_in_at),
+            f"until {_when(user.locked_until)}" if user.locked_until and user.locked_until > utc_now() else "-",
+        ]
+        for user in users
+    ]
+    print(_table(["id", "email", "role", "name", "last sign-in", "locked"], rows))
     return 0
 
 
@@ -446,7 +592,25 @@ COMMANDS: tuple[Command, ...] = (
     Command(("resume",), "continue a paused journey", resume_command, _resume_arguments),
     Command(("stop",), "end a journey, now or once its customers finish (--drain)", stop_command, _stop_arguments),
     Command(("key", "create"), "create an ingestion write key and print it", key_create_command, _name_argument),
+    Command(("key", "list"), "list the write keys (their first characters, never the keys)", key_list_command),
+    Command(
+        ("key", "revoke"), "revoke a write key: intake refuses it from now on", key_revoke_command, _secret_id_argument
+    ),
     Command(("token", "create"), "create an API bearer token and print it", token_create_command, _token_arguments),
+    Command(("token", "list"), "list the API tokens (their first characters, never the tokens)", token_list_command),
+    Command(
+        ("token", "revoke"),
+        "revoke an API token: the API refuses it from now on",
+        token_revoke_command,
+        _secret_id_argument,
+    ),
+    Command(
+        ("user", "create"),
+        "create a user (the first admin, say); asks for the password",
+        user_create_command,
+        _user_create_arguments,
+    ),
+    Command(("user", "list"), "list the users with their roles", user_list_command),
     Command(("worker",), "run the engine in the foreground until SIGINT or SIGTERM", worker_command, _worker_arguments),
 )
 
@@ -454,6 +618,7 @@ GROUP_HELP: dict[tuple[str, ...], str] = {
     ("db",): "the database: migrations",
     ("key",): "ingestion write keys",
     ("token",): "API bearer tokens",
+    ("user",): "people who sign in to the app",
 }
 
 

@@ -12,14 +12,20 @@ import reflex as rx
 from engine.http_api import create_api
 from engine.scheduler import Engine
 from journey_builder import routes
+from journey_builder.auth import SessionState
 from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.overlay_state import OverlayState
 from journey_builder.components.layout import app_shell
-from journey_builder.pages.customers import customers_page
+from journey_builder.pages.admin_audit import AuditState, audit_page
+from journey_builder.pages.admin_keys import KeysState, keys_page
+from journey_builder.pages.admin_users import UsersState, users_page
+from journey_builder.pages.customers import CustomerState, customers_page
 from journey_builder.pages.dashboard import DashboardState, dashboard_page
 from journey_builder.pages.editor import editor_page
+from journey_builder.pages.first_run import FirstRunState, first_run_page
 from journey_builder.pages.journeys import JourneysState, journeys_page
 from journey_builder.pages.launch import LaunchState, launch_page
+from journey_builder.pages.sign_in import SignInState, sign_in_page, sign_out_page
 
 
 @contextlib.asynccontextmanager
@@ -64,4 +70,12 @@ app.add_page(
     on_load=LaunchState.load,
 )
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · Journey Builder", on_load=DashboardState.load)
-app.add_page(customer_lookup_page, route=routes.CUSTOMERS, title="Customers · Journey Builder")
+app.add_page(
+    customer_lookup_page, route=routes.CUSTOMERS, title="Customers · Journey Builder", on_load=CustomerState.open
+)
+app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in · Journey Builder", on_load=SignInState.open)
+app.add_page(sign_out_page, route=routes.SIGN_OUT, title="Signing out · Journey Builder", on_load=SessionState.sign_out)
+app.add_page(first_run_page, route=routes.FIRST_RUN, title="First run · Journey Builder", on_load=FirstRunState.open)
+app.add_page(users_page, route=routes.ADMIN_USERS, title="Users · Journey Builder", on_load=UsersState.load)
+app.add_page(keys_page, route=routes.ADMIN_KEYS, title="Keys and tokens · Journey Builder", on_load=KeysState.load)
+app.add_page(audit_page, route=routes.ADMIN_AUDIT, title="Audit log · Journey Builder", on_load=AuditState.load)

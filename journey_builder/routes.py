@@ -8,6 +8,7 @@ inside ``rx.foreach``): the f-string then becomes a JavaScript template on the p
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import quote
 
 import reflex as rx
 
@@ -16,6 +17,15 @@ JOURNEY_EDITOR: Final = "/journeys/[id]"
 JOURNEY_LAUNCH: Final = "/journeys/[id]/launch"
 DASHBOARD: Final = "/dashboard"
 CUSTOMERS: Final = "/customers"
+SIGN_IN: Final = "/sign-in"
+SIGN_OUT: Final = "/sign-out"
+FIRST_RUN: Final = "/first-run"
+ADMIN_USERS: Final = "/admin/users"
+ADMIN_KEYS: Final = "/admin/keys"
+ADMIN_AUDIT: Final = "/admin/audit"
+
+# Pages that need no signed-in user; a sign-in never sends anyone back to one of them.
+OPEN_PAGES: Final = frozenset({SIGN_IN, SIGN_OUT, FIRST_RUN})
 
 # The dynamic segment of the journey routes; its value reaches the states as the route param "id".
 JOURNEY_ID_PARAM: Final = "id"
@@ -55,3 +65,37 @@ def dashboard() -> str:
 
 def customers() -> str:
     return CUSTOMERS
+
+
+def sign_in(next_path: str = "") -> str:
+    """The sign-in page, coming back to ``next_path`` afterwards."""
+    return f"{SIGN_IN}?next={quote(next_path, safe='/')}" if next_path else SIGN_IN
+
+
+def sign_out() -> str:
+    return SIGN_OUT
+
+
+def first_run() -> str:
+    return FIRST_RUN
+
+
+def safe_next(next_path: str | None) -> str:
+    """Where to go after signing in: a path of this app, never another site (``//host``) nor an open page."""
+    if not next_path or not next_path.startswith("/") or next_path.startswith("//") or "\\" in next_path:
+        return JOURNEYS_LIST
+    if next_path.split("?", 1)[0] in OPEN_PAGES:
+        return JOURNEYS_LIST
+    return next_path
+
+
+def admin_users() -> str:
+    return ADMIN_USERS
+
+
+def admin_keys() -> str:
+    return ADMIN_KEYS
+
+
+def admin_audit() -> str:
+    return ADMIN_AUDIT

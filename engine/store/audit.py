@@ -30,8 +30,31 @@ def record(*, session: Session, actor: str, action: str, journey_id: int | None 
     return entry
 
 
-def entries(*, session: Session, journey_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
-    query = select(AuditEntry).order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit)
+def entries(
+    *,
+    session: Session,
+    journey_id: int | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+) -> list[AuditEntry]:
+    """The newest entries first, narrowed by every filter given: ``since`` is inclusive, ``until`` exclusive."""
+    query = select(AuditEntry)
     if journey_id is not None:
         query = query.where(AuditEntry.journey_id == journey_id)
-    return list(session.exec(query))
+    if actor is not None:
+        query = query.where(AuditEntry.actor == actor)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if since is not None:
+        query = query.where(col(AuditEntry.at) >= since)
+    if until is not None:
+        query = query.where(col(AuditEntry.at) < until)
+    return list(session.exec(query.order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc()).limit(limit)))
+
+
+def actions(*, session: Session) -> list[str]:
+    """Every action the log holds, in alphabetical order: the choices of a filter."""
+    return list(session.exec(select(AuditEntry.action).distinct().order_by(AuditEntry.action)))

@@ -10,6 +10,8 @@ from pydantic import ValidationError
 from engine import map_edits
 from engine.map_edits import MapEditError
 from engine.mapdoc import Edge, JourneyMap, Node, NodeKind, Position
+from engine.permissions import Action
+from journey_builder.auth import requires, viewing
 
 from .editor_state import EditorState
 from .flow import Connection, Drop, Move
@@ -26,6 +28,7 @@ class CanvasState(rx.State):
         return await self.get_state(EditorState)
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def drop_kind(self, drop: Drop) -> rx.event.EventSpec | None:
         editor = await self._editor()
         try:
@@ -34,15 +37,17 @@ class CanvasState(rx.State):
             )
         except (MapEditError, ValueError) as error:
             return rx.toast.error(str(error))
-        return await editor.commit(doc, select=[node_id])
+        return await editor._commit(doc, select=[node_id])
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def move_nodes(self, moves: list[Move]) -> rx.event.EventSpec | None:
         editor = await self._editor()
         positions = {move["id"]: Position(x=move["x"], y=move["y"]) for move in moves}
         return await self._apply(editor, lambda doc: map_edits.move_nodes(doc, positions))
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def connect_nodes(self, connection: Connection) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return await self._apply(
@@ -50,21 +55,25 @@ class CanvasState(rx.State):
         )
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def delete_items(self, ids: list[str]) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return await self._apply(editor, lambda doc: map_edits.delete(doc, ids))
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def delete_selected(self) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return await self._apply(editor, lambda doc: map_edits.delete(doc, editor.selected))
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def tidy(self) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return await self._apply(editor, map_edits.tidy_layout)
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     async def copy(self, ids: list[str]) -> None:
         doc = (await self._editor()).doc
         wanted = set(ids)
@@ -73,6 +82,7 @@ class CanvasState(rx.State):
         self._clipboard, self._pastes = (nodes, edges), 0
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def paste(self) -> rx.event.EventSpec | None:
         nodes, edges = self._clipboard
         if not nodes:
@@ -84,35 +94,41 @@ class CanvasState(rx.State):
             doc, new_ids = map_edits.paste(editor.doc, nodes, edges, offset=offset)
         except MapEditError as error:
             return rx.toast.error(str(error))
-        return await editor.commit(doc, select=new_ids)
+        return await editor._commit(doc, select=new_ids)
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def add_stage(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         editor = await self._editor()
         name = form.get("new_stage", "").strip() or f"Stage {len(editor.doc.stages) + 1}"
         return await self._apply(editor, lambda doc: map_edits.add_stage(doc, name)[0])
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def rename_stage(self, stage_id: str, name: str) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return await self._apply(editor, lambda doc: map_edits.rename_stage(doc, stage_id, name))
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def move_stage(self, stage_id: str, index: int) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return await self._apply(editor, lambda doc: map_edits.reorder_stage(doc, stage_id, index))
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def delete_stage(self, stage_id: str) -> rx.event.EventSpec | None:
         editor = await self._editor()
         return await self._apply(editor, lambda doc: map_edits.delete_stage(doc, stage_id))
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     async def export_json(self) -> rx.event.EventSpec:
         editor = await self._editor()
         return rx.download(data=editor.doc.to_json(), filename=f"journey-{editor.current_journey_id}.json")
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def import_json(
         self, files: list[rx.UploadFile]
     ) -> list[rx.event.EventSpec | None] | rx.event.EventSpec | None:
@@ -130,7 +146,7 @@ class CanvasState(rx.State):
         editor = await self._editor()
         editor.history_version += 1
         return [
-            await editor.commit(doc),
+            await editor._commit(doc),
             rx.toast.success(f"Imported “{doc.name}”. Undo brings the previous map back."),
         ]
 
@@ -140,4 +156,4 @@ class CanvasState(rx.State):
             doc = edit(editor.doc)
         except MapEditError as error:
             return rx.toast.error(str(error))
-        return await editor.commit(doc)
+        return await editor._commit(doc)

@@ -10,8 +10,10 @@ import reflex as rx
 from engine.compiler import Problem, compile_map
 from engine.journeys import DraftConflictError, JourneyNotFoundError, draft_of, get_journey, save_draft
 from engine.mapdoc import JourneyMap
+from engine.permissions import Action
 from engine.store.db import session_scope
 from journey_builder import routes
+from journey_builder.auth import requires, viewing
 
 from . import view
 from .forms import NodeForm, node_form
@@ -97,7 +99,7 @@ class EditorState(rx.State):
         node = self.doc.node(self.selected[0]) if len(self.selected) == 1 else None
         self.form = node_form(node) if node is not None else NodeForm()
 
-    async def commit(self, doc: JourneyMap, *, select: list[str] | None = None) -> rx.event.EventSpec | None:
+    async def _commit(self, doc: JourneyMap, *, select: list[str] | None = None) -> rx.event.EventSpec | None:
         """Make ``doc`` the current document, remember the previous one for undo, and schedule a save.
 
         ``select`` selects those ids on the canvas too (what a drop or a paste added). On a map
@@ -111,7 +113,7 @@ class EditorState(rx.State):
         self._redo = []
         save = self._replace(doc)
         if select is not None:
-            self.show_selected(select)
+            self._show_selected(select)
         return save
 
     def _replace(self, doc: JourneyMap) -> rx.event.EventSpec | None:
@@ -126,6 +128,7 @@ class EditorState(rx.State):
         return EditorState.autosave(self._edit_seq)
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def load_journey(self) -> None:
         self.current_journey_id = routes.journey_id_in(self.router.url.path)
         try:
@@ -140,6 +143,7 @@ class EditorState(rx.State):
         self._refresh()
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def undo(self) -> rx.event.EventSpec | None:
         if refusal := await refusal_if_view_only(self):
             return refusal
@@ -151,6 +155,7 @@ class EditorState(rx.State):
         return self._replace(previous)
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def redo(self) -> rx.event.EventSpec | None:
         if refusal := await refusal_if_view_only(self):
             return refusal
@@ -162,23 +167,26 @@ class EditorState(rx.State):
         return self._replace(following)
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def select(self, ids: list[str]) -> None:
         self.selected = ids
         self._refresh_form()
 
-    def show_selected(self, ids: list[str], *, center: bool = False) -> None:
+    def _show_selected(self, ids: list[str], *, center: bool = False) -> None:
         """Select ``ids`` on the canvas too (after a drop or paste, or from the problem list)."""
         self.selected = ids
         self.focus_ids, self.focus_nonce, self.focus_center = ids, self.focus_nonce + 1, center
         self._refresh_form()
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def focus_node(self, node_id: str) -> None:
         """Select a node from outside the canvas (the problem list) and bring it into view."""
         if node_id and self._doc is not None and self.doc.node(node_id) is not None:
-            self.show_selected([node_id], center=True)
+            self._show_selected([node_id], center=True)
 
     @rx.event(background=True)
+    @requires(Action.EDIT_DRAFT)
     async def autosave(self, seq: int) -> None:
         while True:
             await asyncio.sleep(AUTOSAVE_DELAY_SECONDS)

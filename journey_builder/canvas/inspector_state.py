@@ -11,6 +11,8 @@ import reflex as rx
 from engine import map_edits
 from engine.map_edits import MapEditError
 from engine.mapdoc import EventTrigger, Node, TriggerNode
+from engine.permissions import Action
+from journey_builder.auth import requires
 
 from .editor_state import EditorState
 from .forms import DURATION_UNITS
@@ -41,7 +43,7 @@ class InspectorState(rx.State):
             doc = map_edits.update_node(editor.doc, editor.form.id, fields)
         except MapEditError as error:
             return rx.toast.error(str(error))
-        return await editor.commit(doc)
+        return await editor._commit(doc)
 
     async def _node(self) -> Node:
         editor = await self.get_state(EditorState)
@@ -50,6 +52,7 @@ class InspectorState(rx.State):
         return node
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def set_text(self, field: str, value: str) -> rx.event.EventSpec | None:
         editor = await self.get_state(EditorState)
         if field in _PLAIN_FIELDS:
@@ -73,14 +76,17 @@ class InspectorState(rx.State):
         return await self._update({field: value})
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def set_channel(self, field: str, value: str) -> rx.event.EventSpec | None:
         return await self._update({field: value or None})
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def set_emotion(self, value: list[int | float]) -> rx.event.EventSpec | None:
         return await self._update({"emotion": int(value[0])})
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def set_duration(self, field: str, amount: str, unit: str) -> rx.event.EventSpec | None:
         amount = str(amount)
         if not amount.strip():
@@ -105,6 +111,7 @@ class InspectorState(rx.State):
         return await self._trigger_update(**{key: rows})
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def set_match(self, value: str) -> rx.event.EventSpec | None:
         editor = await self.get_state(EditorState)
         if editor.form.kind == "trigger":
@@ -112,6 +119,7 @@ class InspectorState(rx.State):
         return await self._update({"match": value})
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def set_trigger_type(self, value: str) -> rx.event.EventSpec | None:
         defaults: dict[str, dict[str, Any]] = {
             "event": {"type": "event", "event": "signed_up"},
@@ -124,18 +132,21 @@ class InspectorState(rx.State):
         return await self._update({"trigger": defaults[value]})
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def add_condition(self) -> rx.event.EventSpec | None:
         editor = await self.get_state(EditorState)
         rows = [*self._conditions(editor), {"source": "trait", "field": "plan", "op": "eq", "value": "pro"}]
         return await self._set_conditions(rows)
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def update_condition(self, index: int, key: str, value: str) -> rx.event.EventSpec | None:
         rows = self._conditions(await self.get_state(EditorState))
         rows[index][key] = _scalar(value) if key == "value" else value
         return await self._set_conditions(rows)
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def remove_condition(self, index: int) -> rx.event.EventSpec | None:
         rows = self._conditions(await self.get_state(EditorState))
         del rows[index]
@@ -149,6 +160,7 @@ class InspectorState(rx.State):
         ]
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def set_arms(self, index: int, key: str, value: str) -> rx.event.EventSpec | None:
         editor = await self.get_state(EditorState)
         arms = [{"name": arm.name, "percent": arm.percent, "holdout": arm.holdout} for arm in editor.form.arms]
@@ -165,6 +177,7 @@ class InspectorState(rx.State):
         return await self._update({"arms": arms})
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def set_notes_list(self, field: str, index: int, value: str) -> rx.event.EventSpec | None:
         """Add (index -1), change or remove (empty value) one pain point or opportunity."""
         editor = await self.get_state(EditorState)
@@ -186,6 +199,7 @@ class InspectorState(rx.State):
         return await self._update({field: items})
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def set_traits(self, text: str) -> rx.event.EventSpec | None:
         traits = {}
         for line in text.splitlines():
@@ -195,6 +209,7 @@ class InspectorState(rx.State):
         return await self._update({"set_traits": traits})
 
     @rx.event
+    @requires(Action.EDIT_DRAFT)
     async def insert_placeholder(self, name: str) -> rx.event.EventSpec | None:
         editor = await self.get_state(EditorState)
         body = editor.form.body

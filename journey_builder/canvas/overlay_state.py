@@ -14,10 +14,13 @@ import time
 
 import reflex as rx
 
+from engine.access import Role
 from engine.journeys import JourneyNotFoundError
 from engine.metrics import journey_overlay
+from engine.permissions import Action, allowed
 from engine.store.db import session_scope, utc_now
 from journey_builder import routes
+from journey_builder.auth import acting, viewing
 
 from .overlay_view import OverlayView, OverlayWindow, overlay_view, unavailable
 
@@ -40,6 +43,8 @@ def _figures(journey_id: int, window: OverlayWindow) -> OverlayView:
 class OverlayState(rx.State):
     on: bool = False
     read_only: bool = False
+    # Opened as a figures view (``?view=kpi``): not even the actions a role may take show.
+    kpi_view: bool = False
     window: OverlayWindow = OverlayWindow.ALL
     figures: OverlayView = rx.field(default_factory=OverlayView)
 
@@ -49,26 +54,33 @@ class OverlayState(rx.State):
     _in_flight_since: float = 0.0
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def load(self) -> rx.event.EventSpec | None:
-        """On opening a map: ``?view=kpi`` opens it view-only with the overlay on."""
+        """On opening a map: view-only for roles that may not edit it and with ``?view=kpi``; the overlay
+        starts on for that link and for executives, whose view of a map is its figures."""
         self._journey_id = routes.journey_id_in(self.router.url.path)
-        self.read_only = self.router.url.query_parameters.get(routes.VIEW_PARAM) == routes.KPI_VIEW
-        self.on = self.read_only
+        role = acting().role
+        self.kpi_view = self.router.url.query_parameters.get(routes.VIEW_PARAM) == routes.KPI_VIEW
+        self.read_only = self.kpi_view or not allowed(role, Action.EDIT_DRAFT)
+        self.on = self.kpi_view or role is Role.EXECUTIVE
         self.figures = OverlayView()
         return OverlayState.refresh if self.on else None
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def toggle(self) -> rx.event.EventSpec | None:
         self.on = not self.on
         self.figures = OverlayView()
         return OverlayState.refresh if self.on else None
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def set_window(self, window: str) -> rx.event.EventSpec | None:
         self.window = OverlayWindow(window)
         return OverlayState.refresh
 
     @rx.event(background=True)
+    @viewing(Action.VIEW_JOURNEYS)
     async def refresh(self) -> None:
         """Recompute the figures; the query runs outside the state lock, so the map stays responsive."""
         async with self:
@@ -92,8 +104,8 @@ class OverlayState(rx.State):
 async def refusal_if_view_only(state: rx.State) -> rx.event.EventSpec | None:
     """The one server-side check that keeps a view-only map as it is.
 
-    Every handler that changes the map or the journey asks it first; accounts will put the
-    role check here.
+    Every handler that changes the map asks it first, after its role check: a map opened with
+    ``?view=kpi`` stays as it is even for a designer.
     """
     overlay = await state.get_state(OverlayState)
     return rx.toast.warning(VIEW_ONLY_MESSAGE) if overlay.read_only else None

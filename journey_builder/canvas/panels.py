@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from engine.permissions import Action
+from journey_builder.auth import viewing
+
 from .canvas_state import CanvasState
 from .editor_state import EditorState, SaveStatus
 from .flow import journey_palette
@@ -20,6 +23,7 @@ class PersonaState(rx.State):
     active: str = ""
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def show(self, persona_id: str) -> None:
         self.active = persona_id
 
@@ -226,6 +230,10 @@ def toolbar() -> rx.Component:
     return rx.el.div(
         kpi_controls(),
         rx.cond(OverlayState.read_only, rx.el.span(class_name="jc-divider"), _edit_tools()),
-        rx.el.button("Export JSON", on_click=CanvasState.export_json, class_name="jc-button", id="jc-export-json"),
+        export_button(),
         class_name="jc-toolbar",
     )
+
+
+def export_button() -> rx.Component:
+    return rx.el.button("Export JSON", on_click=CanvasState.export_json, class_name="jc-button", id="jc-export-json")

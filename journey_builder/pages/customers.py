@@ -7,8 +7,10 @@ import dataclasses
 
 import reflex as rx
 
+from engine.permissions import Action
 from engine.runs import find_customer
 from engine.store.db import session_scope
+from journey_builder.auth import viewing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,10 +42,17 @@ class CustomerState(rx.State):
     timeline: list[TimelineRow] = rx.field(default_factory=list)
 
     @rx.event
+    @viewing(Action.VIEW_CUSTOMERS)
+    def open(self) -> None:
+        """The page's on_load: customer data is shown only to roles that may see it."""
+
+    @rx.event
+    @viewing(Action.VIEW_CUSTOMERS)
     def set_query(self, value: str) -> None:
         self.query = value
 
     @rx.event
+    @viewing(Action.VIEW_CUSTOMERS)
     def search(self) -> None:
         with session_scope() as session:
             view = find_customer(session=session, query=self.query)

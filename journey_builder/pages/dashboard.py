@@ -7,10 +7,12 @@ import dataclasses
 import reflex as rx
 
 from engine.journeys import list_journeys
+from engine.permissions import Action
 from engine.runs import versions
 from engine.store.db import session_scope, utc_now
 from engine.store.journeys import JourneyStatus
 from journey_builder import routes
+from journey_builder.auth import viewing
 from journey_builder.components.layout import app_shell, page_header
 from journey_builder.components.status_badge import STATUS_COLORS, status_badge
 from journey_builder.state import ago
@@ -54,6 +56,7 @@ class DashboardState(rx.State):
     published: int = 0
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def load(self) -> None:
         now = utc_now()
         with session_scope() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from journey_builder import routes
+from journey_builder.auth import SessionState
 from journey_builder.canvas.canvas_state import CanvasState
 from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.flow import journey_canvas
@@ -33,8 +34,11 @@ def _journey_actions() -> rx.Component:
             class_name=rx.cond(EditorState.error_count > 0, "jc-status jc-status-bad", "jc-status jc-status-ok"),
             id="jc-publish-state",
         ),
-        rx.el.button("Publish", on_click=JourneyState.publish, class_name="jc-button jc-primary", id="jc-publish"),
-        _new_menu(),
+        rx.cond(
+            SessionState.can_publish & ~OverlayState.kpi_view,
+            rx.el.button("Publish", on_click=JourneyState.publish, class_name="jc-button jc-primary", id="jc-publish"),
+        ),
+        rx.cond(SessionState.can_edit & ~OverlayState.read_only, _new_menu()),
         rx.el.a("Launch control", href=routes.journey_launch(EditorState.current_journey_id), class_name="jc-button"),
     )
 
@@ -45,7 +49,7 @@ def _header() -> rx.Component:
         rx.el.h1(EditorState.journey_name, class_name="jc-title"),
         rx.cond(OverlayState.read_only, view_only_badge(), save_indicator()),
         toolbar(),
-        rx.cond(OverlayState.read_only, rx.fragment(), _journey_actions()),
+        _journey_actions(),
         class_name="jc-header",
     )
 
@@ -69,6 +73,19 @@ def _conflict_banner() -> rx.Component:
             role="alert",
             id="jc-save-message",
         ),
+    )
+
+
+def _view_only_note() -> rx.Component:
+    return rx.el.section(
+        rx.el.h3("View only", class_name="jc-section-title"),
+        rx.cond(
+            SessionState.can_edit,
+            rx.el.a("Edit this map", href=routes.journey_editor(EditorState.current_journey_id), class_name="jc-link"),
+            rx.el.p("Your role can look at this map and its figures; designers change it.", class_name="jc-muted"),
+        ),
+        class_name="jc-section",
+        id="jc-view-only-note",
     )
 
 
@@ -109,13 +126,23 @@ def editor_page() -> rx.Component:
                 _conflict_banner(),
                 rx.el.div(
                     rx.el.aside(
-                        rx.cond(OverlayState.read_only, rx.fragment(), rx.fragment(palette_panel(), stages_panel())),
+                        rx.cond(
+                            OverlayState.read_only, _view_only_note(), rx.fragment(palette_panel(), stages_panel())
+                        ),
                         personas_panel(),
                         class_name="jc-left",
                     ),
                     # Sized inline so React Flow measures a real pane even before the stylesheet arrives.
-                    rx.el.main(_canvas(), class_name="jc-main", style={"flex": "1", "min_width": "0"}),
-                    rx.el.aside(inspector(), problems_panel(), class_name="jc-right"),
+                    rx.el.main(
+                        _canvas(),
+                        class_name="jc-main",
+                        style={"flex": "1", "min_width": "0"},
+                    ),
+                    rx.el.aside(
+                        inspector(),
+                        problems_panel(),
+                        class_name="jc-right",
+                    ),
                     class_name="jc-body",
                     style={"display": "flex", "flex": "1", "min_height": "0"},
                 ),

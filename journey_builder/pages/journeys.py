@@ -8,9 +8,11 @@ from collections import Counter
 import reflex as rx
 
 from engine.journeys import list_journeys
+from engine.permissions import Action
 from engine.store.db import session_scope, utc_now
 from engine.store.journeys import JourneyStatus
 from journey_builder import routes
+from journey_builder.auth import viewing
 from journey_builder.components.layout import app_shell, page_header
 from journey_builder.components.status_badge import status_badge
 from journey_builder.state import ago
@@ -46,6 +48,7 @@ class JourneysState(rx.State):
     _all: list[JourneyCard] = rx.field(default_factory=list)
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def load(self) -> None:
         with session_scope() as session:
             summaries = list_journeys(session=session)
@@ -68,6 +71,7 @@ class JourneysState(rx.State):
         self._show()
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def set_status_filter(self, value: str | list[str]) -> None:
         # The segmented control's event is typed for its multiple-choice mode too; this one is single-choice.
         self.status_filter = value if isinstance(value, str) else ALL

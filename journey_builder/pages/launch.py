@@ -10,11 +10,11 @@ import reflex as rx
 from engine import lifecycle, runs
 from engine.journeys import CompileFailedError, JourneyNotFoundError, draft_of, get_journey, publish_journey
 from engine.mapdoc import PausePolicy, SendNode
+from engine.permissions import Action, allowed
 from engine.proofs import ProofError, send_proof
 from engine.store.db import session_scope
+from journey_builder.auth import SessionState, acting, requires, viewing
 from journey_builder.routes import journey_editor, journey_id_in, journey_kpis
-
-ACTOR = "marketer"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +76,7 @@ class LaunchState(rx.State):
         return journey_kpis(self.journey_id)
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def load(self) -> None:
         self.journey_id = journey_id_in(self.router.url.path)
         self._refresh()
@@ -107,6 +108,8 @@ class LaunchState(rx.State):
             key=lambda row: -row.waiting,
         )
         self.in_flight, self.ended = overview.in_flight, overview.ended
+        # Recent messages name their recipients: customer data, as in GET /api/journeys/{id}/runs.
+        shown = overview.recent_messages if allowed(acting().role, Action.VIEW_CUSTOMERS) else []
         self.messages = [
             MessageRow(
                 id=m.id,
@@ -119,7 +122,7 @@ class LaunchState(rx.State):
                 at=f"{m.created_at:%Y-%m-%d %H:%M:%S}",
                 is_test=m.is_test,
             )
-            for m in overview.recent_messages
+            for m in shown
         ]
         self.message_choices = [
             MessageChoice(node_id=n.id, label=f"{n.title or n.id} ({n.channel.value if n.channel else '?'})")
@@ -130,27 +133,32 @@ class LaunchState(rx.State):
             self.proof_node = self.message_choices[0].node_id
 
     @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
     def refresh(self) -> None:
         self._refresh()
 
     @rx.event
+    @requires(Action.TEST_SEND)
     def set_proof_node(self, value: str) -> None:
         self.proof_node = value
 
     @rx.event
+    @requires(Action.TEST_SEND)
     def set_proof_customer(self, value: str) -> None:
         self.proof_customer = value
 
     @rx.event
+    @requires(Action.RESUME)
     def set_resume_policy(self, value: str) -> None:
         self.resume_policy = value
 
     @rx.event
+    @requires(Action.PUBLISH)
     def publish(self) -> rx.event.EventSpec:
         self.problems = []
         try:
             with session_scope() as session:
-                version = publish_journey(session=session, journey_id=self.journey_id, published_by=ACTOR)
+                version = publish_journey(session=session, journey_id=self.journey_id, published_by=acting().email)
                 number = version.number
         except CompileFailedError as error:
             self.problems = [p.message for p in error.problems if p.severity == "error"]
@@ -159,21 +167,22 @@ class LaunchState(rx.State):
         return rx.toast.success(f"Published version {number}.")
 
     def _act(self, action: str) -> rx.event.EventSpec:
+        actor = acting().email
         try:
             with session_scope() as session:
                 if action == "launch":
-                    lifecycle.launch_journey(session=session, journey_id=self.journey_id, actor=ACTOR)
+                    lifecycle.launch_journey(session=session, journey_id=self.journey_id, actor=actor)
                 elif action == "pause":
-                    lifecycle.pause_journey(session=session, journey_id=self.journey_id, actor=ACTOR)
+                    lifecycle.pause_journey(session=session, journey_id=self.journey_id, actor=actor)
                 elif action == "resume":
                     lifecycle.resume_journey(
-                        session=session, journey_id=self.journey_id, actor=ACTOR, policy=PausePolicy(self.resume_policy)
+                        session=session, journey_id=self.journey_id, actor=actor, policy=PausePolicy(self.resume_policy)
                     )
                 elif action == "stop":
-                    lifecycle.stop_journey(session=session, journey_id=self.journey_id, actor=ACTOR)
+                    lifecycle.stop_journey(session=session, journey_id=self.journey_id, actor=actor)
                 else:
                     lifecycle.stop_journey(
-                        session=session, journey_id=self.journey_id, actor=ACTOR, mode=lifecycle.StopMode.DRAIN
+                        session=session, journey_id=self.journey_id, actor=actor, mode=lifecycle.StopMode.DRAIN
                     )
         except lifecycle.LifecycleError as error:
             return rx.toast.error(str(error))
@@ -181,26 +190,32 @@ class LaunchState(rx.State):
         return rx.toast.success(f"Journey is now {self.status}.")
 
     @rx.event
+    @requires(Action.LAUNCH)
     def launch(self) -> rx.event.EventSpec:
         return self._act("launch")
 
     @rx.event
+    @requires(Action.PAUSE)
     def pause(self) -> rx.event.EventSpec:
         return self._act("pause")
 
     @rx.event
+    @requires(Action.RESUME)
     def resume(self) -> rx.event.EventSpec:
         return self._act("resume")
 
     @rx.event
+    @requires(Action.STOP)
     def stop_now(self) -> rx.event.EventSpec:
         return self._act("stop")
 
     @rx.event
+    @requires(Action.STOP)
     def stop_drain(self) -> rx.event.EventSpec:
         return self._act("drain")
 
     @rx.event
+    @requires(Action.TEST_SEND)
     def send_proof(self) -> rx.event.EventSpec:
         try:
             with session_scope() as session:
@@ -263,58 +278,89 @@ def _controls() -> rx.Component:
     status = LaunchState.status
     return rx.vstack(
         rx.hstack(
-            rx.button("Publish draft", on_click=LaunchState.publish, variant="outline"),
-            _confirm(
-                "Launch",
-                "Launch this journey?",
-                "Customers who match the trigger will start entering now.",
-                LaunchState.launch,
-                "green",
-                status != "draft",
+            rx.cond(
+                SessionState.can_publish,
+                rx.button("Publish draft", on_click=LaunchState.publish, variant="outline"),
             ),
-            _confirm(
-                "Pause",
-                "Pause this journey?",
-                "No one enters and nothing is sent until you resume.",
-                LaunchState.pause,
-                "amber",
-                status != "live",
-            ),
-            rx.select.root(
-                rx.select.trigger(),
-                rx.select.content(
-                    *[rx.select.item(label, value=policy.value) for policy, label in POLICY_LABELS.items()]
+            rx.cond(
+                SessionState.can_launch,
+                _confirm(
+                    "Launch",
+                    "Launch this journey?",
+                    "Customers who match the trigger will start entering now.",
+                    LaunchState.launch,
+                    "green",
+                    status != "draft",
                 ),
-                value=LaunchState.resume_policy,
-                on_change=LaunchState.set_resume_policy,
-                size="2",
             ),
-            _confirm(
-                "Resume",
-                "Resume this journey?",
-                "What fell due while paused is handled by the policy chosen beside the button.",
-                LaunchState.resume,
-                "blue",
-                status != "paused",
+            rx.cond(
+                SessionState.can_pause,
+                _confirm(
+                    "Pause",
+                    "Pause this journey?",
+                    "No one enters and nothing is sent until you resume.",
+                    LaunchState.pause,
+                    "amber",
+                    status != "live",
+                ),
             ),
-            _confirm(
-                "Drain",
-                "Drain this journey?",
-                "No new entries; customers inside finish their runs.",
-                LaunchState.stop_drain,
-                "orange",
-                ~((status == "live") | (status == "paused")),
+            rx.cond(
+                SessionState.can_resume,
+                rx.hstack(
+                    rx.select.root(
+                        rx.select.trigger(),
+                        rx.select.content(
+                            *[rx.select.item(label, value=policy.value) for policy, label in POLICY_LABELS.items()]
+                        ),
+                        value=LaunchState.resume_policy,
+                        on_change=LaunchState.set_resume_policy,
+                        size="2",
+                    ),
+                    _confirm(
+                        "Resume",
+                        "Resume this journey?",
+                        "What fell due while paused is handled by the policy chosen beside the button.",
+                        LaunchState.resume,
+                        "blue",
+                        status != "paused",
+                    ),
+                    spacing="3",
+                ),
             ),
-            _confirm(
-                "Stop now",
-                "Stop this journey now?",
-                "Every run ends now and pending messages are skipped.",
-                LaunchState.stop_now,
-                "red",
-                status == "stopped",
+            rx.cond(
+                SessionState.can_stop,
+                rx.hstack(
+                    _confirm(
+                        "Drain",
+                        "Drain this journey?",
+                        "No new entries; customers inside finish their runs.",
+                        LaunchState.stop_drain,
+                        "orange",
+                        ~((status == "live") | (status == "paused")),
+                    ),
+                    _confirm(
+                        "Stop now",
+                        "Stop this journey now?",
+                        "Every run ends now and pending messages are skipped.",
+                        LaunchState.stop_now,
+                        "red",
+                        status == "stopped",
+                    ),
+                    spacing="3",
+                ),
             ),
             spacing="3",
             wrap="wrap",
+        ),
+        rx.cond(
+            ~(SessionState.can_publish | SessionState.can_launch | SessionState.can_pause | SessionState.can_stop),
+            rx.callout(
+                "You can follow this journey here; publishing, launching and pausing are for marketers.",
+                icon="eye",
+                color_scheme="gray",
+                size="1",
+                data_testid="view-only-note",
+            ),
         ),
         rx.foreach(LaunchState.problems, lambda p: rx.callout(p, color_scheme="red", size="1")),
         width="100%",
@@ -448,8 +494,8 @@ def launch_page() -> rx.Component:
             ),
             _controls(),
             rx.grid(_who_is_where(), _versions(), columns="2", spacing="4", width="100%"),
-            _proof(),
-            _messages(),
+            rx.cond(SessionState.can_test_send, _proof()),
+            rx.cond(SessionState.can_view_customers, _messages()),
             spacing="5",
             width="100%",
         ),

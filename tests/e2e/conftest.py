@@ -1,19 +1,35 @@
-"""The real app on a migrated, seeded temporary SQLite database, driven by Chromium through Playwright."""
+"""The real app on a migrated, seeded temporary SQLite database, driven by Chromium through Playwright.
+
+Every page but signing in needs a signed-in user, so the ``page`` fixture is signed in as an admin: its
+browser context holds the session cookie of a session opened through ``engine.accounts``, as if the admin
+had signed in on the sign-in page. ``signed_in_as(role)`` opens a page in a fresh context for another role.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import BrowserContext, Page
 from reflex.testing import AppHarness
 
+from engine.access import Role
+from engine.accounts import create_user, sign_in
 from engine.journeys import seed_starters
 from engine.store.db import get_engine, session_scope, upgrade_database
+from journey_builder.auth import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "e2e password, long enough"
+
+
+def email_of(role: Role) -> str:
+    return f"{role.value}@e2e.example.com"
+
+
 ARTIFACTS = ROOT / "artifacts"
 # Without the background-networking flags Chromium tries to reach outside hosts many times a second.
 CHROMIUM_ARGS = [
@@ -40,6 +56,15 @@ def e2e_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     upgrade_database(url)
     with session_scope(url) as session:
         seed_starters(session=session)
+        for role in Role:
+            create_user(
+                session=session,
+                email=email_of(role),
+                name=f"E2E {role.value}",
+                password=PASSWORD,
+                role=role,
+                actor="e2e",
+            )
     previous = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = url
     try:
@@ -75,3 +100,37 @@ def artifacts() -> Path:
     """Where browser tests leave screenshots for people to look at (git-ignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def open_session(role: Role) -> str:
+    """A new session of the role's e2e user, as signing in opens one: its secret is the cookie's value."""
+    with session_scope() as session:
+        return sign_in(session=session, email=email_of(role), password=PASSWORD)[1]
+
+
+def hold_session(context: BrowserContext, base_url: str, secret: str) -> None:
+    context.add_cookies([{"name": SESSION_COOKIE, "value": secret, "url": base_url, "sameSite": "Strict"}])
+
+
+@pytest.fixture(scope="session")
+def admin_session(e2e_database: str) -> str:
+    return open_session(Role.ADMIN)
+
+
+@pytest.fixture
+def page(context: BrowserContext, base_url: str, admin_session: str) -> Page:
+    """pytest-playwright's page, signed in as the e2e admin."""
+    hold_session(context, base_url, admin_session)
+    return context.new_page()
+
+
+@pytest.fixture
+def signed_in_as(new_context: Callable[..., BrowserContext], base_url: str) -> Callable[[Role], Page]:
+    """A page in a context of its own, holding a new session of the role's user (closed after the test)."""
+
+    def open_as(role: Role) -> Page:
+        context = new_context()
+        hold_session(context, base_url, open_session(role))
+        return context.new_page()
+
+    return open_as

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import io
 import json
 import os
 import signal
@@ -19,7 +20,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import select
 
-from engine.access import Role, verify_api_token, verify_write_key
+from engine.access import AccessDeniedError, Role, verify_api_token, verify_write_key
+from engine.accounts import SignInError, sign_in
 from engine.cli import Command, build_parser, main
 from engine.ingest import ingest
 from engine.journeys import get_journey, list_journeys
@@ -426,12 +428,174 @@ def test_token_create_prints_a_bearer_token_with_its_role(database: str, capsys:
         assert (token.name, token.role) == ("campaigns", Role.MARKETER.value)
 
 
+def test_key_and_token_creation_is_audited_with_the_os_user(database: str, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "key", "create", "website")
+    run(capsys, "token", "create", "--role", "admin", "ops")
+    with session_scope(database) as session:
+        trail = [(e.action, e.actor) for e in reversed(audit.entries(session=session))]
+    assert trail == [("key.create", f"cli:{getpass.getuser()}"), ("token.create", f"cli:{getpass.getuser()}")]
+
+
+def test_key_list_shows_prefixes_and_revoke_makes_intake_refuse_the_key(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "key", "list") == (0, "no write keys; create one with `journey key create NAME`\n", "")
+    secrets_ = [run(capsys, "key", "create", name)[1].strip() for name in ("website", "app")]
+
+    status, out, _ = run(capsys, "key", "revoke", "1")
+    assert status == 0
+    assert out.startswith(f"write key 1 (website, {secrets_[0][:8]}…) revoked ")
+    status, out, _ = run(capsys, "key", "list")
+
+    header, newest, oldest = out.splitlines()
+    assert status == 0
+    assert header.split() == ["id", "prefix", "name", "created", "status"]
+    assert newest.split()[:3] == ["2", secrets_[1][:8] + "…", "app"]
+    assert newest.endswith("active")
+    assert oldest.split()[:3] == ["1", secrets_[0][:8] + "…", "website"]
+    assert "revoked" in oldest
+    assert not any(secret[8:] in out for secret in secrets_)
+    with session_scope(database) as session:
+        with pytest.raises(AccessDeniedError):
+            verify_write_key(session=session, secret=secrets_[0])
+        assert verify_write_key(session=session, secret=secrets_[1]).name == "app"
+
+
+def test_token_list_shows_roles_and_revoke_makes_the_api_refuse_the_token(
+    database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = run(capsys, "token", "create", "--role", "executive", "board")[1].strip()
+
+    status, out, _ = run(capsys, "token", "revoke", "1")
+    assert status == 0
+    assert out.startswith(f"API token 1 (board, {secret[:8]}…) revoked ")
+    status, out, _ = run(capsys, "token", "list")
+
+    header, row = out.splitlines()
+    assert header.split() == ["id", "prefix", "name", "created", "role", "last", "used", "status"]
+    assert row.split()[:3] == ["1", secret[:8] + "…", "board"]
+    assert " executive " in row
+    assert "revoked" in row
+    assert secret[8:] not in out
+    with session_scope(database) as session, pytest.raises(AccessDeniedError):
+        verify_api_token(session=session, secret=secret)
+
+
+@pytest.mark.parametrize(("kind", "noun"), [("key", "write key"), ("token", "API token")])
+def test_revoking_an_unknown_id_exits_1(
+    database: str, capsys: pytest.CaptureFixture[str], kind: str, noun: str
+) -> None:
+    assert run(capsys, kind, "revoke", "404") == (1, "", f"journey: there is no {noun} with id 404\n")
+
+
+def sign_in_works(database: str, email: str, password: str) -> bool:
+    with session_scope(database) as session:
+        try:
+            sign_in(session=session, email=email, password=password)
+        except SignInError:
+            return False
+    return True
+
+
+def test_user_create_reads_the_password_from_stdin(
+    database: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\nnext line\n"))
+
+    status, out, _ = run(
+        capsys, "user", "create", "--email", "Ann@Example.com", "--role", "admin", "--name", "Ann", "--password-stdin"
+    )
+
+    assert (status, out) == (0, "created user 1: ann@example.com (admin)\n")
+    assert sign_in_works(database, "ann@example.com", "correct horse battery")
+    with session_scope(database) as session:
+        [entry] = audit.entries(session=session, action="user.create")
+    assert entry.actor == f"cli:{getpass.getuser()}"
+
+
+def test_user_create_asks_for_the_password_twice(
+    database: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts: list[str] = []
+
+    def typed(prompt: str = "") -> str:
+        prompts.append(prompt)
+        return "typed at the terminal"
+
+    monkeypatch.setattr(getpass, "getpass", typed)
+
+    status, _, _ = run(capsys, "user", "create", "--email", "ann@example.com", "--role", "designer")
+
+    assert status == 0
+    assert prompts == ["Password (at least 12 characters): ", "The same password again: "]
+    assert sign_in_works(database, "ann@example.com", "typed at the terminal")
+
+
+def test_user_create_refuses_two_different_passwords(
+    database: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = iter(["typed at the terminal", "typed at the terminaI"])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(answers))
+
+    status, out, err = run(capsys, "user", "create", "--email", "ann@example.com", "--role", "admin")
+
+    assert (status, out, err) == (1, "", "journey: the two passwords differ; nothing was created\n")
+    assert run(capsys, "user", "list")[1].startswith("no users; create the first admin with `journey user create")
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "complaint"),
+    [
+        ("ann", "correct horse battery", "email: not an email address"),
+        ("ann@example.com", "too short", "password: at least 12 characters"),
+        ("bob@example.com", "correct horse battery", "email: another user has this address"),
+    ],
+)
+def test_user_create_names_what_is_wrong(
+    database: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    email: str,
+    password: str,
+    complaint: str,
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
+    run(capsys, "user", "create", "--email", "bob@example.com", "--role", "admin", "--password-stdin")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(password + "\n"))
+
+    status, _, err = run(capsys, "user", "create", "--email", email, "--role", "admin", "--password-stdin")
+
+    assert (status, err) == (1, f"journey: {complaint}; nothing was created\n")
+    assert len(run(capsys, "user", "list")[1].splitlines()) == 2
+
+
+def test_user_list_shows_roles_and_sign_ins(
+    database: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for email, role in [("zoe@example.com", "admin"), ("ann@example.com", "executive")]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
+        run(capsys, "user", "create", "--email", email, "--role", role, "--password-stdin")
+    assert sign_in_works(database, "zoe@example.com", "correct horse battery")
+
+    status, out, _ = run(capsys, "user", "list")
+
+    header, ann, zoe = out.splitlines()
+    assert status == 0
+    assert header.split() == ["id", "email", "role", "name", "last", "sign-in", "locked"]
+    assert ann.split() == ["2", "ann@example.com", "executive", "-", "-", "-"]
+    assert zoe.split()[:4] == ["1", "zoe@example.com", "admin", "-"]
+    assert zoe.split()[4] == utc_now().strftime("%Y-%m-%d")
+
+
 @pytest.mark.parametrize(
     ("argv", "complaint"),
     [
         (["key", "create", "   "], "a name needs 1 to 200 characters, got 0"),
         (["token", "create", "ops"], "the following arguments are required: --role"),
         (["token", "create", "--role", "owner", "ops"], "invalid Role value: 'owner'"),
+        (["key", "revoke", "first"], "invalid int value: 'first'"),
+        (["user", "create", "--email", "ann@example.com"], "the following arguments are required: --role"),
+        (["user", "create", "--role", "admin"], "the following arguments are required: --email"),
         (["worker", "--tick", "0"], "the tick must be more than 0"),
         (["worker", "--tick", "soon"], "not a number of seconds: 'soon'"),
     ],
