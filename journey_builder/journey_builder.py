@@ -17,6 +17,7 @@ from journey_builder.components.layout import app_shell
 from journey_builder.pages.customers import customers_page
 from journey_builder.pages.dashboard import DashboardState, dashboard_page
 from journey_builder.pages.editor import editor_page
+from journey_builder.pages.journey_kpis import JourneyKpisState, journey_kpis_page
 from journey_builder.pages.journeys import JourneysState, journeys_page
 from journey_builder.pages.launch import LaunchState, launch_page
 
@@ -58,6 +59,9 @@ app.add_page(
     route=routes.JOURNEY_LAUNCH,
     title="Launch control · Journey Builder",
     on_load=LaunchState.load,
+)
+app.add_page(
+    journey_kpis_page, route=routes.JOURNEY_KPIS, title="Journey KPIs · Journey Builder", on_load=JourneyKpisState.load
 )
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · Journey Builder", on_load=DashboardState.load)
 app.add_page(customer_lookup_page, route=routes.CUSTOMERS, title="Customers · Journey Builder")

@@ -14,6 +14,7 @@ import reflex as rx
 JOURNEYS_LIST: Final = "/"
 JOURNEY_EDITOR: Final = "/journeys/[id]"
 JOURNEY_LAUNCH: Final = "/journeys/[id]/launch"
+JOURNEY_KPIS: Final = "/journeys/[id]/kpis"
 DASHBOARD: Final = "/dashboard"
 CUSTOMERS: Final = "/customers"
 
@@ -39,6 +40,10 @@ def journey_id_in(path: str) -> int:
 
 def journey_launch(journey_id: int | rx.Var[int]) -> str:
     return f"/journeys/{journey_id}/launch"
+
+
+def journey_kpis(journey_id: int | rx.Var[int]) -> str:
+    return f"/journeys/{journey_id}/kpis"
 
 
 def dashboard() -> str:

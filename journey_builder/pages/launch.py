@@ -12,7 +12,7 @@ from engine.journeys import CompileFailedError, JourneyNotFoundError, draft_of, 
 from engine.mapdoc import PausePolicy, SendNode
 from engine.proofs import ProofError, send_proof
 from engine.store.db import session_scope
-from journey_builder.routes import journey_editor, journey_id_in
+from journey_builder.routes import journey_editor, journey_id_in, journey_kpis
 
 ACTOR = "marketer"
 
@@ -436,6 +436,7 @@ def launch_page() -> rx.Component:
                 rx.heading(LaunchState.name, size="7"),
                 rx.box(_badge(LaunchState.status), data_testid="journey-status"),
                 rx.spacer(),
+                rx.link(rx.button("KPIs", variant="soft"), href=journey_kpis(LaunchState.journey_id)),
                 rx.link(rx.button("Open the map", variant="soft"), href=LaunchState.map_url),
                 align="center",
                 spacing="3",
