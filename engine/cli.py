@@ -531,6 +531,7 @@ def user_list_command(_: argparse.Namespace) -> int:
         for user in users
     ]
     print(_table(["id", "email", "role", "name", "last sign-in", "locked"], rows))
+    return 0
 
 
 # --- demo traffic --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from journey_builder.pages.customers import CustomerState, customers_page
 from journey_builder.pages.dashboard import DashboardState, dashboard_page
 from journey_builder.pages.editor import editor_page
 from journey_builder.pages.first_run import FirstRunState, first_run_page
+from journey_builder.pages.journey_kpis import JourneyKpisState, journey_kpis_page
 from journey_builder.pages.journeys import JourneysState, journeys_page
 from journey_builder.pages.launch import LaunchState, launch_page
 from journey_builder.pages.sign_in import SignInState, sign_in_page, sign_out_page
@@ -68,6 +69,9 @@ app.add_page(
     route=routes.JOURNEY_LAUNCH,
     title="Launch control · Journey Builder",
     on_load=LaunchState.load,
+)
+app.add_page(
+    journey_kpis_page, route=routes.JOURNEY_KPIS, title="Journey KPIs · Journey Builder", on_load=JourneyKpisState.load
 )
 app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · Journey Builder", on_load=DashboardState.load)
 app.add_page(

@@ -15,6 +15,7 @@ import reflex as rx
 JOURNEYS_LIST: Final = "/"
 JOURNEY_EDITOR: Final = "/journeys/[id]"
 JOURNEY_LAUNCH: Final = "/journeys/[id]/launch"
+JOURNEY_KPIS: Final = "/journeys/[id]/kpis"
 DASHBOARD: Final = "/dashboard"
 CUSTOMERS: Final = "/customers"
 SIGN_IN: Final = "/sign-in"
@@ -50,13 +51,17 @@ def journey_id_in(path: str) -> int:
     return 0
 
 
-def journey_kpis(journey_id: int | rx.Var[int]) -> str:
+def journey_map_kpis(journey_id: int | rx.Var[int]) -> str:
     """The map of a journey, view-only with its KPIs laid over it."""
     return f"/journeys/{journey_id}?{VIEW_PARAM}={KPI_VIEW}"
 
 
 def journey_launch(journey_id: int | rx.Var[int]) -> str:
     return f"/journeys/{journey_id}/launch"
+
+
+def journey_kpis(journey_id: int | rx.Var[int]) -> str:
+    return f"/journeys/{journey_id}/kpis"
 
 
 def dashboard() -> str:

@@ -1,21 +1,28 @@
-"""The dashboard: how many journeys are in each status, and every journey's published versions."""
+"""The executive dashboard: how many journeys are in each status, and every journey's last 30 days
+(entered, goal conversion, a sparkline of daily entries) with links to its KPIs, map and launch control."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from engine.journeys import list_journeys
+from engine.kpi_report import JourneyTrend, journey_trends
 from engine.permissions import Action
-from engine.runs import versions
 from engine.store.db import session_scope, utc_now
 from engine.store.journeys import JourneyStatus
-from journey_builder import routes
+from journey_builder import kpi_charts, routes
 from journey_builder.auth import viewing
 from journey_builder.components.layout import app_shell, page_header
 from journey_builder.components.status_badge import STATUS_COLORS, status_badge
 from journey_builder.state import ago
+
+TREND_DAYS = 30
+# Digits of equal width, so the figures of one column line up.
+NUMBER = {"font_variant_numeric": "tabular-nums"}
 
 STATUS_BLURBS = {
     JourneyStatus.DRAFT: "Being designed",
@@ -35,25 +42,25 @@ class StatusCount:
 
 
 @dataclasses.dataclass(frozen=True)
-class VersionChip:
-    label: str
-    detail: str
-
-
-@dataclasses.dataclass(frozen=True)
 class JourneyRow:
+    id: int
     name: str
-    href: str
-    kpi_href: str
     status: str
+    version: str
     updated: str
-    versions: list[VersionChip]
+    entered: str
+    goal_rate: str
+    has_trend: bool
+    trend: go.Figure
+    kpis_href: str
+    map_href: str
+    launch_href: str
 
 
 class DashboardState(rx.State):
     counts: list[StatusCount] = rx.field(default_factory=list)
     rows: list[JourneyRow] = rx.field(default_factory=list)
-    published: int = 0
+    entered: str = "0"
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
@@ -61,7 +68,7 @@ class DashboardState(rx.State):
         now = utc_now()
         with session_scope() as session:
             summaries = list_journeys(session=session)
-            history = {s.id: versions(session=session, journey_id=s.id) for s in summaries}
+            trends = journey_trends(session=session, since=now - timedelta(days=TREND_DAYS), until=now)
         self.counts = [
             StatusCount(
                 status=status.value,
@@ -71,24 +78,27 @@ class DashboardState(rx.State):
             )
             for status in JourneyStatus
         ]
-        self.rows = [
-            JourneyRow(
-                name=s.name,
-                href=routes.journey_editor(s.id),
-                kpi_href=routes.journey_kpis(s.id),
-                status=s.status.value,
-                updated=ago(s.updated_at, now),
-                versions=[
-                    VersionChip(
-                        label=f"v{v.number}",
-                        detail=f"{v.published_at:%d %b %Y %H:%M} UTC by {v.published_by or 'unknown'}",
-                    )
-                    for v in history[s.id]
-                ],
+        empty = JourneyTrend(journey_id=0, entered=0, reached_goal=0, days=())
+        self.rows = []
+        for s in summaries:
+            trend = trends.get(s.id, empty)
+            self.rows.append(
+                JourneyRow(
+                    id=s.id,
+                    name=s.name,
+                    status=s.status.value,
+                    version=f"v{s.latest_version}" if s.latest_version else "Not published",
+                    updated=ago(s.updated_at, now),
+                    entered=kpi_charts.format_count(trend.entered),
+                    goal_rate=kpi_charts.format_rate(trend.goal_rate),
+                    has_trend=trend.entered > 0,
+                    trend=kpi_charts.sparkline(trend),
+                    kpis_href=routes.journey_kpis(s.id),
+                    map_href=routes.journey_editor(s.id),
+                    launch_href=routes.journey_launch(s.id),
+                )
             )
-            for s in summaries
-        ]
-        self.published = sum(len(vs) for vs in history.values())
+        self.entered = kpi_charts.format_count(sum(t.entered for t in trends.values()))
 
 
 def _status_tile(count: rx.Var[StatusCount]) -> rx.Component:
@@ -110,35 +120,50 @@ def _status_tile(count: rx.Var[StatusCount]) -> rx.Component:
     )
 
 
-def _versions(row: rx.Var[JourneyRow]) -> rx.Component:
-    return rx.cond(
-        row.versions.length() > 0,
-        rx.hstack(
-            rx.foreach(
-                row.versions,
-                lambda v: rx.tooltip(rx.badge(v.label, variant="surface", radius="full"), content=v.detail),
-            ),
-            spacing="1",
-            wrap="wrap",
+def _icon_link(icon: str, label: str, href: rx.Var[str]) -> rx.Component:
+    return rx.tooltip(
+        rx.link(
+            rx.icon_button(rx.icon(icon, size=15), variant="ghost", color_scheme="gray", size="2"),
+            href=href,
+            aria_label=label,
         ),
-        rx.text("Not published", size="2", color_scheme="gray"),
+        content=label,
     )
 
 
 def _journey_row(row: rx.Var[JourneyRow]) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
-            rx.hstack(
-                rx.link(row.name, href=row.href, weight="medium"),
-                rx.link("KPIs", href=row.kpi_href, size="1", title="The map, view-only, with its live KPIs"),
-                spacing="2",
-                align="baseline",
+            rx.vstack(
+                rx.link(row.name, href=row.kpis_href, weight="medium"),
+                rx.text(row.version, " · updated ", row.updated, size="1", color_scheme="gray"),
+                spacing="0",
             )
         ),
         rx.table.cell(status_badge(row.status)),
-        rx.table.cell(_versions(row)),
-        rx.table.cell(rx.text(row.updated, size="2", color_scheme="gray")),
+        rx.table.cell(rx.text(row.entered, weight="medium", style=NUMBER), data_testid="journey-entered"),
+        rx.table.cell(rx.text(row.goal_rate, weight="medium", style=NUMBER), data_testid="journey-goal-rate"),
+        rx.table.cell(
+            rx.cond(
+                row.has_trend,
+                rx.plotly.basic(data=row.trend, config=kpi_charts.SPARKLINE_CONFIG, template=kpi_charts.TEMPLATE),
+                rx.text("No entries", size="1", color_scheme="gray"),
+            ),
+            data_testid="journey-trend",
+        ),
+        rx.table.cell(
+            rx.hstack(
+                rx.link(rx.button("KPIs", size="1", variant="soft"), href=row.kpis_href),
+                _icon_link("map", "Open the map", row.map_href),
+                _icon_link("rocket", "Launch control", row.launch_href),
+                spacing="2",
+                align="center",
+                justify="end",
+            )
+        ),
         align="center",
+        data_testid="journey-row",
+        data_journey=row.name,
     )
 
 
@@ -146,8 +171,8 @@ def dashboard_page() -> rx.Component:
     return app_shell(
         page_header(
             "Dashboard",
-            "Where every journey stands, and what has been published.",
-            rx.badge(DashboardState.published.to_string() + " versions published", variant="surface", size="2"),
+            f"Where every journey stands, and its last {TREND_DAYS} days.",
+            rx.badge(DashboardState.entered + f" customers entered in {TREND_DAYS} days", variant="surface", size="2"),
         ),
         rx.grid(
             rx.foreach(DashboardState.counts, _status_tile),
@@ -156,11 +181,16 @@ def dashboard_page() -> rx.Component:
             width="100%",
         ),
         rx.card(
-            rx.heading("Journeys and versions", size="4", margin_bottom="12px"),
+            rx.heading("Journeys", size="4", margin_bottom="12px"),
             rx.table.root(
                 rx.table.header(
                     rx.table.row(
-                        *[rx.table.column_header_cell(h) for h in ("Journey", "Status", "Versions", "Updated")]
+                        rx.table.column_header_cell("Journey"),
+                        rx.table.column_header_cell("Status"),
+                        rx.table.column_header_cell("Entered (30 d)"),
+                        rx.table.column_header_cell("Goal conversion"),
+                        rx.table.column_header_cell("Daily entries (30 d)"),
+                        rx.table.column_header_cell(""),
                     )
                 ),
                 rx.table.body(rx.foreach(DashboardState.rows, _journey_row)),

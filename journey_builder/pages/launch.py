@@ -14,7 +14,7 @@ from engine.permissions import Action, allowed
 from engine.proofs import ProofError, send_proof
 from engine.store.db import session_scope
 from journey_builder.auth import SessionState, acting, requires, viewing
-from journey_builder.routes import journey_editor, journey_id_in, journey_kpis
+from journey_builder.routes import journey_editor, journey_id_in, journey_kpis, journey_map_kpis
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +73,7 @@ class LaunchState(rx.State):
 
     @rx.var
     def kpi_url(self) -> str:
-        return journey_kpis(self.journey_id)
+        return journey_map_kpis(self.journey_id)
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
@@ -486,6 +486,7 @@ def launch_page() -> rx.Component:
                 rx.heading(LaunchState.name, size="7"),
                 rx.box(_badge(LaunchState.status), data_testid="journey-status"),
                 rx.spacer(),
+                rx.link(rx.button("KPIs", variant="soft"), href=journey_kpis(LaunchState.journey_id)),
                 rx.link(rx.button("KPIs on the map", variant="soft"), href=LaunchState.kpi_url),
                 rx.link(rx.button("Open the map", variant="soft"), href=LaunchState.map_url),
                 align="center",

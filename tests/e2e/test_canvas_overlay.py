@@ -241,7 +241,7 @@ def test_kpi_overlay_shows_the_recorded_figures_and_follows_new_customers(
 
 def test_a_map_opened_view_only_takes_no_edits(page: Page, kpi_journey: int, artifacts: Path) -> None:
     revision, doc = stored(kpi_journey)
-    open_map(page, routes.journey_kpis(kpi_journey), kpi_journey)
+    open_map(page, routes.journey_map_kpis(kpi_journey), kpi_journey)
 
     expect(page.locator("#jc-view-only")).to_have_text("View only")
     expect(stage_kpi(page, "arrive")).to_contain_text("60% → next", timeout=10_000)

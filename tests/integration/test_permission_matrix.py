@@ -146,6 +146,12 @@ EXPECTED: dict[str, Rule] = {
     "pages.dashboard.DashboardState.load": view(Action.VIEW_JOURNEYS),
     "pages.first_run.FirstRunState.create_admin": PUBLIC,
     "pages.first_run.FirstRunState.open": PUBLIC,
+    "pages.journey_kpis.JourneyKpisState.export_csv": view(Action.VIEW_JOURNEYS),
+    "pages.journey_kpis.JourneyKpisState.load": view(Action.VIEW_JOURNEYS),
+    "pages.journey_kpis.JourneyKpisState.set_first_day": view(Action.VIEW_JOURNEYS),
+    "pages.journey_kpis.JourneyKpisState.set_last_day": view(Action.VIEW_JOURNEYS),
+    "pages.journey_kpis.JourneyKpisState.set_version": view(Action.VIEW_JOURNEYS),
+    "pages.journey_kpis.JourneyKpisState.set_window": view(Action.VIEW_JOURNEYS),
     "pages.journeys.JourneysState.load": view(Action.VIEW_JOURNEYS),
     "pages.journeys.JourneysState.set_status_filter": view(Action.VIEW_JOURNEYS),
     "pages.launch.LaunchState.launch": do(Action.LAUNCH),
@@ -249,6 +255,8 @@ def page_of(handler: EventHandler, journey_id: int) -> str:
         return routes.journey_editor(journey_id)
     if module.endswith(".launch"):
         return routes.journey_launch(journey_id)
+    if module.endswith(".journey_kpis"):
+        return routes.journey_kpis(journey_id)
     return {
         "journey_builder.pages.customers": routes.CUSTOMERS,
         "journey_builder.pages.admin_users": routes.ADMIN_USERS,
