@@ -97,7 +97,7 @@ def test_the_dashboard_shows_each_journeys_last_30_days_with_a_sparkline(
     expect(row.get_by_test_id("journey-trend").locator(".xtick")).to_have_count(0)
     page.screenshot(path=str(artifacts / "dashboard_kpis.png"), full_page=True)
 
-    row.get_by_role("link", name="KPIs").click()
+    row.get_by_role("link", name="KPIs", exact=True).click()
     expect(page).to_have_url(f"{page.url.split('/dashboard')[0]}/journeys/{story.journey_id}/kpis", timeout=TIMEOUT_MS)
     expect(page.get_by_role("heading", name=story.name)).to_be_visible(timeout=TIMEOUT_MS)
 
@@ -175,7 +175,7 @@ def test_a_journeys_kpi_page_draws_its_charts_and_follows_the_filters(
 
 def test_launch_control_links_to_the_kpi_page(page: Page, story: Story) -> None:
     page.goto(f"/journeys/{story.journey_id}/launch")
-    page.get_by_role("link", name="KPIs").click()
+    page.get_by_role("link", name="KPIs", exact=True).click()
     expect(page.get_by_test_id("kpi-entered")).to_have_text(
         str(len(story.entered(utc_now() - timedelta(days=30)))), timeout=TIMEOUT_MS
     )
