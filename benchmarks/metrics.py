@@ -137,9 +137,14 @@ class History:
         # Runs cut short are still waiting somewhere: in flight, not dropped.
         stop = len(path) if rng.random() < 0.85 else rng.randint(3, len(path) - 1)
         path = path[:stop]
-        at, previous_stage = entered, None
+        at = entered
+        # As the engine records a step: with the step before it and when the customer had entered
+        # that, and on entering a stage, the stage left and when it had been entered.
+        step: tuple[str, datetime] | None = None
+        stage: tuple[str, datetime] | None = None
         for node in path:
             at += timedelta(hours=rng.uniform(0.5, 30)) if node in ("ab", "won", "last_call", "lost") else timedelta()
+            new_stage = stage is None or STAGE[node] != stage[0]
             self.transitions.append(
                 {
                     "enrollment_id": run_id,
@@ -147,12 +152,17 @@ class History:
                     "version_id": self.version_id,
                     "node_id": node,
                     "stage_id": STAGE[node],
-                    "first_in_stage": STAGE[node] != previous_stage,
+                    "first_in_stage": new_stage,
                     "arm": arm if node == "ab" else None,
                     "at": at,
+                    "from_node_id": step[0] if step else None,
+                    "from_at": step[1] if step else None,
+                    "from_stage_id": stage[0] if stage and new_stage else None,
+                    "from_stage_at": stage[1] if stage and new_stage else None,
                 }
             )
-            previous_stage = STAGE[node]
+            step = (node, at)
+            stage = (STAGE[node], at) if new_stage else stage
             if node in CHANNEL:
                 status = rng.choice(STATUSES)
                 self.messages.append(
@@ -178,6 +188,9 @@ class History:
                 "profile_id": run_id,
                 "status": "ended" if finished else "waiting",
                 "step_id": None if finished else path[-1],
+                "step_entered_at": None if finished else at,
+                "stage_id": stage[0] if stage else None,
+                "stage_entered_at": stage[1] if stage else None,
                 "context": {},
                 "entered_at": entered,
                 "ended_at": at if finished else None,
@@ -219,6 +232,10 @@ def seed(url: str, transitions: int) -> int:
     # or a periodic ANALYZE would leave them.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
+        if engine.dialect.name == "sqlite":
+            # The bulk load leaves a write-ahead log of hundreds of megabytes that every read would
+            # consult; a running app checkpoints it as it goes, so it is checkpointed here too.
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     print(
         f"  seeded {len(history.transitions):,} transitions, {len(history.enrollments):,} runs, "
         f"{len(history.messages):,} messages in {time.perf_counter() - started:.1f} s"
