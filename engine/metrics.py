@@ -31,7 +31,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    not_,
+    or_,
     select,
     true,
     union_all,
@@ -388,12 +388,15 @@ def _stage_metrics(session: Session, scope: _Scope, outcomes: _Outcomes) -> tupl
     # visits to the stage entered, and, of them, moves out of visits to the stage left that began in
     # the window (a visit ends after it begins, so those lie in the same part of the range).
     moves_in_window = and_(true(), *_window(t.from_stage_at, f))
+    # Visits from no stage are the runs entering the journey: counted with the runs.
+    for (_, stage_id), count in outcomes.entries.items():
+        entered[stage_id] += count
     ranges = [
         (target, source)
         for target, source in _recorded_pairs(
             session, f.journey_id, t.stage_id, t.from_stage_id, t.first_in_stage == true()
         )
-        if (source, target) not in counted
+        if source is not None and (source, target) not in counted
     ]
     tallies: list[Select[*tuple[Any, ...]]] = []
     for target, source in ranges:
@@ -401,8 +404,7 @@ def _stage_metrics(session: Session, scope: _Scope, outcomes: _Outcomes) -> tupl
         tallies.append(select(func.count(), _count_if(moves_in_window)).where(*rows, *_window(t.at, f)))
     for (target, source), (visits, moves) in zip(ranges, _tally_each(session, tallies), strict=True):
         entered[target] += visits
-        if source is not None:
-            moved_out[source] += moves
+        moved_out[source] += moves
     result = []
     for i, stage_id in enumerate(stages):
         dropped, reached = outcomes.by_stage.get(stage_id, (0, 0))
@@ -492,14 +494,15 @@ def _count_each(session: Session, counts: Sequence[Select[Any]]) -> list[int]:
     return [count for (count,) in _tally_each(session, counts)]
 
 
-def _flows(session: Session, scope: _Scope) -> _Flows:
+def _flows(session: Session, scope: _Scope, outcomes: _Outcomes) -> _Flows:
     """Entries, customers and moves, each an index range count.
 
     Each transition records the step it came from and when the customer had entered it, so a move
     is one row: customers who went from A to B, A entered in the window, are the rows (target B,
     source A, source entered in the window), counted as an index range. Counting rows counts
     customers wherever no run can enter a node twice, which holds for every node off the cycles of
-    the recorded moves; only nodes and moves on a cycle are counted per distinct run.
+    the recorded moves; only nodes and moves on a cycle are counted per distinct run. Without a
+    window a node's entries are the moves into it plus the runs that entered the journey there.
     """
     f = scope.filter
     t = TRANSITION.c
@@ -518,28 +521,32 @@ def _flows(session: Session, scope: _Scope) -> _Flows:
     def moving(source: str, target: str) -> list[ColumnElement[bool]]:
         return [*at_node(target), t.from_node_id == source, *_window(t.from_at, f), *before_end]
 
-    # Without a window a node's entries are the moves into it plus the runs that began there, so
-    # only its entry rows are read; with one, its entries are counted by when they happened.
-    entered = [t.from_node_id.is_(None)] if windowless else _window(t.at, f)
+    # With a window, a node's entries are counted by when they happened.
+    entered_in_window = [] if windowless else node_ids
     repeated = [n for n in node_ids if n in cyclic]
     repeated_moves = [m for m in moves if m[0] in cyclic]
     counted = _count_each(
         session,
-        [select(func.count()).where(*at_node(n), *entered) for n in node_ids]
+        [select(func.count()).where(*at_node(n), *_window(t.at, f)) for n in entered_in_window]
         + [select(func.count()).where(*moving(*m)) for m in moves]
         + [select(runs).where(*at_node(n), *_window(t.at, f)) for n in repeated]
         + [select(runs).where(*moving(*m)) for m in repeated_moves],
     )
-    entry_rows = dict(zip(node_ids, counted, strict=False))
-    move_rows = dict(zip(moves, counted[len(node_ids) :], strict=False))
-    distinct = counted[len(node_ids) + len(moves) :]
+    entry_rows = dict(zip(entered_in_window, counted, strict=False))
+    move_rows = dict(zip(moves, counted[len(entered_in_window) :], strict=False))
+    distinct = counted[len(entered_in_window) + len(moves) :]
     customers_of = dict(zip(repeated, distinct, strict=False))
     movers_of = dict(zip(repeated_moves, distinct[len(repeated) :], strict=False))
+    began_at: Counter[str] = Counter()
+    for (node_id, _), count in outcomes.entries.items():
+        began_at[node_id] += count
     flows = _Flows(Counter(), Counter(), Counter())
     for node_id in node_ids:
-        entries = entry_rows[node_id]
         if windowless:
-            entries += sum(count for (_, target), count in move_rows.items() if target == node_id)
+            moved_in = sum(count for (_, target), count in move_rows.items() if target == node_id)
+            entries = began_at[node_id] + moved_in
+        else:
+            entries = entry_rows[node_id]
         if entries:
             flows.entries[node_id] = entries
             flows.customers[node_id] = customers_of.get(node_id, entries)
@@ -640,43 +647,81 @@ def _node_order(scope: _Scope) -> list[str]:
 def node_metrics(*, session: Session, metrics_filter: MetricsFilter) -> tuple[NodeMetrics, ...]:
     """Per node: customers and entries, waiting now, and its messages by outcome."""
     scope = _scope(session, metrics_filter)
-    return _node_metrics(session, scope, _flows(session, scope))
+    return _node_metrics(session, scope, _flows(session, scope, _outcomes(session, scope)))
 
 
 @dataclass(frozen=True)
 class _Outcomes:
-    """What became of the runs: the goal conversion of those that entered in the window, and per
-    stage, of the runs whose latest visit there began in the window, how many ended there without
-    the goal and how many reached it there."""
+    """What became of the runs: the goal conversion of those that entered in the window, where they
+    entered (node and stage), and per stage, of the runs whose latest visit there began in the
+    window, how many ended there without the goal and how many reached it there."""
 
     goal: GoalConversion
+    entries: Counter[tuple[str, str]]
     by_stage: dict[str, tuple[int, int]]
 
 
 def _outcomes(session: Session, scope: _Scope) -> _Outcomes:
-    """One read of the journey's runs, off the index holding what these count."""
+    """One read of the journey's runs, off the index holding what these count.
+
+    A run's first transition enters its version's entry node when the run enters the journey, so
+    the runs counted here are those transitions: the node and stage figures take them from here
+    rather than reading them again.
+    """
     f = scope.filter
     e = ENROLLMENT.c
-    ended, goal = _by_until(e.ended_at, f), _by_until(e.goal_reached_at, f)
-    entered_in_window = and_(true(), *_window(e.entered_at, f))
-    visit_in_window = and_(*_window(e.stage_entered_at, f, nullable=True))
+    # FILTER clauses, as lean as they can be: each is worked out for every run. A comparison with
+    # NULL is not true, so "reached the goal before the window closed" needs no IS NOT NULL.
+    if f.until is not None:
+        ended, goal, no_goal = e.ended_at < f.until, e.goal_reached_at < f.until, e.goal_reached_at >= f.until
+        no_goal = or_(e.goal_reached_at.is_(None), no_goal)
+    else:
+        ended, goal, no_goal = e.ended_at.is_not(None), e.goal_reached_at.is_not(None), e.goal_reached_at.is_(None)
+    entered = _window(e.entered_at, f)
+    visit = _window(e.stage_entered_at, f) or [e.stage_entered_at.is_not(None)]
     rows = session.execute(
         select(
+            e.version_id,
             e.stage_id,
-            _count_if(entered_in_window),
-            _count_if(and_(entered_in_window, goal)),
-            _count_if(and_(visit_in_window, ended, not_(goal))),
-            _count_if(and_(visit_in_window, goal)),
+            func.count().filter(and_(*entered)) if entered else func.count(),
+            func.count().filter(and_(*entered, goal)),
+            func.count().filter(and_(*visit, ended, no_goal)),
+            func.count().filter(and_(*visit, goal)),
         )
         .where(*_enrollments_of(scope))
-        .group_by(e.stage_id)
+        # In the index's order: the groups stream off it without a sort.
+        .group_by(e.stage_id, e.version_id)
     ).all()
-    entered = sum(row[1] for row in rows)
-    reached = sum(row[2] for row in rows)
+    by_version: Counter[int] = Counter()
+    by_stage: dict[str, tuple[int, int]] = {}
+    converted = 0
+    for version_id, stage_id, entered, reached_goal, dropped, reached_here in rows:
+        by_version[version_id] += entered
+        converted += reached_goal
+        if stage_id is not None:
+            so_far = by_stage.get(stage_id, (0, 0))
+            by_stage[stage_id] = (so_far[0] + dropped, so_far[1] + reached_here)
+    entered_total = sum(by_version.values())
     return _Outcomes(
-        goal=GoalConversion(entered=entered, reached_goal=reached, rate=_ratio(reached, entered)),
-        by_stage={stage_id: (dropped, reached_here) for stage_id, _, _, dropped, reached_here in rows},
+        goal=GoalConversion(entered=entered_total, reached_goal=converted, rate=_ratio(converted, entered_total)),
+        entries=_entries_by_place(session, by_version),
+        by_stage=by_stage,
     )
+
+
+def _entries_by_place(session: Session, by_version: Counter[int]) -> Counter[tuple[str, str]]:
+    """Runs entered, by (entry node, entry stage) of their version."""
+    versions = [version_id for version_id, count in by_version.items() if count]
+    if not versions:
+        return Counter()
+    entry = VERSION.c.plan["entry"]
+    places = session.execute(
+        select(VERSION.c.id, entry["node_id"].as_string(), entry["stage"].as_string()).where(VERSION.c.id.in_(versions))
+    )
+    entries: Counter[tuple[str, str]] = Counter()
+    for version_id, node_id, stage_id in places:
+        entries[(node_id, stage_id)] += by_version[version_id]
+    return entries
 
 
 def goal_conversion(*, session: Session, metrics_filter: MetricsFilter) -> GoalConversion:
@@ -865,8 +910,8 @@ def _edge_shares(scope: _Scope, flows: _Flows) -> tuple[EdgeShare, ...]:
 def journey_overlay(*, session: Session, metrics_filter: MetricsFilter) -> JourneyOverlay:
     """Everything the canvas overlay draws, in one call: stages, nodes, edge shares and the goal."""
     scope = _scope(session, metrics_filter)
-    flows = _flows(session, scope)
     outcomes = _outcomes(session, scope)
+    flows = _flows(session, scope, outcomes)
     return JourneyOverlay(
         filter=metrics_filter,
         stages=_stage_metrics(session, scope, outcomes),

@@ -115,7 +115,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_enrollment_journey_stage",
         "enrollment",
-        ["journey_id", "stage_id", "stage_entered_at", "entered_at", "ended_at", "goal_reached_at", "version_id"],
+        ["journey_id", "stage_id", "version_id", "stage_entered_at", "entered_at", "ended_at", "goal_reached_at"],
         unique=False,
     )
 

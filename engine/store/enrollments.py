@@ -33,11 +33,11 @@ class Enrollment(SQLModel, table=True):
             "ix_enrollment_journey_stage",
             "journey_id",
             "stage_id",
+            "version_id",
             "stage_entered_at",
             "entered_at",
             "ended_at",
             "goal_reached_at",
-            "version_id",
         ),
     )
 
