@@ -20,11 +20,9 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Table,
     and_,
     case,
-    cast,
     func,
     literal,
     outerjoin,
@@ -226,14 +224,6 @@ def _by_until(column: Any, until: datetime | None) -> ColumnElement[bool]:
     return and_(column.is_not(None), column < until) if until is not None else column.is_not(None)
 
 
-def _milliseconds(later: Any, earlier: Any, dialect: str) -> ColumnElement[int]:
-    """Whole milliseconds between two timestamps: bucket edges then compare exactly on both databases."""
-    if dialect == "postgresql":
-        return cast(func.round(func.extract("epoch", later - earlier) * 1000), Integer)
-    # SQLite keeps timestamps as ISO text; julianday() reads them to about 50 microseconds.
-    return cast(func.round((func.julianday(later) - func.julianday(earlier)) * 86_400_000), Integer)
-
-
 def _utc_day(column: Any, dialect: str) -> Any:
     if dialect == "postgresql":
         return func.date(func.timezone("UTC", column))
@@ -277,12 +267,10 @@ def _velocity_distribution(
     if plan is None or len(plan.stage_order) < 2:
         return ()
     stages = plan.stage_order
-    dialect = session.get_bind().dialect.name
-    t = TRANSITION.c
-    took = _milliseconds(t.at, t.from_stage_at, dialect)
+    took = TRANSITION.c.from_stage_seconds
     bucket = case(
         *(
-            (took < int(upper.total_seconds() * 1000), index)
+            (took < upper.total_seconds(), index)
             for index, (_, upper) in enumerate(VELOCITY_BUCKETS)
             if upper is not None
         ),

@@ -324,16 +324,6 @@ def stage_move_rows(
     return conditions
 
 
-def stage_move_elapsed(dialect: str) -> ColumnElement[Any]:
-    """How long a stage move took, from entering the stage left to entering the next: an interval on
-    PostgreSQL, seconds on SQLite (which keeps timestamps as ISO text; julianday() reads them to well
-    under a millisecond)."""
-    t = TRANSITION.c
-    if dialect == "postgresql":
-        return t.at - t.from_stage_at
-    return (func.julianday(t.at) - func.julianday(t.from_stage_at)) * 86400.0
-
-
 def _recorded_pairs(session: Session, journey_id: int, target: Any, source: Any, *rows: ColumnElement[bool]) -> Any:
     """The distinct (target, source) values recorded for a journey, by a loose index scan of an index
     leading with (journey, target, source): each step of the recursive query seeks the next distinct
@@ -372,7 +362,7 @@ def _stage_metrics(session: Session, scope: _Scope, outcomes: _Outcomes) -> tupl
     velocity = spreads(
         session,
         [stage_move_rows(f, scope.version_id, *pair) for pair in onward],
-        elapsed=stage_move_elapsed(scope.dialect),
+        seconds=t.from_stage_seconds,
         sample_key=t.enrollment_id,
         fractions=VELOCITY_FRACTIONS,
     )

@@ -7,9 +7,6 @@ first, and one walk of the rows counts the durations below it and lists the few 
 which the percentile is read. Brackets come from a sample of the rows, or from the last time the
 same group was asked for. A bracket found not to hold the percentile's ranks is placed afresh from a
 sample, and failing that the percentile is read off an exact sort.
-
-Durations are compared as the database computes them (an interval on PostgreSQL, seconds on
-SQLite), so no row pays for a conversion; only the few values read back are turned into seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, select, union_all
@@ -49,11 +46,10 @@ class Spread:
 
 @dataclass(frozen=True)
 class _Bracket:
-    """Durations (as the database gives them) between which a percentile lies, by a sample; None
-    leaves that side open."""
+    """Seconds between which a percentile lies, by a sample; None leaves that side open."""
 
-    low: Any
-    high: Any
+    low: float | None
+    high: float | None
 
     @property
     def closed(self) -> bool:
@@ -64,20 +60,16 @@ def spreads(
     session: Session,
     groups: Sequence[Sequence[ColumnElement[bool]]],
     *,
-    elapsed: ColumnElement[Any],
+    seconds: ColumnElement[float],
     sample_key: ColumnElement[int],
     fractions: Sequence[float],
 ) -> list[Spread]:
     """Per group of rows (the conditions selecting them), how many there are and the ``fractions``
-    percentiles of ``elapsed`` (a duration: seconds, or an interval) over them. ``sample_key``, an
-    integer column, spreads the sample over the rows."""
+    percentiles of ``seconds`` over them. ``sample_key``, an integer column, spreads the sample over
+    the rows."""
     if not groups:
         return []
-    return _Spreads(session, elapsed, sample_key, fractions).of(groups)
-
-
-def _seconds(value: Any) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+    return _Spreads(session, seconds, sample_key, fractions).of(groups)
 
 
 def _numbered(selects: Sequence[Any]) -> Any:
@@ -116,21 +108,29 @@ class _Hints:
         with self.lock:
             self.held.pop(key, None)
 
+    def clear(self) -> None:
+        with self.lock:
+            self.held.clear()
+
 
 HINTS = _Hints(size=512)
 
 
 class _Spreads:
     def __init__(
-        self, session: Session, elapsed: ColumnElement[Any], sample_key: ColumnElement[int], fractions: Sequence[float]
+        self,
+        session: Session,
+        seconds: ColumnElement[float],
+        sample_key: ColumnElement[int],
+        fractions: Sequence[float],
     ) -> None:
         self.session = session
-        self.elapsed = elapsed
+        self.seconds = seconds
         self.sample_key = sample_key
         self.fractions = tuple(fractions)
         # Lists the durations in a bracket: a text list on SQLite, an array on PostgreSQL.
         postgresql = session.get_bind().dialect.name == "postgresql"
-        self.listing: Callable[[ColumnElement[Any]], Any] = func.array_agg if postgresql else func.group_concat
+        self.listing: Callable[[ColumnElement[float]], Any] = func.array_agg if postgresql else func.group_concat
 
     def of(self, groups: Sequence[Sequence[ColumnElement[bool]]], *, hinted: bool = True) -> list[Spread]:
         keys = [HINTS.key(self.session, conditions, self.fractions) for conditions in groups]
@@ -164,44 +164,41 @@ class _Spreads:
     def _sampled_brackets(self, groups: Sequence[Sequence[ColumnElement[bool]]]) -> list[list[_Bracket]]:
         if not groups:
             return []
-        sample: list[list[Any]] = [[] for _ in groups]
+        sample: list[list[float]] = [[] for _ in groups]
         in_sample = self.sample_key % SAMPLE_PERIOD < SAMPLE_SLOTS
-        query = _numbered([select(self.elapsed).where(*conditions, in_sample) for conditions in groups])
+        query = _numbered([select(self.seconds).where(*conditions, in_sample) for conditions in groups])
         for value, number in self.session.execute(query):
             sample[number].append(value)
         return [_brackets(durations, self.fractions) for durations in sample]
 
     def _pass(self, conditions: Sequence[ColumnElement[bool]], around: list[_Bracket]) -> Any:
         """One walk of a group's rows: how many, and per bracket what lies below it and in it."""
-        # OFFSET 0 keeps SQLite from folding the rows into the aggregates over them, which would work
-        # out each row's duration again in every aggregate that reads it.
-        timed = select(self.elapsed.label("elapsed")).where(*conditions).offset(0).subquery()
         columns: list[ColumnElement[Any]] = [func.count()]
         for bracket in around:
-            columns += self._bracket_columns(timed.c.elapsed, bracket)
-        return select(*columns).select_from(timed)
+            columns += self._bracket_columns(self.seconds, bracket)
+        return select(*columns).where(*conditions)
 
-    def _bracket_columns(self, elapsed: ColumnElement[Any], bracket: _Bracket) -> list[ColumnElement[Any]]:
+    def _bracket_columns(self, seconds: ColumnElement[float], bracket: _Bracket) -> list[ColumnElement[Any]]:
         low, high = bracket.low, bracket.high
-        inside: list[ColumnElement[bool]] = [elapsed.is_not(None)]
+        inside: list[ColumnElement[bool]] = [seconds.is_not(None)]
         if low is not None:
-            inside.append(elapsed > low)
+            inside.append(seconds > low)
         if high is not None:
-            inside.append(elapsed < high)
+            inside.append(seconds < high)
         return [
-            func.count().filter(elapsed < low) if low is not None else literal(0),
-            func.count().filter(elapsed == low) if low is not None else literal(0),
-            func.count().filter(elapsed == high) if high is not None and high != low else literal(0),
-            self.listing(elapsed).filter(and_(*inside)),
+            func.count().filter(seconds < low) if low is not None else literal(0),
+            func.count().filter(seconds == low) if low is not None else literal(0),
+            func.count().filter(seconds == high) if high is not None and high != low else literal(0),
+            self.listing(seconds).filter(and_(*inside)),
         ]
 
     def _sorted(self, conditions: Sequence[ColumnElement[bool]], n: int, fraction: float) -> float:
         place, ranks = _ranks(n, fraction)
-        query = select(self.elapsed).where(*conditions).order_by(self.elapsed).limit(len(ranks)).offset(ranks[0])
-        return _interpolate([_seconds(v) for v in self.session.execute(query).scalars()], place)
+        query = select(self.seconds).where(*conditions).order_by(self.seconds).limit(len(ranks)).offset(ranks[0])
+        return _interpolate(list(self.session.execute(query).scalars()), place)
 
 
-def _brackets(durations: list[Any], fractions: Sequence[float]) -> list[_Bracket]:
+def _brackets(durations: list[float], fractions: Sequence[float]) -> list[_Bracket]:
     durations.sort()
     m = len(durations)
     around = []
@@ -235,10 +232,10 @@ def _bracketed(
     if n == 0:
         return None
     place, ranks = _ranks(n, fraction)
-    # SQLite lists the durations strictly inside as text, PostgreSQL as an array of intervals.
-    listed = sorted(_seconds(v) for v in (inside.split(",") if isinstance(inside, str) else inside or []))
-    low_ties = [_seconds(bracket.low)] * at_low if at_low else []
-    high_ties = [_seconds(bracket.high)] * at_high if at_high else []
+    # SQLite lists the durations strictly inside as text, PostgreSQL as an array.
+    listed = sorted(float(v) for v in (inside.split(",") if isinstance(inside, str) else inside or []))
+    low_ties = [bracket.low] * at_low if bracket.low is not None else []
+    high_ties = [bracket.high] * at_high if bracket.high is not None else []
     values = low_ties + listed + high_ties
     if not all(below <= rank < below + len(values) for rank in ranks):
         return None

@@ -304,6 +304,7 @@ def transition_row(
 ) -> dict[str, Any]:
     """A run entering a node, naming the step it came from and, on entering a stage, the stage it left."""
     new_stage = stage_id != came_from.stage
+    stage_at = came_from.stage_at if new_stage else None
     return {
         "enrollment_id": run.enrollment_id,
         "journey_id": run.journey_id,
@@ -316,7 +317,8 @@ def transition_row(
         "from_node_id": came_from.step,
         "from_at": came_from.step_at,
         "from_stage_id": came_from.stage if new_stage else None,
-        "from_stage_at": came_from.stage_at if new_stage else None,
+        "from_stage_at": stage_at,
+        "from_stage_seconds": (at - stage_at).total_seconds() if stage_at is not None else None,
     }
 
 

@@ -90,6 +90,7 @@ def record_runs(
                     from_at=step[1] if step else None,
                     from_stage_id=stage[0] if stage and new_stage else None,
                     from_stage_at=stage[1] if stage and new_stage else None,
+                    from_stage_seconds=(at - stage[1]).total_seconds() if stage and new_stage else None,
                 )
             )
             step = (node_id, at)

@@ -5,13 +5,14 @@ Revises: 0005_accounts
 Create Date: 2026-12-06 12:00:00.000000
 
 Each transition now names the step the customer came from and when it had entered that step, and
-a stage entry names the stage left and when it had been entered. A move between two steps, or two
-stages, is then one row: the KPIs count moves and time them off an index instead of putting every
-run's steps back in order. A run keeps the step and stage it is at and when it entered them (the
-stage stays once it ends: the one it left the journey from), so its next transition records them
-without reading its history. Rows recorded before this revision are filled in from the previous
-transition of their run. The indexes follow what the KPI queries now read; the run-order and
-stage-by-run indexes are no longer read.
+a stage entry names the stage left, when it had been entered and how long ago that was. A move
+between two steps, or two stages, is then one row: the KPIs count moves and time them off an index
+instead of putting every run's steps back in order. A run keeps the step and stage it is at and
+when it entered them (the stage stays once it ends: the one it left the journey from), so its next
+transition records them without reading its history. Rows recorded before this revision are filled
+in from the previous transition of their run. The indexes follow what the KPI queries now read;
+the run-order and stage-by-run indexes are no longer read. Runs get an index by when they entered,
+for the dashboard's daily trends.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ FROM (
 ) AS previous
 WHERE previous.id = transition.id AND previous.stage_id IS NOT NULL
 """
+STAGE_SECONDS = {
+    "postgresql": "UPDATE transition SET from_stage_seconds = date_part('epoch', at - from_stage_at)"
+    " WHERE from_stage_at IS NOT NULL",
+    # SQLite keeps timestamps as ISO text; julianday() reads them to well under a millisecond.
+    "sqlite": "UPDATE transition SET from_stage_seconds = (julianday(at) - julianday(from_stage_at)) * 86400.0"
+    " WHERE from_stage_at IS NOT NULL",
+}
 # A run's latest transition is the step it waits at; its latest stage entry, the stage it is in.
 WHERE_RUNS_ARE = """
 UPDATE enrollment
@@ -82,11 +90,13 @@ def upgrade() -> None:
     op.add_column("transition", sa.Column("from_at", moment, nullable=True))
     op.add_column("transition", sa.Column("from_stage_id", text, nullable=True))
     op.add_column("transition", sa.Column("from_stage_at", moment, nullable=True))
+    op.add_column("transition", sa.Column("from_stage_seconds", sa.Float(), nullable=True))
     op.add_column("enrollment", sa.Column("step_entered_at", moment, nullable=True))
     op.add_column("enrollment", sa.Column("stage_id", text, nullable=True))
     op.add_column("enrollment", sa.Column("stage_entered_at", moment, nullable=True))
     op.execute(STEP_SOURCES)
     op.execute(STAGE_SOURCES.format(true=_true()))
+    op.execute(STAGE_SECONDS[op.get_bind().dialect.name])
     op.execute(WHERE_RUNS_ARE.format(true=_true()))
     op.drop_index("ix_transition_journey_run", table_name="transition")
     op.drop_index("ix_transition_journey_stage_run", table_name="transition")
@@ -107,7 +117,16 @@ def upgrade() -> None:
     op.create_index(
         "ix_transition_stage_move",
         "transition",
-        ["journey_id", "stage_id", "from_stage_id", "at", "from_stage_at", "version_id", "enrollment_id"],
+        [
+            "journey_id",
+            "stage_id",
+            "from_stage_id",
+            "at",
+            "from_stage_at",
+            "from_stage_seconds",
+            "version_id",
+            "enrollment_id",
+        ],
         unique=False,
         sqlite_where=sa.text("first_in_stage = 1"),
         postgresql_where=sa.text("first_in_stage"),
@@ -118,9 +137,13 @@ def upgrade() -> None:
         ["journey_id", "stage_id", "version_id", "stage_entered_at", "entered_at", "ended_at", "goal_reached_at"],
         unique=False,
     )
+    op.create_index(
+        "ix_enrollment_journey_entered", "enrollment", ["journey_id", "entered_at", "goal_reached_at"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_enrollment_journey_entered", table_name="enrollment")
     op.drop_index("ix_enrollment_journey_stage", table_name="enrollment")
     op.drop_index("ix_transition_stage_move", table_name="transition")
     op.drop_index("ix_transition_journey_move", table_name="transition")
@@ -142,6 +165,7 @@ def downgrade() -> None:
         unique=False,
     )
     with op.batch_alter_table("transition", schema=None) as batch_op:
+        batch_op.drop_column("from_stage_seconds")
         batch_op.drop_column("from_stage_at")
         batch_op.drop_column("from_stage_id")
         batch_op.drop_column("from_at")

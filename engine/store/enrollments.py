@@ -27,6 +27,8 @@ class Enrollment(SQLModel, table=True):
         Index("ix_enrollment_due", "status", "due_at"),
         Index("ix_enrollment_profile_wait", "profile_id", "wait_event"),
         Index("ix_enrollment_journey_status", "journey_id", "status", "step_id"),
+        # Runs by when they entered, with whether they reached the goal: the dashboard's daily trend.
+        Index("ix_enrollment_journey_entered", "journey_id", "entered_at", "goal_reached_at"),
         # What became of the runs: the stage each is in (or left the journey from), when it came and
         # how it ended, read whole off the index by the goal and stage KPIs.
         Index(
@@ -72,8 +74,9 @@ class Transition(SQLModel, table=True):
     ``from_node_id`` and ``from_at`` record the step the customer came from and when it had entered
     that step (both None on the journey's entry): a move between two steps is then one row, which the
     edge shares count without putting each run's steps back in order. A stage entry likewise records
-    the stage left and when it had been entered (``from_stage_id``, ``from_stage_at``), so a move
-    between stages, and the time it took, is one row too.
+    the stage left, when it had been entered and how long ago that was (``from_stage_id``,
+    ``from_stage_at``, ``from_stage_seconds``), so a move between stages, and the time it took, is
+    one row too.
     """
 
     __tablename__ = "transition"
@@ -99,6 +102,7 @@ class Transition(SQLModel, table=True):
             "from_stage_id",
             "at",
             "from_stage_at",
+            "from_stage_seconds",
             "version_id",
             "enrollment_id",
             sqlite_where=text("first_in_stage = 1"),
@@ -119,3 +123,6 @@ class Transition(SQLModel, table=True):
     from_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     from_stage_id: str | None = Field(default=None, max_length=120)
     from_stage_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # How long the visit to the stage left lasted: the stage velocity, kept as a number so that
+    # percentiles compare numbers rather than work out each row's difference of two times.
+    from_stage_seconds: float | None = None

@@ -610,6 +610,7 @@ def record_velocities(
                     "from_at": T0 if source else None,
                     "from_stage_id": "a" if node_id == "ab" else None,
                     "from_stage_at": T0 if node_id == "ab" else None,
+                    "from_stage_seconds": (at - T0).total_seconds() if node_id == "ab" else None,
                 }
             )
     session.execute(insert(steps), rows)

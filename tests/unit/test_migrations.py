@@ -168,7 +168,8 @@ def test_upgrading_fills_in_where_earlier_transitions_came_from_and_where_runs_a
     upgrade_database(empty_url)
 
     read = text(
-        "SELECT enrollment_id, node_id, from_node_id, from_at, from_stage_id, from_stage_at FROM transition ORDER BY id"
+        "SELECT enrollment_id, node_id, from_node_id, from_at, from_stage_id, from_stage_at, from_stage_seconds"
+        " FROM transition ORDER BY id"
     ).columns(from_at=UtcDateTime, from_stage_at=UtcDateTime)
     where = text("SELECT id, step_entered_at, stage_id, stage_entered_at FROM enrollment ORDER BY id").columns(
         step_entered_at=UtcDateTime, stage_entered_at=UtcDateTime
@@ -179,11 +180,11 @@ def test_upgrading_fills_in_where_earlier_transitions_came_from_and_where_runs_a
     (a, *_), (b, *_) = runs
     one = timedelta(hours=1)
     assert recorded == [
-        (a, "entry", None, None, None, None),
-        (b, "entry", None, None, None, None),
-        (a, "hold", "entry", NOW, "s1", NOW),
-        (a, "done", "hold", NOW, None, None),
-        (b, "hold", "entry", NOW + one, "s1", NOW + one),
+        (a, "entry", None, None, None, None, None),
+        (b, "entry", None, None, None, None, None),
+        (a, "hold", "entry", NOW, "s1", NOW, 0.0),
+        (a, "done", "hold", NOW, None, None, None),
+        (b, "hold", "entry", NOW + one, "s1", NOW + one, pytest.approx(2 * 3600.0)),
     ]
     # Both runs are still waiting, each at the step its latest transition entered, in the stage its
     # latest stage entry entered.

@@ -212,7 +212,7 @@ def test_transitions_flag_the_first_entry_into_each_stage(session: Session) -> N
         ],
         [("entry", "hold"), ("hold", "tag"), ("tag", "later"), ("later", "done")],
     )
-    journey_id, _ = publish_and_launch(session, doc)
+    publish_and_launch(session, doc)
     ingest(session=session, messages=[track("u1", "go")], now=NOW)
 
     advance_due(session=session, now=NOW + timedelta(hours=1))
@@ -252,10 +252,11 @@ def test_transitions_record_the_step_they_came_from_and_when_it_was_entered(sess
         ("later", NOW + timedelta(hours=1, minutes=5), "tag", NOW + timedelta(hours=1, minutes=5)),
         ("done", NOW + timedelta(hours=2, minutes=10), "later", NOW + timedelta(hours=1, minutes=5)),
     ]
-    # Entering s2 names the stage left and when the run had entered it; the run ended in s2.
-    assert [(t.node_id, t.from_stage_id, t.from_stage_at) for t in transitions(session) if t.first_in_stage] == [
-        ("entry", None, None),
-        ("later", "s1", NOW),
+    # Entering s2 names the stage left, when the run had entered it and how long ago; the run ended in s2.
+    entries = [t for t in transitions(session) if t.first_in_stage]
+    assert [(t.node_id, t.from_stage_id, t.from_stage_at, t.from_stage_seconds) for t in entries] == [
+        ("entry", None, None, None),
+        ("later", "s1", NOW, 3900.0),
     ]
     (run,) = runs_of(session, journey_id)
     assert (run.stage_id, run.stage_entered_at) == ("s2", NOW + timedelta(hours=1, minutes=5))
