@@ -14,21 +14,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Table,
     and_,
     case,
-    cast,
     func,
     literal,
     outerjoin,
     select,
-    true,
     union_all,
 )
 from sqlmodel import Session
@@ -47,6 +45,7 @@ from engine.metrics import (
     recovery_by_channel,
     split_results,
     stage_metrics,
+    stage_move_rows,
 )
 from engine.plan import Plan
 from engine.store.db import utc_now
@@ -225,14 +224,6 @@ def _by_until(column: Any, until: datetime | None) -> ColumnElement[bool]:
     return and_(column.is_not(None), column < until) if until is not None else column.is_not(None)
 
 
-def _milliseconds(later: Any, earlier: Any, dialect: str) -> ColumnElement[int]:
-    """Whole milliseconds between two timestamps: bucket edges then compare exactly on both databases."""
-    if dialect == "postgresql":
-        return cast(func.round(func.extract("epoch", later - earlier) * 1000), Integer)
-    # SQLite keeps timestamps as ISO text; julianday() reads them to about 50 microseconds.
-    return cast(func.round((func.julianday(later) - func.julianday(earlier)) * 86_400_000), Integer)
-
-
 def _utc_day(column: Any, dialect: str) -> Any:
     if dialect == "postgresql":
         return func.date(func.timezone("UTC", column))
@@ -275,47 +266,23 @@ def _velocity_distribution(
 ) -> tuple[StageVelocity, ...]:
     if plan is None or len(plan.stage_order) < 2:
         return ()
-    f = metrics_filter
     stages = plan.stage_order
-    dialect = session.get_bind().dialect.name
-    conditions = [
-        TRANSITION.c.journey_id == f.journey_id,
-        TRANSITION.c.first_in_stage == true(),
-        TRANSITION.c.stage_id.in_(stages),
-    ]
-    if version_id is not None:
-        conditions.append(TRANSITION.c.version_id == version_id)
-    if f.until is not None:
-        conditions.append(TRANSITION.c.at < f.until)
-    # One row per run: when it first entered each stage (s0, s1 ... in stage order).
-    firsts = (
-        select(
-            *(
-                func.min(case((TRANSITION.c.stage_id == s, TRANSITION.c.at))).label(f"s{i}")
-                for i, s in enumerate(stages)
-            )
-        )
-        .where(*conditions)
-        .group_by(TRANSITION.c.enrollment_id)
-        .cte("firsts")
+    took = TRANSITION.c.from_stage_seconds
+    bucket = case(
+        *(
+            (took < upper.total_seconds(), index)
+            for index, (_, upper) in enumerate(VELOCITY_BUCKETS)
+            if upper is not None
+        ),
+        else_=len(VELOCITY_BUCKETS) - 1,
     )
-    per_stage = []
-    for i in range(len(stages) - 1):
-        here, following = firsts.c[f"s{i}"], firsts.c[f"s{i + 1}"]
-        took = _milliseconds(following, here, dialect)
-        bucket = case(
-            *(
-                (took < int(upper.total_seconds() * 1000), index)
-                for index, (_, upper) in enumerate(VELOCITY_BUCKETS)
-                if upper is not None
-            ),
-            else_=len(VELOCITY_BUCKETS) - 1,
+    # The moves engine.metrics times for the velocity: from each stage into the next.
+    per_stage = [
+        select(literal(i).label("stage"), bucket.label("bucket")).where(
+            *stage_move_rows(metrics_filter, version_id, source, target)
         )
-        per_stage.append(
-            select(literal(i).label("stage"), bucket.label("bucket"))
-            .select_from(firsts)
-            .where(here.is_not(None), following >= here, *_window(here, f))
-        )
+        for i, (source, target) in enumerate(pairwise(stages))
+    ]
     moves = union_all(*per_stage).subquery()
     rows = session.execute(select(moves.c.stage, moves.c.bucket, func.count()).group_by(moves.c.stage, moves.c.bucket))
     counts = {(stage, bucket): count for stage, bucket, count in rows}

@@ -18,32 +18,29 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from sqlalchemy import (
     ColumnElement,
-    Float,
-    Integer,
     Select,
     Table,
     and_,
     case,
-    cast,
     false,
     func,
     literal,
-    not_,
     or_,
     select,
     true,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlmodel import Session
 
 from engine.journeys import JourneyNotFoundError
 from engine.mapdoc import JourneyMap, NodeKind
+from engine.percentiles import spreads
 from engine.plan import Plan, SplitStep
 from engine.store.db import utc_now
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
@@ -126,14 +123,17 @@ class MetricsFilter(_Frozen):
 
 
 class StageMetrics(_Frozen):
-    """One stage, for the customers who first entered it in the window.
+    """One stage, for the visits to it that began in the window.
 
-    ``moved_on`` entered the next stage afterwards; ``conversion`` is the shared definition,
-    customers entering the next stage in the window / customers entering this one. ``dropped_off``
-    ended their run without entering the next stage and without reaching the goal (reaching it is
-    a success, counted in ``reached_goal``); ``in_flight`` are still inside, neither. Velocity is
-    the time from entering this stage to entering the next, over those who moved on. The last
-    stage has no next one: its ``moved_on``, ``conversion`` and velocity are None.
+    A visit is a customer entering the stage from another one (or entering the journey there); a
+    customer who comes back to a stage visits it again, and a customer who never leaves a stage's
+    part of the map visits it once. ``moved_on`` visits went on to the next stage, before the window
+    closed; ``conversion`` is the shared definition, visits to the next stage in the window / visits
+    to this one. ``dropped_off`` visits ended the run there without the goal, ``reached_goal`` ones
+    reached it there (a success); ``in_flight`` are still there: neither moved out (to the next
+    stage or elsewhere) nor ended. Velocity is the time from entering this stage to entering the
+    next, over the visits that moved on. The last stage has no next one: its ``moved_on``,
+    ``conversion`` and velocity are None. All as things stood when the window closed.
     """
 
     stage_id: str
@@ -296,13 +296,6 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _seconds(later: Any, earlier: Any, dialect: str) -> ColumnElement[float]:
-    if dialect == "postgresql":
-        return cast(func.extract("epoch", later - earlier), Float)
-    # SQLite keeps timestamps as ISO text; julianday() reads them (to well under a millisecond).
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-
-
 def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
@@ -311,131 +304,122 @@ def _duration(seconds: float | None) -> timedelta | None:
     return None if seconds is None else timedelta(milliseconds=round(seconds * 1000))
 
 
-def _percentiles_sqlite(durations: Select[Any], fractions: Sequence[float]) -> Select[Any]:
-    """percentile_cont over (stage, seconds) rows, per stage, in SQL: SQLite has no ordered-set aggregates.
-
-    Each percentile interpolates between the two ranked values around (n - 1) * fraction, as
-    PostgreSQL's percentile_cont does, so both databases report the same figure.
-    """
-    source = durations.subquery()
-    ranked = select(
-        source.c.stage,
-        source.c.seconds,
-        (func.row_number().over(partition_by=source.c.stage, order_by=source.c.seconds) - 1).label("k"),
-        func.count().over(partition_by=source.c.stage).label("n"),
-    ).subquery()
-    columns = []
-    for i, fraction in enumerate(fractions):
-        position = (ranked.c.n - 1) * fraction
-        low = cast(position, Integer)
-        weight = position - low
-        columns.append(
-            func.sum(
-                case((ranked.c.k == low, ranked.c.seconds * (1 - weight)), else_=0.0)
-                + case(((ranked.c.k == low + 1) & (weight > 0), ranked.c.seconds * weight), else_=0.0)
-            ).label(f"p{i}")
-        )
-    return select(ranked.c.stage, *columns).group_by(ranked.c.stage)
+VELOCITY_FRACTIONS = (0.5, 0.9)
 
 
-def _stage_firsts(scope: _Scope, stages: Sequence[str]) -> Any:
-    """One row per run: when it first entered each stage (columns s0, s1 ... in stage order)."""
-    f = scope.filter
-    conditions = [*_transitions_of(scope), TRANSITION.c.first_in_stage == true(), TRANSITION.c.stage_id.in_(stages)]
-    if f.until is not None:
-        conditions.append(TRANSITION.c.at < f.until)
-    return (
-        select(
-            TRANSITION.c.enrollment_id,
-            *(
-                func.min(case((TRANSITION.c.stage_id == s, TRANSITION.c.at))).label(f"s{i}")
-                for i, s in enumerate(stages)
-            ),
-        )
-        .where(*conditions)
-        .group_by(TRANSITION.c.enrollment_id)
-        .cte("firsts")
+def stage_move_rows(
+    metrics_filter: MetricsFilter, version_id: int | None, source: str, target: str
+) -> list[ColumnElement[bool]]:
+    """Moves from stage ``source`` into stage ``target``, out of visits to ``source`` that began in the
+    window, made before it closed: one range of the stage-move index."""
+    f = metrics_filter
+    t = TRANSITION.c
+    conditions = [t.journey_id == f.journey_id, t.first_in_stage == true(), t.stage_id == target]
+    conditions += [t.from_stage_id == source, *_window(t.from_stage_at, f)]
+    # Entered the next stage no sooner than the visit began, and before the window closed: the
+    # index range is bounded by when the move happened.
+    conditions += _window(t.at, f)
+    if version_id is not None:
+        conditions.append(t.version_id == version_id)
+    return conditions
+
+
+def _recorded_pairs(session: Session, journey_id: int, target: Any, source: Any, *rows: ColumnElement[bool]) -> Any:
+    """The distinct (target, source) values recorded for a journey, by a loose index scan of an index
+    leading with (journey, target, source): each step of the recursive query seeks the next distinct
+    value, so this costs a few index seeks per value, not a read of every transition. ``rows`` narrows
+    the rows to those the index holds. Yields (target, None) once per target, then its sources."""
+    where = [TRANSITION.c.journey_id == journey_id, *rows]
+    first_target = select(func.min(target).label("target")).where(*where)
+    targets = first_target.cte("recorded_targets", recursive=True)
+    next_target = select(func.min(target)).where(*where, target > targets.c.target)
+    targets = targets.union_all(select(next_target.scalar_subquery()).where(targets.c.target.is_not(None)))
+    first_source = select(func.min(source)).where(*where, target == targets.c.target, source.is_not(None))
+    pairs = (
+        select(targets.c.target, first_source.scalar_subquery().label("source"))
+        .where(targets.c.target.is_not(None))
+        .cte("recorded_pairs", recursive=True)
     )
+    next_source = select(func.min(source)).where(*where, target == pairs.c.target, source > pairs.c.source)
+    pairs = pairs.union_all(select(pairs.c.target, next_source.scalar_subquery()).where(pairs.c.source.is_not(None)))
+    return session.execute(select(pairs.c.target, pairs.c.source)).all()
 
 
-def _stage_metrics(session: Session, scope: _Scope) -> tuple[StageMetrics, ...]:
+def _stage_metrics(session: Session, scope: _Scope, outcomes: _Outcomes) -> tuple[StageMetrics, ...]:
+    """Stage visits and what became of them, from index range counts.
+
+    A stage entry records the stage left and when it had been entered, so the visits to a stage,
+    the moves out of it (to the next stage or elsewhere) and how long each took are ranges of the
+    stage-move index; how the visits still current ended, or not yet, is one read of the runs'
+    stage index. Nothing is put back together run by run.
+    """
     if scope.plan is None or not scope.plan.stage_order:
         return ()
     f = scope.filter
+    t = TRANSITION.c
     stages = scope.plan.stage_order
-    last = len(stages) - 1
-    firsts = _stage_firsts(scope, stages)
-    ended = _by_until(ENROLLMENT.c.ended_at, f)
-    goal = _by_until(ENROLLMENT.c.goal_reached_at, f)
-    counts: list[ColumnElement[Any]] = []
-    moved_by_stage: list[ColumnElement[bool]] = []
-    for i in range(len(stages)):
-        entered_here = firsts.c[f"s{i}"]
-        here = and_(*_window(entered_here, f, nullable=True))
-        stays = here
-        counts.append(_count_if(here).label(f"entered{i}"))
-        if i < last:
-            entered_next = firsts.c[f"s{i + 1}"]
-            moved = and_(here, entered_next >= entered_here)
-            stays = and_(here, or_(entered_next.is_(None), entered_next < entered_here))
-            moved_by_stage.append(moved)
-            counts.append(_count_if(moved).label(f"moved{i}"))
-        counts.append(_count_if(and_(stays, ended, not_(goal))).label(f"dropped{i}"))
-        counts.append(_count_if(and_(stays, goal)).label(f"goal{i}"))
-    tallies = select(*counts).select_from(firsts.join(ENROLLMENT, ENROLLMENT.c.id == firsts.c.enrollment_id)).subquery()
-    velocity = _velocity(scope, firsts, moved_by_stage)
-    row = session.execute(select(tallies, velocity).join_from(tallies, velocity, true())).one()._mapping
+    onward = list(pairwise(stages))
+    velocity = spreads(
+        session,
+        [stage_move_rows(f, scope.version_id, *pair) for pair in onward],
+        seconds=t.from_stage_seconds,
+        sample_key=t.enrollment_id,
+        fractions=VELOCITY_FRACTIONS,
+    )
+    entered: Counter[str] = Counter()
+    moved_out: Counter[str] = Counter()
+    # Without a window, every row of a range is both a visit and a move: the velocity pass counted
+    # the onward ranges already.
+    counted = dict(zip(onward, (v.count for v in velocity), strict=True)) if f.since is None and f.until is None else {}
+    for (source, target), count in counted.items():
+        entered[target] += count
+        moved_out[source] += count
+    # Per other (stage entered, stage left) range, in one walk of its rows entered in the window:
+    # visits to the stage entered, and, of them, moves out of visits to the stage left that began in
+    # the window (a visit ends after it begins, so those lie in the same part of the range).
+    moves_in_window = and_(true(), *_window(t.from_stage_at, f))
+    # Visits from no stage are the runs entering the journey: counted with the runs.
+    for (_, stage_id), count in outcomes.entries.items():
+        entered[stage_id] += count
+    ranges = [
+        (target, source)
+        for target, source in _recorded_pairs(
+            session, f.journey_id, t.stage_id, t.from_stage_id, t.first_in_stage == true()
+        )
+        if source is not None and (source, target) not in counted
+    ]
+    tallies: list[Select[*tuple[Any, ...]]] = []
+    for target, source in ranges:
+        rows = [*_transitions_of(scope), t.first_in_stage == true(), t.stage_id == target, t.from_stage_id == source]
+        tallies.append(select(func.count(), _count_if(moves_in_window)).where(*rows, *_window(t.at, f)))
+    for (target, source), (visits, moves) in zip(ranges, _tally_each(session, tallies), strict=True):
+        entered[target] += visits
+        moved_out[source] += moves
     result = []
     for i, stage_id in enumerate(stages):
-        entered = row[f"entered{i}"]
-        moved_on = row[f"moved{i}"] if i < last else None
-        dropped, reached = row[f"dropped{i}"], row[f"goal{i}"]
+        dropped, reached = outcomes.by_stage.get(stage_id, (0, 0))
+        onward_spread = velocity[i] if i < len(onward) else None
+        median, p90 = onward_spread.percentiles if onward_spread else (None, None)
         result.append(
             StageMetrics(
                 stage_id=stage_id,
-                entered=entered,
-                moved_on=moved_on,
-                conversion=_ratio(row[f"entered{i + 1}"], entered) if i < last else None,
+                entered=entered[stage_id],
+                moved_on=onward_spread.count if onward_spread else None,
+                conversion=_ratio(entered[stages[i + 1]], entered[stage_id]) if onward_spread else None,
                 dropped_off=dropped,
                 reached_goal=reached,
-                in_flight=entered - (moved_on or 0) - dropped - reached,
-                velocity_median=_duration(row[f"median{i}"]) if i < last else None,
-                velocity_p90=_duration(row[f"p90_{i}"]) if i < last else None,
+                in_flight=entered[stage_id] - moved_out[stage_id] - dropped - reached,
+                velocity_median=_duration(median),
+                velocity_p90=_duration(p90),
             )
         )
     return tuple(result)
 
 
-def _velocity(scope: _Scope, firsts: Any, moved_by_stage: Sequence[ColumnElement[bool]]) -> Any:
-    """Median and p90 seconds from entering each stage to entering the next: one row, two columns per stage."""
-    durations = [_seconds(firsts.c[f"s{i + 1}"], firsts.c[f"s{i}"], scope.dialect) for i in range(len(moved_by_stage))]
-    if not durations:
-        return select(literal(0).label("no_velocity")).subquery()
-    if scope.dialect == "postgresql":
-        columns = []
-        for i, (moved, seconds) in enumerate(zip(moved_by_stage, durations, strict=True)):
-            # Ordered-set aggregates skip NULLs: runs that did not move on contribute nothing.
-            only_moved = case((moved, seconds))
-            columns.append(func.percentile_cont(0.5).within_group(only_moved).label(f"median{i}"))
-            columns.append(func.percentile_cont(0.9).within_group(only_moved).label(f"p90_{i}"))
-        return select(*columns).select_from(firsts).subquery()
-    per_stage = union_all(
-        *(
-            select(literal(i).label("stage"), seconds.label("seconds")).select_from(firsts).where(moved)
-            for i, (moved, seconds) in enumerate(zip(moved_by_stage, durations, strict=True))
-        )
-    )
-    percentiles = _percentiles_sqlite(select(per_stage.subquery()), (0.5, 0.9)).subquery()
-    columns = []
-    for i in range(len(durations)):
-        columns.append(func.max(case((percentiles.c.stage == i, percentiles.c.p0))).label(f"median{i}"))
-        columns.append(func.max(case((percentiles.c.stage == i, percentiles.c.p1))).label(f"p90_{i}"))
-    return select(*columns).select_from(percentiles).subquery()
-
-
 def stage_metrics(*, session: Session, metrics_filter: MetricsFilter) -> tuple[StageMetrics, ...]:
     """Per stage, in the plan's stage order: entered, moved on, conversion, drop-off, velocity."""
-    return _stage_metrics(session, _scope(session, metrics_filter))
+    scope = _scope(session, metrics_filter)
+    return _stage_metrics(session, scope, _outcomes(session, scope))
 
 
 @dataclass(frozen=True)
@@ -447,74 +431,175 @@ class _Flows:
     moves: Counter[tuple[str, str]]
 
 
-# Neither can occur in a node id (mapdoc.Identifier allows letters, digits and _ . : -).
-_STEP_SEPARATOR = "|"
-_IN_WINDOW = "*"
+def _recorded_moves(session: Session, journey_id: int) -> tuple[list[str], list[tuple[str, str]]]:
+    """The journey's distinct nodes and (source, target) moves, whatever the window."""
+    t = TRANSITION.c
+    node_ids, moves = [], []
+    for node_id, source in _recorded_pairs(session, journey_id, t.node_id, t.from_node_id):
+        if source is None:
+            node_ids.append(node_id)
+        else:
+            moves.append((source, node_id))
+    return node_ids, moves
 
 
-def _flows(session: Session, scope: _Scope) -> _Flows:
-    """Every run's steps as one string, and how many runs took each distinct string.
+def _on_cycles(moves: Sequence[tuple[str, str]]) -> set[str]:
+    """Nodes a run may enter more than once: what is left after repeatedly dropping nodes that no
+    recorded move enters or leaves. A run entering a node twice took a cycle of recorded moves, so
+    every such node is kept (so may a node between two cycles: counted exactly, just not fastest)."""
+    out_of: dict[str, set[str]] = defaultdict(set)
+    into: dict[str, set[str]] = defaultdict(set)
+    for source, target in moves:
+        out_of[source].add(target)
+        into[target].add(source)
+    left = set(out_of) & set(into)
+    while True:
+        keep = {n for n in left if out_of[n] & left and into[n] & left}
+        if keep == left:
+            return left
+        left = keep
 
-    One pass over the journey's transitions in run order (the run index), grouped twice; what
-    comes back is one row per distinct path, which journeys keep few. Counting per node and per
-    move from those rows replaces a count(DISTINCT) per node and a window function over every
-    transition, which cost many times more (see benchmarks/metrics.py). Steps entered in the
-    window are marked, so a run whose earlier steps lie before the window still shows where
-    its counted steps led.
+
+# A statement counts at most this many ranges: SQLite caps a compound select at 500 terms.
+COUNTS_PER_STATEMENT = 400
+
+
+def _tally_each(session: Session, tallies: Sequence[Select[*tuple[Any, ...]]]) -> list[tuple[Any, ...]]:
+    """Run one-row queries as a UNION ALL, in statements of COUNTS_PER_STATEMENT; their rows in order.
+
+    Each branch is a plain range count, so PostgreSQL spreads the branches over parallel workers
+    (Parallel Append), which it does not for the same counts as correlated subqueries.
+    """
+    found: list[tuple[Any, ...]] = [()] * len(tallies)
+    for start in range(0, len(tallies), COUNTS_PER_STATEMENT):
+        part = tallies[start : start + COUNTS_PER_STATEMENT]
+        numbered = [tally.add_columns(literal(start + i).label("position")) for i, tally in enumerate(part)]
+        for *values, position in session.execute(union_all(*numbered)):
+            found[position] = tuple(values)
+    return found
+
+
+def _count_each(session: Session, counts: Sequence[Select[Any]]) -> list[int]:
+    """One-row count queries run as by :func:`_tally_each`; their counts in order."""
+    return [count for (count,) in _tally_each(session, counts)]
+
+
+def _flows(session: Session, scope: _Scope, outcomes: _Outcomes) -> _Flows:
+    """Entries, customers and moves, each an index range count.
+
+    Each transition records the step it came from and when the customer had entered it, so a move
+    is one row: customers who went from A to B, A entered in the window, are the rows (target B,
+    source A, source entered in the window), counted as an index range. Counting rows counts
+    customers wherever no run can enter a node twice, which holds for every node off the cycles of
+    the recorded moves; only nodes and moves on a cycle are counted per distinct run. Without a
+    window a node's entries are the moves into it plus the runs that entered the journey there.
     """
     f = scope.filter
-    conditions = _transitions_of(scope)
-    if f.until is not None:
-        conditions.append(TRANSITION.c.at < f.until)
-    step: Any = TRANSITION.c.node_id
-    if f.since is not None:
-        step = case((TRANSITION.c.at >= f.since, TRANSITION.c.node_id + _IN_WINDOW), else_=TRANSITION.c.node_id)
-    if scope.dialect == "postgresql":
-        path = func.string_agg(step, aggregate_order_by(literal(_STEP_SEPARATOR), TRANSITION.c.id))
-    else:
-        # SQLite before 3.44 has no ORDER BY inside an aggregate. Grouped by run straight off the
-        # run index (journey, run, id), group_concat receives each run's steps in id order.
-        path = func.group_concat(step, _STEP_SEPARATOR)
-    runs = select(path.label("path")).where(*conditions).group_by(TRANSITION.c.enrollment_id).subquery()
-    rows = session.execute(select(runs.c.path, func.count()).group_by(runs.c.path)).all()
+    t = TRANSITION.c
+    node_ids, moves = _recorded_moves(session, f.journey_id)
+    if not node_ids:
+        return _Flows(Counter(), Counter(), Counter())
+    cyclic = _on_cycles(moves)
+    windowless = f.since is None and f.until is None
+    version = [t.version_id == scope.version_id] if scope.version_id is not None else []
+    before_end = [t.at < f.until] if f.until is not None else []
+    runs = func.count(t.enrollment_id.distinct())
+
+    def at_node(node_id: str) -> list[ColumnElement[bool]]:
+        return [t.journey_id == f.journey_id, t.node_id == node_id, *version]
+
+    def moving(source: str, target: str) -> list[ColumnElement[bool]]:
+        return [*at_node(target), t.from_node_id == source, *_window(t.from_at, f), *before_end]
+
+    # With a window, a node's entries are counted by when they happened.
+    entered_in_window = [] if windowless else node_ids
+    repeated = [n for n in node_ids if n in cyclic]
+    repeated_moves = [m for m in moves if m[0] in cyclic]
+    counted = _count_each(
+        session,
+        [select(func.count()).where(*at_node(n), *_window(t.at, f)) for n in entered_in_window]
+        + [select(func.count()).where(*moving(*m)) for m in moves]
+        + [select(runs).where(*at_node(n), *_window(t.at, f)) for n in repeated]
+        + [select(runs).where(*moving(*m)) for m in repeated_moves],
+    )
+    entry_rows = dict(zip(entered_in_window, counted, strict=False))
+    move_rows = dict(zip(moves, counted[len(entered_in_window) :], strict=False))
+    distinct = counted[len(entered_in_window) + len(moves) :]
+    customers_of = dict(zip(repeated, distinct, strict=False))
+    movers_of = dict(zip(repeated_moves, distinct[len(repeated) :], strict=False))
+    began_at: Counter[str] = Counter()
+    for (node_id, _), count in outcomes.entries.items():
+        began_at[node_id] += count
     flows = _Flows(Counter(), Counter(), Counter())
-    for text, count in rows:
-        steps = text.split(_STEP_SEPARATOR)
-        counted = [f.since is None or s.endswith(_IN_WINDOW) for s in steps]
-        nodes = [s.removesuffix(_IN_WINDOW) for s in steps]
-        visited: set[str] = set()
-        moved: set[tuple[str, str]] = set()
-        for i, node_id in enumerate(nodes):
-            if not counted[i]:
-                continue
-            flows.entries[node_id] += count
-            visited.add(node_id)
-            if i + 1 < len(nodes):
-                moved.add((node_id, nodes[i + 1]))
-        for node_id in visited:
-            flows.customers[node_id] += count
-        for move in moved:
-            flows.moves[move] += count
+    for node_id in node_ids:
+        if windowless:
+            moved_in = sum(count for (_, target), count in move_rows.items() if target == node_id)
+            entries = began_at[node_id] + moved_in
+        else:
+            entries = entry_rows[node_id]
+        if entries:
+            flows.entries[node_id] = entries
+            flows.customers[node_id] = customers_of.get(node_id, entries)
+    for move in moves:
+        customers = movers_of.get(move, move_rows[move])
+        if customers:
+            flows.moves[move] = customers
     return flows
 
 
-def _node_metrics(session: Session, scope: _Scope, flows: _Flows) -> tuple[NodeMetrics, ...]:
+def _distinct(session: Session, column: Any, *conditions: ColumnElement[bool]) -> list[Any]:
+    """The distinct values of an indexed column under equality ``conditions`` on the columns before it,
+    by a loose index scan: one seek per value found, however many rows hold each."""
+    first = select(func.min(column).label("value")).where(*conditions).cte(recursive=True)
+    following = select(func.min(column)).where(*conditions, column > first.c.value)
+    found = first.union_all(select(following.scalar_subquery()).where(first.c.value.is_not(None)))
+    return list(session.execute(select(found.c.value).where(found.c.value.is_not(None))).scalars())
+
+
+def _message_counts(session: Session, scope: _Scope) -> dict[str, dict[str, int]]:
+    """Messages per node and outcome (tests left out): an index range count per node and status."""
     f = scope.filter
+    o = OUTBOX.c
+    if scope.version_id is not None:
+        # One version's messages are those of its runs: counted through the join, not off one index.
+        grouped = (
+            select(o.node_id, o.status, func.count())
+            .join(ENROLLMENT, and_(ENROLLMENT.c.id == o.enrollment_id, ENROLLMENT.c.version_id == scope.version_id))
+            .where(o.journey_id == f.journey_id, o.is_test == false(), *_window(o.created_at, f))
+            .group_by(o.node_id, o.status)
+        )
+        rows: Sequence[tuple[Any, Any, int]] = [tuple(row) for row in session.execute(grouped)]
+    else:
+        nodes = _distinct(session, o.node_id, o.journey_id == f.journey_id)
+        wanted = [(n, status.value) for n in nodes for status in MessageStatus]
+        ranges = [
+            select(func.count()).where(
+                o.journey_id == f.journey_id,
+                o.node_id == node_id,
+                o.status == status,
+                o.is_test == false(),
+                *_window(o.created_at, f),
+            )
+            for node_id, status in wanted
+        ]
+        rows = [
+            (node_id, status, count)
+            for (node_id, status), count in zip(wanted, _count_each(session, ranges), strict=True)
+        ]
+    by_status: dict[str, dict[str, int]] = defaultdict(dict)
+    for node_id, status, count in rows:
+        if count:
+            by_status[node_id][MessageStatus(status).value] = count
+    return by_status
+
+
+def _node_metrics(session: Session, scope: _Scope, flows: _Flows) -> tuple[NodeMetrics, ...]:
     waiting = session.execute(
         select(ENROLLMENT.c.step_id, func.count())
         .where(*_enrollments_of(scope), ENROLLMENT.c.status == EnrollmentStatus.WAITING)
         .group_by(ENROLLMENT.c.step_id)
     ).all()
-    messages = select(OUTBOX.c.node_id, OUTBOX.c.status, func.count()).where(
-        OUTBOX.c.journey_id == f.journey_id, OUTBOX.c.is_test == false(), *_window(OUTBOX.c.created_at, f)
-    )
-    if scope.version_id is not None:
-        messages = messages.join(
-            ENROLLMENT, and_(ENROLLMENT.c.id == OUTBOX.c.enrollment_id, ENROLLMENT.c.version_id == scope.version_id)
-        )
-    by_status: dict[str, dict[str, int]] = defaultdict(dict)
-    for node_id, status, count in session.execute(messages.group_by(OUTBOX.c.node_id, OUTBOX.c.status)):
-        by_status[node_id][MessageStatus(status).value] = count
+    by_status = _message_counts(session, scope)
     waiting_at = {step_id: count for step_id, count in waiting if step_id is not None}
     order = _node_order(scope)
     seen = set(order)
@@ -552,22 +637,86 @@ def _node_order(scope: _Scope) -> list[str]:
 def node_metrics(*, session: Session, metrics_filter: MetricsFilter) -> tuple[NodeMetrics, ...]:
     """Per node: customers and entries, waiting now, and its messages by outcome."""
     scope = _scope(session, metrics_filter)
-    return _node_metrics(session, scope, _flows(session, scope))
+    return _node_metrics(session, scope, _flows(session, scope, _outcomes(session, scope)))
 
 
-def _goal_conversion(session: Session, scope: _Scope) -> GoalConversion:
+@dataclass(frozen=True)
+class _Outcomes:
+    """What became of the runs: the goal conversion of those that entered in the window, where they
+    entered (node and stage), and per stage, of the runs whose latest visit there began in the
+    window, how many ended there without the goal and how many reached it there."""
+
+    goal: GoalConversion
+    entries: Counter[tuple[str, str]]
+    by_stage: dict[str, tuple[int, int]]
+
+
+def _outcomes(session: Session, scope: _Scope) -> _Outcomes:
+    """One read of the journey's runs, off the index holding what these count.
+
+    A run's first transition enters its version's entry node when the run enters the journey, so
+    the runs counted here are those transitions: the node and stage figures take them from here
+    rather than reading them again.
+    """
     f = scope.filter
-    entered, reached = session.execute(
-        select(func.count(), _count_if(_by_until(ENROLLMENT.c.goal_reached_at, f))).where(
-            *_enrollments_of(scope), *_window(ENROLLMENT.c.entered_at, f)
+    e = ENROLLMENT.c
+    # FILTER clauses, as lean as they can be: each is worked out for every run. A comparison with
+    # NULL is not true, so "reached the goal before the window closed" needs no IS NOT NULL.
+    if f.until is not None:
+        ended, goal, no_goal = e.ended_at < f.until, e.goal_reached_at < f.until, e.goal_reached_at >= f.until
+        no_goal = or_(e.goal_reached_at.is_(None), no_goal)
+    else:
+        ended, goal, no_goal = e.ended_at.is_not(None), e.goal_reached_at.is_not(None), e.goal_reached_at.is_(None)
+    entered = _window(e.entered_at, f)
+    visit = _window(e.stage_entered_at, f) or [e.stage_entered_at.is_not(None)]
+    rows = session.execute(
+        select(
+            e.version_id,
+            e.stage_id,
+            func.count().filter(and_(*entered)) if entered else func.count(),
+            func.count().filter(and_(*entered, goal)),
+            func.count().filter(and_(*visit, ended, no_goal)),
+            func.count().filter(and_(*visit, goal)),
         )
-    ).one()
-    return GoalConversion(entered=entered, reached_goal=reached, rate=_ratio(reached, entered))
+        .where(*_enrollments_of(scope))
+        # In the index's order: the groups stream off it without a sort.
+        .group_by(e.stage_id, e.version_id)
+    ).all()
+    by_version: Counter[int] = Counter()
+    by_stage: dict[str, tuple[int, int]] = {}
+    converted = 0
+    for version_id, stage_id, entered, reached_goal, dropped, reached_here in rows:
+        by_version[version_id] += entered
+        converted += reached_goal
+        if stage_id is not None:
+            so_far = by_stage.get(stage_id, (0, 0))
+            by_stage[stage_id] = (so_far[0] + dropped, so_far[1] + reached_here)
+    entered_total = sum(by_version.values())
+    return _Outcomes(
+        goal=GoalConversion(entered=entered_total, reached_goal=converted, rate=_ratio(converted, entered_total)),
+        entries=_entries_by_place(session, by_version),
+        by_stage=by_stage,
+    )
+
+
+def _entries_by_place(session: Session, by_version: Counter[int]) -> Counter[tuple[str, str]]:
+    """Runs entered, by (entry node, entry stage) of their version."""
+    versions = [version_id for version_id, count in by_version.items() if count]
+    if not versions:
+        return Counter()
+    entry = VERSION.c.plan["entry"]
+    places = session.execute(
+        select(VERSION.c.id, entry["node_id"].as_string(), entry["stage"].as_string()).where(VERSION.c.id.in_(versions))
+    )
+    entries: Counter[tuple[str, str]] = Counter()
+    for version_id, node_id, stage_id in places:
+        entries[(node_id, stage_id)] += by_version[version_id]
+    return entries
 
 
 def goal_conversion(*, session: Session, metrics_filter: MetricsFilter) -> GoalConversion:
     """Runs that entered the journey in the window, and how many of them reached the goal."""
-    return _goal_conversion(session, _scope(session, metrics_filter))
+    return _outcomes(session, _scope(session, metrics_filter)).goal
 
 
 def recovery_by_channel(*, session: Session, metrics_filter: MetricsFilter) -> tuple[ChannelRecovery, ...]:
@@ -751,11 +900,12 @@ def _edge_shares(scope: _Scope, flows: _Flows) -> tuple[EdgeShare, ...]:
 def journey_overlay(*, session: Session, metrics_filter: MetricsFilter) -> JourneyOverlay:
     """Everything the canvas overlay draws, in one call: stages, nodes, edge shares and the goal."""
     scope = _scope(session, metrics_filter)
-    flows = _flows(session, scope)
+    outcomes = _outcomes(session, scope)
+    flows = _flows(session, scope, outcomes)
     return JourneyOverlay(
         filter=metrics_filter,
-        stages=_stage_metrics(session, scope),
+        stages=_stage_metrics(session, scope, outcomes),
         nodes=_node_metrics(session, scope, flows),
         edges=_edge_shares(scope, flows),
-        goal=_goal_conversion(session, scope),
+        goal=outcomes.goal,
     )

@@ -22,14 +22,17 @@ from engine.decisions import Ended, EndReason, after_wait
 from engine.mapdoc import EventTrigger, ReentryPolicy
 from engine.plan import WaitForEventStep
 from engine.runtime import (
+    NOWHERE,
     PLANS,
     RUNNING,
     BatchWrites,
     LiveJourney,
+    Position,
     RunContext,
     enrollment_update,
     insert_enrollments,
     live_journeys,
+    transition_row,
     walk,
 )
 from engine.store.enrollments import Enrollment, EnrollmentStatus
@@ -58,6 +61,7 @@ class _WaitingRun:
     correlation: str | None
     context: dict[str, Any]
     journey_status: str
+    position: Position
 
 
 def _correlates(correlate_on: str | None, properties: Mapping[str, Any], expected: Any) -> bool:
@@ -105,6 +109,9 @@ class _Batch:
                 col(Enrollment.correlation),
                 col(Enrollment.context),
                 col(Journey.status),
+                col(Enrollment.step_entered_at),
+                col(Enrollment.stage_id),
+                col(Enrollment.stage_entered_at),
             )
             .join(Journey, col(Journey.id) == col(Enrollment.journey_id))
             .where(col(Enrollment.profile_id).in_(profile_ids), col(Enrollment.status) == EnrollmentStatus.WAITING)
@@ -122,6 +129,9 @@ class _Batch:
                     correlation=r.correlation,
                     context=dict(r.context or {}),
                     journey_status=r.status,
+                    position=Position(
+                        step=r.step_id, step_at=r.step_entered_at, stage=r.stage_id, stage_at=r.stage_entered_at
+                    ),
                 )
             )
         return waiting
@@ -155,7 +165,9 @@ class _Batch:
             plan = loaded.plan
             if plan.goal_event == event.name:
                 self.writes.enrollments.append(
-                    enrollment_update(run.id, Ended(reason=EndReason.GOAL), now=self.now, goal_at=self.now)
+                    enrollment_update(
+                        run.id, Ended(reason=EndReason.GOAL), now=self.now, goal_at=self.now, at=run.position
+                    )
                 )
                 self._ended(run, runs, event.profile_id)
             elif any(
@@ -165,7 +177,11 @@ class _Batch:
             ):
                 self.writes.enrollments.append(
                     enrollment_update(
-                        run.id, Ended(reason=EndReason.EXIT_CRITERIA, detail=event.name), now=self.now, goal_at=None
+                        run.id,
+                        Ended(reason=EndReason.EXIT_CRITERIA, detail=event.name),
+                        now=self.now,
+                        goal_at=None,
+                        at=run.position,
                     )
                 )
                 self._ended(run, runs, event.profile_id)
@@ -183,7 +199,7 @@ class _Batch:
                     traits=dict(event.traits),
                     timezone=event.timezone or plan.default_timezone,
                     context=run.context,
-                    prior_stage=step.stage,
+                    position=run.position,
                 )
                 walk(
                     context,
@@ -211,6 +227,7 @@ class _Batch:
                 update["wait_event"],
                 update["correlation"],
             )
+            run.position = Position.after(update)
         else:
             self._ended(run, runs, profile_id)
 
@@ -269,19 +286,6 @@ class _Batch:
         stage: str,
         first_step: str | None,
     ) -> None:
-        self.writes.steps += 1
-        self.writes.transitions.append(
-            {
-                "enrollment_id": enrollment_id,
-                "journey_id": journey.journey_id,
-                "version_id": journey.version_id,
-                "node_id": node_id,
-                "stage_id": stage,
-                "first_in_stage": True,
-                "arm": None,
-                "at": self.now,
-            }
-        )
         context = RunContext(
             enrollment_id=enrollment_id,
             journey_id=journey.journey_id,
@@ -291,8 +295,10 @@ class _Batch:
             traits=dict(event.traits),
             timezone=event.timezone or journey.loaded.plan.default_timezone,
             context=dict(event.properties),
-            prior_stage=stage,
+            position=Position.at_entry(node_id, stage, self.now),
         )
+        self.writes.steps += 1
+        self.writes.transitions.append(transition_row(context, node_id, stage, self.now, came_from=NOWHERE))
         walk(context, loaded=journey.loaded, start_at=first_step, now=self.now, resume_mode=None, writes=self.writes)
         update = self.writes.enrollments[-1]
         if update["status"] == EnrollmentStatus.WAITING:
@@ -306,6 +312,7 @@ class _Batch:
                     correlation=update["correlation"],
                     context=dict(event.properties),
                     journey_status=JourneyStatus.LIVE,
+                    position=Position.after(update),
                 )
             )
         else:

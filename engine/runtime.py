@@ -149,7 +149,36 @@ class RunContext:
     traits: dict[str, Any]
     timezone: str
     context: dict[str, Any]
-    prior_stage: str | None
+    position: Position
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a run is: its step and its stage, and when it entered each. The next transition it
+    records names them as where it came from, so the KPIs count a move from one row."""
+
+    step: str | None
+    step_at: datetime | None
+    stage: str | None
+    stage_at: datetime | None
+
+    @classmethod
+    def at_entry(cls, node_id: str, stage: str, now: datetime) -> Position:
+        return cls(step=node_id, step_at=now, stage=stage, stage_at=now)
+
+    @classmethod
+    def after(cls, update: Mapping[str, Any]) -> Position:
+        """Where an ``enrollment_update`` row leaves the run."""
+        return cls(
+            step=update["step_id"],
+            step_at=update["step_entered_at"],
+            stage=update["stage_id"],
+            stage_at=update["stage_entered_at"],
+        )
+
+
+# Before the journey's entry: its transition comes from no step and enters its first stage.
+NOWHERE = Position(step=None, step_at=None, stage=None, stage_at=None)
 
 
 def _recipient(channel: Channel, *, traits: Mapping[str, Any], user_id: str | None, url: str) -> str:
@@ -217,25 +246,22 @@ def _message_row(
 
 def _apply(run: RunContext, result: Advance, *, loaded: LoadedPlan, now: datetime, writes: BatchWrites) -> None:
     traits = run.traits
-    stage = run.prior_stage
+    here = run.position
     goal_at: datetime | None = None
     for effect in result.effects:
         match effect:
             case NodeEntered():
                 writes.steps += 1
+                new_stage = effect.stage_id != here.stage
                 writes.transitions.append(
-                    {
-                        "enrollment_id": run.enrollment_id,
-                        "journey_id": run.journey_id,
-                        "version_id": run.version_id,
-                        "node_id": effect.node_id,
-                        "stage_id": effect.stage_id,
-                        "first_in_stage": effect.stage_id != stage,
-                        "arm": None,
-                        "at": effect.at,
-                    }
+                    transition_row(run, effect.node_id, effect.stage_id, effect.at, came_from=here)
                 )
-                stage = effect.stage_id
+                here = Position(
+                    step=effect.node_id,
+                    step_at=effect.at,
+                    stage=effect.stage_id,
+                    stage_at=effect.at if new_stage else here.stage_at,
+                )
             case SplitAssigned():
                 writes.transitions[-1]["arm"] = effect.arm
             case SendMessage():
@@ -270,18 +296,46 @@ def _apply(run: RunContext, result: Advance, *, loaded: LoadedPlan, now: datetim
                 writes.traits[run.profile_id] = {**writes.traits.get(run.profile_id, run.traits), **effect.traits}
             case GoalReached():
                 goal_at = now
-    writes.enrollments.append(enrollment_update(run.enrollment_id, result.outcome, now=now, goal_at=goal_at))
+    writes.enrollments.append(enrollment_update(run.enrollment_id, result.outcome, now=now, goal_at=goal_at, at=here))
+
+
+def transition_row(
+    run: RunContext, node_id: str, stage_id: str, at: datetime, *, came_from: Position
+) -> dict[str, Any]:
+    """A run entering a node, naming the step it came from and, on entering a stage, the stage it left."""
+    new_stage = stage_id != came_from.stage
+    stage_at = came_from.stage_at if new_stage else None
+    return {
+        "enrollment_id": run.enrollment_id,
+        "journey_id": run.journey_id,
+        "version_id": run.version_id,
+        "node_id": node_id,
+        "stage_id": stage_id,
+        "first_in_stage": new_stage,
+        "arm": None,
+        "at": at,
+        "from_node_id": came_from.step,
+        "from_at": came_from.step_at,
+        "from_stage_id": came_from.stage if new_stage else None,
+        "from_stage_at": stage_at,
+        "from_stage_seconds": (at - stage_at).total_seconds() if stage_at is not None else None,
+    }
 
 
 def enrollment_update(
-    enrollment_id: int, outcome: Waiting | Ended, *, now: datetime, goal_at: datetime | None
+    enrollment_id: int, outcome: Waiting | Ended, *, now: datetime, goal_at: datetime | None, at: Position
 ) -> dict[str, Any]:
+    """The run's row after a walk or a reaction; ``at`` is where it is now (an ended run keeps its stage,
+    the one it left the journey from)."""
     # Every row of one executemany must bind the same columns, so ended and waiting rows both name all.
     if isinstance(outcome, Waiting):
         return {
             "eid": enrollment_id,
             "status": EnrollmentStatus.WAITING,
             "step_id": outcome.step_id,
+            "step_entered_at": at.step_at,
+            "stage_id": at.stage,
+            "stage_entered_at": at.stage_at,
             "due_at": outcome.due_at,
             "wait_event": outcome.event,
             "correlation": None,
@@ -295,6 +349,9 @@ def enrollment_update(
         "eid": enrollment_id,
         "status": EnrollmentStatus.ENDED,
         "step_id": None,
+        "step_entered_at": None,
+        "stage_id": at.stage,
+        "stage_entered_at": at.stage_at,
         "due_at": None,
         "wait_event": None,
         "correlation": None,
@@ -345,6 +402,9 @@ def _due_query(now: datetime, limit: int, *, skip_locked: bool) -> Select[Any]:
             col(Enrollment.context),
             col(Enrollment.resume_mode),
             col(Enrollment.event_arrived_at),
+            col(Enrollment.step_entered_at),
+            col(Enrollment.stage_id),
+            col(Enrollment.stage_entered_at),
         )
         .join(Journey, and_(col(Journey.id) == col(Enrollment.journey_id), col(Journey.status).in_(RUNNING)))
         .where(col(Enrollment.status) == EnrollmentStatus.WAITING, col(Enrollment.due_at) <= now)
@@ -391,7 +451,9 @@ def advance_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) ->
             traits=traits,
             timezone=tz or loaded.plan.default_timezone,
             context=dict(row.context or {}),
-            prior_stage=waiting_step.stage if waiting_step else None,
+            position=Position(
+                step=row.step_id, step_at=row.step_entered_at, stage=row.stage_id, stage_at=row.stage_entered_at
+            ),
         )
         arrived = row.event_arrived_at is not None
         start_at = after_wait(waiting_step, event_arrived=arrived) if waiting_step else None
@@ -465,19 +527,6 @@ def enroll_many(
     )
     writes = BatchWrites()
     for enrollment_id, entrant in zip(ids, entrants, strict=True):
-        writes.transitions.append(
-            {
-                "enrollment_id": enrollment_id,
-                "journey_id": journey_id,
-                "version_id": version_id,
-                "node_id": entry.node_id,
-                "stage_id": entry.stage,
-                "first_in_stage": True,
-                "arm": None,
-                "at": now,
-            }
-        )
-        writes.steps += 1
         run = RunContext(
             enrollment_id=enrollment_id,
             journey_id=journey_id,
@@ -487,8 +536,10 @@ def enroll_many(
             traits=dict(entrant.traits),
             timezone=entrant.timezone or loaded.plan.default_timezone,
             context=dict(entrant.context),
-            prior_stage=entry.stage,
+            position=Position.at_entry(entry.node_id, entry.stage, now),
         )
+        writes.transitions.append(transition_row(run, entry.node_id, entry.stage, now, came_from=NOWHERE))
+        writes.steps += 1
         walk(run, loaded=loaded, start_at=entry.first_step, now=now, resume_mode=None, writes=writes)
     writes.flush(session)
     return ids

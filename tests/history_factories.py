@@ -49,6 +49,8 @@ def path(*steps: tuple[str, float]) -> list[tuple[str, timedelta]]:
 def record_runs(
     session: Session, *, doc: JourneyMap, journey_id: int, version_id: int, start: datetime, runs: Iterable[Run]
 ) -> None:
+    """Write runs as the engine records them: each step names the step before it and when that was
+    entered; each stage entry, the stage left and when that was entered; each run, where it is."""
     stage_of = {n.id: n.stage for n in doc.nodes}
     for run in runs:
         profile = Profile(user_id=f"u-{uuid.uuid4().hex}")
@@ -61,7 +63,6 @@ def record_runs(
             version_id=version_id,
             profile_id=profile.id,
             status=EnrollmentStatus.ENDED if ended else EnrollmentStatus.WAITING,
-            step_id=None if ended else run.steps[-1][0],
             entered_at=start + run.steps[0][1],
             ended_at=start + run.ended if run.ended is not None else None,
             end_reason=("goal" if run.goal is not None else "exit_node") if ended else None,
@@ -70,8 +71,11 @@ def record_runs(
         session.add(enrollment)
         session.flush()
         assert enrollment.id is not None
-        previous_stage = None
-        for node_id, at in run.steps:
+        step: tuple[str, datetime] | None = None
+        stage: tuple[str, datetime] | None = None
+        for node_id, offset in run.steps:
+            at = start + offset
+            new_stage = stage is None or stage_of[node_id] != stage[0]
             session.add(
                 Transition(
                     enrollment_id=enrollment.id,
@@ -79,12 +83,23 @@ def record_runs(
                     version_id=version_id,
                     node_id=node_id,
                     stage_id=stage_of[node_id],
-                    first_in_stage=stage_of[node_id] != previous_stage,
+                    first_in_stage=new_stage,
                     arm=run.arm if _is_split(doc, node_id) else None,
-                    at=start + at,
+                    at=at,
+                    from_node_id=step[0] if step else None,
+                    from_at=step[1] if step else None,
+                    from_stage_id=stage[0] if stage and new_stage else None,
+                    from_stage_at=stage[1] if stage and new_stage else None,
+                    from_stage_seconds=(at - stage[1]).total_seconds() if stage and new_stage else None,
                 )
             )
-            previous_stage = stage_of[node_id]
+            step = (node_id, at)
+            stage = (stage_of[node_id], at) if new_stage else stage
+        assert step is not None
+        assert stage is not None
+        if not ended:
+            enrollment.step_id, enrollment.step_entered_at = step
+        enrollment.stage_id, enrollment.stage_entered_at = stage
         for message in run.messages:
             session.add(
                 OutboxMessage(

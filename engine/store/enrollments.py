@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from engine.store.db import UtcDateTime, enum_type, utc_now
@@ -27,6 +27,20 @@ class Enrollment(SQLModel, table=True):
         Index("ix_enrollment_due", "status", "due_at"),
         Index("ix_enrollment_profile_wait", "profile_id", "wait_event"),
         Index("ix_enrollment_journey_status", "journey_id", "status", "step_id"),
+        # Runs by when they entered, with whether they reached the goal: the dashboard's daily trend.
+        Index("ix_enrollment_journey_entered", "journey_id", "entered_at", "goal_reached_at"),
+        # What became of the runs: the stage each is in (or left the journey from), when it came and
+        # how it ended, read whole off the index by the goal and stage KPIs.
+        Index(
+            "ix_enrollment_journey_stage",
+            "journey_id",
+            "stage_id",
+            "version_id",
+            "stage_entered_at",
+            "entered_at",
+            "ended_at",
+            "goal_reached_at",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -35,6 +49,11 @@ class Enrollment(SQLModel, table=True):
     profile_id: int = Field(foreign_key="profile.id", ondelete="CASCADE")
     status: EnrollmentStatus = Field(default=EnrollmentStatus.WAITING, sa_type=enum_type(EnrollmentStatus))
     step_id: str | None = Field(default=None, max_length=120)
+    # When the run entered the step it waits at, and the stage it is in and when it entered it: what
+    # its next transition records as where it came from. The stage stays when the run ends.
+    step_entered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    stage_id: str | None = Field(default=None, max_length=120)
+    stage_entered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     due_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     wait_event: str | None = Field(default=None, max_length=200)
     correlation: str | None = Field(default=None, max_length=200)
@@ -50,22 +69,44 @@ class Enrollment(SQLModel, table=True):
 
 
 class Transition(SQLModel, table=True):
-    """A customer entering a node; the first entry into a stage is flagged for the stage metrics."""
+    """A customer entering a node; the first entry into a stage is flagged for the stage metrics.
+
+    ``from_node_id`` and ``from_at`` record the step the customer came from and when it had entered
+    that step (both None on the journey's entry): a move between two steps is then one row, which the
+    edge shares count without putting each run's steps back in order. A stage entry likewise records
+    the stage left, when it had been entered and how long ago that was (``from_stage_id``,
+    ``from_stage_at``, ``from_stage_seconds``), so a move between stages, and the time it took, is
+    one row too.
+    """
 
     __tablename__ = "transition"
     __table_args__ = (
-        Index("ix_transition_journey_node", "journey_id", "node_id"),
-        Index("ix_transition_journey_stage", "journey_id", "first_in_stage", "stage_id", "at"),
         Index("ix_transition_enrollment", "enrollment_id"),
-        Index("ix_transition_journey_run", "journey_id", "enrollment_id", "id", "node_id", "at", "version_id"),
+        Index("ix_transition_journey_node_at", "journey_id", "node_id", "at", "version_id", "enrollment_id"),
         Index(
-            "ix_transition_journey_stage_run",
+            "ix_transition_journey_move",
             "journey_id",
-            "first_in_stage",
-            "enrollment_id",
-            "stage_id",
+            "node_id",
+            "from_node_id",
+            "from_at",
             "at",
             "version_id",
+            "enrollment_id",
+        ),
+        # Stage entries only (a partial index: most transitions stay in their stage, and are not written
+        # to it): entries into a stage, and moves between two stages, are ranges of it.
+        Index(
+            "ix_transition_stage_move",
+            "journey_id",
+            "stage_id",
+            "from_stage_id",
+            "at",
+            "from_stage_at",
+            "from_stage_seconds",
+            "version_id",
+            "enrollment_id",
+            sqlite_where=text("first_in_stage = 1"),
+            postgresql_where=text("first_in_stage"),
         ),
     )
 
@@ -78,3 +119,10 @@ class Transition(SQLModel, table=True):
     first_in_stage: bool = False
     arm: str | None = Field(default=None, max_length=120)
     at: datetime = Field(sa_type=UtcDateTime)
+    from_node_id: str | None = Field(default=None, max_length=120)
+    from_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    from_stage_id: str | None = Field(default=None, max_length=120)
+    from_stage_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # How long the visit to the stage left lasted: the stage velocity, kept as a number so that
+    # percentiles compare numbers rather than work out each row's difference of two times.
+    from_stage_seconds: float | None = None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from engine.journeys import JourneyNotFoundError, create_journey, publish_journey
@@ -25,11 +26,13 @@ from engine.metrics import (
     stage_metrics,
     two_proportion_p_value,
 )
+from engine.percentiles import SAMPLE_PERIOD, SAMPLE_SLOTS
 from engine.store.db import get_engine
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
-from engine.store.outbox import MessageStatus, OutboxMessage
+from engine.store.outbox import MessageStatus
 from engine.store.profiles import Profile
 from tests.engine_factories import event_trigger, node, send
+from tests.history_factories import Message, Run, path, record_runs
 
 T0 = datetime(2026, 11, 13, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -111,81 +114,8 @@ def published_journey(session: Session, *, versions: int = 1) -> tuple[int, list
     return journey.id, version_ids
 
 
-@dataclass(frozen=True)
-class Message:
-    node_id: str
-    channel: str
-    status: MessageStatus
-    at: timedelta
-    delivered: timedelta | None = None
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run, as offsets from T0: the nodes entered, and how it ended (None: still waiting)."""
-
-    steps: Sequence[tuple[str, timedelta]]
-    ended: timedelta | None = None
-    goal: timedelta | None = None
-    arm: str | None = None
-    messages: Sequence[Message] = field(default_factory=tuple)
-
-
 def record(session: Session, journey_id: int, version_id: int, *runs: Run) -> None:
-    for run in runs:
-        profile = Profile(user_id=f"u-{uuid.uuid4().hex}")
-        session.add(profile)
-        session.flush()
-        assert profile.id is not None
-        ended = run.ended is not None
-        enrollment = Enrollment(
-            journey_id=journey_id,
-            version_id=version_id,
-            profile_id=profile.id,
-            status=EnrollmentStatus.ENDED if ended else EnrollmentStatus.WAITING,
-            step_id=None if ended else run.steps[-1][0],
-            entered_at=T0 + run.steps[0][1],
-            ended_at=T0 + run.ended if run.ended is not None else None,
-            end_reason=("goal" if run.goal is not None else "exit_node") if ended else None,
-            goal_reached_at=T0 + run.goal if run.goal is not None else None,
-        )
-        session.add(enrollment)
-        session.flush()
-        assert enrollment.id is not None
-        previous_stage = None
-        for node_id, at in run.steps:
-            session.add(
-                Transition(
-                    enrollment_id=enrollment.id,
-                    journey_id=journey_id,
-                    version_id=version_id,
-                    node_id=node_id,
-                    stage_id=STAGE_OF[node_id],
-                    first_in_stage=STAGE_OF[node_id] != previous_stage,
-                    arm=run.arm if node_id == "ab" else None,
-                    at=T0 + at,
-                )
-            )
-            previous_stage = STAGE_OF[node_id]
-        for message in run.messages:
-            session.add(
-                OutboxMessage(
-                    idempotency_key=uuid.uuid4().hex,
-                    enrollment_id=enrollment.id,
-                    journey_id=journey_id,
-                    profile_id=profile.id,
-                    node_id=message.node_id,
-                    channel=message.channel,
-                    status=message.status,
-                    created_at=T0 + message.at,
-                    delivered_at=T0 + message.delivered if message.delivered is not None else None,
-                )
-            )
-    session.flush()
-
-
-def path(*steps: tuple[str, float]) -> list[tuple[str, timedelta]]:
-    return [(node_id, hours * H) for node_id, hours in steps]
+    record_runs(session, doc=metrics_map(), journey_id=journey_id, version_id=version_id, start=T0, runs=runs)
 
 
 A = [("entry", 0.0), ("mail", 0.0), ("pause", 0.0)]
@@ -242,6 +172,34 @@ def test_customers_still_in_flight_are_not_dropped_until_their_run_ends(session:
 
     assert (a.entered, a.moved_on, a.dropped_off, a.in_flight, a.conversion) == (3, 0, 1, 2, 0.0)
     assert (b.entered, b.conversion, b.velocity_median) == (0, None, None)
+
+
+def test_a_customer_who_skips_a_stage_left_it_for_elsewhere_and_counts_where_it_ended(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    # Straight from stage a into c (past b), ending there without the goal.
+    record(any_session, journey_id, version_id, Run(path(*A, ("buy", 2), ("lost", 2)), ended=2 * H))
+
+    a, b, c = stage_metrics(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    # Not moved on to b, yet not dropped in a nor still in it: it moved on elsewhere.
+    assert (a.entered, a.moved_on, a.dropped_off, a.reached_goal, a.in_flight) == (1, 0, 0, 0, 0)
+    assert (b.entered, b.moved_on) == (0, 0)
+    assert (c.entered, c.dropped_off, c.in_flight) == (1, 1, 0)
+
+
+def test_a_customer_who_comes_back_to_a_stage_visits_it_again(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    # a -> b, back to a, on to b again and still waiting there.
+    back_and_forth = path(*A, ("ab", 1), ("text", 1), ("pause", 2), ("ab", 5), ("nudge", 5), ("cool", 5))
+    record(any_session, journey_id, version_id, Run(back_and_forth, arm="control"))
+
+    a, b, _ = stage_metrics(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    # Two visits to a, both moved on to b: after 1 hour, then after 3 hours.
+    assert (a.entered, a.moved_on, a.in_flight, a.conversion) == (2, 2, 0, 1.0)
+    assert (a.velocity_median, a.velocity_p90) == (2 * H, timedelta(hours=2.8))
+    # The first visit to b went back to a (elsewhere); the second is still there.
+    assert (b.entered, b.moved_on, b.in_flight) == (2, 0, 1)
 
 
 def test_node_counts_give_customers_entries_waiting_and_messages_by_outcome(any_session: Session) -> None:
@@ -549,3 +507,173 @@ def test_an_edge_share_names_the_map_edges_drawn_through_touchpoints(session: Se
         ("entry", "mail", 2, 1.0, ("to_call", "to_visit", "to_mail")),
         ("mail", "pause", 1, 0.5, ("to_pause",)),
     ]
+
+
+def test_a_windowed_edge_share_counts_customers_by_when_they_entered_the_source(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    day = 24.0
+    record(
+        any_session,
+        journey_id,
+        version_id,
+        # Waited at the pause from before the window into it: its move out of the pause is not counted.
+        Run(path(*A, ("ab", 2 * day + 1), ("text", 2 * day + 1), ("cool", 2 * day + 1)), arm="control"),
+        # Entered and moved on inside the window.
+        Run(
+            path(("entry", 2 * day + 2), ("mail", 2 * day + 2), ("pause", 2 * day + 2), ("ab", 2 * day + 3)),
+            arm="variant",
+        ),
+        # Entered the pause inside the window and moved on after it closed: not counted as moved yet.
+        Run(path(("entry", 3 * day - 1), ("mail", 3 * day - 1), ("pause", 3 * day - 1), ("ab", 3 * day + 1))),
+    )
+    window = MetricsFilter.custom(journey_id=journey_id, since=T0 + 2 * day * H, until=T0 + 3 * day * H)
+
+    overlay = journey_overlay(session=any_session, metrics_filter=window)
+
+    edges = {(e.source, e.target): (e.customers, e.share) for e in overlay.edges}
+    nodes = {n.node_id: (n.customers, n.entries) for n in overlay.nodes}
+    assert edges[("pause", "ab")] == (1, 0.5)
+    assert edges[("ab", "text")] == (1, 0.5)
+    assert (nodes["pause"], nodes["ab"], nodes["text"]) == ((2, 2), (2, 2), (1, 1))
+    assert edges[("entry", "mail")] == (2, 1.0)
+
+
+def test_runs_that_loop_are_counted_once_per_node_and_move(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    loop = path(*A, ("mail", 1), ("pause", 1), ("mail", 2), ("pause", 2))
+    record(any_session, journey_id, version_id, Run(loop), Run(loop), Run(path(*A, ("ab", 1), ("text", 1))))
+
+    overlay = journey_overlay(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    nodes = {n.node_id: (n.customers, n.entries) for n in overlay.nodes}
+    edges = {(e.source, e.target): (e.customers, e.share) for e in overlay.edges}
+    assert (nodes["mail"], nodes["pause"], nodes["ab"]) == ((3, 7), (3, 7), (1, 1))
+    # Twice from the pause back to the mail, still two customers; the pause's share is per customer.
+    assert edges[("pause", "mail")] == (2, pytest.approx(2 / 3))
+    assert edges[("mail", "pause")] == (3, 1.0)
+    assert edges[("pause", "ab")] == (1, pytest.approx(1 / 3))
+
+
+def record_velocities(
+    session: Session, journey_id: int, version_id: int, runs: int, minutes: Callable[[int, int], float]
+) -> list[float]:
+    """``runs`` runs entering stage a at T0 and stage b ``minutes(i, run id)`` later, in bulk (thousands
+    of runs); returns the minutes in run order."""
+    profiles = Profile.__table__  # type: ignore[attr-defined]
+    enrollments = Enrollment.__table__  # type: ignore[attr-defined]
+    steps = Transition.__table__  # type: ignore[attr-defined]
+    people = [
+        {"user_id": f"v-{uuid.uuid4().hex}", "traits": {}, "consent": {}, "created_at": T0, "updated_at": T0}
+        for _ in range(runs)
+    ]
+    profile_ids = session.execute(
+        insert(profiles).returning(profiles.c.id, sort_by_parameter_order=True), people
+    ).scalars()
+    entered = [
+        {
+            "journey_id": journey_id,
+            "version_id": version_id,
+            "profile_id": profile_id,
+            "status": EnrollmentStatus.WAITING,
+            "step_id": "ab",
+            "stage_id": "b",
+            "context": {},
+            "entered_at": T0,
+        }
+        for profile_id in profile_ids
+    ]
+    run_ids = session.execute(
+        insert(enrollments).returning(enrollments.c.id, sort_by_parameter_order=True), entered
+    ).scalars()
+    taken = []
+    rows = []
+    for i, run_id in enumerate(run_ids):
+        taken.append(minutes(i, run_id))
+        moved = T0 + timedelta(minutes=taken[-1])
+        for node_id, at, source in [
+            ("entry", T0, None),
+            ("mail", T0, "entry"),
+            ("pause", T0, "mail"),
+            ("ab", moved, "pause"),
+        ]:
+            rows.append(
+                {
+                    "enrollment_id": run_id,
+                    "journey_id": journey_id,
+                    "version_id": version_id,
+                    "node_id": node_id,
+                    "stage_id": STAGE_OF[node_id],
+                    "first_in_stage": node_id in ("entry", "ab"),
+                    "arm": None,
+                    "at": at,
+                    "from_node_id": source,
+                    "from_at": T0 if source else None,
+                    "from_stage_id": "a" if node_id == "ab" else None,
+                    "from_stage_at": T0 if node_id == "ab" else None,
+                    "from_stage_seconds": (at - T0).total_seconds() if node_id == "ab" else None,
+                }
+            )
+    session.execute(insert(steps), rows)
+    return taken
+
+
+def velocity(session: Session, journey_id: int) -> tuple[timedelta | None, timedelta | None]:
+    a, *_ = stage_metrics(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+    return a.velocity_median, a.velocity_p90
+
+
+def exact(minutes: Sequence[float]) -> tuple[timedelta, timedelta]:
+    """percentile_cont's median and p90 of the minutes, worked out here by sorting them all."""
+    ordered = sorted(minutes)
+
+    def at(fraction: float) -> float:
+        place = (len(ordered) - 1) * fraction
+        low = int(place)
+        return ordered[low] + (place - low) * (ordered[min(low + 1, len(ordered) - 1)] - ordered[low])
+
+    return timedelta(minutes=at(0.5)), timedelta(minutes=at(0.9))
+
+
+def test_the_velocity_of_thousands_of_runs_is_the_exact_percentile(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    order = list(range(1, 3001))
+    random.Random(3).shuffle(order)
+    record_velocities(any_session, journey_id, version_id, 3000, lambda i, _: float(order[i]))
+
+    # Sorted, 1 .. 3000 minutes: the median lies between 1500 and 1501; p90 at 2700 + 0.1 * (2701 - 2700).
+    assert velocity(any_session, journey_id) == (timedelta(minutes=1500.5), timedelta(minutes=2700.1))
+
+
+def test_the_velocity_is_exact_when_the_runs_sampled_first_are_unlike_the_rest(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+
+    def minutes(i: int, run_id: int) -> float:
+        # The runs the velocity sample reads first took far longer than everyone else.
+        return 5000.0 + i if run_id % SAMPLE_PERIOD < SAMPLE_SLOTS else float(i % 1000)
+
+    taken = record_velocities(any_session, journey_id, version_id, 3000, minutes)
+
+    assert sum(m >= 5000 for m in taken) > 30
+    assert velocity(any_session, journey_id) == exact(taken)
+
+
+def test_the_velocity_counts_ties_without_listing_them(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    # Most runs moved on at once (a stage with no wait); the rest took 1 .. 600 minutes.
+    taken = [0.0] * 2400 + [float(m) for m in range(1, 601)]
+    random.Random(5).shuffle(taken)
+    record_velocities(any_session, journey_id, version_id, 3000, lambda i, _: taken[i])
+
+    # Sorted: 2400 zeros, then 1 .. 600. The median is 0; p90 lies between 300 and 301.
+    assert velocity(any_session, journey_id) == (timedelta(0), timedelta(minutes=300.1))
+
+
+def test_the_velocity_stays_exact_when_the_durations_move_away_from_last_time(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    first = record_velocities(any_session, journey_id, version_id, 2000, lambda i, _: float(i % 700))
+    assert velocity(any_session, journey_id) == exact(first)
+
+    # Thousands more, all far slower: last time's brackets no longer hold the percentiles.
+    later = record_velocities(any_session, journey_id, version_id, 4000, lambda i, _: 9000.0 + i)
+
+    assert velocity(any_session, journey_id) == exact(first + later)

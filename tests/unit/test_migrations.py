@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.command import downgrade, upgrade
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import JSON, bindparam, create_engine, inspect, make_url, text
+from sqlalchemy.exc import OperationalError
 
-from engine.store.db import PROJECT_ROOT, alembic_config, get_engine, upgrade_database
+from engine.journeys import create_journey, publish_journey
+from engine.store.db import PROJECT_ROOT, UtcDateTime, alembic_config, get_engine, session_scope, upgrade_database
 from engine.store.models import metadata
+from engine.store.profiles import Profile
+from tests.conftest import POSTGRES_ADMIN_URL
+from tests.engine_factories import NOW, event_trigger, journey_map, node
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -90,3 +99,93 @@ def test_the_alembic_command_line_takes_the_url_from_x_arguments(tmp_path: Path)
     )
     assert finished.returncode == 0, finished.stderr
     assert current_revision(url) == "0001_journeys"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables yet: a SQLite file, or a PostgreSQL database dropped afterwards."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"journey_migration_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as error:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not reachable: {error.orig}")
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_upgrading_fills_in_where_earlier_transitions_came_from_and_where_runs_are(empty_url: str) -> None:
+    upgrade(alembic_config(empty_url), "0003_metrics_indexes")
+    with session_scope(empty_url) as session:
+        doc = journey_map([event_trigger("go"), node("hold", "wait", duration="PT1H")], [("entry", "hold")])
+        journey = create_journey(session=session, doc=doc)
+        assert journey.id is not None
+        version = publish_journey(session=session, journey_id=journey.id)
+        # Runs as 0003's enrollment table holds them (the model has a column it does not have yet).
+        enter = text(
+            "INSERT INTO enrollment (journey_id, version_id, profile_id, status, context, entered_at)"
+            " VALUES (:journey, :version, :profile, 'waiting', :context, :at)"
+        ).bindparams(bindparam("context", type_=JSON), bindparam("at", type_=UtcDateTime))
+        runs = []
+        for user in ("a", "b"):
+            profile = Profile(user_id=user)
+            session.add(profile)
+            session.flush()
+            values = {"journey": journey.id, "version": version.id, "profile": profile.id, "context": {}, "at": NOW}
+            session.execute(enter, values)
+            run_id = session.execute(text("SELECT max(id) FROM enrollment")).scalar_one()
+            runs.append((run_id, journey.id, version.id))
+    # The two runs' steps interleave, as runs advanced in the same batches record them.
+    steps = [
+        (0, "entry", "s1", 0),
+        (1, "entry", "s1", 1),
+        (0, "hold", "s2", 0),
+        (0, "done", "s2", 2),
+        (1, "hold", "s2", 3),
+    ]
+    insert = text(
+        "INSERT INTO transition (enrollment_id, journey_id, version_id, node_id, stage_id, first_in_stage, at)"
+        " VALUES (:run, :journey, :version, :node, :stage, :first, :at)"
+    ).bindparams(bindparam("at", type_=UtcDateTime))
+    with get_engine(empty_url).begin() as connection:
+        for run, node_id, stage_id, hours in steps:
+            run_id, journey_id, version_id = runs[run]
+            values = {"run": run_id, "journey": journey_id, "version": version_id, "node": node_id, "stage": stage_id}
+            first = node_id != "done"
+            connection.execute(insert, {**values, "first": first, "at": NOW + timedelta(hours=hours)})
+
+    upgrade_database(empty_url)
+
+    read = text(
+        "SELECT enrollment_id, node_id, from_node_id, from_at, from_stage_id, from_stage_at, from_stage_seconds"
+        " FROM transition ORDER BY id"
+    ).columns(from_at=UtcDateTime, from_stage_at=UtcDateTime)
+    where = text("SELECT id, step_entered_at, stage_id, stage_entered_at FROM enrollment ORDER BY id").columns(
+        step_entered_at=UtcDateTime, stage_entered_at=UtcDateTime
+    )
+    with get_engine(empty_url).connect() as connection:
+        recorded = [tuple(row) for row in connection.execute(read)]
+        runs_are = [tuple(row) for row in connection.execute(where)]
+    (a, *_), (b, *_) = runs
+    one = timedelta(hours=1)
+    assert recorded == [
+        (a, "entry", None, None, None, None, None),
+        (b, "entry", None, None, None, None, None),
+        (a, "hold", "entry", NOW, "s1", NOW, 0.0),
+        (a, "done", "hold", NOW, None, None, None),
+        (b, "hold", "entry", NOW + one, "s1", NOW + one, pytest.approx(2 * 3600.0)),
+    ]
+    # Both runs are still waiting, each at the step its latest transition entered, in the stage its
+    # latest stage entry entered.
+    assert runs_are == [(a, NOW + 2 * one, "s2", NOW), (b, NOW + 3 * one, "s2", NOW + 3 * one)]

@@ -166,6 +166,9 @@ def test_the_goal_event_ends_the_run_as_converted(session: Session) -> None:
     assert run.end_reason == "goal"
     assert run.goal_reached_at == later
     assert run.due_at is None
+    # It reached the goal in the stage it was waiting in: the stage KPIs count it there.
+    entered_stage = [t for t in transitions(session, run.id) if t.first_in_stage][-1]
+    assert (run.stage_id, run.stage_entered_at) == (entered_stage.stage_id, entered_stage.at)
 
 
 def test_a_wait_for_event_is_resumed_only_by_the_correlated_event(session: Session) -> None:
@@ -221,6 +224,67 @@ def test_transitions_flag_the_first_entry_into_each_stage(session: Session) -> N
         ("tag", "s1", False),
         ("later", "s2", True),
         ("done", "s2", False),
+    ]
+
+
+def test_transitions_record_the_step_they_came_from_and_when_it_was_entered(session: Session) -> None:
+    doc = journey_map(
+        [
+            event_trigger("go"),
+            node("hold", "wait", duration="PT1H"),
+            node("tag", "update_profile", set_traits={"nudged": True}),
+            node("later", "wait", stage="s2", duration="PT1H"),
+            node("done", "exit", stage="s2"),
+        ],
+        [("entry", "hold"), ("hold", "tag"), ("tag", "later"), ("later", "done")],
+    )
+    journey_id, _ = publish_and_launch(session, doc)
+    ingest(session=session, messages=[track("u1", "go")], now=NOW)
+
+    # Each wait ends later than it began: a resumed step names the wait and when the run entered it.
+    advance_due(session=session, now=NOW + timedelta(hours=1, minutes=5))
+    advance_due(session=session, now=NOW + timedelta(hours=2, minutes=10))
+
+    assert [(t.node_id, t.at, t.from_node_id, t.from_at) for t in transitions(session)] == [
+        ("entry", NOW, None, None),
+        ("hold", NOW, "entry", NOW),
+        ("tag", NOW + timedelta(hours=1, minutes=5), "hold", NOW),
+        ("later", NOW + timedelta(hours=1, minutes=5), "tag", NOW + timedelta(hours=1, minutes=5)),
+        ("done", NOW + timedelta(hours=2, minutes=10), "later", NOW + timedelta(hours=1, minutes=5)),
+    ]
+    # Entering s2 names the stage left, when the run had entered it and how long ago; the run ended in s2.
+    entries = [t for t in transitions(session) if t.first_in_stage]
+    assert [(t.node_id, t.from_stage_id, t.from_stage_at, t.from_stage_seconds) for t in entries] == [
+        ("entry", None, None, None),
+        ("later", "s1", NOW, 3900.0),
+    ]
+    (run,) = runs_of(session, journey_id)
+    assert (run.stage_id, run.stage_entered_at) == ("s2", NOW + timedelta(hours=1, minutes=5))
+
+
+def test_an_event_resuming_a_wait_records_the_wait_and_when_it_began(session: Session) -> None:
+    doc = journey_map(
+        [
+            event_trigger("go"),
+            node("first", "wait_for_event", event="opened", timeout="P1D"),
+            node("second", "wait_for_event", event="clicked", timeout="P1D"),
+            node("won", "goal"),
+        ],
+        [("entry", "first"), ("first", "second", "event"), ("second", "won", "event")],
+    )
+    journey_id, _ = publish_and_launch(session, doc)
+    ingest(session=session, messages=[track("u1", "go")], now=NOW)
+
+    # One batch resumes the run twice: the second wait began at this batch's time, not the first's.
+    later = NOW + timedelta(minutes=30)
+    ingest(session=session, messages=[track("u1", "opened"), track("u1", "clicked")], now=later)
+
+    (run,) = runs_of(session, journey_id)
+    assert [(t.node_id, t.at, t.from_node_id, t.from_at) for t in transitions(session, run.id)] == [
+        ("entry", NOW, None, None),
+        ("first", NOW, "entry", NOW),
+        ("second", later, "first", NOW),
+        ("won", later, "second", later),
     ]
 
 
