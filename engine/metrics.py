@@ -4,6 +4,12 @@ Nothing here keeps counts of its own: every figure is a query over the transitio
 entering a node), the enrollments (one row per run) and the outbox (one row per message). Only
 aggregated rows come back to Python.
 
+Each transition names the step the customer came from and when it had entered it, and a stage
+entry the stage left, when it had been entered and how long that visit lasted; each run keeps the
+step and stage it is at. So a move between two steps or two stages is one row, and every figure is
+a count over an index range (or a bracketed percentile over one, see :mod:`engine.percentiles`):
+no run's history is put back together to compute the overlay.
+
 Windows select customers by when they did the thing being measured: entering a stage for the
 stage metrics, entering a node for the node counts and edge shares, entering the journey for the
 goal conversion. What happened next is counted up to the end of the window (``until``), so a
