@@ -91,7 +91,11 @@ class _Hints:
     def key(session: Session, conditions: Sequence[ColumnElement[bool]], fractions: Sequence[float]) -> Hashable:
         compiled = select(literal(1)).where(*conditions).compile(session.get_bind())
         params = tuple(sorted((k, v) for k, v in compiled.params.items() if not isinstance(v, datetime)))
-        return (str(session.get_bind().engine.url), compiled.string, params, tuple(fractions))
+        # A window is known by its length, not by where it lies: the last 24 hours stay one window
+        # as they roll on, and do not take the last 7 days' brackets.
+        times = sorted(v for v in compiled.params.values() if isinstance(v, datetime))
+        span = round((times[-1] - times[0]).total_seconds()) if times else None
+        return (str(session.get_bind().engine.url), compiled.string, params, span, tuple(fractions))
 
     def get(self, key: Hashable) -> list[_Bracket] | None:
         with self.lock:
