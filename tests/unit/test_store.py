@@ -128,6 +128,22 @@ def test_timestamps_come_back_as_aware_utc(db_url: str) -> None:
         assert stored.created_at.hour == 10
 
 
+def test_sqlite_keeps_utc_timestamps_as_text_that_sorts_and_matches_sqlalchemys(db_url: str) -> None:
+    # On the hour (no microseconds to print) and from another zone: both as SQLAlchemy's DateTime
+    # writes them, so a query comparing with a bound time (written by the same type) still matches.
+    on_the_hour = datetime(2026, 6, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    later = on_the_hour + timedelta(microseconds=7)
+    with session_scope(db_url) as session:
+        journey_id = make_journey(session, created_at=on_the_hour, updated_at=later).id
+    with session_scope(db_url) as session:
+        raw = session.execute(
+            text("SELECT created_at, updated_at FROM journey WHERE id = :id"), {"id": journey_id}
+        ).one()
+        found = session.exec(select(Journey).where(Journey.created_at == on_the_hour)).all()
+    assert tuple(raw) == ("2026-06-01 10:00:00.000000", "2026-06-01 10:00:00.000007")
+    assert [j.id for j in found] == [journey_id]
+
+
 def test_naive_timestamps_are_refused(session: Session) -> None:
     with pytest.raises(StatementError, match="timezone-aware"):
         make_journey(session, created_at=datetime(2026, 6, 1, 12, 0))
