@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,14 +12,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.command import downgrade, upgrade
 from alembic.migration import MigrationContext
-from sqlalchemy import JSON, bindparam, create_engine, inspect, make_url, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import JSON, bindparam, inspect, text
 
 from engine.journeys import create_journey, publish_journey
 from engine.store.db import PROJECT_ROOT, UtcDateTime, alembic_config, get_engine, session_scope, upgrade_database
 from engine.store.models import metadata
 from engine.store.profiles import Profile
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import scratch_postgres_database
 from tests.engine_factories import NOW, event_trigger, journey_map, node
 
 
@@ -107,22 +105,8 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)
         return
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"journey_migration_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as error:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL is not reachable: {error.orig}")
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres_database("journey_migration") as url:
         yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_upgrading_fills_in_where_earlier_transitions_came_from_and_where_runs_are(empty_url: str) -> None:
