@@ -201,8 +201,9 @@ def test_a_wait_that_times_out_takes_the_timeout_path(session: Session) -> None:
     assert (message.node_id, message.recipient, message.status) == ("reminder", "u1@example.com", "pending")
 
 
-def test_transitions_flag_the_first_entry_into_each_stage(session: Session) -> None:
-    doc = journey_map(
+def two_stage_map() -> JourneyMap:
+    """entry -> wait 1 h -> update profile in s1, then wait 1 h -> exit in s2."""
+    return journey_map(
         [
             event_trigger("go"),
             node("hold", "wait", duration="PT1H"),
@@ -212,6 +213,10 @@ def test_transitions_flag_the_first_entry_into_each_stage(session: Session) -> N
         ],
         [("entry", "hold"), ("hold", "tag"), ("tag", "later"), ("later", "done")],
     )
+
+
+def test_transitions_flag_the_first_entry_into_each_stage(session: Session) -> None:
+    doc = two_stage_map()
     publish_and_launch(session, doc)
     ingest(session=session, messages=[track("u1", "go")], now=NOW)
 
@@ -228,16 +233,7 @@ def test_transitions_flag_the_first_entry_into_each_stage(session: Session) -> N
 
 
 def test_transitions_record_the_step_they_came_from_and_when_it_was_entered(session: Session) -> None:
-    doc = journey_map(
-        [
-            event_trigger("go"),
-            node("hold", "wait", duration="PT1H"),
-            node("tag", "update_profile", set_traits={"nudged": True}),
-            node("later", "wait", stage="s2", duration="PT1H"),
-            node("done", "exit", stage="s2"),
-        ],
-        [("entry", "hold"), ("hold", "tag"), ("tag", "later"), ("later", "done")],
-    )
+    doc = two_stage_map()
     journey_id, _ = publish_and_launch(session, doc)
     ingest(session=session, messages=[track("u1", "go")], now=NOW)
 
