@@ -380,13 +380,13 @@ def _stage_metrics(session: Session, scope: _Scope, outcomes: _Outcomes) -> tupl
     for (source, target), count in counted.items():
         entered[target] += count
         moved_out[source] += count
+    # Visits from no stage are the runs entering the journey: counted with the runs.
+    for (_, stage_id), count in outcomes.entries.items():
+        entered[stage_id] += count
     # Per other (stage entered, stage left) range, in one walk of its rows entered in the window:
     # visits to the stage entered, and, of them, moves out of visits to the stage left that began in
     # the window (a visit ends after it begins, so those lie in the same part of the range).
     moves_in_window = and_(true(), *_window(t.from_stage_at, f))
-    # Visits from no stage are the runs entering the journey: counted with the runs.
-    for (_, stage_id), count in outcomes.entries.items():
-        entered[stage_id] += count
     ranges = [
         (target, source)
         for target, source in _recorded_pairs(
