@@ -129,9 +129,7 @@ class _Batch:
                     correlation=r.correlation,
                     context=dict(r.context or {}),
                     journey_status=r.status,
-                    position=Position(
-                        step=r.step_id, step_at=r.step_entered_at, stage=r.stage_id, stage_at=r.stage_entered_at
-                    ),
+                    position=Position.of_run(r),
                 )
             )
         return waiting
@@ -295,7 +293,7 @@ class _Batch:
             traits=dict(event.traits),
             timezone=event.timezone or journey.loaded.plan.default_timezone,
             context=dict(event.properties),
-            position=Position.at_entry(node_id, stage, self.now),
+            position=NOWHERE.entering(node_id, stage, self.now),
         )
         self.writes.steps += 1
         self.writes.transitions.append(transition_row(context, node_id, stage, self.now, came_from=NOWHERE))

@@ -163,8 +163,15 @@ class Position:
     stage_at: datetime | None
 
     @classmethod
-    def at_entry(cls, node_id: str, stage: str, now: datetime) -> Position:
-        return cls(step=node_id, step_at=now, stage=stage, stage_at=now)
+    def of_run(cls, row: Any) -> Position:
+        """Where a run read from the enrollment table is (any row with its step and stage columns)."""
+        return cls(step=row.step_id, step_at=row.step_entered_at, stage=row.stage_id, stage_at=row.stage_entered_at)
+
+    def entering(self, node_id: str, stage_id: str, at: datetime) -> Position:
+        """Where the run is once it has entered ``node_id``: a new stage's visit begins then."""
+        return Position(
+            step=node_id, step_at=at, stage=stage_id, stage_at=at if stage_id != self.stage else self.stage_at
+        )
 
     @classmethod
     def after(cls, update: Mapping[str, Any]) -> Position:
@@ -252,16 +259,10 @@ def _apply(run: RunContext, result: Advance, *, loaded: LoadedPlan, now: datetim
         match effect:
             case NodeEntered():
                 writes.steps += 1
-                new_stage = effect.stage_id != here.stage
                 writes.transitions.append(
                     transition_row(run, effect.node_id, effect.stage_id, effect.at, came_from=here)
                 )
-                here = Position(
-                    step=effect.node_id,
-                    step_at=effect.at,
-                    stage=effect.stage_id,
-                    stage_at=effect.at if new_stage else here.stage_at,
-                )
+                here = here.entering(effect.node_id, effect.stage_id, effect.at)
             case SplitAssigned():
                 writes.transitions[-1]["arm"] = effect.arm
             case SendMessage():
@@ -451,9 +452,7 @@ def advance_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) ->
             traits=traits,
             timezone=tz or loaded.plan.default_timezone,
             context=dict(row.context or {}),
-            position=Position(
-                step=row.step_id, step_at=row.step_entered_at, stage=row.stage_id, stage_at=row.stage_entered_at
-            ),
+            position=Position.of_run(row),
         )
         arrived = row.event_arrived_at is not None
         start_at = after_wait(waiting_step, event_arrived=arrived) if waiting_step else None
@@ -536,7 +535,7 @@ def enroll_many(
             traits=dict(entrant.traits),
             timezone=entrant.timezone or loaded.plan.default_timezone,
             context=dict(entrant.context),
-            position=Position.at_entry(entry.node_id, entry.stage, now),
+            position=NOWHERE.entering(entry.node_id, entry.stage, now),
         )
         writes.transitions.append(transition_row(run, entry.node_id, entry.stage, now, came_from=NOWHERE))
         writes.steps += 1
