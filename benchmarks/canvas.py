@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from playwright.sync_api import Page, WebSocket, sync_playwright
 
-from engine import map_edits
-from engine.journeys import create_journey
-from engine.mapdoc import Edge, JourneyMap, NodeKind, Position, Stage
+from engine.journeys.service import create_journey
+from engine.map import edits as map_edits
+from engine.map.document import Edge, JourneyMap, NodeKind, Position, Stage
 from engine.store.db import session_scope
 
 CHROMIUM_ARGS = [

@@ -28,9 +28,8 @@ from pathlib import Path
 import psutil
 from sqlalchemy import create_engine, insert, text
 
-from engine.journeys import create_journey, publish_journey
-from engine.lifecycle import launch_journey
-from engine.mapdoc import (
+from engine.journeys.service import create_journey, publish_journey
+from engine.map.document import (
     Channel,
     Edge,
     EventTrigger,
@@ -42,7 +41,8 @@ from engine.mapdoc import (
     TriggerNode,
     WaitNode,
 )
-from engine.runtime import Entrant, advance_due, enroll_many
+from engine.runtime.lifecycle import launch_journey
+from engine.runtime.walk import Entrant, advance_due, enroll_many
 from engine.store.db import get_engine, session_scope, upgrade_database
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
 from engine.store.outbox import OutboxMessage

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 
-from engine.access import create_write_key
-from engine.ingest import BatchRequest
-from engine.journeys import create_journey, publish_journey
-from engine.lifecycle import launch_journey
+from engine.accounts.access import create_write_key
+from engine.intake.ingest import BatchRequest
+from engine.journeys.service import create_journey, publish_journey
+from engine.map.starters import load_template
+from engine.runtime.lifecycle import launch_journey
 from engine.store.db import session_scope, upgrade_database
-from engine.templates import load_template
 
 BATCH = 100
 
@@ -70,7 +70,7 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         "-m",
         "uvicorn",
         "--factory",
-        "engine.http_api:create_api",
+        "engine.api.app:create_api",
         "--host",
         "127.0.0.1",
         "--port",

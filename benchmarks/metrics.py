@@ -30,8 +30,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.exc import OperationalError
 
-from engine.journeys import create_journey, publish_journey
-from engine.mapdoc import (
+from engine.journeys.service import create_journey, publish_journey
+from engine.kpis.metrics import MetricsFilter, goal_conversion, journey_overlay, node_metrics, stage_metrics
+from engine.kpis.percentiles import HINTS
+from engine.map.document import (
     Channel,
     Edge,
     EventTrigger,
@@ -48,8 +50,6 @@ from engine.mapdoc import (
     WaitForEventNode,
     WaitNode,
 )
-from engine.metrics import MetricsFilter, goal_conversion, journey_overlay, node_metrics, stage_metrics
-from engine.percentiles import HINTS
 from engine.store.db import get_engine, session_scope, upgrade_database
 from engine.store.enrollments import Enrollment, Transition
 from engine.store.outbox import OutboxMessage

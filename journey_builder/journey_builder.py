@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 import reflex as rx
 
-from engine.http_api import create_api
-from engine.scheduler import Engine
+from engine.api.app import create_api
+from engine.worker.scheduler import Engine
 from journey_builder import routes
 from journey_builder.auth import SessionState
 from journey_builder.canvas.editor_state import EditorState

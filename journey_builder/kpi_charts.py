@@ -2,7 +2,7 @@
 
 Every chart shares one calm style: a left-aligned title with a subtitle that says what is counted
 and in which unit, light grid lines, no mode bar, a legend only where there are several series.
-Nothing here queries anything; the page's state passes in what :mod:`engine.kpi_report` returned.
+Nothing here queries anything; the page's state passes in what :mod:`engine.kpis.report` returned.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, Final
 
 import plotly.graph_objects as go
 
-from engine.kpi_report import JourneyReport, JourneyTrend, StageVelocity, StageView
-from engine.metrics import ChannelRecovery, DailyConversion, SplitResult, StageMetrics
+from engine.kpis.metrics import ChannelRecovery, DailyConversion, SplitResult, StageMetrics
+from engine.kpis.report import JourneyReport, JourneyTrend, StageVelocity, StageView
 
 FONT: Final = 'Inter, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif'
 INK: Final = "#1c2024"

@@ -9,8 +9,8 @@ step "storing the starter journeys"
 journey seed
 
 # Living numbers for a first look: the cart abandonment starter with its waits 60 times shorter, live, fed
-# below with simulated customers arriving at the same pace, a simulated hour per real minute (engine/demo.py,
-# engine/simulation.py).
+# below with simulated customers arriving at the same pace, a simulated hour per real minute (engine/simulation/demo.py,
+# engine/simulation/planner.py).
 DEMO_CUSTOMERS="${JOURNEY_DEMO_CUSTOMERS:-300}"
 DEMO_JOURNEY=""
 if [ "$DEMO_CUSTOMERS" != 0 ]; then

@@ -1,6 +1,6 @@
-"""Regenerate engine/schema/journey-map.schema.json from the document models.
+"""Regenerate engine/map/schema/journey-map.schema.json from the document models.
 
-Run after changing engine/mapdoc.py: ``python scripts/write_schema.py``. A unit test fails while
+Run after changing engine/map/document.py: ``python scripts/write_schema.py``. A unit test fails while
 the shipped schema and the models disagree.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.mapdoc import json_schema
+from engine.map.document import json_schema
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "engine" / "schema" / "journey-map.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "engine" / "map" / "schema" / "journey-map.schema.json"
 
 
 def render_schema() -> str:

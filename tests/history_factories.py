@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from engine.mapdoc import JourneyMap, NodeKind
+from engine.map.document import JourneyMap, NodeKind
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
 from engine.store.outbox import MessageStatus, OutboxMessage
 from engine.store.profiles import Profile

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-from engine.access import Role
+from engine.accounts.access import Role
 from engine.store.db import UtcDateTime, enum_type, utc_now
 
 EMAIL_LENGTH = 254  # the longest address SMTP carries (RFC 5321's path limit less the brackets)

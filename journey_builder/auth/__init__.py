@@ -2,7 +2,7 @@
 
 Every event handler of every state carries exactly one rule, under ``@rx.event``::
 
-    from engine.permissions import Action
+    from engine.accounts.permissions import Action
     from journey_builder.auth import acting, requires, viewing
 
     class KpiState(rx.State):

@@ -2,7 +2,7 @@
 
 ``requires(action)`` and ``viewing(action)`` wrap a handler so that, on every call, the identity is looked
 up again from the session cookie's secret (an expired, signed-out or removed session is refused at once)
-and checked against ``engine.permissions``. A refused call runs none of the handler, so nothing changes;
+and checked against ``engine.accounts.permissions``. A refused call runs none of the handler, so nothing changes;
 it answers with a toast giving the reason, and sends a signed-out browser to the sign-in page.
 
 The wrapper is always async (the session state is fetched with ``get_state``), which Reflex runs like the
@@ -21,9 +21,9 @@ from typing import Any, TypeVar, cast
 import reflex as rx
 from reflex.istate.proxy import StateProxy
 
-from engine.access import AccessDeniedError
-from engine.accounts import Identity, identity_for
-from engine.permissions import Action, require
+from engine.accounts.access import AccessDeniedError
+from engine.accounts.permissions import Action, require
+from engine.accounts.users import Identity, identity_for
 from engine.store.db import session_scope
 from journey_builder import routes
 

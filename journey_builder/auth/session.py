@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from engine.access import Role
-from engine.accounts import SESSION_MAX, Identity, sign_out
-from engine.permissions import Action, allowed
+from engine.accounts.access import Role
+from engine.accounts.permissions import Action, allowed
+from engine.accounts.users import SESSION_MAX, Identity, sign_out
 from engine.store.db import session_scope
 from journey_builder import routes
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import reflex as rx
 from pydantic import ValidationError
 
-from engine import map_edits
-from engine.map_edits import MapEditError
-from engine.mapdoc import Edge, JourneyMap, Node, NodeKind, Position
-from engine.permissions import Action
+from engine.accounts.permissions import Action
+from engine.map import edits as map_edits
+from engine.map.document import Edge, JourneyMap, Node, NodeKind, Position
+from engine.map.edits import MapEditError
 from journey_builder.auth import requires, viewing
 
 from .editor_state import EditorState

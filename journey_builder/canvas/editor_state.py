@@ -7,10 +7,10 @@ from enum import StrEnum
 
 import reflex as rx
 
-from engine.compiler import Problem, compile_map
-from engine.journeys import DraftConflictError, JourneyNotFoundError, draft_of, get_journey, save_draft
-from engine.mapdoc import JourneyMap
-from engine.permissions import Action
+from engine.accounts.permissions import Action
+from engine.compiler.compiler import Problem, compile_map
+from engine.journeys.service import DraftConflictError, JourneyNotFoundError, draft_of, get_journey, save_draft
+from engine.map.document import JourneyMap
 from engine.store.db import session_scope
 from journey_builder import routes
 from journey_builder.auth import requires, viewing

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from engine.mapdoc import (
+from engine.map.document import (
     BranchNode,
     EventTrigger,
     ExitNode,

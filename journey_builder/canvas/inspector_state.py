@@ -8,10 +8,10 @@ from typing import Any
 
 import reflex as rx
 
-from engine import map_edits
-from engine.map_edits import MapEditError
-from engine.mapdoc import EventTrigger, Node, TriggerNode
-from engine.permissions import Action
+from engine.accounts.permissions import Action
+from engine.map import edits as map_edits
+from engine.map.document import EventTrigger, Node, TriggerNode
+from engine.map.edits import MapEditError
 from journey_builder.auth import requires
 
 from .editor_state import EditorState

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from engine.journeys import CompileFailedError, create_journey, publish_journey
-from engine.permissions import Action
+from engine.accounts.permissions import Action
+from engine.journeys.service import CompileFailedError, create_journey, publish_journey
+from engine.map.starters import list_templates, load_template
 from engine.store.db import session_scope
-from engine.templates import list_templates, load_template
 from journey_builder import routes
 from journey_builder.auth import acting, requires
 

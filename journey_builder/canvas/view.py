@@ -10,9 +10,8 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
-from engine.compiler import STANDARD_TRAITS, Problem, ProblemSeverity
-from engine.map_edits import LANE_WIDTH, ordered_stages, stage_emotions
-from engine.mapdoc import (
+from engine.compiler.compiler import STANDARD_TRAITS, Problem, ProblemSeverity
+from engine.map.document import (
     BranchNode,
     EventTrigger,
     ExitNode,
@@ -27,6 +26,7 @@ from engine.mapdoc import (
     WaitForEventNode,
     WaitNode,
 )
+from engine.map.edits import LANE_WIDTH, ordered_stages, stage_emotions
 
 KIND_LABELS: dict[NodeKind, str] = {
     NodeKind.TRIGGER: "Trigger",

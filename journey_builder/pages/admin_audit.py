@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import reflex as rx
 
-from engine.journeys import list_journeys
-from engine.permissions import Action
+from engine.accounts.permissions import Action
+from engine.journeys.service import list_journeys
 from engine.store import audit
 from engine.store.db import session_scope
 from journey_builder.auth import viewing

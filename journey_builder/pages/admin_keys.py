@@ -6,7 +6,7 @@ import dataclasses
 
 import reflex as rx
 
-from engine.access import (
+from engine.accounts.access import (
     IssuedSecret,
     Role,
     SecretNotFoundError,
@@ -18,7 +18,7 @@ from engine.access import (
     revoke_api_token,
     revoke_write_key,
 )
-from engine.permissions import Action
+from engine.accounts.permissions import Action
 from engine.store.db import session_scope
 from journey_builder.auth import acting, requires, viewing
 from journey_builder.components.layout import field

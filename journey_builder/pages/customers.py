@@ -7,8 +7,8 @@ import dataclasses
 
 import reflex as rx
 
-from engine.permissions import Action
-from engine.runs import find_customer
+from engine.accounts.permissions import Action
+from engine.runtime.runs import find_customer
 from engine.store.db import session_scope
 from journey_builder.auth import viewing
 

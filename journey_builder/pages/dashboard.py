@@ -9,9 +9,9 @@ from datetime import timedelta
 import plotly.graph_objects as go
 import reflex as rx
 
-from engine.journeys import list_journeys
-from engine.kpi_report import JourneyTrend, journey_trends
-from engine.permissions import Action
+from engine.accounts.permissions import Action
+from engine.journeys.service import list_journeys
+from engine.kpis.report import JourneyTrend, journey_trends
 from engine.store.db import session_scope, utc_now
 from engine.store.journeys import JourneyStatus
 from journey_builder import kpi_charts, routes

@@ -11,10 +11,10 @@ from datetime import date
 import plotly.graph_objects as go
 import reflex as rx
 
-from engine.journeys import JourneyNotFoundError
-from engine.kpi_report import WINDOW_LABELS, JourneyReport, KpiWindow, WindowError, journey_report, window_filter
-from engine.metrics import VersionNotFoundError
-from engine.permissions import Action
+from engine.accounts.permissions import Action
+from engine.journeys.service import JourneyNotFoundError
+from engine.kpis.metrics import VersionNotFoundError
+from engine.kpis.report import WINDOW_LABELS, JourneyReport, KpiWindow, WindowError, journey_report, window_filter
 from engine.store.db import session_scope, utc_now
 from journey_builder import kpi_charts
 from journey_builder.auth import viewing

@@ -7,8 +7,8 @@ from collections import Counter
 
 import reflex as rx
 
-from engine.journeys import list_journeys
-from engine.permissions import Action
+from engine.accounts.permissions import Action
+from engine.journeys.service import list_journeys
 from engine.store.db import session_scope, utc_now
 from engine.store.journeys import JourneyStatus
 from journey_builder import routes

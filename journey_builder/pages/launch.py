@@ -7,11 +7,11 @@ import dataclasses
 
 import reflex as rx
 
-from engine import lifecycle, runs
-from engine.journeys import CompileFailedError, JourneyNotFoundError, draft_of, get_journey, publish_journey
-from engine.mapdoc import PausePolicy, SendNode
-from engine.permissions import Action, allowed
-from engine.proofs import ProofError, send_proof
+from engine.accounts.permissions import Action, allowed
+from engine.delivery.proofs import ProofError, send_proof
+from engine.journeys.service import CompileFailedError, JourneyNotFoundError, draft_of, get_journey, publish_journey
+from engine.map.document import PausePolicy, SendNode
+from engine.runtime import lifecycle, runs
 from engine.store.db import session_scope
 from journey_builder.auth import SessionState, acting, requires, viewing
 from journey_builder.routes import journey_editor, journey_id_in, journey_kpis, journey_map_kpis

@@ -6,7 +6,7 @@ import asyncio
 
 import reflex as rx
 
-from engine.accounts import Identity, SignInError, has_users, identity_for, sign_in
+from engine.accounts.users import Identity, SignInError, has_users, identity_for, sign_in
 from engine.store.db import session_scope
 from journey_builder import routes
 from journey_builder.auth import SessionState, public

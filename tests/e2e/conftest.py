@@ -1,7 +1,7 @@
 """The real app on a migrated, seeded temporary SQLite database, driven by Chromium through Playwright.
 
 Every page but signing in needs a signed-in user, so the ``page`` fixture is signed in as an admin: its
-browser context holds the session cookie of a session opened through ``engine.accounts``, as if the admin
+browser context holds the session cookie of a session opened through ``engine.accounts.users``, as if the admin
 had signed in on the sign-in page. ``signed_in_as(role)`` opens a page in a fresh context for another role.
 """
 
@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 from reflex.testing import AppHarness
 
-from engine.access import Role
-from engine.accounts import create_user, sign_in
-from engine.journeys import seed_starters
+from engine.accounts.access import Role
+from engine.accounts.users import create_user, sign_in
+from engine.journeys.service import seed_starters
 from engine.store.db import get_engine, session_scope, upgrade_database
 from journey_builder.auth import SESSION_COOKIE
 

@@ -11,11 +11,11 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from reflex.testing import AppHarness
 
-from engine.journeys import create_journey, draft_of, get_journey
-from engine.map_edits import LANE_WIDTH
-from engine.mapdoc import JourneyMap, NodeKind, SendNode
+from engine.journeys.service import create_journey, draft_of, get_journey
+from engine.map.document import JourneyMap, NodeKind, SendNode
+from engine.map.edits import LANE_WIDTH
+from engine.map.starters import load_template
 from engine.store.db import session_scope
-from engine.templates import load_template
 from journey_builder import routes
 
 pytestmark = pytest.mark.e2e

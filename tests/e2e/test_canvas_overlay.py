@@ -1,7 +1,7 @@
 """The KPI overlay on the map, in Chromium: figures of real customers run through the engine.
 
 The journey is published and launched in the e2e database, and customers enter it through the
-event intake (``engine.ingest``), so every figure comes from what the engine recorded:
+event intake (``engine.intake.ingest``), so every figure comes from what the engine recorded:
 
     Arrive:  entry -> check (branch: plan is pro?)  -- no --> bye (exit)
                                                    -- yes --> Engage: welcome (email) -> hold (30 days) -> Convert: won
@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from engine.ingest import ingest
-from engine.journeys import draft_of, get_journey
-from engine.lifecycle import stop_journey
-from engine.mapdoc import JourneyMap
+from engine.intake.ingest import ingest
+from engine.journeys.service import draft_of, get_journey
+from engine.map.document import JourneyMap
+from engine.runtime.lifecycle import stop_journey
 from engine.store.db import session_scope, utc_now
 from journey_builder import routes
 from journey_builder.canvas.overlay_state import VIEW_ONLY_MESSAGE

@@ -15,15 +15,15 @@ from typing import Any
 import httpx
 import uvicorn
 
-from engine.access import create_write_key
-from engine.channels.settings import ChannelSettings, build_senders
-from engine.http_api import create_api
-from engine.journeys import create_journey, publish_journey
-from engine.lifecycle import launch_journey, stop_journey
-from engine.mapdoc import JourneyMap, WaitForEventNode, WaitNode
-from engine.scheduler import Engine, EngineSettings
+from engine.accounts.access import create_write_key
+from engine.api.app import create_api
+from engine.delivery.channels.settings import ChannelSettings, build_senders
+from engine.journeys.service import create_journey, publish_journey
+from engine.map.document import JourneyMap, WaitForEventNode, WaitNode
+from engine.map.starters import load_template
+from engine.runtime.lifecycle import launch_journey, stop_journey
 from engine.store.db import session_scope
-from engine.templates import load_template
+from engine.worker.scheduler import Engine, EngineSettings
 from tests.integration.servers import HttpTestServer, SmtpTestServer
 
 

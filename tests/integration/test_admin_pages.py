@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine.access import AccessDeniedError, Role, verify_api_token
-from engine.accounts import create_user, list_users, sign_in
+from engine.accounts.access import AccessDeniedError, Role, verify_api_token
+from engine.accounts.users import create_user, list_users, sign_in
 from engine.store.audit import AuditEntry
 from engine.store.db import session_scope
 from journey_builder import routes

@@ -10,10 +10,10 @@ import pytest
 import reflex as rx
 from reflex_base.event import EventHandler
 
-from engine.access import Role
-from engine.accounts import create_user, sign_in
-from engine.mapdoc import PausePolicy
-from engine.permissions import Action
+from engine.accounts.access import Role
+from engine.accounts.permissions import Action
+from engine.accounts.users import create_user, sign_in
+from engine.map.document import PausePolicy
 from engine.store.db import session_scope
 from journey_builder.auth import Kind, Rule, acting, requires, rule_of, viewing
 from journey_builder.canvas.flow import Move

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from engine.lifecycle import pause_journey, resume_journey
-from engine.mapdoc import PausePolicy
+from engine.map.document import PausePolicy
+from engine.runtime.lifecycle import pause_journey, resume_journey
 from engine.store.db import session_scope
 from engine.store.outbox import MessageStatus, OutboxMessage
 from engine.store.profiles import Profile

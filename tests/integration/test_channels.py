@@ -7,18 +7,18 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from engine.channels import (
+from engine.delivery.channels import (
     ChannelSettings,
     ChannelSettingsError,
     DeliveryStatus,
     OutboundMessage,
     build_senders,
 )
-from engine.channels.email import SmtpSender
-from engine.channels.http import HttpProviderSender
-from engine.channels.sandbox import SandboxSender
-from engine.channels.webhook import WebhookSender
-from engine.mapdoc import SENDABLE_CHANNELS, Channel
+from engine.delivery.channels.email import SmtpSender
+from engine.delivery.channels.http import HttpProviderSender
+from engine.delivery.channels.sandbox import SandboxSender
+from engine.delivery.channels.webhook import WebhookSender
+from engine.map.document import SENDABLE_CHANNELS, Channel
 
 from .servers import HttpTestServer, SmtpTestServer
 

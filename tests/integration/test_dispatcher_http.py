@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.channels.base import Sender
-from engine.channels.email import SmtpSender
-from engine.channels.http import HttpProviderSender
-from engine.dispatcher import DispatchReport, dispatch_due
-from engine.ingest import ingest
-from engine.lifecycle import stop_journey
-from engine.mapdoc import Channel
+from engine.delivery.channels.base import Sender
+from engine.delivery.channels.email import SmtpSender
+from engine.delivery.channels.http import HttpProviderSender
+from engine.delivery.dispatcher import DispatchReport, dispatch_due
+from engine.intake.ingest import ingest
+from engine.map.document import Channel
+from engine.runtime.lifecycle import stop_journey
 from engine.store.db import session_scope
 from engine.store.outbox import MessageStatus, OutboxMessage
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, publish_and_launch, send, track

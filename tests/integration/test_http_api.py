@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from engine.access import Role, create_api_token, create_write_key, revoke_write_key
-from engine.ingest import MAX_BATCH_BYTES, MAX_EVENT_BYTES
+from engine.accounts.access import Role, create_api_token, create_write_key, revoke_write_key
+from engine.intake.ingest import MAX_BATCH_BYTES, MAX_EVENT_BYTES
 from engine.store import audit
 from engine.store.db import session_scope
 from engine.store.enrollments import Enrollment

@@ -3,7 +3,7 @@
 The UI half finds every state of the app and every event handler on it (no hand-kept list): each must
 carry a rule, and each guarded handler is sent through Reflex's event processor as each role's browser
 (a real session secret in the cookie) and as a signed-out one; it must run exactly when
-``engine.permissions.PERMISSIONS`` allows the role its action, and a refused call must change nothing.
+``engine.accounts.permissions.PERMISSIONS`` allows the role its action, and a refused call must change nothing.
 The API half calls every route under /api with each role's bearer token, and /v1 intake with live,
 revoked and missing write keys.
 """
@@ -27,14 +27,14 @@ from reflex.state import BaseState
 from reflex_base.event import EventHandler
 
 import journey_builder
-from engine.access import Role, create_api_token, create_write_key, revoke_write_key
-from engine.accounts import create_user, list_users, remove_user, set_role, sign_in
-from engine.http_api import create_api
-from engine.journeys import create_journey
-from engine.permissions import PERMISSIONS, Action, allowed
+from engine.accounts.access import Role, create_api_token, create_write_key, revoke_write_key
+from engine.accounts.permissions import PERMISSIONS, Action, allowed
+from engine.accounts.users import create_user, list_users, remove_user, set_role, sign_in
+from engine.api.app import create_api
+from engine.journeys.service import create_journey
+from engine.map.starters import load_template
 from engine.store.db import session_scope
 from engine.store.journeys import Journey
-from engine.templates import load_template
 from journey_builder import routes
 from journey_builder.auth import Kind, Rule, SessionState, rule_of
 from journey_builder.canvas.canvas_state import CanvasState

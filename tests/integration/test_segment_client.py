@@ -16,8 +16,8 @@ from segment.analytics.request import APIError
 from sqlalchemy import select
 from sqlmodel import col
 
-from engine.access import create_write_key
-from engine.lifecycle import stop_journey
+from engine.accounts.access import create_write_key
+from engine.runtime.lifecycle import stop_journey
 from engine.store.db import session_scope
 from engine.store.enrollments import Enrollment, EnrollmentStatus
 from engine.store.events import Event

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from engine.access import create_write_key
-from engine.demo import ensure_demo_journey
-from engine.simulation import Outcome, SimulationOptions, find_target, plan_simulation, resolve_odds
+from engine.accounts.access import create_write_key
+from engine.simulation.demo import ensure_demo_journey
+from engine.simulation.planner import Outcome, SimulationOptions, find_target, plan_simulation, resolve_odds
 from engine.store.db import session_scope
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
 from engine.store.events import Event

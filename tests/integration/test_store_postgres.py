@@ -12,8 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import select
 
-from engine.compiler import compile_map
-from engine.journeys import (
+from engine.compiler.compiler import compile_map
+from engine.compiler.plan import Plan
+from engine.journeys.service import (
     CompileFailedError,
     DraftConflictError,
     create_journey,
@@ -24,12 +25,11 @@ from engine.journeys import (
     save_draft,
     seed_starters,
 )
-from engine.mapdoc import JourneyMap
-from engine.plan import Plan
+from engine.map.document import JourneyMap
+from engine.map.starters import list_templates, load_template
 from engine.store.db import get_engine, session_scope
 from engine.store.journeys import Journey, JourneyVersion
 from engine.store.models import metadata
-from engine.templates import list_templates, load_template
 from tests.engine_factories import journey_map, send
 
 pytestmark = pytest.mark.postgres

@@ -16,9 +16,9 @@ from typing import IO
 import pytest
 from sqlalchemy import func, insert, select
 
-from engine.journeys import create_journey, publish_journey
-from engine.lifecycle import launch_journey, stop_journey
-from engine.runtime import Entrant, enroll_many
+from engine.journeys.service import create_journey, publish_journey
+from engine.runtime.lifecycle import launch_journey, stop_journey
+from engine.runtime.walk import Entrant, enroll_many
 from engine.store.db import session_scope
 from engine.store.enrollments import Enrollment, EnrollmentStatus
 from engine.store.profiles import Profile

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from engine.access import (
+from engine.accounts.access import (
     SYSTEM_ACTOR,
     AccessDeniedError,
     Role,

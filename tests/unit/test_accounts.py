@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import delete, text
 from sqlmodel import Session, select
 
-from engine.access import Role
-from engine.accounts import (
+from engine.accounts.access import Role
+from engine.accounts.users import (
     LOCKOUT,
     MAX_FAILURES,
     SESSION_IDLE,
@@ -30,8 +30,8 @@ from engine.accounts import (
     sign_in,
     sign_out,
 )
-from engine.journeys import get_journey
-from engine.lifecycle import pause_journey
+from engine.journeys.service import get_journey
+from engine.runtime.lifecycle import pause_journey
 from engine.store import audit
 from engine.store.db import get_engine, session_scope
 from engine.store.journeys import JourneyVersion

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from engine.compiler import STANDARD_TRAITS, CompileResult, Problem, ProblemSeverity, compile_map
-from engine.mapdoc import Channel, JourneyMap, MessageContent
-from engine.plan import (
+from engine.compiler.compiler import STANDARD_TRAITS, CompileResult, Problem, ProblemSeverity, compile_map
+from engine.compiler.plan import (
     BranchStep,
     ExitStep,
     GoalStep,
@@ -25,7 +24,8 @@ from engine.plan import (
     WaitForEventStep,
     WaitStep,
 )
-from engine.templates import list_templates, load_template
+from engine.map.document import Channel, JourneyMap, MessageContent
+from engine.map.starters import list_templates, load_template
 
 ERROR = ProblemSeverity.ERROR
 WARNING = ProblemSeverity.WARNING

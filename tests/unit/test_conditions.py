@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.conditions import all_hold, holds
-from engine.mapdoc import Condition, ConditionSource, Match, Operator
+from engine.map.conditions import all_hold, holds
+from engine.map.document import Condition, ConditionSource, Match, Operator
 
 TRAITS = {"health_score": 55, "role": "admin", "tags": ["beta", "eu"], "company": {"size": "250"}, "name": "Ada"}
 EVENT = {"cart_total": "129.90", "cart_id": "c-1"}

@@ -4,8 +4,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from engine.content import ContentRenderError, parse_template, render_content
-from engine.mapdoc import MessageContent
+from engine.content.liquid import ContentRenderError, parse_template, render_content
+from engine.map.document import MessageContent
 
 
 def make_content(*, subject: str = "", body: str = "", url: str = "") -> MessageContent:

@@ -2,7 +2,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from engine.decisions import (
+from engine.compiler.plan import (
+    BranchStep,
+    Entry,
+    ExitStep,
+    GoalStep,
+    Plan,
+    PlanArm,
+    SendStep,
+    SplitStep,
+    Step,
+    UpdateProfileStep,
+    WaitForEventStep,
+    WaitStep,
+)
+from engine.map.document import Channel, Condition, ConditionSource, EventTrigger, MessageContent, Operator
+from engine.runtime.decisions import (
     Customer,
     Ended,
     EndReason,
@@ -18,21 +33,6 @@ from engine.decisions import (
     after_wait,
     next_local_time,
     split_bucket,
-)
-from engine.mapdoc import Channel, Condition, ConditionSource, EventTrigger, MessageContent, Operator
-from engine.plan import (
-    BranchStep,
-    Entry,
-    ExitStep,
-    GoalStep,
-    Plan,
-    PlanArm,
-    SendStep,
-    SplitStep,
-    Step,
-    UpdateProfileStep,
-    WaitForEventStep,
-    WaitStep,
 )
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
-from engine.dispatcher import BACKOFF_BASE, LEASE, MAX_ATTEMPTS, DispatchReport, backoff, claim, dispatch_due
-from engine.ingest import ingest
-from engine.lifecycle import pause_journey
-from engine.mapdoc import Channel
-from engine.proofs import send_proof
-from engine.runtime import advance_due
+from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
+from engine.delivery.dispatcher import BACKOFF_BASE, LEASE, MAX_ATTEMPTS, DispatchReport, backoff, claim, dispatch_due
+from engine.delivery.proofs import send_proof
+from engine.intake.ingest import ingest
+from engine.map.document import Channel
+from engine.runtime.lifecycle import pause_journey
+from engine.runtime.walk import advance_due
 from engine.store.db import session_scope
 from engine.store.outbox import MessageStatus, OutboxMessage
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track

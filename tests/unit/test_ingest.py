@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from engine.dispatcher import claim
-from engine.ingest import (
+from engine.delivery.dispatcher import claim
+from engine.intake.ingest import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
     IdentifyMessage,

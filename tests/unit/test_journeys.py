@@ -8,8 +8,9 @@ from datetime import UTC, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from engine.compiler import ProblemSeverity, compile_map
-from engine.journeys import (
+from engine.compiler.compiler import ProblemSeverity, compile_map
+from engine.compiler.plan import Plan
+from engine.journeys.service import (
     CompileFailedError,
     DraftConflictError,
     JourneyNotFoundError,
@@ -22,11 +23,10 @@ from engine.journeys import (
     save_draft,
     seed_starters,
 )
-from engine.mapdoc import JourneyMap
-from engine.plan import Plan
+from engine.map.document import JourneyMap
+from engine.map.starters import list_templates, load_template
 from engine.store.db import session_scope
 from engine.store.journeys import JourneyStatus, JourneyVersion
-from engine.templates import list_templates, load_template
 from tests.engine_factories import journey_map, send
 
 

@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from engine.kpi_report import (
+from engine.kpis.metrics import ArmResult, ChannelRecovery, DailyConversion, MetricsFilter, SplitResult, StageMetrics
+from engine.kpis.report import (
     VELOCITY_BUCKETS,
     Cohort,
     DayCount,
@@ -18,7 +19,6 @@ from engine.kpi_report import (
     StageView,
     VelocityBucket,
 )
-from engine.metrics import ArmResult, ChannelRecovery, DailyConversion, MetricsFilter, SplitResult, StageMetrics
 from engine.store.journeys import JourneyStatus
 from journey_builder import kpi_charts
 

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
-from engine.journeys import JourneyNotFoundError, create_journey, publish_journey
-from engine.kpi_report import (
+from engine.journeys.service import JourneyNotFoundError, create_journey, publish_journey
+from engine.kpis.metrics import MetricsFilter, VersionNotFoundError, goal_conversion, stage_metrics
+from engine.kpis.report import (
     VELOCITY_BUCKETS,
     KpiWindow,
     WindowError,
@@ -21,10 +22,9 @@ from engine.kpi_report import (
     velocity_distribution,
     window_filter,
 )
-from engine.mapdoc import JourneyMap
-from engine.metrics import MetricsFilter, VersionNotFoundError, goal_conversion, stage_metrics
+from engine.map.document import JourneyMap
+from engine.map.starters import load_template
 from engine.store.db import get_engine
-from engine.templates import load_template
 from tests.engine_factories import event_trigger, node, send
 from tests.history_factories import H, Run, path, record_runs
 

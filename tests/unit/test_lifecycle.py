@@ -6,10 +6,12 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.dispatcher import claim
-from engine.ingest import ingest
-from engine.journeys import create_journey, publish_journey
-from engine.lifecycle import (
+from engine.delivery.dispatcher import claim
+from engine.delivery.proofs import send_proof
+from engine.intake.ingest import ingest
+from engine.journeys.service import create_journey, publish_journey
+from engine.map.document import JourneyMap, PausePolicy
+from engine.runtime.lifecycle import (
     LifecycleError,
     StopMode,
     finish_drained,
@@ -18,9 +20,7 @@ from engine.lifecycle import (
     resume_journey,
     stop_journey,
 )
-from engine.mapdoc import JourneyMap, PausePolicy
-from engine.proofs import send_proof
-from engine.runtime import advance_due
+from engine.runtime.walk import advance_due
 from engine.store import audit
 from engine.store.enrollments import Enrollment, EnrollmentStatus
 from engine.store.journeys import JourneyStatus

@@ -4,7 +4,19 @@ from datetime import timedelta
 
 import pytest
 
-from engine.map_edits import (
+from engine.map.document import (
+    BranchNode,
+    JourneyMap,
+    NodeKind,
+    Position,
+    SendNode,
+    SplitNode,
+    Stage,
+    TouchpointNode,
+    WaitForEventNode,
+    WaitNode,
+)
+from engine.map.edits import (
     LANE_WIDTH,
     MapEditError,
     add_node,
@@ -20,19 +32,7 @@ from engine.map_edits import (
     tidy_layout,
     update_node,
 )
-from engine.mapdoc import (
-    BranchNode,
-    JourneyMap,
-    NodeKind,
-    Position,
-    SendNode,
-    SplitNode,
-    Stage,
-    TouchpointNode,
-    WaitForEventNode,
-    WaitNode,
-)
-from engine.templates import load_template
+from engine.map.starters import load_template
 
 
 def make_map(*, stages: int = 3) -> JourneyMap:

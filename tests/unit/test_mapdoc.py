@@ -8,8 +8,8 @@ from typing import Any, Literal, get_origin
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from engine.mapdoc import JourneyMap, NodeKind, UpdateProfileNode, json_schema
-from engine.templates import list_templates, load_template
+from engine.map.document import JourneyMap, NodeKind, UpdateProfileNode, json_schema
+from engine.map.starters import list_templates, load_template
 
 SCHEMA_RESOURCE = "schema/journey-map.schema.json"
 
@@ -300,14 +300,14 @@ def test_text_that_is_not_json_is_refused() -> None:
 
 
 def _shipped_schema_text() -> str:
-    return files("engine").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    return files("engine.map").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
 
 
 def test_the_shipped_schema_matches_the_document_models() -> None:
     expected = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
 
     assert _shipped_schema_text() == expected, (
-        "engine/schema/journey-map.schema.json is out of date; run `python scripts/write_schema.py`"
+        "engine/map/schema/journey-map.schema.json is out of date; run `python scripts/write_schema.py`"
     )
 
 

@@ -12,9 +12,8 @@ from pydantic import ValidationError
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from engine.journeys import JourneyNotFoundError, create_journey, publish_journey
-from engine.mapdoc import JourneyMap
-from engine.metrics import (
+from engine.journeys.service import JourneyNotFoundError, create_journey, publish_journey
+from engine.kpis.metrics import (
     MetricsFilter,
     VersionNotFoundError,
     conversion_over_time,
@@ -26,7 +25,8 @@ from engine.metrics import (
     stage_metrics,
     two_proportion_p_value,
 )
-from engine.percentiles import SAMPLE_PERIOD, SAMPLE_SLOTS
+from engine.kpis.percentiles import SAMPLE_PERIOD, SAMPLE_SLOTS
+from engine.map.document import JourneyMap
 from engine.store.db import get_engine
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
 from engine.store.outbox import MessageStatus

@@ -14,7 +14,7 @@ from alembic.command import downgrade, upgrade
 from alembic.migration import MigrationContext
 from sqlalchemy import JSON, bindparam, inspect, text
 
-from engine.journeys import create_journey, publish_journey
+from engine.journeys.service import create_journey, publish_journey
 from engine.store.db import PROJECT_ROOT, UtcDateTime, alembic_config, get_engine, session_scope, upgrade_database
 from engine.store.models import metadata
 from engine.store.profiles import Profile

@@ -1,4 +1,4 @@
-"""Keys of the velocity brackets remembered between calls (engine.percentiles.HINTS)."""
+"""Keys of the velocity brackets remembered between calls (engine.kpis.percentiles.HINTS)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from engine.metrics import TRANSITION
-from engine.percentiles import HINTS
+from engine.kpis.metrics import TRANSITION
+from engine.kpis.percentiles import HINTS
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 FRACTIONS = (0.5, 0.9)

@@ -12,17 +12,18 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from engine.cli import main
-from engine.compiler import compile_map
-from engine.conditions import all_hold
-from engine.decisions import next_local_time
-from engine.demo import compress_waits, demo_map, ensure_demo_journey
-from engine.ingest import BatchRequest, ingest, parse_batch
-from engine.journeys import create_journey, publish_journey, seed_starters
-from engine.lifecycle import launch_journey, pause_journey
-from engine.mapdoc import JourneyMap, TraitTrigger, WaitForEventNode, WaitNode
-from engine.plan import Plan
-from engine.simulation import (
+from engine.cli.main import main
+from engine.compiler.compiler import compile_map
+from engine.compiler.plan import Plan
+from engine.intake.ingest import BatchRequest, ingest, parse_batch
+from engine.journeys.service import create_journey, publish_journey, seed_starters
+from engine.map.conditions import all_hold
+from engine.map.document import JourneyMap, TraitTrigger, WaitForEventNode, WaitNode
+from engine.map.starters import list_templates, load_template
+from engine.runtime.decisions import next_local_time
+from engine.runtime.lifecycle import launch_journey, pause_journey
+from engine.simulation.demo import compress_waits, demo_map, ensure_demo_journey
+from engine.simulation.planner import (
     Choice,
     CustomerScript,
     Outcome,
@@ -35,11 +36,10 @@ from engine.simulation import (
     plan_simulation,
     resolve_odds,
 )
-from engine.simulation_sender import Progress, schedule
+from engine.simulation.sender import Progress, schedule
 from engine.store.enrollments import Enrollment, EnrollmentStatus
 from engine.store.journeys import JourneyStatus, JourneyVersion
 from engine.store.keys import WriteKey
-from engine.templates import list_templates, load_template
 from tests.engine_factories import NOW, journey_map, node, publish_and_launch, schedule_trigger
 
 STARTERS = list_templates()

@@ -10,7 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import Session, select
 
-from engine.mapdoc import JourneyMap
+from engine.map.document import JourneyMap
+from engine.map.starters import load_template
 from engine.store.db import DEFAULT_SQLITE, PROJECT_ROOT, database_url, get_engine, normalise_url, session_scope
 from engine.store.journeys import (
     Journey,
@@ -24,7 +25,6 @@ from engine.store.journeys import (
     replace_draft,
     touch_journey,
 )
-from engine.templates import load_template
 
 AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -5,20 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from engine.compiler import STANDARD_TRAITS, compile_map
-from engine.content import render_content
-from engine.mapdoc import (
-    BranchNode,
-    Channel,
-    JourneyMap,
-    SendNode,
-    SplitNode,
-    TouchpointNode,
-    TraitTrigger,
-    TriggerNode,
-    WaitForEventNode,
-)
-from engine.plan import (
+from engine.compiler.compiler import STANDARD_TRAITS, compile_map
+from engine.compiler.plan import (
     BranchStep,
     ExitStep,
     GoalStep,
@@ -29,7 +17,19 @@ from engine.plan import (
     WaitForEventStep,
     WaitStep,
 )
-from engine.templates import UnknownTemplateError, list_templates, load_template
+from engine.content.liquid import render_content
+from engine.map.document import (
+    BranchNode,
+    Channel,
+    JourneyMap,
+    SendNode,
+    SplitNode,
+    TouchpointNode,
+    TraitTrigger,
+    TriggerNode,
+    WaitForEventNode,
+)
+from engine.map.starters import UnknownTemplateError, list_templates, load_template
 
 STARTERS = ["cart_abandonment", "trial_onboarding", "at_risk_save", "support_escalation"]
 LANE_WIDTH = 320

@@ -1,0 +1,4 @@
+"""The engine's HTTP API as one FastAPI app: Segment-compatible intake under /v1 and journeys under /api.
+
+Mounted by the web app's backend; authenticated by write keys (intake) and bearer tokens (API).
+"""

@@ -1,0 +1,4 @@
+"""The journey command line, one module per command group.
+
+python -m engine.cli runs it too.
+"""

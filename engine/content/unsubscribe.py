@@ -1,0 +1,70 @@
+"""Unsubscribe links: signed per customer and channel, so nobody can opt out someone else.
+
+The signing key comes from JOURNEY_SECRET_KEY; on the embedded default without it, a key is
+made once and kept in a file beside the database, so links stay valid across restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlmodel import Session
+
+from engine.map.document import Channel
+from engine.store import audit
+from engine.store.db import PROJECT_ROOT, utc_now
+from engine.store.profiles import Profile
+
+SECRET_FILE = PROJECT_ROOT / ".journey_secret"
+
+
+class UnsubscribeError(ValueError):
+    """A link that is malformed or whose signature does not match."""
+
+
+@cache
+def _secret() -> bytes:
+    configured = os.environ.get("JOURNEY_SECRET_KEY")
+    if configured:
+        return configured.encode()
+    path = Path(os.environ.get("JOURNEY_SECRET_FILE", SECRET_FILE))
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def _signature(profile_id: int, channel: str) -> str:
+    return hmac.new(_secret(), f"{profile_id}:{channel}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def public_base_url() -> str:
+    return os.environ.get("JOURNEY_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+
+
+def unsubscribe_url(profile_id: int, channel: Channel | str) -> str:
+    name = channel.value if isinstance(channel, Channel) else channel
+    query = urlencode({"p": profile_id, "c": name, "s": _signature(profile_id, name)})
+    return f"{public_base_url()}/v1/unsubscribe?{query}"
+
+
+def unsubscribe(*, session: Session, profile_id: int, channel: str, signature: str) -> Profile:
+    """Withdraw the customer's consent for the channel; refused when the link was not ours."""
+    if channel not in {c.value for c in Channel}:
+        raise UnsubscribeError(f"unknown channel {channel!r}")
+    if not hmac.compare_digest(signature, _signature(profile_id, channel)):
+        raise UnsubscribeError("this unsubscribe link is not valid")
+    profile = session.get(Profile, profile_id)
+    if profile is None:
+        raise UnsubscribeError("this unsubscribe link is not valid")
+    profile.consent = {**profile.consent, channel: False}
+    profile.updated_at = utc_now()
+    session.add(profile)
+    audit.record(session=session, actor=f"customer:{profile_id}", action="unsubscribe", channel=channel)
+    return profile

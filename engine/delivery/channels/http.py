@@ -1,0 +1,107 @@
+"""SMS and push delivery through an HTTP provider, plus the HTTP status mapping webhooks share.
+
+The provider receives ``POST <url>`` with a JSON body::
+
+    {"to": "+15550100", "body": "...", "subject": "...", "url": "...", "user_id": "u1", "metadata": {...}}
+
+For push the subject travels as ``"title"``, the name push services use. Headers: ``Idempotency-Key``
+(the outbox key, so a provider that honours it drops a retried duplicate) and ``Authorization: Bearer``
+when a token is configured. A JSON response with an ``id`` gives the provider's message id.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import httpx
+
+from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
+from engine.map.document import Channel
+
+USER_AGENT = "journey-builder"
+_DETAIL_LIMIT = 200
+
+
+def status_for_http(code: int) -> DeliveryStatus:
+    """2xx delivered; 408, 429 and 5xx are worth retrying; anything else will fail again the same way."""
+    if 200 <= code < 300:
+        return DeliveryStatus.DELIVERED
+    if code in (408, 429) or code >= 500:
+        return DeliveryStatus.RETRY
+    return DeliveryStatus.FAILED
+
+
+def result_for_response(response: httpx.Response) -> DeliveryResult:
+    status = status_for_http(response.status_code)
+    detail = f"HTTP {response.status_code}"
+    if 300 <= response.status_code < 400:
+        detail += f": redirect to {response.headers.get('location', '(no location)')} not followed"
+    elif status is not DeliveryStatus.DELIVERED:
+        text = response.text.strip()
+        if text:
+            detail += f": {text[:_DETAIL_LIMIT]}"
+        retry_after = response.headers.get("retry-after")
+        if retry_after:
+            detail += f" (Retry-After: {retry_after})"
+    return DeliveryResult(status, detail, _provider_id(response) if status is DeliveryStatus.DELIVERED else None)
+
+
+def result_for_transport_error(error: httpx.HTTPError) -> DeliveryResult:
+    if isinstance(error, httpx.TimeoutException):
+        return DeliveryResult(DeliveryStatus.RETRY, f"timed out: {error!r}")
+    if isinstance(error, httpx.TransportError) and not isinstance(error, httpx.UnsupportedProtocol):
+        return DeliveryResult(DeliveryStatus.RETRY, f"connection failed: {error!r}")
+    return DeliveryResult(DeliveryStatus.FAILED, f"request could not be made: {error!r}")
+
+
+def _provider_id(response: httpx.Response) -> str | None:
+    try:
+        payload = response.json()
+    except ValueError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    provider_id = payload.get("id")
+    # bool is an int to Python; a provider answering {"id": true} has not told us an id.
+    if isinstance(provider_id, str | int) and not isinstance(provider_id, bool) and provider_id != "":
+        return str(provider_id)
+    return None
+
+
+def require_http_url(url: str, *, what: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{what} must be an http:// or https:// URL with a host, got {url!r}")
+    return url
+
+
+class HttpProviderSender:
+    def __init__(self, url: str, channel: Channel, token: str | None = None, timeout: float = 10) -> None:
+        self._url = require_http_url(url, what=f"the {channel.value} provider URL")
+        self._channel = channel
+        headers = {"User-Agent": USER_AGENT}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        # One client, so connections to the provider are pooled and kept alive across sends.
+        self._client = httpx.Client(headers=headers, timeout=timeout, follow_redirects=False)
+
+    def send(self, message: OutboundMessage) -> DeliveryResult:
+        if not message.to:
+            return DeliveryResult(DeliveryStatus.FAILED, f"no recipient for {self._channel.value}")
+        title_key = "title" if self._channel is Channel.PUSH else "subject"
+        payload = {
+            "to": message.to,
+            "body": message.body,
+            title_key: message.subject,
+            "url": message.url,
+            "user_id": message.user_id,
+            "metadata": dict(message.metadata),
+        }
+        try:
+            response = self._client.post(self._url, json=payload, headers={"Idempotency-Key": message.idempotency_key})
+        except httpx.HTTPError as error:
+            return result_for_transport_error(error)
+        return result_for_response(response)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,332 @@
+"""What tracked events do to journeys: end runs (goal, exit criteria), resume waits, enter customers.
+
+A whole intake batch is handled with a fixed number of queries: the waiting runs and the entry
+history of every customer in the batch are read once, events are applied in order in memory,
+and the writes go out in bulk. Only when a customer who has just been entered acts again in the
+same batch are the pending entries written first, so that event sees the run it belongs to.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from engine.compiler.plan import WaitForEventStep
+from engine.map.conditions import all_hold
+from engine.map.document import EventTrigger, ReentryPolicy
+from engine.runtime.decisions import Ended, EndReason, after_wait
+from engine.runtime.walk import (
+    NOWHERE,
+    PLANS,
+    RUNNING,
+    BatchWrites,
+    LiveJourney,
+    Position,
+    RunContext,
+    enrollment_update,
+    insert_enrollments,
+    live_journeys,
+    transition_row,
+    walk,
+)
+from engine.store.enrollments import Enrollment, EnrollmentStatus
+from engine.store.journeys import Journey, JourneyStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncomingEvent:
+    profile_id: int
+    user_id: str | None
+    traits: Mapping[str, Any]
+    timezone: str | None
+    name: str
+    properties: Mapping[str, Any]
+
+
+@dataclass
+class _WaitingRun:
+    """A run waiting for time or an event, as this batch sees it (kept current as events apply)."""
+
+    id: int
+    journey_id: int
+    version_id: int
+    step_id: str | None
+    wait_event: str | None
+    correlation: str | None
+    context: dict[str, Any]
+    journey_status: str
+    position: Position
+
+
+def _correlates(correlate_on: str | None, properties: Mapping[str, Any], expected: Any) -> bool:
+    if not correlate_on:
+        return True
+    return expected is not None and str(properties.get(correlate_on)) == str(expected)
+
+
+def _admits(policy: ReentryPolicy, statuses: set[str]) -> bool:
+    if policy is ReentryPolicy.NEVER:
+        return not statuses
+    if policy is ReentryPolicy.AFTER_EXIT:
+        return EnrollmentStatus.WAITING not in statuses
+    return True
+
+
+class _Batch:
+    def __init__(
+        self, session: Session, events: Sequence[IncomingEvent], now: datetime, journeys: Sequence[LiveJourney]
+    ) -> None:
+        self.session = session
+        self.now = now
+        self.writes = BatchWrites()
+        self.by_event: dict[str, list[LiveJourney]] = defaultdict(list)
+        for journey in journeys:
+            trigger = journey.loaded.plan.entry.trigger
+            if isinstance(trigger, EventTrigger):
+                self.by_event[trigger.event].append(journey)
+        profile_ids = {e.profile_id for e in events}
+        self.waiting = self._load_waiting(profile_ids)
+        entry_journeys = {j.journey_id for e in events for j in self.by_event.get(e.name, ())}
+        self.history = self._load_history(profile_ids, entry_journeys)
+        self.pending: list[tuple[LiveJourney, IncomingEvent]] = []
+        self.pending_profiles: set[int] = set()
+
+    def _load_waiting(self, profile_ids: set[int]) -> dict[int, list[_WaitingRun]]:
+        rows = self.session.execute(
+            select(
+                col(Enrollment.id),
+                col(Enrollment.profile_id),
+                col(Enrollment.journey_id),
+                col(Enrollment.version_id),
+                col(Enrollment.step_id),
+                col(Enrollment.wait_event),
+                col(Enrollment.correlation),
+                col(Enrollment.context),
+                col(Journey.status),
+                col(Enrollment.step_entered_at),
+                col(Enrollment.stage_id),
+                col(Enrollment.stage_entered_at),
+            )
+            .join(Journey, col(Journey.id) == col(Enrollment.journey_id))
+            .where(col(Enrollment.profile_id).in_(profile_ids), col(Enrollment.status) == EnrollmentStatus.WAITING)
+            .order_by(col(Enrollment.id))
+        ).all()
+        waiting: dict[int, list[_WaitingRun]] = defaultdict(list)
+        for r in rows:
+            waiting[r.profile_id].append(
+                _WaitingRun(
+                    id=r.id,
+                    journey_id=r.journey_id,
+                    version_id=r.version_id,
+                    step_id=r.step_id,
+                    wait_event=r.wait_event,
+                    correlation=r.correlation,
+                    context=dict(r.context or {}),
+                    journey_status=r.status,
+                    position=Position.of_run(r),
+                )
+            )
+        return waiting
+
+    def _load_history(self, profile_ids: set[int], journey_ids: set[int]) -> dict[tuple[int, int], set[str]]:
+        history: dict[tuple[int, int], set[str]] = defaultdict(set)
+        if not journey_ids:
+            return history
+        rows = self.session.execute(
+            select(col(Enrollment.profile_id), col(Enrollment.journey_id), col(Enrollment.status))
+            .where(col(Enrollment.profile_id).in_(profile_ids), col(Enrollment.journey_id).in_(journey_ids))
+            .distinct()
+        )
+        for profile_id, journey_id, status in rows:
+            history[(profile_id, journey_id)].add(str(status))
+        return history
+
+    def apply(self, event: IncomingEvent) -> int:
+        if event.profile_id in self.pending_profiles:
+            self.enter_pending()
+        self._react_in_flight(event)
+        return self._queue_entries(event)
+
+    def _react_in_flight(self, event: IncomingEvent) -> None:
+        runs = self.waiting.get(event.profile_id)
+        if not runs:
+            return
+        plans = PLANS.get_many(session=self.session, version_ids={r.version_id for r in runs})
+        for run in list(runs):
+            loaded = plans[run.version_id]
+            plan = loaded.plan
+            if plan.goal_event == event.name:
+                self.writes.enrollments.append(
+                    enrollment_update(
+                        run.id, Ended(reason=EndReason.GOAL), now=self.now, goal_at=self.now, at=run.position
+                    )
+                )
+                self._ended(run, runs, event.profile_id)
+            elif any(
+                c.event == event.name
+                and _correlates(c.correlate_on, event.properties, run.context.get(c.correlate_on or ""))
+                for c in plan.exit_criteria
+            ):
+                self.writes.enrollments.append(
+                    enrollment_update(
+                        run.id,
+                        Ended(reason=EndReason.EXIT_CRITERIA, detail=event.name),
+                        now=self.now,
+                        goal_at=None,
+                        at=run.position,
+                    )
+                )
+                self._ended(run, runs, event.profile_id)
+            elif run.wait_event == event.name and run.journey_status in RUNNING and run.step_id:
+                step = loaded.steps[run.step_id]
+                correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
+                if not _correlates(correlate_on, event.properties, run.correlation):
+                    continue
+                context = RunContext(
+                    enrollment_id=run.id,
+                    journey_id=run.journey_id,
+                    version_id=run.version_id,
+                    profile_id=event.profile_id,
+                    user_id=event.user_id,
+                    traits=dict(event.traits),
+                    timezone=event.timezone or plan.default_timezone,
+                    context=run.context,
+                    position=run.position,
+                )
+                walk(
+                    context,
+                    loaded=loaded,
+                    start_at=after_wait(step, event_arrived=True),
+                    now=self.now,
+                    resume_mode=None,
+                    writes=self.writes,
+                )
+                self._track(run, runs, event.profile_id)
+            elif run.wait_event == event.name and run.journey_status == JourneyStatus.PAUSED and run.step_id:
+                step = loaded.steps[run.step_id]
+                correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
+                if _correlates(correlate_on, event.properties, run.correlation):
+                    # Held where it is until the journey resumes, but the event is not lost.
+                    self.writes.arrivals.append({"eid": run.id, "at": self.now})
+                    run.wait_event = None
+
+    def _track(self, run: _WaitingRun, runs: list[_WaitingRun], profile_id: int) -> None:
+        """Keep the in-memory run in step with the update its walk just queued."""
+        update = self.writes.enrollments[-1]
+        if update["status"] == EnrollmentStatus.WAITING:
+            run.step_id, run.wait_event, run.correlation = (
+                update["step_id"],
+                update["wait_event"],
+                update["correlation"],
+            )
+            run.position = Position.after(update)
+        else:
+            self._ended(run, runs, profile_id)
+
+    def _ended(self, run: _WaitingRun, runs: list[_WaitingRun], profile_id: int) -> None:
+        """Forget a run that just ended, so a later event of the batch may enter the customer again."""
+        runs.remove(run)
+        statuses = self.history[(profile_id, run.journey_id)]
+        statuses.discard(EnrollmentStatus.WAITING)
+        statuses.add(EnrollmentStatus.ENDED)
+
+    def _queue_entries(self, event: IncomingEvent) -> int:
+        queued = 0
+        for journey in self.by_event.get(event.name, ()):
+            trigger = journey.loaded.plan.entry.trigger
+            assert isinstance(trigger, EventTrigger)
+            if not all_hold(trigger.filters, traits=event.traits, event=event.properties):
+                continue
+            statuses = self.history[(event.profile_id, journey.journey_id)]
+            if not _admits(journey.loaded.plan.reentry, statuses):
+                continue
+            statuses.add(EnrollmentStatus.WAITING)
+            self.pending.append((journey, event))
+            self.pending_profiles.add(event.profile_id)
+            queued += 1
+        return queued
+
+    def enter_pending(self) -> None:
+        """Insert the queued enrollments (one statement per journey version) and walk each one."""
+        groups: dict[tuple[int, int], list[IncomingEvent]] = defaultdict(list)
+        journeys: dict[tuple[int, int], LiveJourney] = {}
+        for journey, event in self.pending:
+            key = (journey.journey_id, journey.version_id)
+            groups[key].append(event)
+            journeys[key] = journey
+        self.pending.clear()
+        self.pending_profiles.clear()
+        for key, events in groups.items():
+            journey = journeys[key]
+            entry = journey.loaded.plan.entry
+            ids = insert_enrollments(
+                session=self.session,
+                journey_id=journey.journey_id,
+                version_id=journey.version_id,
+                entrants=[(e.profile_id, e.properties) for e in events],
+                now=self.now,
+            )
+            for enrollment_id, event in zip(ids, events, strict=True):
+                self._walk_entry(journey, enrollment_id, event, entry.node_id, entry.stage, entry.first_step)
+
+    def _walk_entry(
+        self,
+        journey: LiveJourney,
+        enrollment_id: int,
+        event: IncomingEvent,
+        node_id: str,
+        stage: str,
+        first_step: str | None,
+    ) -> None:
+        context = RunContext(
+            enrollment_id=enrollment_id,
+            journey_id=journey.journey_id,
+            version_id=journey.version_id,
+            profile_id=event.profile_id,
+            user_id=event.user_id,
+            traits=dict(event.traits),
+            timezone=event.timezone or journey.loaded.plan.default_timezone,
+            context=dict(event.properties),
+            position=NOWHERE.entering(node_id, stage, self.now),
+        )
+        self.writes.steps += 1
+        self.writes.transitions.append(transition_row(context, node_id, stage, self.now, came_from=NOWHERE))
+        walk(context, loaded=journey.loaded, start_at=first_step, now=self.now, resume_mode=None, writes=self.writes)
+        update = self.writes.enrollments[-1]
+        if update["status"] == EnrollmentStatus.WAITING:
+            self.waiting[event.profile_id].append(
+                _WaitingRun(
+                    id=enrollment_id,
+                    journey_id=journey.journey_id,
+                    version_id=journey.version_id,
+                    step_id=update["step_id"],
+                    wait_event=update["wait_event"],
+                    correlation=update["correlation"],
+                    context=dict(event.properties),
+                    journey_status=JourneyStatus.LIVE,
+                    position=Position.after(update),
+                )
+            )
+        else:
+            statuses = self.history[(event.profile_id, journey.journey_id)]
+            statuses.discard(EnrollmentStatus.WAITING)
+            statuses.add(EnrollmentStatus.ENDED)
+
+
+def react_to_events(
+    *, session: Session, events: Sequence[IncomingEvent], now: datetime, live: Sequence[LiveJourney] | None = None
+) -> int:
+    """Apply tracked events in order; returns how many enrollments they created. The caller commits."""
+    if not events:
+        return 0
+    batch = _Batch(session, events, now, live if live is not None else live_journeys(session=session))
+    entered = sum(batch.apply(event) for event in events)
+    batch.enter_pending()
+    batch.writes.flush(session)
+    return entered

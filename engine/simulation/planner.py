@@ -1,0 +1,694 @@
+"""Synthetic customers for a live journey: who arrives when, and what each of them sends.
+
+Planning is pure. From a journey's published plan and map, a number of customers and a seed, every
+customer gets a script: Segment messages (identify, page, track), each at an offset in real time
+after the simulation starts. The same seed gives the same customers, messages and message ids, so a
+repeated run is recognised by the intake as a retry and stores nothing twice.
+
+Two clocks. The customers' own pace (when they arrive, how long they browse before entering) is
+simulated time, played ``speed`` times faster than real time: at 60, an hour of arrivals passes in a
+minute. What they do inside the journey is timed against the journey's waits, and those the engine
+runs on the real clock, uncompressed: a customer who answers a reminder halfway through a three-hour
+wait answers 90 real minutes after it. So every wait really elapses before the customers who let it
+run out move on, and each stage's odds are what the engine sees (compressing responses too would make
+customers act before the engine's first wait ends). For numbers that move within minutes, run a
+journey with short waits (``engine.simulation.demo``).
+
+A customer identifies (name, email, phone, time zone, channel consent), views the web touchpoints of
+the map up to the journey's entry stage, and then does what enters the journey: the trigger's event,
+or an identify with the traits its conditions ask for. From there the script follows the plan step
+by step on the clock the journey's waits would take. At each wait the odds of the wait's stage decide,
+at a random moment inside the wait:
+
+- convert: the customer does what the wait hopes for: the event a wait-for-event step awaits; at a
+  plain wait, the traits that turn the branch right after it towards a goal, or else the goal event;
+- drop: the customer leaves: they send the journey's exit event (an exit criterion other than the
+  goal) if it has one, and nothing more afterwards;
+- otherwise the wait runs out and the script takes the timeout path.
+
+The engine is not simulated: it reacts to what arrives, on its own clock.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from sqlmodel import Session, col, select
+
+from engine.compiler.plan import (
+    BranchStep,
+    ExitStep,
+    GoalStep,
+    Plan,
+    SendStep,
+    SplitStep,
+    Step,
+    UpdateProfileStep,
+    WaitForEventStep,
+    WaitStep,
+)
+from engine.journeys.service import JourneyNotFoundError, get_journey
+from engine.map.conditions import all_hold
+from engine.map.document import (
+    Channel,
+    Condition,
+    ConditionSource,
+    EventTrigger,
+    JourneyMap,
+    Match,
+    Operator,
+    ScheduleTrigger,
+    TouchpointNode,
+    TraitTrigger,
+)
+from engine.map.starters import load_template
+from engine.runtime.decisions import next_local_time
+from engine.runtime.lifecycle import latest_version
+from engine.store.journeys import Journey, JourneyStatus
+
+MAX_CUSTOMERS: Final = 1_000_000
+LIBRARY: Final = {"name": "journey-simulate", "version": "1"}
+# The compiler refuses cycles without a wait, but a plan may loop through waits; a customer who has
+# been through this many steps has seen enough of it.
+MAX_STEPS_PER_CUSTOMER: Final = 200
+
+
+class SimulationError(ValueError):
+    """Options or a journey the simulation cannot work with; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class StageOdds:
+    """At each wait in a stage: the chance the customer converts there, and the chance they drop."""
+
+    convert: float
+    drop: float
+
+    def __post_init__(self) -> None:
+        for name, value in (("convert", self.convert), ("drop", self.drop)):
+            if not 0 <= value <= 1:
+                raise SimulationError(f"{name} must be a probability from 0 to 1, got {value:g}")
+        if self.convert + self.drop > 1:
+            raise SimulationError(f"convert {self.convert:g} + drop {self.drop:g} is more than 1")
+
+
+GENERIC_ODDS: Final = StageOdds(convert=0.3, drop=0.05)
+
+# Per starter, for the stages that hold waits; chosen so a demo shows every outcome (conversions in
+# more than one stage, drop-outs, customers riding the reminders to the end) rather than to match a
+# benchmark of any industry.
+STARTER_ODDS: Final[Mapping[str, Mapping[str, StageOdds]]] = {
+    "cart_abandonment": {"abandon": StageOdds(0.10, 0.08), "recover": StageOdds(0.15, 0.04)},
+    "trial_onboarding": {
+        "activate": StageOdds(0.60, 0.05),
+        "adopt": StageOdds(0.05, 0.04),
+        "convert": StageOdds(0.35, 0.10),
+    },
+    "at_risk_save": {"re_engage": StageOdds(0.45, 0.08)},
+    "support_escalation": {"reconnect": StageOdds(0.55, 0.05), "resolve": StageOdds(0.70, 0.05)},
+}
+
+
+def starter_of(plan: Plan) -> str | None:
+    """The starter a journey was made from, recognised by its stages (a copy keeps its starter's stage ids)."""
+    stages = set(plan.stage_order)
+    for name in STARTER_ODDS:
+        if {stage.id for stage in load_template(name).stages} == stages:
+            return name
+    return None
+
+
+def waiting_stages(plan: Plan) -> list[str]:
+    """The stages holding a wait, in the order customers move through them: where customers can act."""
+    holding = {step.stage for step in plan.steps if isinstance(step, WaitStep | WaitForEventStep)}
+    return [stage for stage in plan.stage_order if stage in holding]
+
+
+def resolve_odds(
+    plan: Plan,
+    *,
+    convert: float | None = None,
+    drop: float | None = None,
+    stages: Mapping[str, tuple[float | None, float | None]] | None = None,
+) -> dict[str, StageOdds]:
+    """The odds of every stage holding a wait: the starter's defaults (or generic ones), then
+    ``convert``/``drop`` for every stage, then ``stages`` (stage id -> (convert, drop), None keeping
+    the value below it)."""
+    starter = starter_of(plan)
+    defaults = STARTER_ODDS.get(starter, {}) if starter else {}
+    waiting = waiting_stages(plan)
+    for stage in stages or {}:
+        if stage not in plan.stage_order:
+            raise SimulationError(
+                f"journey {plan.journey_name!r} has no stage {stage!r}; its stages: {', '.join(plan.stage_order)}"
+            )
+        if stage not in waiting:
+            raise SimulationError(
+                f"stage {stage!r} of journey {plan.journey_name!r} has no wait, so customers do nothing there; "
+                f"stages with waits: {', '.join(waiting) or 'none'}"
+            )
+    resolved = {}
+    for stage in waiting:
+        base = defaults.get(stage, GENERIC_ODDS)
+        stage_convert, stage_drop = (stages or {}).get(stage, (None, None))
+        try:
+            resolved[stage] = StageOdds(
+                convert=_first(stage_convert, convert, base.convert), drop=_first(stage_drop, drop, base.drop)
+            )
+        except SimulationError as error:
+            raise SimulationError(f"stage {stage!r}: {error}") from None
+    return resolved
+
+
+def _first(*values: float | None) -> float:
+    return next(value for value in values if value is not None)
+
+
+def parse_probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SimulationError(f"not a probability: {text!r} (write e.g. 0.3)") from None
+    if not 0 <= value <= 1:
+        raise SimulationError(f"a probability is from 0 to 1, got {text}")
+    return value
+
+
+def parse_stage_odds(text: str) -> tuple[str, float | None, float | None]:
+    """``STAGE=CONVERT[,DROP]`` (either side may be empty) as (stage, convert, drop)."""
+    stage, sign, values = text.partition("=")
+    parts = values.split(",")
+    if not sign or not stage.strip() or len(parts) > 2 or not any(part.strip() for part in parts):
+        raise SimulationError(f"expected STAGE=CONVERT[,DROP] such as recover=0.3,0.05, got {text!r}")
+    convert, drop = [*parts, ""][:2]
+    return (
+        stage.strip(),
+        parse_probability(convert) if convert.strip() else None,
+        parse_probability(drop) if drop.strip() else None,
+    )
+
+
+# --- the journey ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SimulationTarget:
+    """A live journey and the newest version new customers enter."""
+
+    journey_id: int
+    name: str
+    version: int
+    plan: Plan
+    doc: JourneyMap
+
+
+_NOT_LIVE_ADVICE: Final = {
+    JourneyStatus.DRAFT: "publish and launch it first (journey publish {id}, journey launch {id})",
+    JourneyStatus.PAUSED: "resume it first (journey resume {id})",
+    JourneyStatus.DRAINING: "it is finishing its runs and takes no new customers",
+    JourneyStatus.STOPPED: "a stopped journey takes no new customers",
+}
+
+
+def find_target(*, session: Session, reference: str) -> SimulationTarget:
+    """The live journey ``reference`` names (an id or an exact name); only reads."""
+    journey = _find_journey(session, reference.strip())
+    assert journey.id is not None
+    if journey.status is not JourneyStatus.LIVE:
+        advice = _NOT_LIVE_ADVICE[journey.status].format(id=journey.id)
+        raise SimulationError(f"journey {journey.id} ({journey.name}) is {journey.status.value}, not live: {advice}")
+    version = latest_version(session=session, journey_id=journey.id)
+    assert version is not None, "a live journey has a published version"
+    return SimulationTarget(
+        journey_id=journey.id,
+        name=journey.name,
+        version=version.number,
+        plan=Plan.model_validate(version.plan),
+        doc=JourneyMap.model_validate(version.map),
+    )
+
+
+def _find_journey(session: Session, reference: str) -> Journey:
+    if reference.isdigit():
+        try:
+            return get_journey(session=session, journey_id=int(reference))
+        except JourneyNotFoundError as error:
+            raise SimulationError(str(error)) from None
+    named = list(session.exec(select(Journey).where(col(Journey.name) == reference).order_by(col(Journey.id))))
+    if len(named) > 1:
+        ids = ", ".join(str(journey.id) for journey in named)
+        raise SimulationError(f"{len(named)} journeys are named {reference!r} (ids {ids}); give the id instead")
+    if not named:
+        live = session.exec(select(Journey).where(col(Journey.status) == JourneyStatus.LIVE).order_by(col(Journey.id)))
+        listed = "; ".join(f"{journey.id} ({journey.name})" for journey in live) or "none"
+        raise SimulationError(f"there is no journey named {reference!r}; live journeys: {listed}")
+    return named[0]
+
+
+# --- scripts -------------------------------------------------------------------------------------
+
+
+class Choice(StrEnum):
+    CONVERT = "convert"
+    DROP = "drop"
+    STAY = "stay"
+
+
+class Outcome(StrEnum):
+    CONVERTED = "converted"
+    DROPPED = "dropped"
+    FINISHED = "finished"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the customer did at one wait of the plan."""
+
+    step_id: str
+    stage: str
+    choice: Choice
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    """A Segment message without its timestamp (the sender stamps the moment it really goes out), and
+    when it goes out, in real time after the start."""
+
+    at: timedelta
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CustomerScript:
+    user_id: str
+    arrival: timedelta
+    messages: tuple[PlannedMessage, ...]
+    decisions: tuple[Decision, ...]
+    outcome: Outcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class SimulationOptions:
+    customers: int
+    seed: int
+    odds: Mapping[str, StageOdds]
+    arrivals_over: timedelta = timedelta(hours=1)
+    # Simulated time per real time for the customers' own pace (not for the journey's waits).
+    speed: float = 60.0
+    # The real moment of offset zero: waits "until 9:00 local time" are measured from it.
+    start: datetime
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.customers <= MAX_CUSTOMERS:
+            raise SimulationError(f"customers must be from 1 to {MAX_CUSTOMERS:,}, got {self.customers}")
+        if self.arrivals_over < timedelta(0):
+            raise SimulationError("the arrival window cannot be negative")
+        if not self.speed > 0:
+            raise SimulationError(f"the speed must be more than 0, got {self.speed:g}")
+        if self.start.tzinfo is None:
+            raise SimulationError("the start of the simulated clock must be timezone-aware")
+
+
+FIRST_NAMES: Final = (
+    "Maya", "Tom", "Aisha", "Lucas", "Mei", "Noah", "Sofia", "Kenji", "Amara", "Liam", "Priya", "Mateo",
+    "Hannah", "Omar", "Elena", "Kwame", "Yuki", "Isabel", "Arjun", "Freya", "Diego", "Zanele", "Nora", "Ravi",
+)  # fmt: skip
+LAST_NAMES: Final = (
+    "Lopez", "Walker", "Okafor", "Martin", "Chen", "Kim", "Rossi", "Tanaka", "Mensah", "Murphy", "Patel",
+    "Garcia", "Schmidt", "Haddad", "Petrova", "Boateng", "Sato", "Silva", "Sharma", "Larsen", "Dubois", "Nkosi",
+)  # fmt: skip
+TIMEZONES: Final = (
+    "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Sao_Paulo",
+    "Europe/London", "Europe/Berlin", "Europe/Madrid", "Africa/Lagos", "Asia/Kolkata", "Asia/Tokyo",
+    "Australia/Sydney",
+)  # fmt: skip
+US_AREA_CODES: Final = ("212", "312", "415", "617", "702", "303", "206", "512")
+SMS_CONSENT: Final = 0.9
+
+
+def plan_simulation(plan: Plan, doc: JourneyMap, options: SimulationOptions) -> tuple[CustomerScript, ...]:
+    """Every customer's script, in order of arrival. Pure: the same arguments give the same scripts."""
+    if isinstance(plan.entry.trigger, ScheduleTrigger):
+        raise SimulationError(
+            f"journey {plan.journey_name!r} enters customers on a schedule ({plan.entry.trigger.cron}), "
+            "not when they act; simulate drives journeys entered by an event or by traits"
+        )
+    missing = [stage for stage in waiting_stages(plan) if stage not in options.odds]
+    if missing:
+        raise SimulationError(f"no odds for stage(s) {', '.join(missing)}")
+    rng = random.Random(options.seed)
+    window = options.arrivals_over.total_seconds() / options.speed
+    arrivals = sorted(rng.uniform(0, window) for _ in range(options.customers))
+    journey = _Journey.of(plan, doc)
+    return tuple(
+        _CustomerPlanner(journey, options, rng, number, timedelta(seconds=arrival)).script()
+        for number, arrival in enumerate(arrivals, start=1)
+    )
+
+
+@dataclass(frozen=True)
+class _Journey:
+    """What planning needs from a plan, worked out once for all customers."""
+
+    plan: Plan
+    steps: Mapping[str, Step]
+    pages: tuple[TouchpointNode, ...]
+    correlation_keys: tuple[str, ...]
+    exit_event: str | None
+    profile_traits: tuple[str, ...]
+
+    @classmethod
+    def of(cls, plan: Plan, doc: JourneyMap) -> _Journey:
+        order = {stage: index for index, stage in enumerate(plan.stage_order)}
+        entry_rank = order.get(plan.entry.stage, 0)
+        pages = tuple(
+            node
+            for node in doc.nodes
+            if isinstance(node, TouchpointNode)
+            and node.channel is Channel.WEB
+            and order.get(node.stage, len(order)) <= entry_rank
+        )
+        keys = [s.correlate_on for s in plan.steps if isinstance(s, WaitForEventStep) and s.correlate_on]
+        keys += [c.correlate_on for c in plan.exit_criteria if c.correlate_on]
+        exit_event = next((c.event for c in plan.exit_criteria if c.event != plan.goal_event), None)
+        return cls(
+            plan=plan,
+            steps=plan.step_index(),
+            pages=pages,
+            correlation_keys=tuple(dict.fromkeys(keys)),
+            exit_event=exit_event,
+            profile_traits=tuple(doc.settings.profile_traits),
+        )
+
+
+@dataclass
+class _CustomerPlanner:
+    journey: _Journey
+    options: SimulationOptions
+    rng: random.Random
+    number: int
+    arrival: timedelta
+    messages: list[PlannedMessage] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    traits: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    outcome: Outcome = Outcome.FINISHED
+
+    @property
+    def user_id(self) -> str:
+        return f"sim-{self.options.seed}-{self.number:06d}"
+
+    def script(self) -> CustomerScript:
+        at = self._arrive()
+        at = self._enter(at)
+        self._follow(self.journey.plan.entry.first_step, at)
+        return CustomerScript(
+            user_id=self.user_id,
+            arrival=self.arrival,
+            messages=tuple(self.messages),
+            decisions=tuple(self.decisions),
+            outcome=self.outcome,
+        )
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _send(self, at: timedelta, kind: str, **fields: Any) -> None:
+        message = {
+            "type": kind,
+            "userId": self.user_id,
+            "messageId": f"{self.user_id}-{len(self.messages) + 1:03d}",
+            "context": {"library": LIBRARY, "timezone": self.traits.get("timezone")},
+            **fields,
+        }
+        self.messages.append(PlannedMessage(at=at, message=message))
+
+    def _track(self, at: timedelta, event: str, properties: Mapping[str, Any] | None = None) -> None:
+        carried = {key: self.context[key] for key in self.journey.correlation_keys if key in self.context}
+        self._send(at, "track", event=event, properties={**carried, **(properties or {})})
+
+    def _identify(self, at: timedelta, traits: Mapping[str, Any]) -> None:
+        self.traits.update({key: value for key, value in traits.items() if key != "consent"})
+        self._send(at, "identify", traits=dict(traits))
+
+    # -- before and at the entry -----------------------------------------------------------------
+
+    def _arrive(self) -> timedelta:
+        rng = self.rng
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        timezone = rng.choice(TIMEZONES)
+        traits: dict[str, Any] = {
+            "first_name": first,
+            "last_name": last,
+            "name": f"{first} {last}",
+            "email": f"{first}.{last}.{self.options.seed}.{self.number}@example.com".lower(),
+            # 555-01xx numbers are reserved for fiction: nothing real is ever texted.
+            "phone": f"+1{rng.choice(US_AREA_CODES)}55501{rng.randrange(100):02d}",
+            "timezone": timezone,
+            "consent": {"email": True, "push": True, "sms": rng.random() < SMS_CONSENT},
+        }
+        entry_fields = _condition_fields(self.journey.plan)
+        for name in self.journey.profile_traits:
+            if name not in traits and name not in entry_fields:
+                traits[name] = _value_for(name, rng, self.user_id)
+        trigger = self.journey.plan.entry.trigger
+        if isinstance(trigger, EventTrigger):
+            for condition in trigger.filters:
+                if condition.source is ConditionSource.TRAIT:
+                    _put(traits, condition.field, _satisfying(condition, rng, self.user_id))
+        self._identify(self.arrival, traits)
+        at = self.arrival
+        for page in self.journey.pages:
+            at += self._paced(timedelta(minutes=rng.uniform(1, 4)))
+            self._send(at, "page", name=page.title or page.id, properties={"touchpoint": page.id, "stage": page.stage})
+        return at + self._paced(timedelta(minutes=rng.uniform(2, 30)))
+
+    def _paced(self, simulated: timedelta) -> timedelta:
+        return simulated / self.options.speed
+
+    def _enter(self, at: timedelta) -> timedelta:
+        trigger = self.journey.plan.entry.trigger
+        if isinstance(trigger, TraitTrigger):
+            traits: dict[str, Any] = {}
+            for condition in trigger.conditions:
+                if condition.op is not Operator.NOT_EXISTS:
+                    _put(traits, condition.field, _satisfying(condition, self.rng, self.user_id))
+            self._identify(at, traits)
+            return at
+        assert isinstance(trigger, EventTrigger), "schedule triggers are refused before planning"
+        properties: dict[str, Any] = {}
+        for name in (*trigger.properties, *self.journey.correlation_keys):
+            properties[name] = _value_for(name, self.rng, self.user_id)
+        for condition in trigger.filters:
+            if condition.source is ConditionSource.EVENT and condition.op is not Operator.NOT_EXISTS:
+                _put(properties, condition.field, _satisfying(condition, self.rng, self.user_id))
+        self.context = properties
+        self._send(at, "track", event=trigger.event, properties=properties)
+        return at
+
+    # -- inside the journey ----------------------------------------------------------------------
+
+    def _follow(self, step_id: str | None, at: timedelta) -> None:
+        plan = self.journey.plan
+        left = False
+        for _ in range(MAX_STEPS_PER_CUSTOMER):
+            if step_id is None:
+                return
+            step = self.journey.steps[step_id]
+            match step:
+                case SendStep() | UpdateProfileStep():
+                    if isinstance(step, UpdateProfileStep):
+                        self.traits.update(dict(step.set_traits))
+                    step_id = step.next
+                case BranchStep():
+                    taken = all_hold(step.conditions, match=step.match, traits=self.traits, event=self.context)
+                    step_id = step.if_true if taken else step.if_false
+                case SplitStep():
+                    step_id = self._arm(step)
+                case GoalStep():
+                    self.outcome = Outcome.CONVERTED
+                    step_id = step.next
+                case ExitStep():
+                    return
+                case WaitStep() | WaitForEventStep():
+                    window = self._window(step, at)
+                    choice = Choice.STAY if left else self._choose(step)
+                    moment = at + window * self.rng.triangular(0.1, 0.9, 0.3)
+                    if choice is Choice.DROP:
+                        left = True
+                        self.outcome = Outcome.DROPPED
+                        if self.journey.exit_event:
+                            self._track(moment, self.journey.exit_event)
+                            return
+                    if choice is Choice.CONVERT:
+                        if isinstance(step, WaitForEventStep):
+                            self._track(moment, step.event)
+                            if step.event == plan.goal_event:
+                                self.outcome = Outcome.CONVERTED
+                                return
+                            if step.event in {c.event for c in plan.exit_criteria}:
+                                return
+                            step_id, at = step.on_event, moment
+                            continue
+                        branch = _branch_towards_goal(self.journey.steps, step.next)
+                        if branch is not None:
+                            self._identify(moment, _traits_for(branch.conditions, self.rng, self.user_id))
+                        else:
+                            assert plan.goal_event, "a wait offers converting only when there is a goal event"
+                            self._track(moment, plan.goal_event)
+                            self.outcome = Outcome.CONVERTED
+                            return
+                    at += window
+                    step_id = step.next if isinstance(step, WaitStep) else step.on_timeout
+
+    def _choose(self, step: WaitStep | WaitForEventStep) -> Choice:
+        odds = self.options.odds[step.stage]
+        draw = self.rng.random()
+        choice = (
+            Choice.CONVERT if draw < odds.convert else Choice.DROP if draw < odds.convert + odds.drop else Choice.STAY
+        )
+        if choice is Choice.CONVERT and not self._can_convert(step):
+            choice = Choice.STAY
+        self.decisions.append(Decision(step_id=step.id, stage=step.stage, choice=choice))
+        return choice
+
+    def _can_convert(self, step: WaitStep | WaitForEventStep) -> bool:
+        if isinstance(step, WaitForEventStep):
+            return True
+        return bool(self.journey.plan.goal_event) or _branch_towards_goal(self.journey.steps, step.next) is not None
+
+    def _window(self, step: WaitStep | WaitForEventStep, at: timedelta) -> timedelta:
+        if isinstance(step, WaitForEventStep):
+            return step.timeout
+        if step.duration is not None:
+            return step.duration
+        assert step.until_local_time is not None
+        now = self.options.start + at
+        timezone = str(self.traits.get("timezone") or self.journey.plan.default_timezone)
+        return next_local_time(now, step.until_local_time, timezone) - now
+
+    def _arm(self, step: SplitStep) -> str | None:
+        # The engine picks the arm from the enrollment id, which a script cannot know; any arm is
+        # a plausible path, in the proportions the designer set.
+        bucket = self.rng.uniform(0, sum(arm.percent for arm in step.arms))
+        for arm in step.arms:
+            bucket -= arm.percent
+            if bucket < 0:
+                return arm.next
+        return step.arms[-1].next
+
+
+def _branch_towards_goal(steps: Mapping[str, Step], start: str | None) -> BranchStep | None:
+    """The branch right after a wait whose 'yes' side reaches a goal without waiting, when the
+    customer's traits decide it (so that the customer can turn it by what they tell us)."""
+    step_id = start
+    for _ in range(MAX_STEPS_PER_CUSTOMER):
+        step = steps.get(step_id) if step_id else None
+        if isinstance(step, SendStep | UpdateProfileStep):
+            step_id = step.next
+            continue
+        if (
+            isinstance(step, BranchStep)
+            and step.match is Match.ALL
+            and all(c.source is ConditionSource.TRAIT and c.op is not Operator.NOT_EXISTS for c in step.conditions)
+            and _reaches_goal(steps, step.if_true)
+            and not _reaches_goal(steps, step.if_false)
+        ):
+            return step
+        return None
+    return None
+
+
+def _reaches_goal(steps: Mapping[str, Step], start: str | None) -> bool:
+    step_id = start
+    for _ in range(MAX_STEPS_PER_CUSTOMER):
+        step = steps.get(step_id) if step_id else None
+        if isinstance(step, GoalStep):
+            return True
+        if isinstance(step, SendStep | UpdateProfileStep):
+            step_id = step.next
+            continue
+        return False
+    return False
+
+
+def _condition_fields(plan: Plan) -> set[str]:
+    trigger = plan.entry.trigger
+    if isinstance(trigger, TraitTrigger):
+        return {c.field.split(".")[0] for c in trigger.conditions}
+    return set()
+
+
+def _traits_for(conditions: Sequence[Condition], rng: random.Random, tag: str) -> dict[str, Any]:
+    traits: dict[str, Any] = {}
+    for condition in conditions:
+        _put(traits, condition.field, _satisfying(condition, rng, tag))
+    return traits
+
+
+def _put(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``a.b.c`` in nested dictionaries, as conditions read it."""
+    *parents, last = dotted.split(".")
+    for part in parents:
+        child = data.get(part)
+        if not isinstance(child, dict):
+            child = data[part] = {}
+        data = child
+    data[last] = value
+
+
+def _satisfying(condition: Condition, rng: random.Random, tag: str) -> Any:
+    """A value for the condition's field that makes it hold."""
+    expected = condition.value
+    op = condition.op
+    if op is Operator.EQ:
+        return expected
+    if op is Operator.IN:
+        options = expected if isinstance(expected, list) else [expected]
+        return rng.choice(options)
+    if op is Operator.EXISTS:
+        return _value_for(condition.field.split(".")[-1], rng, tag)
+    if op is Operator.CONTAINS:
+        return f"{expected} {tag}"
+    if isinstance(expected, bool) or not isinstance(expected, int | float):
+        text = str(expected)
+        if op is Operator.NE:
+            return f"{text} (not)"
+        return {Operator.GT: text + "z", Operator.GTE: text, Operator.LT: "", Operator.LTE: text}.get(op, text)
+    step = rng.randint(1, 20) if isinstance(expected, int) else round(rng.uniform(0.1, 20), 2)
+    if op in (Operator.GT, Operator.GTE, Operator.NE):
+        return expected + step
+    return expected - step
+
+
+def _value_for(name: str, rng: random.Random, tag: str) -> Any:
+    """A plausible value for a property or trait, guessed from its name."""
+    lowered = name.lower()
+    slug = tag.removeprefix("sim-")
+    if lowered.endswith("_url") or lowered == "url":
+        return f"https://shop.example.com/{lowered.removesuffix('_url') or 'page'}/{slug}"
+    if lowered.endswith("_id") or lowered == "id":
+        return f"{lowered.removesuffix('_id') or 'id'}-{slug}"
+    if lowered.endswith("email"):
+        return f"{lowered.replace('_', '.')}.{slug}@example.com"
+    if "total" in lowered or "amount" in lowered or "price" in lowered:
+        return f"${rng.uniform(15, 400):.2f}"
+    if lowered.endswith("count") or lowered.startswith("num_"):
+        return rng.randint(1, 6)
+    if "plan" in lowered:
+        return rng.choice(("Starter", "Team", "Business"))
+    if "topic" in lowered:
+        return rng.choice(("billing", "delivery", "returns", "sign-in"))
+    if "score" in lowered:
+        return rng.randint(60, 95)
+    if lowered.endswith("date"):
+        return (datetime(2026, 1, 1) + timedelta(days=rng.randint(0, 60))).date().isoformat()
+    if lowered == "role":
+        return rng.choice(("admin", "member", "viewer"))
+    if lowered.endswith("name"):
+        return f"{rng.choice(LAST_NAMES)} {rng.choice(('Labs', 'Co', 'Studio', 'Group'))}"
+    return rng.choice(("standard", "plus", "basic", "pro"))

@@ -1,0 +1,4 @@
+"""The engine's clock: the APScheduler wiring that advances due runs, delivers the outbox and runs scheduled entries.
+
+The only module that imports apscheduler; runs inside the web app or as journey worker processes.
+"""

@@ -1,0 +1,192 @@
+"""The engine's clock: APScheduler 3.11 ticks that advance due customers and deliver the outbox.
+
+APScheduler is only the clock. No job is ever created per customer: one interval job claims due
+rows in batches, one delivers the outbox, and one cron job per scheduled-entry journey enrolls
+its audience. This is the only module that imports apscheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time as clock
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlmodel import Session
+
+from engine.delivery.channels.base import Sender
+from engine.delivery.channels.settings import ChannelSettings, build_senders
+from engine.delivery.dispatcher import dispatch_due
+from engine.map.document import Channel
+from engine.runtime.entry import enroll_scheduled_audience, scheduled_journeys
+from engine.runtime.lifecycle import finish_drained
+from engine.runtime.walk import CLAIM_BATCH, advance_due
+from engine.store.db import session_scope, utc_now
+
+log = logging.getLogger(__name__)
+
+
+class _QuietOverlap(logging.Filter):
+    """A tick that outlasts its interval is expected under load (max_instances=1 makes the next one
+    wait); APScheduler warns about it every interval, which would bury the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_QuietOverlap())
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineSettings:
+    database_url: str | None = None
+    tick: timedelta = timedelta(seconds=1)
+    batch: int = CLAIM_BATCH
+    # One tick keeps claiming batches while there is due work, up to this long, so a burst of
+    # customers due at once is worked off at database speed rather than one batch per second.
+    tick_budget: timedelta = timedelta(seconds=5)
+    schedule_refresh: timedelta = timedelta(seconds=30)
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _crontab_weekdays(field: str) -> str:
+    """A standard crontab weekday field (0 or 7 = Sunday, names, ranges, steps) as APScheduler names.
+
+    APScheduler counts weekdays from Monday = 0, so ``CronTrigger.from_crontab("0 9 * * 1")`` would
+    fire on Tuesdays; spelling the days out keeps the designer's meaning.
+    """
+    days: set[int] = set()
+    for item in field.split(","):
+        base, _, step = item.partition("/")
+        if base == "*":
+            first, last = 0, 6
+        else:
+            start, _, end = base.partition("-")
+            first = _day_number(start)
+            last = _day_number(end) if end else (6 if step else first)
+            if end and last == 0:
+                last = 7
+        days.update(day % 7 for day in range(first, last + 1, int(step) if step else 1))
+    if len(days) == 7:
+        return "*"
+    return ",".join(_WEEKDAYS[day] for day in sorted(days))
+
+
+def _day_number(text: str) -> int:
+    """0-7 (7 is Sunday again, kept as 7 so a range may end on it) from a number or a day's name."""
+    lowered = text.lower()
+    return _WEEKDAYS.index(lowered) if lowered in _WEEKDAYS else int(text)
+
+
+def cron_trigger(expression: str, timezone: str) -> CronTrigger:
+    """The trigger for a journey's five-field schedule, in the journey's time zone."""
+    minute, hour, day, month, weekday = expression.split()
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=_crontab_weekdays(weekday), timezone=timezone
+    )
+
+
+class Engine:
+    """The in-process engine: the embedded app runs one, `journey worker` runs one per process."""
+
+    def __init__(
+        self,
+        settings: EngineSettings | None = None,
+        *,
+        senders: Mapping[Channel, Sender] | None = None,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings or EngineSettings()
+        self._senders = senders if senders is not None else build_senders(ChannelSettings.from_env())
+        self._now = now
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self._cron_jobs: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def _sessions(self) -> AbstractContextManager[Session]:
+        return session_scope(self.settings.database_url)
+
+    def advance_once(self) -> int:
+        """Claim and advance due customers until none are left or the tick's budget is spent."""
+        deadline = clock.monotonic() + self.settings.tick_budget.total_seconds()
+        total = 0
+        while True:
+            with self._sessions() as session:
+                advanced = advance_due(session=session, now=self._now(), limit=self.settings.batch)
+                if advanced < self.settings.batch:
+                    finish_drained(session=session, now=self._now())
+            total += advanced
+            if advanced < self.settings.batch or clock.monotonic() >= deadline:
+                return total
+
+    def deliver_once(self) -> int:
+        report = dispatch_due(sessions=self._sessions, senders=self._senders, now=self._now)
+        return report.handled
+
+    def refresh_schedules(self) -> None:
+        """Keep one cron job per live journey with a scheduled entry, and none for the others."""
+        with self._sessions() as session:
+            wanted = {
+                journey_id: (cron, journey.loaded.plan.default_timezone)
+                for journey_id, cron, journey in scheduled_journeys(session=session)
+            }
+        with self._lock:
+            for journey_id in set(self._cron_jobs) - set(wanted):
+                self._scheduler.remove_job(self._cron_jobs.pop(journey_id))
+            for journey_id, (cron, timezone) in wanted.items():
+                job_id = f"schedule-{journey_id}-{cron}-{timezone}"
+                if self._cron_jobs.get(journey_id) == job_id:
+                    continue
+                if journey_id in self._cron_jobs:
+                    self._scheduler.remove_job(self._cron_jobs.pop(journey_id))
+                self._scheduler.add_job(
+                    self._run_schedule,
+                    cron_trigger(cron, timezone),
+                    args=[journey_id],
+                    id=job_id,
+                )
+                self._cron_jobs[journey_id] = job_id
+
+    def _run_schedule(self, journey_id: int) -> None:
+        with self._sessions() as session:
+            count = enroll_scheduled_audience(session=session, journey_id=journey_id, now=self._now())
+        log.info("scheduled entry of journey %s enrolled %s customers", journey_id, count)
+
+    def _guarded(self, job: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                job()
+            except Exception:
+                # A failing tick must not kill the clock: log it and try again at the next tick.
+                log.exception("engine job %s failed", getattr(job, "__name__", job))
+
+        return run
+
+    def start(self) -> None:
+        seconds = self.settings.tick.total_seconds()
+        self._scheduler.add_job(self._guarded(self.advance_once), IntervalTrigger(seconds=seconds), id="advance")
+        self._scheduler.add_job(self._guarded(self.deliver_once), IntervalTrigger(seconds=seconds), id="deliver")
+        self._scheduler.add_job(
+            self._guarded(self.refresh_schedules),
+            IntervalTrigger(seconds=self.settings.schedule_refresh.total_seconds()),
+            id="schedules",
+            next_run_time=datetime.now(UTC),
+        )
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        for sender in self._senders.values():
+            sender.close()
