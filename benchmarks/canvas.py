@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from playwright.sync_api import Page, WebSocket, sync_playwright
 
-from engine.journeys.service import create_journey
+from engine.journeys import create_journey
+from engine.map import Edge, JourneyMap, NodeKind, Position, Stage
 from engine.map import edits as map_edits
-from engine.map.document import Edge, JourneyMap, NodeKind, Position, Stage
-from engine.store.db import session_scope
+from engine.store import session_scope
 
 CHROMIUM_ARGS = [
     "--headless",

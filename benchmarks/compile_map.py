@@ -26,10 +26,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine.compiler.compiler import compile_map
-from engine.compiler.content import variable_paths
-from engine.content.liquid import parse_template
-from engine.map.document import JourneyMap, SendNode
+from engine.compiler import compile_map, variable_paths
+from engine.content import parse_template
+from engine.map import JourneyMap, SendNode
 
 STAGES = 10
 TARGET_MS = 50

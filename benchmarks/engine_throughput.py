@@ -28,8 +28,8 @@ from pathlib import Path
 import psutil
 from sqlalchemy import create_engine, insert, text
 
-from engine.journeys.service import create_journey, publish_journey
-from engine.map.document import (
+from engine.journeys import create_journey, publish_journey
+from engine.map import (
     Channel,
     Edge,
     EventTrigger,
@@ -41,12 +41,17 @@ from engine.map.document import (
     TriggerNode,
     WaitNode,
 )
-from engine.runtime.lifecycle import launch_journey
-from engine.runtime.walk import Entrant, advance_due, enroll_many
-from engine.store.db import get_engine, session_scope, upgrade_database
-from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
-from engine.store.outbox import OutboxMessage
-from engine.store.profiles import Profile
+from engine.runtime import Entrant, advance_due, enroll_many, launch_journey
+from engine.store import (
+    Enrollment,
+    EnrollmentStatus,
+    OutboxMessage,
+    Profile,
+    Transition,
+    get_engine,
+    session_scope,
+    upgrade_database,
+)
 
 BATCH = 1_000
 # Core tables: the ceiling writes rows the plainest way SQLAlchemy can, with no ORM in between.

@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 
-from engine.accounts.access import create_write_key
-from engine.intake.ingest import BatchRequest
-from engine.journeys.service import create_journey, publish_journey
+from engine.accounts import create_write_key
+from engine.intake import BatchRequest
+from engine.journeys import create_journey, publish_journey
 from engine.map.starters import load_template
-from engine.runtime.lifecycle import launch_journey
-from engine.store.db import session_scope, upgrade_database
+from engine.runtime import launch_journey
+from engine.store import session_scope, upgrade_database
 
 BATCH = 100
 

@@ -30,10 +30,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.exc import OperationalError
 
-from engine.journeys.service import create_journey, publish_journey
-from engine.kpis.metrics import MetricsFilter, goal_conversion, journey_overlay, node_metrics, stage_metrics
-from engine.kpis.percentiles import HINTS
-from engine.map.document import (
+from engine.journeys import create_journey, publish_journey
+from engine.kpis import HINTS, MetricsFilter, goal_conversion, journey_overlay, node_metrics, stage_metrics
+from engine.map import (
     Channel,
     Edge,
     EventTrigger,
@@ -50,10 +49,7 @@ from engine.map.document import (
     WaitForEventNode,
     WaitNode,
 )
-from engine.store.db import get_engine, session_scope, upgrade_database
-from engine.store.enrollments import Enrollment, Transition
-from engine.store.outbox import OutboxMessage
-from engine.store.profiles import Profile
+from engine.store import Enrollment, OutboxMessage, Profile, Transition, get_engine, session_scope, upgrade_database
 
 CHUNK = 50_000
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 import reflex as rx
 
-from engine.api.app import create_api
-from engine.worker.scheduler import Engine
+from engine.api import create_api
+from engine.worker import Engine
 from journey_builder import routes
 from journey_builder.auth import SessionState
 from journey_builder.canvas.editor_state import EditorState
@@ -25,7 +25,8 @@ from journey_builder.pages.editor import editor_page
 from journey_builder.pages.first_run import FirstRunState, first_run_page
 from journey_builder.pages.journey_kpis import JourneyKpisState, journey_kpis_page
 from journey_builder.pages.journeys import JourneysState, journeys_page
-from journey_builder.pages.launch import LaunchState, launch_page
+from journey_builder.pages.launch import launch_page
+from journey_builder.pages.launch_state import LaunchState
 from journey_builder.pages.sign_in import SignInState, sign_in_page, sign_out_page
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.map.document import json_schema
+from engine.map import json_schema
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "engine" / "map" / "schema" / "journey-map.schema.json"
 

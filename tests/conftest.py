@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from engine.store.db import get_engine, normalise_url, upgrade_database
+from engine.store import get_engine, normalise_url, upgrade_database
 
 POSTGRES_ADMIN_URL = normalise_url(
     os.environ.get("JOURNEY_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from engine.compiler.compiler import compile_map
-from engine.intake.ingest import IdentifyMessage, TrackMessage
-from engine.journeys.service import create_journey, publish_journey
-from engine.map.document import JourneyMap
-from engine.runtime.lifecycle import launch_journey
+from engine.compiler import compile_map
+from engine.intake import IdentifyMessage, TrackMessage
+from engine.journeys import create_journey, publish_journey
+from engine.map import JourneyMap
+from engine.runtime import launch_journey
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -13,10 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from engine.map.document import JourneyMap, NodeKind
-from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
-from engine.store.outbox import MessageStatus, OutboxMessage
-from engine.store.profiles import Profile
+from engine.map import JourneyMap, NodeKind
+from engine.store import Enrollment, EnrollmentStatus, MessageStatus, OutboxMessage, Profile, Transition
 
 H = timedelta(hours=1)
 

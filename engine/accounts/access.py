@@ -11,21 +11,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from engine.store import audit
-from engine.store.db import utc_now
-from engine.store.keys import ApiToken, WriteKey
-
-
-class Role(StrEnum):
-    DESIGNER = "designer"
-    MARKETER = "marketer"
-    EXECUTIVE = "executive"
-    ADMIN = "admin"
-
+from engine.store import ApiToken, Role, WriteKey, audit, utc_now
 
 # Who the audit log names when a caller does not say (scripts and tests that predate the actor).
 SYSTEM_ACTOR = "system"

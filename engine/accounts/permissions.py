@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from engine.accounts.access import AccessDeniedError, Role
+from engine.accounts.access import AccessDeniedError
+from engine.store import Role
 
 
 class Action(StrEnum):

@@ -27,10 +27,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from engine.accounts.access import AccessDeniedError, Role
-from engine.store import audit
-from engine.store.db import utc_now
-from engine.store.users import EMAIL_LENGTH, NAME_LENGTH, User, UserSession
+from engine.accounts.access import AccessDeniedError
+from engine.store import EMAIL_LENGTH, NAME_LENGTH, Role, User, UserSession, audit, utc_now
 
 SESSION_IDLE = timedelta(hours=8)
 SESSION_MAX = timedelta(days=7)

@@ -2,3 +2,7 @@
 
 Mounted by the web app's backend; authenticated by write keys (intake) and bearer tokens (API).
 """
+
+from engine.api.app import create_api
+
+__all__ = ["create_api"]

@@ -20,10 +20,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from engine.accounts.access import AccessDeniedError, Role, verify_api_token, verify_write_key
-from engine.accounts.permissions import Action, require
-from engine.content.unsubscribe import UnsubscribeError, unsubscribe
-from engine.intake.ingest import (
+from engine.accounts import AccessDeniedError, Action, require, verify_api_token, verify_write_key
+from engine.content import UnsubscribeError, unsubscribe
+from engine.intake import (
     MAX_BATCH_BYTES,
     IdentifyMessage,
     IngestError,
@@ -34,9 +33,9 @@ from engine.intake.ingest import (
     parse_single,
 )
 from engine.journeys import service as journey_service
-from engine.map.document import JourneyMap, PausePolicy
+from engine.map import JourneyMap, PausePolicy
 from engine.runtime import lifecycle, runs
-from engine.store.db import get_engine, session_scope
+from engine.store import Role, get_engine, session_scope
 
 
 class DraftUpdate(BaseModel):

@@ -2,3 +2,43 @@
 
 The plan is what the runtime runs; its steps, triggers and settings are frozen, JSON-serialisable values.
 """
+
+from engine.compiler.compiler import STANDARD_TRAITS, CompileResult, Problem, ProblemSeverity, compile_map
+from engine.compiler.content import variable_paths
+from engine.compiler.cron import cron_problem
+from engine.compiler.plan import (
+    BranchStep,
+    Entry,
+    ExitStep,
+    GoalStep,
+    Plan,
+    PlanArm,
+    SendStep,
+    SplitStep,
+    Step,
+    UpdateProfileStep,
+    WaitForEventStep,
+    WaitStep,
+)
+
+__all__ = [
+    "STANDARD_TRAITS",
+    "BranchStep",
+    "CompileResult",
+    "Entry",
+    "ExitStep",
+    "GoalStep",
+    "Plan",
+    "PlanArm",
+    "Problem",
+    "ProblemSeverity",
+    "SendStep",
+    "SplitStep",
+    "Step",
+    "UpdateProfileStep",
+    "WaitForEventStep",
+    "WaitStep",
+    "compile_map",
+    "cron_problem",
+    "variable_paths",
+]

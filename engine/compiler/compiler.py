@@ -43,7 +43,7 @@ from engine.compiler.rules import (
     settings_problems,
     stage_problems,
 )
-from engine.map.document import (
+from engine.map import (
     BranchNode,
     ExitNode,
     GoalNode,

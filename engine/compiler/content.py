@@ -14,8 +14,8 @@ from liquid.exceptions import LiquidError
 
 from engine.compiler.index import MapIndex
 from engine.compiler.problems import Problem, describe, error
-from engine.content.liquid import parse_template
-from engine.map.document import ConditionSource, EventTrigger, JourneyMap, SendNode, WaitForEventNode
+from engine.content import parse_template
+from engine.map import ConditionSource, EventTrigger, JourneyMap, SendNode, WaitForEventNode
 
 STANDARD_TRAITS = frozenset({"email", "phone", "first_name", "last_name", "user_id", "timezone", "locale"})
 """Profile traits every customer has, which any journey's content and conditions may use."""

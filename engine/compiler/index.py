@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from functools import cached_property
 
-from engine.map.document import Edge, JourneyMap, Node, TouchpointNode, TriggerNode
+from engine.map import Edge, JourneyMap, Node, TouchpointNode, TriggerNode
 
 
 def label_of(edge: Edge) -> str | None:

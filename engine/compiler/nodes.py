@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from engine.compiler.cron import cron_problem
 from engine.compiler.problems import Problem, describe, error, warning
-from engine.map.document import (
+from engine.map import (
     SENDABLE_CHANNELS,
     BranchNode,
     Channel,

@@ -13,9 +13,10 @@ from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.map.document import (
+from engine.map import (
     Channel,
     Condition,
+    Duration,
     ExitCriterion,
     FrequencyCap,
     Match,
@@ -26,7 +27,6 @@ from engine.map.document import (
     Scalar,
     TriggerSpec,
 )
-from engine.map.durations import Duration
 
 PLAN_FORMAT: Final = "1"
 

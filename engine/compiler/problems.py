@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from engine.map.document import Node
+from engine.map import Node
 
 
 class ProblemSeverity(StrEnum):

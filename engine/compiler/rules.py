@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.compiler.index import MapIndex, label_of
 from engine.compiler.problems import Problem, describe, error, warning
-from engine.map.document import BranchNode, ExitNode, GoalNode, Node, NodeKind, SplitNode, TriggerNode, WaitForEventNode
+from engine.map import BranchNode, ExitNode, GoalNode, Node, NodeKind, SplitNode, TriggerNode, WaitForEventNode
 
 _WAITING_KINDS = frozenset({NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT})
 

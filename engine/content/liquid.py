@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from liquid import BoundTemplate, Environment, FalsyStrictUndefined
 from liquid.exceptions import LiquidError, UndefinedError
 
-from engine.map.document import MessageContent
+from engine.map import MessageContent
 
 _UNDEFINED_MESSAGE = re.compile(r"^'?(?P<name>.+?)'? is undefined$")
 

@@ -16,10 +16,8 @@ from urllib.parse import urlencode
 
 from sqlmodel import Session
 
-from engine.map.document import Channel
-from engine.store import audit
-from engine.store.db import PROJECT_ROOT, utc_now
-from engine.store.profiles import Profile
+from engine.map import Channel
+from engine.store import PROJECT_ROOT, Profile, audit, utc_now
 
 SECRET_FILE = PROJECT_ROOT / ".journey_secret"
 

@@ -21,15 +21,12 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlmodel import Session, col
 
-from engine.content.unsubscribe import unsubscribe_url
-from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage, Sender
+from engine.content import unsubscribe_url
+from engine.delivery.channels import DeliveryResult, DeliveryStatus, OutboundMessage, Sender
 from engine.delivery.policy import CUSTOMER_FACING, Allow, Defer, Recipient, Suppress, decide
-from engine.map.document import Channel
-from engine.runtime.walk import PLANS
-from engine.store.enrollments import Enrollment
-from engine.store.journeys import Journey, JourneyStatus
-from engine.store.outbox import MessageStatus, OutboxMessage
-from engine.store.profiles import Profile
+from engine.journeys import PLANS
+from engine.map import Channel
+from engine.store import Enrollment, Journey, JourneyStatus, MessageStatus, OutboxMessage, Profile
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine.map.document import Channel, FrequencyCap, QuietHours
-from engine.map.durations import format_duration
+from engine.map import Channel, FrequencyCap, QuietHours, format_duration
 
 # Internal tasks (a CSM ticket, a hand-over to the voice agent) are not messages to the customer,
 # so a customer's quiet hours and caps do not hold them back.

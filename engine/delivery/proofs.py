@@ -8,13 +8,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from engine.content.liquid import ContentRenderError, render_content
-from engine.content.unsubscribe import unsubscribe_url
-from engine.journeys.service import draft_of, get_journey
-from engine.map.document import SENDABLE_CHANNELS, EventTrigger, SendNode, TriggerNode
-from engine.runtime.runs import find_customer
-from engine.store.db import utc_now
-from engine.store.outbox import MessageStatus, OutboxMessage
+from engine.content import ContentRenderError, render_content, unsubscribe_url
+from engine.journeys import draft_of, get_journey
+from engine.map import SENDABLE_CHANNELS, EventTrigger, SendNode, TriggerNode
+from engine.runtime import find_customer
+from engine.store import MessageStatus, OutboxMessage, utc_now
 
 
 class ProofError(ValueError):

@@ -2,3 +2,29 @@
 
 Each stored batch is handed to the runtime's reactions in the order it happened.
 """
+
+from engine.intake.ingest import (
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    BatchRequest,
+    IdentifyMessage,
+    IngestError,
+    PageMessage,
+    TrackMessage,
+    ingest,
+    parse_batch,
+    parse_single,
+)
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "MAX_EVENT_BYTES",
+    "BatchRequest",
+    "IdentifyMessage",
+    "IngestError",
+    "PageMessage",
+    "TrackMessage",
+    "ingest",
+    "parse_batch",
+    "parse_single",
+]

@@ -2,7 +2,8 @@
 
 A batch is handled in one transaction: existing ``messageId``s are looked up in one query (a
 retried event is harmless), profiles are resolved for the whole batch, events are inserted in
-bulk, then each event drives the journeys in the order it happened.
+bulk, then the batch's tracks and trait changes go, in the order they happened, to one call of
+:func:`engine.runtime.reactions.react`, which decides what they do to the customers' runs.
 """
 
 from __future__ import annotations
@@ -17,14 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel import Session, col
 
-from engine.runtime.entry import enter_by_traits, trait_entries
-from engine.runtime.reactions import IncomingEvent, react_to_events
-from engine.runtime.walk import live_journeys
-from engine.store.db import utc_now
-from engine.store.enrollments import Enrollment
-from engine.store.events import Event
-from engine.store.outbox import OutboxMessage
-from engine.store.profiles import Profile, ProfileAlias
+from engine.runtime import Happening, IncomingEvent, TraitsChanged, react
+from engine.store import Enrollment, Event, OutboxMessage, Profile, ProfileAlias, utc_now
 
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -370,13 +365,11 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
     _save_profiles(session, profiles, {profile.id: profile for _, profile, _ in reactions})
     session.execute(insert(Event.__table__), rows)  # type: ignore[attr-defined]
 
-    live = live_journeys(session=session)
-    enrolled = 0
-    tracked: list[IncomingEvent] = []
+    happenings: list[Happening] = []
     for message, profile, before in reactions:
         assert profile.id is not None
         if isinstance(message, TrackMessage):
-            tracked.append(
+            happenings.append(
                 IncomingEvent(
                     profile_id=profile.id,
                     user_id=profile.user_id,
@@ -387,23 +380,16 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
                 )
             )
         elif isinstance(message, IdentifyMessage):
-            if any(e.profile_id == profile.id for e in tracked) and trait_entries(
-                live, before=before, after=profile.traits
-            ):
-                # This customer's earlier events must act before the entry, or they would act on the new run.
-                enrolled += react_to_events(session=session, events=tracked, now=now, live=live)
-                tracked = []
-            enrolled += enter_by_traits(
-                session=session,
-                profile_id=profile.id,
-                user_id=profile.user_id,
-                before=before,
-                after=profile.traits,
-                timezone=profile.timezone,
-                now=now,
-                live=live,
+            happenings.append(
+                TraitsChanged(
+                    profile_id=profile.id,
+                    user_id=profile.user_id,
+                    before=before,
+                    after=profile.traits,
+                    timezone=profile.timezone,
+                )
             )
-    enrolled += react_to_events(session=session, events=tracked, now=now, live=live)
+    enrolled = react(session=session, happenings=happenings, now=now)
     return IngestResult(accepted=len(fresh), duplicates=duplicates, enrolled=enrolled)
 
 

@@ -2,3 +2,39 @@
 
 Also the published plans as the engine loads them, and which journeys are live.
 """
+
+from engine.journeys.plans import PLANS, RUNNING, LiveJourney, LoadedPlan, live_journeys
+from engine.journeys.service import (
+    CompileFailedError,
+    DraftConflictError,
+    JourneyNotFoundError,
+    JourneySummary,
+    create_journey,
+    draft_of,
+    export_map,
+    get_journey,
+    list_journeys,
+    publish_journey,
+    save_draft,
+    seed_starters,
+)
+
+__all__ = [
+    "PLANS",
+    "RUNNING",
+    "CompileFailedError",
+    "DraftConflictError",
+    "JourneyNotFoundError",
+    "JourneySummary",
+    "LiveJourney",
+    "LoadedPlan",
+    "create_journey",
+    "draft_of",
+    "export_map",
+    "get_journey",
+    "list_journeys",
+    "live_journeys",
+    "publish_journey",
+    "save_draft",
+    "seed_starters",
+]

@@ -11,12 +11,10 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from engine.compiler.compiler import Problem, ProblemSeverity, compile_map
-from engine.compiler.plan import Plan
-from engine.map.document import JourneyMap
+from engine.compiler import Plan, Problem, ProblemSeverity, compile_map
+from engine.map import JourneyMap
 from engine.map.starters import list_templates, load_template
-from engine.store.db import utc_now
-from engine.store.journeys import (
+from engine.store import (
     Journey,
     JourneyStatus,
     JourneyVersion,
@@ -27,6 +25,7 @@ from engine.store.journeys import (
     next_version_number,
     replace_draft,
     touch_journey,
+    utc_now,
 )
 
 STARTER_AUTHOR = "starter"

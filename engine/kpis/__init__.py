@@ -2,3 +2,89 @@
 
 Every figure is a query over what the engine records (transitions, runs, messages): no second bookkeeping.
 """
+
+from engine.kpis.figures import (
+    ArmResult,
+    ChannelRecovery,
+    DailyConversion,
+    EdgeShare,
+    GoalConversion,
+    JourneyOverlay,
+    MetricsFilter,
+    NodeMetrics,
+    SplitResult,
+    StageMetrics,
+    VersionNotFoundError,
+)
+from engine.kpis.metrics import journey_overlay
+from engine.kpis.nodes import node_metrics
+from engine.kpis.outcomes import (
+    conversion_over_time,
+    goal_conversion,
+    recovery_by_channel,
+    split_results,
+    two_proportion_p_value,
+)
+from engine.kpis.percentiles import HINTS, SAMPLE_PERIOD, SAMPLE_SLOTS
+from engine.kpis.report import (
+    VELOCITY_BUCKETS,
+    WINDOW_LABELS,
+    Cohort,
+    DayCount,
+    JourneyReport,
+    JourneyTrend,
+    KpiWindow,
+    StageVelocity,
+    StageView,
+    VelocityBucket,
+    WindowError,
+    cohort,
+    journey_report,
+    journey_trends,
+    velocity_distribution,
+    window_filter,
+)
+from engine.kpis.scope import TRANSITION
+from engine.kpis.stages import stage_metrics
+
+__all__ = [
+    "HINTS",
+    "SAMPLE_PERIOD",
+    "SAMPLE_SLOTS",
+    "TRANSITION",
+    "VELOCITY_BUCKETS",
+    "WINDOW_LABELS",
+    "ArmResult",
+    "ChannelRecovery",
+    "Cohort",
+    "DailyConversion",
+    "DayCount",
+    "EdgeShare",
+    "GoalConversion",
+    "JourneyOverlay",
+    "JourneyReport",
+    "JourneyTrend",
+    "KpiWindow",
+    "MetricsFilter",
+    "NodeMetrics",
+    "SplitResult",
+    "StageMetrics",
+    "StageVelocity",
+    "StageView",
+    "VelocityBucket",
+    "VersionNotFoundError",
+    "WindowError",
+    "cohort",
+    "conversion_over_time",
+    "goal_conversion",
+    "journey_overlay",
+    "journey_report",
+    "journey_trends",
+    "node_metrics",
+    "recovery_by_channel",
+    "split_results",
+    "stage_metrics",
+    "two_proportion_p_value",
+    "velocity_distribution",
+    "window_filter",
+]

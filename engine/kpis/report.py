@@ -1,7 +1,7 @@
 """What the executive dashboard and a journey's KPI page show: small aggregates, never raw rows.
 
-The figures follow the definitions of :mod:`engine.kpis.metrics` (and reuse its queries where they
-exist); what this module adds are the aggregates those pages need on top:
+The figures follow the definitions of :mod:`engine.kpis.metrics` (and reuse the queries of
+:mod:`engine.kpis` where they exist); what this module adds are the aggregates those pages need on top:
 
 - the velocity *distribution* of each stage (customers per time bucket), for a histogram;
 - the cohort of a window (entered, reached the goal, dropped off, still in flight) in one query;
@@ -31,26 +31,20 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from engine.compiler.plan import Plan
-from engine.journeys.service import JourneyNotFoundError
-from engine.kpis.metrics import (
+from engine.compiler import Plan
+from engine.journeys import JourneyNotFoundError
+from engine.kpis.figures import (
     ChannelRecovery,
     DailyConversion,
     MetricsFilter,
     SplitResult,
     StageMetrics,
     VersionNotFoundError,
-    conversion_over_time,
-    recovery_by_channel,
-    split_results,
-    stage_metrics,
-    stage_move_rows,
 )
-from engine.map.document import JourneyMap
-from engine.map.edits import ordered_stages, stage_emotions
-from engine.store.db import utc_now
-from engine.store.enrollments import Enrollment, Transition
-from engine.store.journeys import Journey, JourneyStatus, JourneyVersion
+from engine.kpis.outcomes import conversion_over_time, recovery_by_channel, split_results
+from engine.kpis.stages import stage_metrics, stage_move_rows
+from engine.map import JourneyMap, ordered_stages, stage_emotions
+from engine.store import Enrollment, Journey, JourneyStatus, JourneyVersion, Transition, utc_now
 
 TRANSITION: Table = Transition.__table__  # type: ignore[attr-defined]
 ENROLLMENT: Table = Enrollment.__table__  # type: ignore[attr-defined]
@@ -134,7 +128,7 @@ class VelocityBucket(_Frozen):
 class StageVelocity(_Frozen):
     """How long the customers who moved from ``stage_id`` on to ``next_stage_id`` took, in buckets.
 
-    ``customers`` is the stage's ``moved_on`` of :func:`engine.kpis.metrics.stage_metrics`.
+    ``customers`` is the stage's ``moved_on`` of :func:`engine.kpis.stages.stage_metrics`.
     """
 
     stage_id: str
@@ -244,7 +238,7 @@ def _days(since: datetime, until: datetime) -> list[date]:
 def _version(session: Session, metrics_filter: MetricsFilter) -> tuple[int | None, Plan | None, JourneyMap | None]:
     """The filtered version's id (None: every version), and the plan and map figures are laid on.
 
-    Without a version the newest one is used, as :mod:`engine.kpis.metrics` does.
+    Without a version the newest one is used, as :func:`engine.kpis.scope.resolve_scope` does.
     """
     journey_id = metrics_filter.journey_id
     if session.get(Journey, journey_id) is None:
@@ -276,7 +270,7 @@ def _velocity_distribution(
         ),
         else_=len(VELOCITY_BUCKETS) - 1,
     )
-    # The moves engine.kpis.metrics times for the velocity: from each stage into the next.
+    # The moves engine.kpis.stages times for the velocity: from each stage into the next.
     per_stage = [
         select(literal(i).label("stage"), bucket.label("bucket")).where(
             *stage_move_rows(metrics_filter, version_id, source, target)
@@ -324,7 +318,7 @@ def _cohort(session: Session, metrics_filter: MetricsFilter, version_id: int | N
 
 def cohort(*, session: Session, metrics_filter: MetricsFilter) -> Cohort:
     """Runs that entered in the window: how many reached the goal, dropped off, or were still in flight
-    when it closed. ``entered`` and ``reached_goal`` are :func:`engine.kpis.metrics.goal_conversion`'s."""
+    when it closed. ``entered`` and ``reached_goal`` are :func:`engine.kpis.outcomes.goal_conversion`'s."""
     version_id, _, _ = _version(session, metrics_filter)
     return _cohort(session, metrics_filter, version_id)
 

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine.compiler.plan import (
+from engine.compiler import (
     BranchStep,
     ExitStep,
     GoalStep,
@@ -28,8 +28,7 @@ from engine.compiler.plan import (
     WaitForEventStep,
     WaitStep,
 )
-from engine.map.conditions import all_hold
-from engine.map.document import Channel, MessageContent, Scalar
+from engine.map import Channel, MessageContent, Scalar, all_hold
 
 # The compiler refuses cycles without a wait, so a walk this long means a corrupt plan; stopping
 # the one customer is better than spinning a worker forever.

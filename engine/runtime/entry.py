@@ -1,20 +1,145 @@
-"""Entering customers by trait conditions and by schedule (event entry lives in the runtime)."""
+"""Entering customers into journeys: new runs inserted and walked to their first wait, the re-entry
+policy that admits them, and entries by trait conditions and by schedule (events enter through
+:mod:`engine.runtime.reactions`)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlmodel import Session, col
 
-from engine.map.conditions import all_hold
-from engine.map.document import ScheduleTrigger, TraitTrigger
-from engine.runtime.walk import Entrant, LiveJourney, admitted_journeys, admitted_profiles, enroll_many, live_journeys
-from engine.store.profiles import Profile
+from engine.journeys import PLANS, LiveJourney, live_journeys
+from engine.map import ReentryPolicy, ScheduleTrigger, TraitTrigger, all_hold
+from engine.runtime.walk import NOWHERE, BatchWrites, RunContext, transition_row, walk
+from engine.store import Enrollment, EnrollmentStatus, Profile
 
 AUDIENCE_CHUNK = 1_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entrant:
+    """A customer about to enter a journey, with what the trigger carried."""
+
+    profile_id: int
+    user_id: str | None
+    traits: Mapping[str, Any]
+    timezone: str | None
+    context: Mapping[str, Any]
+
+
+def insert_enrollments(
+    *,
+    session: Session,
+    journey_id: int,
+    version_id: int,
+    entrants: Sequence[tuple[int, Mapping[str, Any]]],
+    now: datetime,
+) -> list[int]:
+    """Insert runs for (profile id, entry context) pairs in one statement; ids in the same order.
+
+    Rows are matched back by customer rather than by position: an ordered RETURNING costs SQLite
+    one statement per row. A customer entered twice at once gets ids in insertion order.
+    """
+    table = Enrollment.__table__  # type: ignore[attr-defined]
+    returned = session.execute(
+        insert(table).returning(table.c.id, table.c.profile_id),
+        [
+            {
+                "journey_id": journey_id,
+                "version_id": version_id,
+                "profile_id": profile_id,
+                "status": EnrollmentStatus.WAITING,
+                "step_id": None,
+                "due_at": None,
+                "context": dict(context),
+                "entered_at": now,
+            }
+            for profile_id, context in entrants
+        ],
+    ).all()
+    by_profile: dict[int, list[int]] = defaultdict(list)
+    for enrollment_id, profile_id in sorted(returned):
+        by_profile[profile_id].append(enrollment_id)
+    return [by_profile[profile_id].pop(0) for profile_id, _ in entrants]
+
+
+def enroll_many(
+    *, session: Session, journey_id: int, version_id: int, entrants: Sequence[Entrant], now: datetime
+) -> list[int]:
+    """Enter customers into a journey and walk each until their first wait; returns enrollment ids."""
+    if not entrants:
+        return []
+    loaded = PLANS.get(session=session, version_id=version_id)
+    entry = loaded.plan.entry
+    ids = insert_enrollments(
+        session=session,
+        journey_id=journey_id,
+        version_id=version_id,
+        entrants=[(e.profile_id, e.context) for e in entrants],
+        now=now,
+    )
+    writes = BatchWrites()
+    for enrollment_id, entrant in zip(ids, entrants, strict=True):
+        run = RunContext(
+            enrollment_id=enrollment_id,
+            journey_id=journey_id,
+            version_id=version_id,
+            profile_id=entrant.profile_id,
+            user_id=entrant.user_id,
+            traits=dict(entrant.traits),
+            timezone=entrant.timezone or loaded.plan.default_timezone,
+            context=dict(entrant.context),
+            position=NOWHERE.entering(entry.node_id, entry.stage, now),
+        )
+        writes.transitions.append(transition_row(run, entry.node_id, entry.stage, now, came_from=NOWHERE))
+        writes.steps += 1
+        walk(run, loaded=loaded, start_at=entry.first_step, now=now, resume_mode=None, writes=writes)
+    writes.flush(session)
+    return ids
+
+
+def admitted_journeys(*, session: Session, profile_id: int, journeys: Sequence[LiveJourney]) -> list[LiveJourney]:
+    """The journeys whose re-entry policy lets this customer in now."""
+    history = session.execute(
+        select(col(Enrollment.journey_id), col(Enrollment.status)).where(
+            col(Enrollment.profile_id) == profile_id,
+            col(Enrollment.journey_id).in_([j.journey_id for j in journeys]),
+        )
+    ).all()
+    entered = {journey_id for journey_id, _ in history}
+    in_flight = {journey_id for journey_id, status in history if status == EnrollmentStatus.WAITING}
+    admitted = []
+    for journey in journeys:
+        policy = journey.loaded.plan.reentry
+        if policy is ReentryPolicy.NEVER and journey.journey_id in entered:
+            continue
+        if policy is ReentryPolicy.AFTER_EXIT and journey.journey_id in in_flight:
+            continue
+        admitted.append(journey)
+    return admitted
+
+
+def admitted_profiles(*, session: Session, journey: LiveJourney, profile_ids: Sequence[int]) -> set[int]:
+    """Of these customers, the ones the journey's re-entry policy lets in now (one query)."""
+    history = session.execute(
+        select(col(Enrollment.profile_id), col(Enrollment.status)).where(
+            col(Enrollment.journey_id) == journey.journey_id,
+            col(Enrollment.profile_id).in_(profile_ids),
+        )
+    ).all()
+    policy = journey.loaded.plan.reentry
+    if policy is ReentryPolicy.NEVER:
+        blocked = {profile_id for profile_id, _ in history}
+    elif policy is ReentryPolicy.AFTER_EXIT:
+        blocked = {profile_id for profile_id, status in history if status == EnrollmentStatus.WAITING}
+    else:
+        blocked = set()
+    return set(profile_ids) - blocked
 
 
 def trait_entries(

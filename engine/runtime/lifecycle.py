@@ -12,15 +12,20 @@ from enum import StrEnum
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
-from engine.journeys.service import get_journey
-from engine.map.document import PausePolicy
+from engine.journeys import PLANS, get_journey
+from engine.map import PausePolicy
 from engine.runtime.decisions import EndReason
-from engine.runtime.walk import PLANS
-from engine.store import audit
-from engine.store.db import utc_now
-from engine.store.enrollments import Enrollment, EnrollmentStatus
-from engine.store.journeys import Journey, JourneyStatus, JourneyVersion
-from engine.store.outbox import MessageStatus, OutboxMessage
+from engine.store import (
+    Enrollment,
+    EnrollmentStatus,
+    Journey,
+    JourneyStatus,
+    JourneyVersion,
+    MessageStatus,
+    OutboxMessage,
+    audit,
+    utc_now,
+)
 
 
 class LifecycleError(ValueError):

@@ -1,4 +1,5 @@
-"""What tracked events do to journeys: end runs (goal, exit criteria), resume waits, enter customers.
+"""What a batch of events does to customers' runs: end them (goal, exit criteria), resume waits, enter
+customers (by an event trigger, or by traits that start to meet a trait trigger). One call per batch.
 
 A whole intake batch is handled with a fixed number of queries: the waiting runs and the entry
 history of every customer in the batch are read once, events are applied in order in memory,
@@ -17,26 +18,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.compiler.plan import WaitForEventStep
-from engine.map.conditions import all_hold
-from engine.map.document import EventTrigger, ReentryPolicy
+from engine.compiler import WaitForEventStep
+from engine.journeys import PLANS, RUNNING, LiveJourney, live_journeys
+from engine.map import EventTrigger, ReentryPolicy, all_hold
 from engine.runtime.decisions import Ended, EndReason, after_wait
-from engine.runtime.walk import (
-    NOWHERE,
-    PLANS,
-    RUNNING,
-    BatchWrites,
-    LiveJourney,
-    Position,
-    RunContext,
-    enrollment_update,
-    insert_enrollments,
-    live_journeys,
-    transition_row,
-    walk,
-)
-from engine.store.enrollments import Enrollment, EnrollmentStatus
-from engine.store.journeys import Journey, JourneyStatus
+from engine.runtime.entry import enter_by_traits, insert_enrollments, trait_entries
+from engine.runtime.walk import NOWHERE, BatchWrites, Position, RunContext, enrollment_update, transition_row, walk
+from engine.store import Enrollment, EnrollmentStatus, Journey, JourneyStatus
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +35,20 @@ class IncomingEvent:
     timezone: str | None
     name: str
     properties: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TraitsChanged:
+    """An identify that changed a customer's traits from ``before`` to ``after``."""
+
+    profile_id: int
+    user_id: str | None
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    timezone: str | None
+
+
+Happening = IncomingEvent | TraitsChanged
 
 
 @dataclass
@@ -330,3 +332,34 @@ def react_to_events(
     batch.enter_pending()
     batch.writes.flush(session)
     return entered
+
+
+def react(
+    *, session: Session, happenings: Sequence[Happening], now: datetime, live: Sequence[LiveJourney] | None = None
+) -> int:
+    """Apply a stored batch's tracks and trait changes in the order they happened; returns how many
+    enrollments they created. The caller commits."""
+    journeys = list(live) if live is not None else live_journeys(session=session)
+    entered = 0
+    tracked: list[IncomingEvent] = []
+    for happening in happenings:
+        if isinstance(happening, IncomingEvent):
+            tracked.append(happening)
+            continue
+        if any(e.profile_id == happening.profile_id for e in tracked) and trait_entries(
+            journeys, before=happening.before, after=happening.after
+        ):
+            # This customer's earlier events must act before the entry, or they would act on the new run.
+            entered += react_to_events(session=session, events=tracked, now=now, live=journeys)
+            tracked = []
+        entered += enter_by_traits(
+            session=session,
+            profile_id=happening.profile_id,
+            user_id=happening.user_id,
+            before=happening.before,
+            after=happening.after,
+            timezone=happening.timezone,
+            now=now,
+            live=journeys,
+        )
+    return entered + react_to_events(session=session, events=tracked, now=now, live=journeys)

@@ -9,11 +9,18 @@ from pydantic import BaseModel
 from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
-from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
-from engine.store.events import Event
-from engine.store.journeys import Journey, JourneyVersion
-from engine.store.outbox import MessageStatus, OutboxMessage
-from engine.store.profiles import Profile, ProfileAlias
+from engine.store import (
+    Enrollment,
+    EnrollmentStatus,
+    Event,
+    Journey,
+    JourneyVersion,
+    MessageStatus,
+    OutboxMessage,
+    Profile,
+    ProfileAlias,
+    Transition,
+)
 
 RECENT = 50
 

@@ -1,27 +1,25 @@
-"""Advancing customers through their plans and writing what happened, many customers per transaction.
+"""Walking one run through its plan and collecting what happened, many customers per transaction.
 
-The decisions are pure (engine/runtime/decisions.py); this module loads what they need in a few queries
-per batch, applies them and writes the results with bulk statements: per-row commits are the
-bottleneck on both SQLite and PostgreSQL, so a batch of customers shares one transaction.
+The decisions are pure (:mod:`engine.runtime.decisions`); a walk applies them to a run and adds the
+rows they imply (transitions, messages, the run's new state) to a batch's writes, flushed with one
+statement per table: per-row commits are the bottleneck on both SQLite and PostgreSQL, so a batch of
+customers shares one transaction. The tick (:mod:`engine.runtime.due`), entries
+(:mod:`engine.runtime.entry`) and reactions to events (:mod:`engine.runtime.reactions`) all walk here.
 """
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, insert, select, update
-from sqlmodel import Session, col
+from sqlalchemy import bindparam, insert, update
+from sqlmodel import Session
 
-from engine.compiler.plan import Plan, Step
-from engine.content.liquid import ContentRenderError, render_content
-from engine.content.unsubscribe import unsubscribe_url
-from engine.map.document import Channel, ReentryPolicy
+from engine.content import ContentRenderError, render_content, unsubscribe_url
+from engine.journeys import LoadedPlan
+from engine.map import Channel
 from engine.runtime.decisions import (
     Advance,
     Customer,
@@ -36,63 +34,8 @@ from engine.runtime.decisions import (
     TraitsUpdated,
     Waiting,
     advance,
-    after_wait,
 )
-from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
-from engine.store.journeys import Journey, JourneyStatus, JourneyVersion
-from engine.store.outbox import MessageStatus, OutboxMessage
-from engine.store.profiles import Profile
-
-CLAIM_BATCH = 1_000
-# Journeys whose customers move on: a draining journey takes no entries but lets those inside finish.
-RUNNING = (JourneyStatus.LIVE, JourneyStatus.DRAINING)
-
-
-@dataclass(frozen=True)
-class LoadedPlan:
-    plan: Plan
-    steps: Mapping[str, Step]
-    journey_name: str
-
-
-@lru_cache(maxsize=512)
-def _parse_plan(plan_json: str) -> LoadedPlan:
-    plan = Plan.from_json(plan_json)
-    return LoadedPlan(plan=plan, steps=plan.step_index(), journey_name=plan.journey_name)
-
-
-class PlanCache:
-    """Published plans by database and version id; versions are frozen, so a cached plan never goes stale.
-
-    The database is part of the key: one process may talk to several (the CLI, tests), and version
-    ids are only unique within one.
-    """
-
-    def __init__(self) -> None:
-        self._plans: dict[tuple[str, int], LoadedPlan] = {}
-
-    def get_many(self, *, session: Session, version_ids: Iterable[int]) -> dict[int, LoadedPlan]:
-        database = str(session.get_bind().engine.url)
-        wanted = set(version_ids)
-        missing = {version_id for version_id in wanted if (database, version_id) not in self._plans}
-        if missing:
-            rows = session.execute(
-                select(col(JourneyVersion.id), col(JourneyVersion.plan)).where(col(JourneyVersion.id).in_(missing))
-            )
-            for version_id, plan_data in rows:
-                self._plans[(database, version_id)] = _load(plan_data)
-        return {v: self._plans[(database, v)] for v in wanted if (database, v) in self._plans}
-
-    def get(self, *, session: Session, version_id: int) -> LoadedPlan:
-        return self.get_many(session=session, version_ids=[version_id])[version_id]
-
-
-def _load(plan_data: Any) -> LoadedPlan:
-    text = plan_data if isinstance(plan_data, str) else json.dumps(plan_data, sort_keys=True)
-    return _parse_plan(text)
-
-
-PLANS = PlanCache()
+from engine.store import Enrollment, EnrollmentStatus, MessageStatus, OutboxMessage, Profile, Transition
 
 
 @dataclass
@@ -390,217 +333,3 @@ def walk(
     )
     _apply(run, result, loaded=loaded, now=now, writes=writes)
     writes.enrollments[-1]["correlation"] = _correlation_value(result.outcome, run.context)
-
-
-def _due_query(now: datetime, limit: int, *, skip_locked: bool) -> Select[Any]:
-    query = (
-        select(
-            col(Enrollment.id),
-            col(Enrollment.journey_id),
-            col(Enrollment.version_id),
-            col(Enrollment.profile_id),
-            col(Enrollment.step_id),
-            col(Enrollment.context),
-            col(Enrollment.resume_mode),
-            col(Enrollment.event_arrived_at),
-            col(Enrollment.step_entered_at),
-            col(Enrollment.stage_id),
-            col(Enrollment.stage_entered_at),
-        )
-        .join(Journey, and_(col(Journey.id) == col(Enrollment.journey_id), col(Journey.status).in_(RUNNING)))
-        .where(col(Enrollment.status) == EnrollmentStatus.WAITING, col(Enrollment.due_at) <= now)
-        .order_by(col(Enrollment.due_at))
-        .limit(limit)
-    )
-    if skip_locked:
-        query = query.with_for_update(of=Enrollment, skip_locked=True)
-    return query
-
-
-def _profiles(session: Session, profile_ids: Iterable[int]) -> dict[int, tuple[str | None, dict[str, Any], str | None]]:
-    rows = session.execute(
-        select(col(Profile.id), col(Profile.user_id), col(Profile.traits), col(Profile.timezone)).where(
-            col(Profile.id).in_(set(profile_ids))
-        )
-    )
-    return {pid: (user_id, dict(traits or {}), tz) for pid, user_id, traits, tz in rows}
-
-
-def advance_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) -> int:
-    """Claim up to ``limit`` customers whose wait is over and advance them; returns how many.
-
-    On PostgreSQL the claim takes row locks with SKIP LOCKED, so several workers share the due
-    rows and none advances a customer another worker holds. The caller commits.
-    """
-    skip_locked = session.get_bind().dialect.name == "postgresql"
-    rows = session.execute(_due_query(now, limit, skip_locked=skip_locked)).all()
-    if not rows:
-        return 0
-    plans = PLANS.get_many(session=session, version_ids={row.version_id for row in rows})
-    profiles = _profiles(session, (row.profile_id for row in rows))
-    writes = BatchWrites()
-    for row in rows:
-        loaded = plans[row.version_id]
-        user_id, traits, tz = profiles[row.profile_id]
-        waiting_step = loaded.steps.get(row.step_id) if row.step_id else None
-        run = RunContext(
-            enrollment_id=row.id,
-            journey_id=row.journey_id,
-            version_id=row.version_id,
-            profile_id=row.profile_id,
-            user_id=user_id,
-            traits=traits,
-            timezone=tz or loaded.plan.default_timezone,
-            context=dict(row.context or {}),
-            position=Position.of_run(row),
-        )
-        arrived = row.event_arrived_at is not None
-        start_at = after_wait(waiting_step, event_arrived=arrived) if waiting_step else None
-        mode = ResumeMode(row.resume_mode) if row.resume_mode else None
-        walk(run, loaded=loaded, start_at=start_at, now=now, resume_mode=mode, writes=writes)
-    writes.flush(session)
-    return len(rows)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Entrant:
-    """A customer about to enter a journey, with what the trigger carried."""
-
-    profile_id: int
-    user_id: str | None
-    traits: Mapping[str, Any]
-    timezone: str | None
-    context: Mapping[str, Any]
-
-
-def insert_enrollments(
-    *,
-    session: Session,
-    journey_id: int,
-    version_id: int,
-    entrants: Sequence[tuple[int, Mapping[str, Any]]],
-    now: datetime,
-) -> list[int]:
-    """Insert runs for (profile id, entry context) pairs in one statement; ids in the same order.
-
-    Rows are matched back by customer rather than by position: an ordered RETURNING costs SQLite
-    one statement per row. A customer entered twice at once gets ids in insertion order.
-    """
-    table = Enrollment.__table__  # type: ignore[attr-defined]
-    returned = session.execute(
-        insert(table).returning(table.c.id, table.c.profile_id),
-        [
-            {
-                "journey_id": journey_id,
-                "version_id": version_id,
-                "profile_id": profile_id,
-                "status": EnrollmentStatus.WAITING,
-                "step_id": None,
-                "due_at": None,
-                "context": dict(context),
-                "entered_at": now,
-            }
-            for profile_id, context in entrants
-        ],
-    ).all()
-    by_profile: dict[int, list[int]] = defaultdict(list)
-    for enrollment_id, profile_id in sorted(returned):
-        by_profile[profile_id].append(enrollment_id)
-    return [by_profile[profile_id].pop(0) for profile_id, _ in entrants]
-
-
-def enroll_many(
-    *, session: Session, journey_id: int, version_id: int, entrants: Sequence[Entrant], now: datetime
-) -> list[int]:
-    """Enter customers into a journey and walk each until their first wait; returns enrollment ids."""
-    if not entrants:
-        return []
-    loaded = PLANS.get(session=session, version_id=version_id)
-    entry = loaded.plan.entry
-    ids = insert_enrollments(
-        session=session,
-        journey_id=journey_id,
-        version_id=version_id,
-        entrants=[(e.profile_id, e.context) for e in entrants],
-        now=now,
-    )
-    writes = BatchWrites()
-    for enrollment_id, entrant in zip(ids, entrants, strict=True):
-        run = RunContext(
-            enrollment_id=enrollment_id,
-            journey_id=journey_id,
-            version_id=version_id,
-            profile_id=entrant.profile_id,
-            user_id=entrant.user_id,
-            traits=dict(entrant.traits),
-            timezone=entrant.timezone or loaded.plan.default_timezone,
-            context=dict(entrant.context),
-            position=NOWHERE.entering(entry.node_id, entry.stage, now),
-        )
-        writes.transitions.append(transition_row(run, entry.node_id, entry.stage, now, came_from=NOWHERE))
-        writes.steps += 1
-        walk(run, loaded=loaded, start_at=entry.first_step, now=now, resume_mode=None, writes=writes)
-    writes.flush(session)
-    return ids
-
-
-@dataclass(frozen=True)
-class LiveJourney:
-    journey_id: int
-    version_id: int
-    loaded: LoadedPlan
-
-
-def live_journeys(*, session: Session) -> list[LiveJourney]:
-    """Live journeys with their newest version: new entrants always take the newest."""
-    newest = (
-        select(col(JourneyVersion.journey_id), func.max(col(JourneyVersion.id)).label("version_id"))
-        .group_by(col(JourneyVersion.journey_id))
-        .subquery()
-    )
-    rows = session.execute(
-        select(col(Journey.id), newest.c.version_id)
-        .join(newest, newest.c.journey_id == col(Journey.id))
-        .where(col(Journey.status) == JourneyStatus.LIVE)
-    ).all()
-    plans = PLANS.get_many(session=session, version_ids={version_id for _, version_id in rows})
-    return [LiveJourney(journey_id, version_id, plans[version_id]) for journey_id, version_id in rows]
-
-
-def admitted_journeys(*, session: Session, profile_id: int, journeys: Sequence[LiveJourney]) -> list[LiveJourney]:
-    """The journeys whose re-entry policy lets this customer in now."""
-    history = session.execute(
-        select(col(Enrollment.journey_id), col(Enrollment.status)).where(
-            col(Enrollment.profile_id) == profile_id,
-            col(Enrollment.journey_id).in_([j.journey_id for j in journeys]),
-        )
-    ).all()
-    entered = {journey_id for journey_id, _ in history}
-    in_flight = {journey_id for journey_id, status in history if status == EnrollmentStatus.WAITING}
-    admitted = []
-    for journey in journeys:
-        policy = journey.loaded.plan.reentry
-        if policy is ReentryPolicy.NEVER and journey.journey_id in entered:
-            continue
-        if policy is ReentryPolicy.AFTER_EXIT and journey.journey_id in in_flight:
-            continue
-        admitted.append(journey)
-    return admitted
-
-
-def admitted_profiles(*, session: Session, journey: LiveJourney, profile_ids: Sequence[int]) -> set[int]:
-    """Of these customers, the ones the journey's re-entry policy lets in now (one query)."""
-    history = session.execute(
-        select(col(Enrollment.profile_id), col(Enrollment.status)).where(
-            col(Enrollment.journey_id) == journey.journey_id,
-            col(Enrollment.profile_id).in_(profile_ids),
-        )
-    ).all()
-    policy = journey.loaded.plan.reentry
-    if policy is ReentryPolicy.NEVER:
-        blocked = {profile_id for profile_id, _ in history}
-    elif policy is ReentryPolicy.AFTER_EXIT:
-        blocked = {profile_id for profile_id, status in history if status == EnrollmentStatus.WAITING}
-    else:
-        blocked = set()
-    return set(profile_ids) - blocked

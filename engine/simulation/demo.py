@@ -16,11 +16,11 @@ from typing import Final
 
 from sqlmodel import Session
 
-from engine.journeys.service import create_journey, publish_journey
-from engine.map.document import JourneyMap, WaitForEventNode, WaitNode
+from engine.journeys import create_journey, publish_journey
+from engine.map import JourneyMap, WaitForEventNode, WaitNode
 from engine.map.starters import load_template
-from engine.runtime.lifecycle import latest_version, launch_journey
-from engine.store.journeys import Journey, JourneyStatus, find_journey_by_name
+from engine.runtime import latest_version, launch_journey
+from engine.store import Journey, JourneyStatus, find_journey_by_name
 
 DEMO_STARTER: Final = "cart_abandonment"
 DEMO_SPEED: Final = 60.0

@@ -32,15 +32,13 @@ The engine is not simulated: it reacts to what arrives, on its own clock.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlmodel import Session, col, select
-
-from engine.compiler.plan import (
+from engine.compiler import (
     BranchStep,
     ExitStep,
     GoalStep,
@@ -52,11 +50,8 @@ from engine.compiler.plan import (
     WaitForEventStep,
     WaitStep,
 )
-from engine.journeys.service import JourneyNotFoundError, get_journey
-from engine.map.conditions import all_hold
-from engine.map.document import (
+from engine.map import (
     Channel,
-    Condition,
     ConditionSource,
     EventTrigger,
     JourneyMap,
@@ -65,189 +60,17 @@ from engine.map.document import (
     ScheduleTrigger,
     TouchpointNode,
     TraitTrigger,
+    all_hold,
 )
-from engine.map.starters import load_template
-from engine.runtime.decisions import next_local_time
-from engine.runtime.lifecycle import latest_version
-from engine.store.journeys import Journey, JourneyStatus
+from engine.runtime import next_local_time
+from engine.simulation.fake_values import FIRST_NAMES, LAST_NAMES, TIMEZONES, put, satisfying, traits_for, value_for
+from engine.simulation.odds import SimulationError, StageOdds, waiting_stages
 
 MAX_CUSTOMERS: Final = 1_000_000
 LIBRARY: Final = {"name": "journey-simulate", "version": "1"}
 # The compiler refuses cycles without a wait, but a plan may loop through waits; a customer who has
 # been through this many steps has seen enough of it.
 MAX_STEPS_PER_CUSTOMER: Final = 200
-
-
-class SimulationError(ValueError):
-    """Options or a journey the simulation cannot work with; the message says what to change."""
-
-
-@dataclass(frozen=True)
-class StageOdds:
-    """At each wait in a stage: the chance the customer converts there, and the chance they drop."""
-
-    convert: float
-    drop: float
-
-    def __post_init__(self) -> None:
-        for name, value in (("convert", self.convert), ("drop", self.drop)):
-            if not 0 <= value <= 1:
-                raise SimulationError(f"{name} must be a probability from 0 to 1, got {value:g}")
-        if self.convert + self.drop > 1:
-            raise SimulationError(f"convert {self.convert:g} + drop {self.drop:g} is more than 1")
-
-
-GENERIC_ODDS: Final = StageOdds(convert=0.3, drop=0.05)
-
-# Per starter, for the stages that hold waits; chosen so a demo shows every outcome (conversions in
-# more than one stage, drop-outs, customers riding the reminders to the end) rather than to match a
-# benchmark of any industry.
-STARTER_ODDS: Final[Mapping[str, Mapping[str, StageOdds]]] = {
-    "cart_abandonment": {"abandon": StageOdds(0.10, 0.08), "recover": StageOdds(0.15, 0.04)},
-    "trial_onboarding": {
-        "activate": StageOdds(0.60, 0.05),
-        "adopt": StageOdds(0.05, 0.04),
-        "convert": StageOdds(0.35, 0.10),
-    },
-    "at_risk_save": {"re_engage": StageOdds(0.45, 0.08)},
-    "support_escalation": {"reconnect": StageOdds(0.55, 0.05), "resolve": StageOdds(0.70, 0.05)},
-}
-
-
-def starter_of(plan: Plan) -> str | None:
-    """The starter a journey was made from, recognised by its stages (a copy keeps its starter's stage ids)."""
-    stages = set(plan.stage_order)
-    for name in STARTER_ODDS:
-        if {stage.id for stage in load_template(name).stages} == stages:
-            return name
-    return None
-
-
-def waiting_stages(plan: Plan) -> list[str]:
-    """The stages holding a wait, in the order customers move through them: where customers can act."""
-    holding = {step.stage for step in plan.steps if isinstance(step, WaitStep | WaitForEventStep)}
-    return [stage for stage in plan.stage_order if stage in holding]
-
-
-def resolve_odds(
-    plan: Plan,
-    *,
-    convert: float | None = None,
-    drop: float | None = None,
-    stages: Mapping[str, tuple[float | None, float | None]] | None = None,
-) -> dict[str, StageOdds]:
-    """The odds of every stage holding a wait: the starter's defaults (or generic ones), then
-    ``convert``/``drop`` for every stage, then ``stages`` (stage id -> (convert, drop), None keeping
-    the value below it)."""
-    starter = starter_of(plan)
-    defaults = STARTER_ODDS.get(starter, {}) if starter else {}
-    waiting = waiting_stages(plan)
-    for stage in stages or {}:
-        if stage not in plan.stage_order:
-            raise SimulationError(
-                f"journey {plan.journey_name!r} has no stage {stage!r}; its stages: {', '.join(plan.stage_order)}"
-            )
-        if stage not in waiting:
-            raise SimulationError(
-                f"stage {stage!r} of journey {plan.journey_name!r} has no wait, so customers do nothing there; "
-                f"stages with waits: {', '.join(waiting) or 'none'}"
-            )
-    resolved = {}
-    for stage in waiting:
-        base = defaults.get(stage, GENERIC_ODDS)
-        stage_convert, stage_drop = (stages or {}).get(stage, (None, None))
-        try:
-            resolved[stage] = StageOdds(
-                convert=_first(stage_convert, convert, base.convert), drop=_first(stage_drop, drop, base.drop)
-            )
-        except SimulationError as error:
-            raise SimulationError(f"stage {stage!r}: {error}") from None
-    return resolved
-
-
-def _first(*values: float | None) -> float:
-    return next(value for value in values if value is not None)
-
-
-def parse_probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise SimulationError(f"not a probability: {text!r} (write e.g. 0.3)") from None
-    if not 0 <= value <= 1:
-        raise SimulationError(f"a probability is from 0 to 1, got {text}")
-    return value
-
-
-def parse_stage_odds(text: str) -> tuple[str, float | None, float | None]:
-    """``STAGE=CONVERT[,DROP]`` (either side may be empty) as (stage, convert, drop)."""
-    stage, sign, values = text.partition("=")
-    parts = values.split(",")
-    if not sign or not stage.strip() or len(parts) > 2 or not any(part.strip() for part in parts):
-        raise SimulationError(f"expected STAGE=CONVERT[,DROP] such as recover=0.3,0.05, got {text!r}")
-    convert, drop = [*parts, ""][:2]
-    return (
-        stage.strip(),
-        parse_probability(convert) if convert.strip() else None,
-        parse_probability(drop) if drop.strip() else None,
-    )
-
-
-# --- the journey ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SimulationTarget:
-    """A live journey and the newest version new customers enter."""
-
-    journey_id: int
-    name: str
-    version: int
-    plan: Plan
-    doc: JourneyMap
-
-
-_NOT_LIVE_ADVICE: Final = {
-    JourneyStatus.DRAFT: "publish and launch it first (journey publish {id}, journey launch {id})",
-    JourneyStatus.PAUSED: "resume it first (journey resume {id})",
-    JourneyStatus.DRAINING: "it is finishing its runs and takes no new customers",
-    JourneyStatus.STOPPED: "a stopped journey takes no new customers",
-}
-
-
-def find_target(*, session: Session, reference: str) -> SimulationTarget:
-    """The live journey ``reference`` names (an id or an exact name); only reads."""
-    journey = _find_journey(session, reference.strip())
-    assert journey.id is not None
-    if journey.status is not JourneyStatus.LIVE:
-        advice = _NOT_LIVE_ADVICE[journey.status].format(id=journey.id)
-        raise SimulationError(f"journey {journey.id} ({journey.name}) is {journey.status.value}, not live: {advice}")
-    version = latest_version(session=session, journey_id=journey.id)
-    assert version is not None, "a live journey has a published version"
-    return SimulationTarget(
-        journey_id=journey.id,
-        name=journey.name,
-        version=version.number,
-        plan=Plan.model_validate(version.plan),
-        doc=JourneyMap.model_validate(version.map),
-    )
-
-
-def _find_journey(session: Session, reference: str) -> Journey:
-    if reference.isdigit():
-        try:
-            return get_journey(session=session, journey_id=int(reference))
-        except JourneyNotFoundError as error:
-            raise SimulationError(str(error)) from None
-    named = list(session.exec(select(Journey).where(col(Journey.name) == reference).order_by(col(Journey.id))))
-    if len(named) > 1:
-        ids = ", ".join(str(journey.id) for journey in named)
-        raise SimulationError(f"{len(named)} journeys are named {reference!r} (ids {ids}); give the id instead")
-    if not named:
-        live = session.exec(select(Journey).where(col(Journey.status) == JourneyStatus.LIVE).order_by(col(Journey.id)))
-        listed = "; ".join(f"{journey.id} ({journey.name})" for journey in live) or "none"
-        raise SimulationError(f"there is no journey named {reference!r}; live journeys: {listed}")
-    return named[0]
 
 
 # --- scripts -------------------------------------------------------------------------------------
@@ -314,19 +137,6 @@ class SimulationOptions:
             raise SimulationError("the start of the simulated clock must be timezone-aware")
 
 
-FIRST_NAMES: Final = (
-    "Maya", "Tom", "Aisha", "Lucas", "Mei", "Noah", "Sofia", "Kenji", "Amara", "Liam", "Priya", "Mateo",
-    "Hannah", "Omar", "Elena", "Kwame", "Yuki", "Isabel", "Arjun", "Freya", "Diego", "Zanele", "Nora", "Ravi",
-)  # fmt: skip
-LAST_NAMES: Final = (
-    "Lopez", "Walker", "Okafor", "Martin", "Chen", "Kim", "Rossi", "Tanaka", "Mensah", "Murphy", "Patel",
-    "Garcia", "Schmidt", "Haddad", "Petrova", "Boateng", "Sato", "Silva", "Sharma", "Larsen", "Dubois", "Nkosi",
-)  # fmt: skip
-TIMEZONES: Final = (
-    "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles", "America/Sao_Paulo",
-    "Europe/London", "Europe/Berlin", "Europe/Madrid", "Africa/Lagos", "Asia/Kolkata", "Asia/Tokyo",
-    "Australia/Sydney",
-)  # fmt: skip
 US_AREA_CODES: Final = ("212", "312", "415", "617", "702", "303", "206", "512")
 SMS_CONSENT: Final = 0.9
 
@@ -454,12 +264,12 @@ class _CustomerPlanner:
         entry_fields = _condition_fields(self.journey.plan)
         for name in self.journey.profile_traits:
             if name not in traits and name not in entry_fields:
-                traits[name] = _value_for(name, rng, self.user_id)
+                traits[name] = value_for(name, rng, self.user_id)
         trigger = self.journey.plan.entry.trigger
         if isinstance(trigger, EventTrigger):
             for condition in trigger.filters:
                 if condition.source is ConditionSource.TRAIT:
-                    _put(traits, condition.field, _satisfying(condition, rng, self.user_id))
+                    put(traits, condition.field, satisfying(condition, rng, self.user_id))
         self._identify(self.arrival, traits)
         at = self.arrival
         for page in self.journey.pages:
@@ -476,16 +286,16 @@ class _CustomerPlanner:
             traits: dict[str, Any] = {}
             for condition in trigger.conditions:
                 if condition.op is not Operator.NOT_EXISTS:
-                    _put(traits, condition.field, _satisfying(condition, self.rng, self.user_id))
+                    put(traits, condition.field, satisfying(condition, self.rng, self.user_id))
             self._identify(at, traits)
             return at
         assert isinstance(trigger, EventTrigger), "schedule triggers are refused before planning"
         properties: dict[str, Any] = {}
         for name in (*trigger.properties, *self.journey.correlation_keys):
-            properties[name] = _value_for(name, self.rng, self.user_id)
+            properties[name] = value_for(name, self.rng, self.user_id)
         for condition in trigger.filters:
             if condition.source is ConditionSource.EVENT and condition.op is not Operator.NOT_EXISTS:
-                _put(properties, condition.field, _satisfying(condition, self.rng, self.user_id))
+                put(properties, condition.field, satisfying(condition, self.rng, self.user_id))
         self.context = properties
         self._send(at, "track", event=trigger.event, properties=properties)
         return at
@@ -536,7 +346,7 @@ class _CustomerPlanner:
                             continue
                         branch = _branch_towards_goal(self.journey.steps, step.next)
                         if branch is not None:
-                            self._identify(moment, _traits_for(branch.conditions, self.rng, self.user_id))
+                            self._identify(moment, traits_for(branch.conditions, self.rng, self.user_id))
                         else:
                             assert plan.goal_event, "a wait offers converting only when there is a goal event"
                             self._track(moment, plan.goal_event)
@@ -621,74 +431,3 @@ def _condition_fields(plan: Plan) -> set[str]:
     if isinstance(trigger, TraitTrigger):
         return {c.field.split(".")[0] for c in trigger.conditions}
     return set()
-
-
-def _traits_for(conditions: Sequence[Condition], rng: random.Random, tag: str) -> dict[str, Any]:
-    traits: dict[str, Any] = {}
-    for condition in conditions:
-        _put(traits, condition.field, _satisfying(condition, rng, tag))
-    return traits
-
-
-def _put(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set ``a.b.c`` in nested dictionaries, as conditions read it."""
-    *parents, last = dotted.split(".")
-    for part in parents:
-        child = data.get(part)
-        if not isinstance(child, dict):
-            child = data[part] = {}
-        data = child
-    data[last] = value
-
-
-def _satisfying(condition: Condition, rng: random.Random, tag: str) -> Any:
-    """A value for the condition's field that makes it hold."""
-    expected = condition.value
-    op = condition.op
-    if op is Operator.EQ:
-        return expected
-    if op is Operator.IN:
-        options = expected if isinstance(expected, list) else [expected]
-        return rng.choice(options)
-    if op is Operator.EXISTS:
-        return _value_for(condition.field.split(".")[-1], rng, tag)
-    if op is Operator.CONTAINS:
-        return f"{expected} {tag}"
-    if isinstance(expected, bool) or not isinstance(expected, int | float):
-        text = str(expected)
-        if op is Operator.NE:
-            return f"{text} (not)"
-        return {Operator.GT: text + "z", Operator.GTE: text, Operator.LT: "", Operator.LTE: text}.get(op, text)
-    step = rng.randint(1, 20) if isinstance(expected, int) else round(rng.uniform(0.1, 20), 2)
-    if op in (Operator.GT, Operator.GTE, Operator.NE):
-        return expected + step
-    return expected - step
-
-
-def _value_for(name: str, rng: random.Random, tag: str) -> Any:
-    """A plausible value for a property or trait, guessed from its name."""
-    lowered = name.lower()
-    slug = tag.removeprefix("sim-")
-    if lowered.endswith("_url") or lowered == "url":
-        return f"https://shop.example.com/{lowered.removesuffix('_url') or 'page'}/{slug}"
-    if lowered.endswith("_id") or lowered == "id":
-        return f"{lowered.removesuffix('_id') or 'id'}-{slug}"
-    if lowered.endswith("email"):
-        return f"{lowered.replace('_', '.')}.{slug}@example.com"
-    if "total" in lowered or "amount" in lowered or "price" in lowered:
-        return f"${rng.uniform(15, 400):.2f}"
-    if lowered.endswith("count") or lowered.startswith("num_"):
-        return rng.randint(1, 6)
-    if "plan" in lowered:
-        return rng.choice(("Starter", "Team", "Business"))
-    if "topic" in lowered:
-        return rng.choice(("billing", "delivery", "returns", "sign-in"))
-    if "score" in lowered:
-        return rng.randint(60, 95)
-    if lowered.endswith("date"):
-        return (datetime(2026, 1, 1) + timedelta(days=rng.randint(0, 60))).date().isoformat()
-    if lowered == "role":
-        return rng.choice(("admin", "member", "viewer"))
-    if lowered.endswith("name"):
-        return f"{rng.choice(LAST_NAMES)} {rng.choice(('Labs', 'Co', 'Studio', 'Group'))}"
-    return rng.choice(("standard", "plus", "basic", "pro"))

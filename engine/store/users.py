@@ -8,15 +8,22 @@ removed hold their email uniquely, so an address can be given to a new account a
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
-from engine.accounts.access import Role
 from engine.store.db import UtcDateTime, enum_type, utc_now
 
 EMAIL_LENGTH = 254  # the longest address SMTP carries (RFC 5321's path limit less the brackets)
 NAME_LENGTH = 200
+
+
+class Role(StrEnum):
+    DESIGNER = "designer"
+    MARKETER = "marketer"
+    EXECUTIVE = "executive"
+    ADMIN = "admin"
 
 
 class User(SQLModel, table=True):

@@ -2,3 +2,7 @@
 
 The only module that imports apscheduler; runs inside the web app or as journey worker processes.
 """
+
+from engine.worker.scheduler import Engine, EngineSettings, cron_trigger
+
+__all__ = ["Engine", "EngineSettings", "cron_trigger"]

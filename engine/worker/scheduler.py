@@ -20,14 +20,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
-from engine.delivery.channels.base import Sender
-from engine.delivery.channels.settings import ChannelSettings, build_senders
-from engine.delivery.dispatcher import dispatch_due
-from engine.map.document import Channel
-from engine.runtime.entry import enroll_scheduled_audience, scheduled_journeys
-from engine.runtime.lifecycle import finish_drained
-from engine.runtime.walk import CLAIM_BATCH, advance_due
-from engine.store.db import session_scope, utc_now
+from engine.delivery import dispatch_due
+from engine.delivery.channels import ChannelSettings, Sender, build_senders
+from engine.map import Channel
+from engine.runtime import CLAIM_BATCH, advance_due, enroll_scheduled_audience, finish_drained, scheduled_journeys
+from engine.store import session_scope, utc_now
 
 log = logging.getLogger(__name__)
 

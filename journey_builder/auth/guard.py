@@ -21,10 +21,8 @@ from typing import Any, TypeVar, cast
 import reflex as rx
 from reflex.istate.proxy import StateProxy
 
-from engine.accounts.access import AccessDeniedError
-from engine.accounts.permissions import Action, require
-from engine.accounts.users import Identity, identity_for
-from engine.store.db import session_scope
+from engine.accounts import AccessDeniedError, Action, Identity, identity_for, require
+from engine.store import session_scope
 from journey_builder import routes
 
 from .rules import Kind, Rule, register

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from engine.accounts.permissions import Action
+from engine.accounts import Action
 
 
 class Kind(StrEnum):

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from engine.accounts.access import Role
-from engine.accounts.permissions import Action, allowed
-from engine.accounts.users import SESSION_MAX, Identity, sign_out
-from engine.store.db import session_scope
+from engine.accounts import SESSION_MAX, Action, Identity, allowed, sign_out
+from engine.store import Role, session_scope
 from journey_builder import routes
 
 from .rules import public

@@ -7,10 +7,9 @@ from collections.abc import Callable
 import reflex as rx
 from pydantic import ValidationError
 
-from engine.accounts.permissions import Action
+from engine.accounts import Action
+from engine.map import Edge, JourneyMap, MapEditError, Node, NodeKind, Position
 from engine.map import edits as map_edits
-from engine.map.document import Edge, JourneyMap, Node, NodeKind, Position
-from engine.map.edits import MapEditError
 from journey_builder.auth import requires, viewing
 
 from .editor_state import EditorState

@@ -7,11 +7,11 @@ from enum import StrEnum
 
 import reflex as rx
 
-from engine.accounts.permissions import Action
-from engine.compiler.compiler import Problem, compile_map
-from engine.journeys.service import DraftConflictError, JourneyNotFoundError, draft_of, get_journey, save_draft
-from engine.map.document import JourneyMap
-from engine.store.db import session_scope
+from engine.accounts import Action
+from engine.compiler import Problem, compile_map
+from engine.journeys import DraftConflictError, JourneyNotFoundError, draft_of, get_journey, save_draft
+from engine.map import JourneyMap
+from engine.store import session_scope
 from journey_builder import routes
 from journey_builder.auth import requires, viewing
 

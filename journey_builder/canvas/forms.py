@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from engine.map.document import (
+from engine.map import (
     BranchNode,
     EventTrigger,
     ExitNode,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from engine.map.document import Channel, Operator
+from engine.map import Channel, Operator
 
 from .editor_state import EditorState
 from .forms import ArmRow, ConditionRow, PainRow

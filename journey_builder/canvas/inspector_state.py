@@ -8,10 +8,9 @@ from typing import Any
 
 import reflex as rx
 
-from engine.accounts.permissions import Action
+from engine.accounts import Action
+from engine.map import EventTrigger, MapEditError, Node, TriggerNode
 from engine.map import edits as map_edits
-from engine.map.document import EventTrigger, Node, TriggerNode
-from engine.map.edits import MapEditError
 from journey_builder.auth import requires
 
 from .editor_state import EditorState

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
-from engine.accounts.permissions import Action
-from engine.journeys.service import CompileFailedError, create_journey, publish_journey
+from engine.accounts import Action
+from engine.journeys import CompileFailedError, create_journey, publish_journey
 from engine.map.starters import list_templates, load_template
-from engine.store.db import session_scope
+from engine.store import session_scope
 from journey_builder import routes
 from journey_builder.auth import acting, requires
 

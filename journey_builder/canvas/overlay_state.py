@@ -14,11 +14,10 @@ import time
 
 import reflex as rx
 
-from engine.accounts.access import Role
-from engine.accounts.permissions import Action, allowed
-from engine.journeys.service import JourneyNotFoundError
-from engine.kpis.metrics import journey_overlay
-from engine.store.db import session_scope, utc_now
+from engine.accounts import Action, allowed
+from engine.journeys import JourneyNotFoundError
+from engine.kpis import journey_overlay
+from engine.store import Role, session_scope, utc_now
 from journey_builder import routes
 from journey_builder.auth import acting, viewing
 

@@ -10,7 +10,7 @@ import dataclasses
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from engine.kpis.metrics import EdgeShare, GoalConversion, JourneyOverlay, MetricsFilter, NodeMetrics, StageMetrics
+from engine.kpis import EdgeShare, GoalConversion, JourneyOverlay, MetricsFilter, NodeMetrics, StageMetrics
 
 # Edge thickness in pixels: a path nobody took is drawn thinnest, one everybody took thickest.
 MIN_EDGE_WIDTH = 1.5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from engine.accounts.permissions import Action
+from engine.accounts import Action
 from journey_builder.auth import viewing
 
 from .canvas_state import CanvasState

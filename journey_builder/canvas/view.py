@@ -10,8 +10,9 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 
-from engine.compiler.compiler import STANDARD_TRAITS, Problem, ProblemSeverity
-from engine.map.document import (
+from engine.compiler import STANDARD_TRAITS, Problem, ProblemSeverity
+from engine.map import (
+    LANE_WIDTH,
     BranchNode,
     EventTrigger,
     ExitNode,
@@ -25,8 +26,9 @@ from engine.map.document import (
     UpdateProfileNode,
     WaitForEventNode,
     WaitNode,
+    ordered_stages,
+    stage_emotions,
 )
-from engine.map.edits import LANE_WIDTH, ordered_stages, stage_emotions
 
 KIND_LABELS: dict[NodeKind, str] = {
     NodeKind.TRIGGER: "Trigger",

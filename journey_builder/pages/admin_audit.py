@@ -7,10 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import reflex as rx
 
-from engine.accounts.permissions import Action
-from engine.journeys.service import list_journeys
-from engine.store import audit
-from engine.store.db import session_scope
+from engine.accounts import Action
+from engine.journeys import list_journeys
+from engine.store import audit, session_scope
 from journey_builder.auth import viewing
 from journey_builder.components.layout import field
 from journey_builder.pages.admin_shell import admin_page, when

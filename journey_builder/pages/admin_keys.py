@@ -6,9 +6,9 @@ import dataclasses
 
 import reflex as rx
 
-from engine.accounts.access import (
+from engine.accounts import (
+    Action,
     IssuedSecret,
-    Role,
     SecretNotFoundError,
     SecretSummary,
     create_api_token,
@@ -18,8 +18,7 @@ from engine.accounts.access import (
     revoke_api_token,
     revoke_write_key,
 )
-from engine.accounts.permissions import Action
-from engine.store.db import session_scope
+from engine.store import Role, session_scope
 from journey_builder.auth import acting, requires, viewing
 from journey_builder.components.layout import field
 from journey_builder.pages.admin_shell import admin_page, confirm, when

@@ -7,18 +7,17 @@ import dataclasses
 
 import reflex as rx
 
-from engine.accounts.access import Role
-from engine.accounts.permissions import Action
-from engine.accounts.users import (
+from engine.accounts import (
     PASSWORD_MIN,
     AccountError,
+    Action,
     change_password,
     create_user,
     list_users,
     remove_user,
     set_role,
 )
-from engine.store.db import session_scope, utc_now
+from engine.store import Role, session_scope, utc_now
 from journey_builder.auth import acting, requires, viewing
 from journey_builder.components.layout import field
 from journey_builder.pages.admin_shell import admin_page, confirm, error_callout, when

@@ -7,9 +7,9 @@ import dataclasses
 
 import reflex as rx
 
-from engine.accounts.permissions import Action
-from engine.runtime.runs import find_customer
-from engine.store.db import session_scope
+from engine.accounts import Action
+from engine.runtime import find_customer
+from engine.store import session_scope
 from journey_builder.auth import viewing
 
 

@@ -9,15 +9,17 @@ from datetime import timedelta
 import plotly.graph_objects as go
 import reflex as rx
 
-from engine.accounts.permissions import Action
-from engine.journeys.service import list_journeys
-from engine.kpis.report import JourneyTrend, journey_trends
-from engine.store.db import session_scope, utc_now
-from engine.store.journeys import JourneyStatus
-from journey_builder import kpi_charts, routes
+from engine.accounts import Action
+from engine.journeys import list_journeys
+from engine.kpis import JourneyTrend, journey_trends
+from engine.store import JourneyStatus, session_scope, utc_now
+from journey_builder import routes
 from journey_builder.auth import viewing
 from journey_builder.components.layout import app_shell, page_header
 from journey_builder.components.status_badge import STATUS_COLORS, status_badge
+from journey_builder.kpis.charts import SPARKLINE_CONFIG, TEMPLATE
+from journey_builder.kpis.formatting import format_count, format_rate
+from journey_builder.kpis.trend_charts import sparkline
 from journey_builder.state import ago
 
 TREND_DAYS = 30
@@ -89,16 +91,16 @@ class DashboardState(rx.State):
                     status=s.status.value,
                     version=f"v{s.latest_version}" if s.latest_version else "Not published",
                     updated=ago(s.updated_at, now),
-                    entered=kpi_charts.format_count(trend.entered),
-                    goal_rate=kpi_charts.format_rate(trend.goal_rate),
+                    entered=format_count(trend.entered),
+                    goal_rate=format_rate(trend.goal_rate),
                     has_trend=trend.entered > 0,
-                    trend=kpi_charts.sparkline(trend),
+                    trend=sparkline(trend),
                     kpis_href=routes.journey_kpis(s.id),
                     map_href=routes.journey_editor(s.id),
                     launch_href=routes.journey_launch(s.id),
                 )
             )
-        self.entered = kpi_charts.format_count(sum(t.entered for t in trends.values()))
+        self.entered = format_count(sum(t.entered for t in trends.values()))
 
 
 def _status_tile(count: rx.Var[StatusCount]) -> rx.Component:
@@ -146,7 +148,7 @@ def _journey_row(row: rx.Var[JourneyRow]) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 row.has_trend,
-                rx.plotly.basic(data=row.trend, config=kpi_charts.SPARKLINE_CONFIG, template=kpi_charts.TEMPLATE),
+                rx.plotly.basic(data=row.trend, config=SPARKLINE_CONFIG, template=TEMPLATE),
                 rx.text("No entries", size="1", color_scheme="gray"),
             ),
             data_testid="journey-trend",

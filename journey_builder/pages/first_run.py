@@ -6,9 +6,8 @@ import asyncio
 
 import reflex as rx
 
-from engine.accounts.access import Role
-from engine.accounts.users import PASSWORD_MIN, AccountError, Identity, create_user, has_users, sign_in
-from engine.store.db import session_scope
+from engine.accounts import PASSWORD_MIN, AccountError, Identity, create_user, has_users, sign_in
+from engine.store import Role, session_scope
 from journey_builder import routes
 from journey_builder.auth import SessionState, public
 from journey_builder.components.layout import centered_card, field

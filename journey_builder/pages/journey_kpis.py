@@ -11,15 +11,27 @@ from datetime import date
 import plotly.graph_objects as go
 import reflex as rx
 
-from engine.accounts.permissions import Action
-from engine.journeys.service import JourneyNotFoundError
-from engine.kpis.metrics import VersionNotFoundError
-from engine.kpis.report import WINDOW_LABELS, JourneyReport, KpiWindow, WindowError, journey_report, window_filter
-from engine.store.db import session_scope, utc_now
-from journey_builder import kpi_charts
+from engine.accounts import Action
+from engine.journeys import JourneyNotFoundError
+from engine.kpis import (
+    WINDOW_LABELS,
+    JourneyReport,
+    KpiWindow,
+    VersionNotFoundError,
+    WindowError,
+    journey_report,
+    window_filter,
+)
+from engine.store import session_scope, utc_now
 from journey_builder.auth import viewing
 from journey_builder.components.layout import app_shell, page_header
 from journey_builder.components.status_badge import status_badge
+from journey_builder.kpis.charts import PLOT_CONFIG, TEMPLATE
+from journey_builder.kpis.csv_export import report_csv
+from journey_builder.kpis.formatting import format_count, format_rate
+from journey_builder.kpis.goal_charts import recovery_by_channel, split_results
+from journey_builder.kpis.stage_charts import emotion_and_drop_off, stage_funnel, velocity_distribution
+from journey_builder.kpis.trend_charts import conversion_over_time
 from journey_builder.routes import journey_editor, journey_id_in, journey_launch
 
 ALL_VERSIONS = "all"
@@ -119,18 +131,18 @@ class JourneyKpisState(rx.State):
             until = f"{f.until:%d %b %Y %H:%M} UTC" if f.until else "now"
             self.window_note = f"{since} to {until}"
         cohort = report.cohort
-        self.entered = kpi_charts.format_count(cohort.entered)
-        self.goal_rate = kpi_charts.format_rate(cohort.goal_rate)
-        self.reached_goal = kpi_charts.format_count(cohort.reached_goal)
-        self.in_flight = kpi_charts.format_count(cohort.in_flight)
+        self.entered = format_count(cohort.entered)
+        self.goal_rate = format_rate(cohort.goal_rate)
+        self.reached_goal = format_count(cohort.reached_goal)
+        self.in_flight = format_count(cohort.in_flight)
         self.has_data = cohort.entered > 0 or any(m.entered for m in report.stage_metrics)
         self.has_splits = bool(report.splits)
-        self.funnel = kpi_charts.stage_funnel(report.stages, report.stage_metrics)
-        self.velocity = kpi_charts.velocity_distribution(report.stages, report.velocity, report.stage_metrics)
-        self.over_time = kpi_charts.conversion_over_time(report.daily)
-        self.recovery = kpi_charts.recovery_by_channel(report.recovery)
-        self.splits = kpi_charts.split_results(report.splits, report.node_titles)
-        self.emotion = kpi_charts.emotion_and_drop_off(report.stages, report.stage_metrics)
+        self.funnel = stage_funnel(report.stages, report.stage_metrics)
+        self.velocity = velocity_distribution(report.stages, report.velocity, report.stage_metrics)
+        self.over_time = conversion_over_time(report.daily)
+        self.recovery = recovery_by_channel(report.recovery)
+        self.splits = split_results(report.splits, report.node_titles)
+        self.emotion = emotion_and_drop_off(report.stages, report.stage_metrics)
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
@@ -166,7 +178,7 @@ class JourneyKpisState(rx.State):
         if self._report is None:
             return None
         label = WINDOW_LABELS[KpiWindow(self.window)]
-        text = kpi_charts.report_csv(self._report, window_label=label, generated_at=utc_now())
+        text = report_csv(self._report, window_label=label, generated_at=utc_now())
         return rx.download(
             data=text, filename=f"journey-{self.journey_id}-kpis-{self.window}.csv", mime_type="text/csv"
         )
@@ -238,8 +250,8 @@ def _chart(figure: rx.Var[go.Figure], test_id: str) -> rx.Component:
     return rx.card(
         rx.plotly.basic(
             data=figure,
-            config=kpi_charts.PLOT_CONFIG,
-            template=kpi_charts.TEMPLATE,
+            config=PLOT_CONFIG,
+            template=TEMPLATE,
             width="100%",
         ),
         size="2",

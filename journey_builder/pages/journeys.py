@@ -7,10 +7,9 @@ from collections import Counter
 
 import reflex as rx
 
-from engine.accounts.permissions import Action
-from engine.journeys.service import list_journeys
-from engine.store.db import session_scope, utc_now
-from engine.store.journeys import JourneyStatus
+from engine.accounts import Action
+from engine.journeys import list_journeys
+from engine.store import JourneyStatus, session_scope, utc_now
 from journey_builder import routes
 from journey_builder.auth import viewing
 from journey_builder.components.layout import app_shell, page_header

@@ -6,8 +6,8 @@ import asyncio
 
 import reflex as rx
 
-from engine.accounts.users import Identity, SignInError, has_users, identity_for, sign_in
-from engine.store.db import session_scope
+from engine.accounts import Identity, SignInError, has_users, identity_for, sign_in
+from engine.store import session_scope
 from journey_builder import routes
 from journey_builder.auth import SessionState, public
 from journey_builder.components.layout import centered_card, field

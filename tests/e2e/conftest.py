@@ -16,10 +16,9 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 from reflex.testing import AppHarness
 
-from engine.accounts.access import Role
-from engine.accounts.users import create_user, sign_in
-from engine.journeys.service import seed_starters
-from engine.store.db import get_engine, session_scope, upgrade_database
+from engine.accounts import create_user, sign_in
+from engine.journeys import seed_starters
+from engine.store import Role, get_engine, session_scope, upgrade_database
 from journey_builder.auth import SESSION_COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,12 +12,10 @@ from playwright.sync_api import BrowserContext, Locator, Page, expect
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from engine.accounts.access import AccessDeniedError, Role, verify_write_key
-from engine.accounts.users import create_user
-from engine.journeys.service import create_journey, get_journey
+from engine.accounts import AccessDeniedError, create_user, verify_write_key
+from engine.journeys import create_journey, get_journey
 from engine.map.starters import load_template
-from engine.store.db import session_scope, utc_now
-from engine.store.users import User
+from engine.store import Role, User, session_scope, utc_now
 from journey_builder import routes
 from journey_builder.auth import SESSION_COOKIE
 from tests.e2e.conftest import PASSWORD, email_of

@@ -11,11 +11,10 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from reflex.testing import AppHarness
 
-from engine.journeys.service import create_journey, draft_of, get_journey
-from engine.map.document import JourneyMap, NodeKind, SendNode
-from engine.map.edits import LANE_WIDTH
+from engine.journeys import create_journey, draft_of, get_journey
+from engine.map import LANE_WIDTH, JourneyMap, NodeKind, SendNode
 from engine.map.starters import load_template
-from engine.store.db import session_scope
+from engine.store import session_scope
 from journey_builder import routes
 
 pytestmark = pytest.mark.e2e

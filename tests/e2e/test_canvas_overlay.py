@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from engine.intake.ingest import ingest
-from engine.journeys.service import draft_of, get_journey
-from engine.map.document import JourneyMap
-from engine.runtime.lifecycle import stop_journey
-from engine.store.db import session_scope, utc_now
+from engine.intake import ingest
+from engine.journeys import draft_of, get_journey
+from engine.map import JourneyMap
+from engine.runtime import stop_journey
+from engine.store import session_scope, utc_now
 from journey_builder import routes
 from journey_builder.canvas.overlay_state import VIEW_ONLY_MESSAGE
 from tests.engine_factories import identify, publish_and_launch, track

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from engine.journeys.service import publish_journey
-from engine.store.db import session_scope, utc_now
+from engine.journeys import publish_journey
+from engine.store import session_scope, utc_now
 from tests.engine_factories import publish_and_launch
 from tests.history_factories import H, Run, as_of, record_runs, story_map, story_run
 

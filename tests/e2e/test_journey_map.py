@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from engine.compiler.compiler import compile_map
-from engine.journeys.service import create_journey
-from engine.map.document import JourneyMap
+from engine.compiler import compile_map
+from engine.journeys import create_journey
+from engine.map import JourneyMap
 from engine.map.starters import load_template
-from engine.store.db import session_scope
+from engine.store import session_scope
 from journey_builder import routes
 
 pytestmark = pytest.mark.e2e

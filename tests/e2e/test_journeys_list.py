@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from engine.journeys.service import create_journey, list_journeys, publish_journey
+from engine.journeys import create_journey, list_journeys, publish_journey
 from engine.map.starters import list_templates, load_template
-from engine.runtime.lifecycle import launch_journey
-from engine.store.db import session_scope
-from engine.store.journeys import JourneyStatus
+from engine.runtime import launch_journey
+from engine.store import JourneyStatus, session_scope
 
 pytestmark = pytest.mark.e2e
 

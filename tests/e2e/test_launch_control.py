@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from engine.intake.ingest import IdentifyMessage, ingest
-from engine.journeys.service import create_journey
+from engine.intake import IdentifyMessage, ingest
+from engine.journeys import create_journey
 from engine.map.starters import load_template
-from engine.store.db import session_scope
+from engine.store import session_scope
 
 pytestmark = pytest.mark.e2e
 

@@ -15,15 +15,15 @@ from typing import Any
 import httpx
 import uvicorn
 
-from engine.accounts.access import create_write_key
-from engine.api.app import create_api
-from engine.delivery.channels.settings import ChannelSettings, build_senders
-from engine.journeys.service import create_journey, publish_journey
-from engine.map.document import JourneyMap, WaitForEventNode, WaitNode
+from engine.accounts import create_write_key
+from engine.api import create_api
+from engine.delivery.channels import ChannelSettings, build_senders
+from engine.journeys import create_journey, publish_journey
+from engine.map import JourneyMap, WaitForEventNode, WaitNode
 from engine.map.starters import load_template
-from engine.runtime.lifecycle import launch_journey, stop_journey
-from engine.store.db import session_scope
-from engine.worker.scheduler import Engine, EngineSettings
+from engine.runtime import launch_journey, stop_journey
+from engine.store import session_scope
+from engine.worker import Engine, EngineSettings
 from tests.integration.servers import HttpTestServer, SmtpTestServer
 
 

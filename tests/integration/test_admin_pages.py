@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine.accounts.access import AccessDeniedError, Role, verify_api_token
-from engine.accounts.users import create_user, list_users, sign_in
-from engine.store.audit import AuditEntry
-from engine.store.db import session_scope
+from engine.accounts import AccessDeniedError, create_user, list_users, sign_in, verify_api_token
+from engine.store import AuditEntry, Role, session_scope
 from journey_builder import routes
 from journey_builder.pages.admin_audit import PAGE_SIZE, AuditState
 from journey_builder.pages.admin_keys import KeysState

@@ -10,11 +10,9 @@ import pytest
 import reflex as rx
 from reflex_base.event import EventHandler
 
-from engine.accounts.access import Role
-from engine.accounts.permissions import Action
-from engine.accounts.users import create_user, sign_in
-from engine.map.document import PausePolicy
-from engine.store.db import session_scope
+from engine.accounts import Action, create_user, sign_in
+from engine.map import PausePolicy
+from engine.store import Role, session_scope
 from journey_builder.auth import Kind, Rule, acting, requires, rule_of, viewing
 from journey_builder.canvas.flow import Move
 from tests.integration.reflex_events import Outcome, Tab, browser, run

@@ -13,11 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from engine.map.document import PausePolicy
-from engine.runtime.lifecycle import pause_journey, resume_journey
-from engine.store.db import session_scope
-from engine.store.outbox import MessageStatus, OutboxMessage
-from engine.store.profiles import Profile
+from engine.map import PausePolicy
+from engine.runtime import pause_journey, resume_journey
+from engine.store import MessageStatus, OutboxMessage, Profile, session_scope
 from tests.integration.journey_harness import JourneyRig, abandon, customer, journey_rig, order, wait_for
 
 

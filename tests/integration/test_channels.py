@@ -11,14 +11,14 @@ from engine.delivery.channels import (
     ChannelSettings,
     ChannelSettingsError,
     DeliveryStatus,
+    HttpProviderSender,
     OutboundMessage,
+    SandboxSender,
+    SmtpSender,
+    WebhookSender,
     build_senders,
 )
-from engine.delivery.channels.email import SmtpSender
-from engine.delivery.channels.http import HttpProviderSender
-from engine.delivery.channels.sandbox import SandboxSender
-from engine.delivery.channels.webhook import WebhookSender
-from engine.map.document import SENDABLE_CHANNELS, Channel
+from engine.map import SENDABLE_CHANNELS, Channel
 
 from .servers import HttpTestServer, SmtpTestServer
 

@@ -12,15 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.delivery.channels.base import Sender
-from engine.delivery.channels.email import SmtpSender
-from engine.delivery.channels.http import HttpProviderSender
-from engine.delivery.dispatcher import DispatchReport, dispatch_due
-from engine.intake.ingest import ingest
-from engine.map.document import Channel
-from engine.runtime.lifecycle import stop_journey
-from engine.store.db import session_scope
-from engine.store.outbox import MessageStatus, OutboxMessage
+from engine.delivery import DispatchReport, dispatch_due
+from engine.delivery.channels import HttpProviderSender, Sender, SmtpSender
+from engine.intake import ingest
+from engine.map import Channel
+from engine.runtime import stop_journey
+from engine.store import MessageStatus, OutboxMessage, session_scope
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, publish_and_launch, send, track
 from tests.integration.servers import HttpTestServer, SmtpTestServer
 

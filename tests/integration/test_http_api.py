@@ -12,14 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from engine.accounts.access import Role, create_api_token, create_write_key, revoke_write_key
-from engine.intake.ingest import MAX_BATCH_BYTES, MAX_EVENT_BYTES
-from engine.store import audit
-from engine.store.db import session_scope
-from engine.store.enrollments import Enrollment
-from engine.store.events import Event
-from engine.store.journeys import Journey
-from engine.store.profiles import Profile
+from engine.accounts import create_api_token, create_write_key, revoke_write_key
+from engine.intake import MAX_BATCH_BYTES, MAX_EVENT_BYTES
+from engine.store import Enrollment, Event, Journey, Profile, Role, audit, session_scope
 from tests.engine_factories import event_trigger, journey_map, node
 from tests.integration.journey_harness import api_server
 

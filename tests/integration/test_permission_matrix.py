@@ -27,19 +27,28 @@ from reflex.state import BaseState
 from reflex_base.event import EventHandler
 
 import journey_builder
-from engine.accounts.access import Role, create_api_token, create_write_key, revoke_write_key
-from engine.accounts.permissions import PERMISSIONS, Action, allowed
-from engine.accounts.users import create_user, list_users, remove_user, set_role, sign_in
-from engine.api.app import create_api
-from engine.journeys.service import create_journey
+from engine.accounts import (
+    PERMISSIONS,
+    Action,
+    allowed,
+    create_api_token,
+    create_user,
+    create_write_key,
+    list_users,
+    remove_user,
+    revoke_write_key,
+    set_role,
+    sign_in,
+)
+from engine.api import create_api
+from engine.journeys import create_journey
 from engine.map.starters import load_template
-from engine.store.db import session_scope
-from engine.store.journeys import Journey
+from engine.store import Journey, Role, session_scope
 from journey_builder import routes
 from journey_builder.auth import Kind, Rule, SessionState, rule_of
 from journey_builder.canvas.canvas_state import CanvasState
 from journey_builder.canvas.editor_state import EditorState
-from journey_builder.pages.launch import LaunchState
+from journey_builder.pages.launch_state import LaunchState
 from journey_builder.pages.sign_in import SignInState
 from tests.integration.journey_harness import api_server
 from tests.integration.reflex_events import Outcome, Tab, browser, run, sample_args
@@ -154,18 +163,18 @@ EXPECTED: dict[str, Rule] = {
     "pages.journey_kpis.JourneyKpisState.set_window": view(Action.VIEW_JOURNEYS),
     "pages.journeys.JourneysState.load": view(Action.VIEW_JOURNEYS),
     "pages.journeys.JourneysState.set_status_filter": view(Action.VIEW_JOURNEYS),
-    "pages.launch.LaunchState.launch": do(Action.LAUNCH),
-    "pages.launch.LaunchState.load": view(Action.VIEW_JOURNEYS),
-    "pages.launch.LaunchState.pause": do(Action.PAUSE),
-    "pages.launch.LaunchState.publish": do(Action.PUBLISH),
-    "pages.launch.LaunchState.refresh": view(Action.VIEW_JOURNEYS),
-    "pages.launch.LaunchState.resume": do(Action.RESUME),
-    "pages.launch.LaunchState.send_proof": do(Action.TEST_SEND),
-    "pages.launch.LaunchState.set_proof_customer": do(Action.TEST_SEND),
-    "pages.launch.LaunchState.set_proof_node": do(Action.TEST_SEND),
-    "pages.launch.LaunchState.set_resume_policy": do(Action.RESUME),
-    "pages.launch.LaunchState.stop_drain": do(Action.STOP),
-    "pages.launch.LaunchState.stop_now": do(Action.STOP),
+    "pages.launch_state.LaunchState.launch": do(Action.LAUNCH),
+    "pages.launch_state.LaunchState.load": view(Action.VIEW_JOURNEYS),
+    "pages.launch_state.LaunchState.pause": do(Action.PAUSE),
+    "pages.launch_state.LaunchState.publish": do(Action.PUBLISH),
+    "pages.launch_state.LaunchState.refresh": view(Action.VIEW_JOURNEYS),
+    "pages.launch_state.LaunchState.resume": do(Action.RESUME),
+    "pages.launch_state.LaunchState.send_proof": do(Action.TEST_SEND),
+    "pages.launch_state.LaunchState.set_proof_customer": do(Action.TEST_SEND),
+    "pages.launch_state.LaunchState.set_proof_node": do(Action.TEST_SEND),
+    "pages.launch_state.LaunchState.set_resume_policy": do(Action.RESUME),
+    "pages.launch_state.LaunchState.stop_drain": do(Action.STOP),
+    "pages.launch_state.LaunchState.stop_now": do(Action.STOP),
     "pages.sign_in.SignInState.open": PUBLIC,
     "pages.sign_in.SignInState.sign_in": PUBLIC,
 }
@@ -187,7 +196,7 @@ def test_the_app_has_states_and_handlers_to_check() -> None:
     names = {name for name, _ in app_handlers()}
 
     assert len(app_states()) >= 15
-    assert "journey_builder.pages.launch.LaunchState.launch" in names
+    assert "journey_builder.pages.launch_state.LaunchState.launch" in names
     assert "journey_builder.canvas.editor_state.EditorState.autosave" in names
 
 

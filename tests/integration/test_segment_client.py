@@ -16,12 +16,9 @@ from segment.analytics.request import APIError
 from sqlalchemy import select
 from sqlmodel import col
 
-from engine.accounts.access import create_write_key
-from engine.runtime.lifecycle import stop_journey
-from engine.store.db import session_scope
-from engine.store.enrollments import Enrollment, EnrollmentStatus
-from engine.store.events import Event
-from engine.store.profiles import Profile
+from engine.accounts import create_write_key
+from engine.runtime import stop_journey
+from engine.store import Enrollment, EnrollmentStatus, Event, Profile, session_scope
 from tests.engine_factories import event_trigger, journey_map, node, publish_and_launch
 from tests.integration.journey_harness import api_server
 

@@ -13,14 +13,16 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from engine.accounts.access import create_write_key
-from engine.simulation.demo import ensure_demo_journey
-from engine.simulation.planner import Outcome, SimulationOptions, find_target, plan_simulation, resolve_odds
-from engine.store.db import session_scope
-from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
-from engine.store.events import Event
-from engine.store.keys import WriteKey
-from engine.store.profiles import Profile
+from engine.accounts import create_write_key
+from engine.simulation import (
+    Outcome,
+    SimulationOptions,
+    ensure_demo_journey,
+    find_target,
+    plan_simulation,
+    resolve_odds,
+)
+from engine.store import Enrollment, EnrollmentStatus, Event, Profile, Transition, WriteKey, session_scope
 from tests.engine_factories import NOW
 from tests.integration.journey_harness import api_server, free_port
 

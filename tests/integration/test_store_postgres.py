@@ -12,9 +12,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import select
 
-from engine.compiler.compiler import compile_map
-from engine.compiler.plan import Plan
-from engine.journeys.service import (
+from engine.compiler import Plan, compile_map
+from engine.journeys import (
     CompileFailedError,
     DraftConflictError,
     create_journey,
@@ -25,11 +24,9 @@ from engine.journeys.service import (
     save_draft,
     seed_starters,
 )
-from engine.map.document import JourneyMap
+from engine.map import JourneyMap
 from engine.map.starters import list_templates, load_template
-from engine.store.db import get_engine, session_scope
-from engine.store.journeys import Journey, JourneyVersion
-from engine.store.models import metadata
+from engine.store import Journey, JourneyVersion, get_engine, metadata, session_scope
 from tests.engine_factories import journey_map, send
 
 pytestmark = pytest.mark.postgres

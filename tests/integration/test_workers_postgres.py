@@ -16,12 +16,9 @@ from typing import IO
 import pytest
 from sqlalchemy import func, insert, select
 
-from engine.journeys.service import create_journey, publish_journey
-from engine.runtime.lifecycle import launch_journey, stop_journey
-from engine.runtime.walk import Entrant, enroll_many
-from engine.store.db import session_scope
-from engine.store.enrollments import Enrollment, EnrollmentStatus
-from engine.store.profiles import Profile
+from engine.journeys import create_journey, publish_journey
+from engine.runtime import Entrant, enroll_many, launch_journey, stop_journey
+from engine.store import Enrollment, EnrollmentStatus, Profile, session_scope
 from tests.integration.journey_harness import fast_cart_abandonment, wait_for
 from tests.integration.servers import HttpTestServer
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
-from engine.map.document import Channel
+from engine.map import Channel
 
 # The key ends up in mail and HTTP headers; whitespace or angle brackets there would let one message
 # forge headers of its own or break the Message-ID that makes a retry recognisable downstream.

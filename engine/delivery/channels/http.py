@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
-from engine.map.document import Channel
+from engine.map import Channel
 
 USER_AGENT = "journey-builder"
 _DETAIL_LIMIT = 200

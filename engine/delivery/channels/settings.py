@@ -34,7 +34,7 @@ from engine.delivery.channels.email import SmtpSender
 from engine.delivery.channels.http import HttpProviderSender, require_http_url
 from engine.delivery.channels.sandbox import SandboxSender
 from engine.delivery.channels.webhook import WebhookSender, parse_allowlist
-from engine.map.document import SENDABLE_CHANNELS, Channel
+from engine.map import SENDABLE_CHANNELS, Channel
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})

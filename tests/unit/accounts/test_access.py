@@ -6,10 +6,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from engine.accounts.access import (
+from engine.accounts import (
     SYSTEM_ACTOR,
     AccessDeniedError,
-    Role,
     SecretNotFoundError,
     create_api_token,
     create_write_key,
@@ -20,7 +19,7 @@ from engine.accounts.access import (
     verify_api_token,
     verify_write_key,
 )
-from engine.store import audit
+from engine.store import Role, audit
 from tests.engine_factories import NOW
 
 

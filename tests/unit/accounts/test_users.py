@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import delete, text
 from sqlmodel import Session, select
 
-from engine.accounts.access import Role
-from engine.accounts.users import (
+from engine.accounts import (
     LOCKOUT,
     MAX_FAILURES,
     SESSION_IDLE,
@@ -30,12 +29,9 @@ from engine.accounts.users import (
     sign_in,
     sign_out,
 )
-from engine.journeys.service import get_journey
-from engine.runtime.lifecycle import pause_journey
-from engine.store import audit
-from engine.store.db import get_engine, session_scope
-from engine.store.journeys import JourneyVersion
-from engine.store.users import User, UserSession
+from engine.journeys import get_journey
+from engine.runtime import pause_journey
+from engine.store import JourneyVersion, Role, User, UserSession, audit, get_engine, session_scope
 from tests.engine_factories import NOW, event_trigger, journey_map, publish_and_launch, send
 
 PASSWORD = "correct horse battery"

@@ -8,19 +8,29 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from engine.kpis.metrics import ArmResult, ChannelRecovery, DailyConversion, MetricsFilter, SplitResult, StageMetrics
-from engine.kpis.report import (
+from engine.kpis import (
     VELOCITY_BUCKETS,
+    ArmResult,
+    ChannelRecovery,
     Cohort,
+    DailyConversion,
     DayCount,
     JourneyReport,
     JourneyTrend,
+    MetricsFilter,
+    SplitResult,
+    StageMetrics,
     StageVelocity,
     StageView,
     VelocityBucket,
 )
-from engine.store.journeys import JourneyStatus
-from journey_builder import kpi_charts
+from engine.store import JourneyStatus
+from journey_builder.kpis.charts import ACCENT, NEUTRAL, WARNING
+from journey_builder.kpis.csv_export import report_csv
+from journey_builder.kpis.formatting import format_count, format_duration, format_rate
+from journey_builder.kpis.goal_charts import recovery_by_channel, split_results
+from journey_builder.kpis.stage_charts import emotion_and_drop_off, stage_funnel, velocity_distribution
+from journey_builder.kpis.trend_charts import conversion_over_time, rolling_rates, sparkline
 
 H = timedelta(hours=1)
 STAGES = (
@@ -109,7 +119,7 @@ def annotations(figure: object) -> list[str]:
 
 
 def test_the_funnel_shows_tracked_stages_top_down_with_the_share_of_the_stage_before() -> None:
-    figure = kpi_charts.stage_funnel(STAGES, METRICS)
+    figure = stage_funnel(STAGES, METRICS)
 
     [bars] = figure.data
     assert title(figure) == ("Stage funnel", "Customers who entered each stage · % of the stage before")
@@ -126,11 +136,11 @@ def test_an_empty_window_draws_a_message_not_empty_axes() -> None:
     empty = (stage("signup", 0, 0, 0), stage("trial", 0, None, 0))
 
     figures = [
-        kpi_charts.stage_funnel(STAGES, empty),
-        kpi_charts.velocity_distribution(STAGES, VELOCITY[:1], empty),
-        kpi_charts.conversion_over_time(()),
-        kpi_charts.recovery_by_channel(()),
-        kpi_charts.split_results((), {}),
+        stage_funnel(STAGES, empty),
+        velocity_distribution(STAGES, VELOCITY[:1], empty),
+        conversion_over_time(()),
+        recovery_by_channel(()),
+        split_results((), {}),
     ]
 
     for figure in figures:
@@ -141,7 +151,7 @@ def test_an_empty_window_draws_a_message_not_empty_axes() -> None:
 
 
 def test_velocity_stacks_each_stages_buckets_as_shares_with_the_median_beside_it() -> None:
-    figure = kpi_charts.velocity_distribution(STAGES, VELOCITY, METRICS)
+    figure = velocity_distribution(STAGES, VELOCITY, METRICS)
 
     assert title(figure) == ("Time to the next stage", "Share of the customers who moved on, by how long it took (%)")
     assert [trace.name for trace in figure.data] == [label for label, _ in VELOCITY_BUCKETS]
@@ -169,7 +179,7 @@ def days(*counts: tuple[int, int], first: date = date(2026, 11, 1)) -> tuple[Dai
 
 
 def test_conversion_over_time_draws_daily_entries_and_the_days_conversion_on_a_second_axis() -> None:
-    figure = kpi_charts.conversion_over_time(days((5, 1), (0, 0), (4, 3)))
+    figure = conversion_over_time(days((5, 1), (0, 0), (4, 3)))
 
     bars, line = figure.data
     assert title(figure)[0] == "Goal conversion over time"
@@ -185,20 +195,20 @@ def test_conversion_over_time_draws_daily_entries_and_the_days_conversion_on_a_s
 def test_a_long_series_shows_the_trailing_weeks_conversion() -> None:
     series = days(*([(10, 1)] * 7 + [(10, 8)] * 7 + [(0, 0)]))
 
-    figure = kpi_charts.conversion_over_time(series)
+    figure = conversion_over_time(series)
 
     line = figure.data[1]
     assert line.name == "Goal conversion, trailing 7 days (%)"
     # Day 8 looks back over days 2-8: six days of 1 in 10 and one of 8 in 10.
     assert line.y[7] == pytest.approx(100 * 14 / 70)
     assert line.y[14] == pytest.approx(100 * 48 / 60)
-    assert kpi_charts.rolling_rates(series[:3], 2) == pytest.approx([10.0, 10.0, 10.0])
+    assert rolling_rates(series[:3], 2) == pytest.approx([10.0, 10.0, 10.0])
 
 
 def test_a_window_reaching_back_years_starts_the_chart_at_its_first_active_day() -> None:
     series = days(*([(0, 0)] * 400 + [(5, 1), (3, 0)]), first=date(2025, 1, 1))
 
-    figure = kpi_charts.conversion_over_time(series)
+    figure = conversion_over_time(series)
 
     assert figure.data[0].x[0] == (date(2025, 1, 1) + timedelta(days=400)).isoformat()
     assert len(figure.data[0].x) == 2
@@ -211,18 +221,18 @@ def test_recovery_lists_channels_by_customers_with_their_share() -> None:
         ChannelRecovery(channel=None, customers=5),
     )
 
-    figure = kpi_charts.recovery_by_channel(recovery)
+    figure = recovery_by_channel(recovery)
 
     [bars] = figure.data
     assert title(figure)[0] == "Recovery by channel"
     assert list(bars.y) == ["Email", "SMS", "No message"]
     assert list(bars.x) == [30, 15, 5]
     assert list(bars.text) == ["30 · 60%", "15 · 30%", "5 · 10%"]
-    assert list(bars.marker.color) == [kpi_charts.ACCENT, kpi_charts.ACCENT, kpi_charts.NEUTRAL]
+    assert list(bars.marker.color) == [ACCENT, ACCENT, NEUTRAL]
 
 
 def test_split_arms_show_conversion_with_the_p_value_against_the_first_arm() -> None:
-    figure = kpi_charts.split_results((SPLIT,), {"ab": "Reminder test"})
+    figure = split_results((SPLIT,), {"ab": "Reminder test"})
 
     [bars] = figure.data
     assert title(figure) == ("Split results", "Goal conversion per arm (%), each arm compared with the split's first")
@@ -246,16 +256,16 @@ def test_a_small_split_says_so_in_its_subtitle() -> None:
         small_sample=True,
     )
 
-    figure = kpi_charts.split_results((small,), {})
+    figure = split_results((small,), {})
 
     assert title(figure)[1] == "Small sample: too few customers or conversions to call a winner yet"
-    assert figure.layout.title.subtitle.font.color == kpi_charts.WARNING
+    assert figure.layout.title.subtitle.font.color == WARNING
     assert annotations(figure) == ["too few to compare"]
     assert list(figure.data[0].x[0]) == ["ab", "ab"]
 
 
 def test_emotion_runs_above_the_drop_off_of_each_stage_on_a_shared_stage_axis() -> None:
-    figure = kpi_charts.emotion_and_drop_off(STAGES, METRICS)
+    figure = emotion_and_drop_off(STAGES, METRICS)
 
     bars, line = figure.data
     assert title(figure)[0] == "Emotion and drop-off by stage"
@@ -280,7 +290,7 @@ def test_a_sparkline_is_one_line_of_daily_entries_without_axes() -> None:
         ),
     )
 
-    figure = kpi_charts.sparkline(trend)
+    figure = sparkline(trend)
 
     [line] = figure.data
     assert list(line.y) == [3, 0, 4]
@@ -293,12 +303,12 @@ def test_a_sparkline_is_one_line_of_daily_entries_without_axes() -> None:
     [(None, "—"), (timedelta(minutes=45), "45 min"), (3 * H, "3.0 h"), (47 * H, "47.0 h"), (72 * H, "3.0 days")],
 )
 def test_durations_read_in_the_unit_that_suits_them(value: timedelta | None, text: str) -> None:
-    assert kpi_charts.format_duration(value) == text
+    assert format_duration(value) == text
 
 
 def test_rates_and_counts_read_as_people_write_them() -> None:
-    assert (kpi_charts.format_rate(None), kpi_charts.format_rate(0.2916)) == ("—", "29.2%")
-    assert kpi_charts.format_count(12345) == "12,345"
+    assert (format_rate(None), format_rate(0.2916)) == ("—", "29.2%")
+    assert format_count(12345) == "12,345"
 
 
 def report() -> JourneyReport:
@@ -336,9 +346,7 @@ def sections(text: str) -> dict[str, list[list[str]]]:
 
 
 def test_the_csv_holds_every_charts_table_with_units_in_its_headers() -> None:
-    text = kpi_charts.report_csv(
-        report(), window_label="Custom dates", generated_at=datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
-    )
+    text = report_csv(report(), window_label="Custom dates", generated_at=datetime(2026, 11, 23, 9, 30, tzinfo=UTC))
 
     assert text.startswith("\ufeffJourney,Trial to paid\r\n")
     head = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))[:4]

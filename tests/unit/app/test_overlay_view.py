@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.kpis.metrics import EdgeShare, GoalConversion, JourneyOverlay, MetricsFilter, NodeMetrics, StageMetrics
+from engine.kpis import EdgeShare, GoalConversion, JourneyOverlay, MetricsFilter, NodeMetrics, StageMetrics
 from journey_builder.canvas.overlay_view import (
     MAX_EDGE_WIDTH,
     MIN_EDGE_WIDTH,

@@ -20,17 +20,25 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import select
 
-from engine.accounts.access import AccessDeniedError, Role, verify_api_token, verify_write_key
-from engine.accounts.users import SignInError, sign_in
-from engine.cli.main import Command, build_parser, main
-from engine.intake.ingest import ingest
-from engine.journeys.service import get_journey, list_journeys
-from engine.map.document import JourneyMap
+from engine.accounts import AccessDeniedError, SignInError, sign_in, verify_api_token, verify_write_key
+from engine.cli import Command, build_parser, main
+from engine.intake import ingest
+from engine.journeys import get_journey, list_journeys
+from engine.map import JourneyMap
 from engine.map.starters import list_templates, load_template
-from engine.store import audit
-from engine.store.db import PROJECT_ROOT, alembic_config, get_engine, session_scope, utc_now
-from engine.store.enrollments import Enrollment, EnrollmentStatus
-from engine.store.journeys import JourneyStatus, JourneyVersion
+from engine.store import (
+    PROJECT_ROOT,
+    Enrollment,
+    EnrollmentStatus,
+    JourneyStatus,
+    JourneyVersion,
+    Role,
+    alembic_config,
+    audit,
+    get_engine,
+    session_scope,
+    utc_now,
+)
 from tests.engine_factories import event_trigger, journey_map, node, publish_and_launch, send, track
 
 PROBLEM_FIELDS = {"code", "message", "severity", "node_id", "edge_id"}

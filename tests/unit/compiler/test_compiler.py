@@ -11,20 +11,24 @@ from typing import Any
 
 import pytest
 
-from engine.compiler.compiler import STANDARD_TRAITS, CompileResult, Problem, ProblemSeverity, compile_map
-from engine.compiler.plan import (
+from engine.compiler import (
+    STANDARD_TRAITS,
     BranchStep,
+    CompileResult,
     ExitStep,
     GoalStep,
     Plan,
     PlanArm,
+    Problem,
+    ProblemSeverity,
     SendStep,
     SplitStep,
     UpdateProfileStep,
     WaitForEventStep,
     WaitStep,
+    compile_map,
 )
-from engine.map.document import Channel, JourneyMap, MessageContent
+from engine.map import Channel, JourneyMap, MessageContent
 from engine.map.starters import list_templates, load_template
 
 ERROR = ProblemSeverity.ERROR

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.compiler.cron import cron_problem
+from engine.compiler import cron_problem
 
 
 @pytest.mark.parametrize(

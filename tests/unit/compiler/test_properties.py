@@ -15,9 +15,18 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.compiler.compiler import CompileResult, ProblemSeverity, compile_map
-from engine.compiler.plan import BranchStep, ExitStep, Plan, SplitStep, WaitForEventStep, WaitStep
-from engine.map.document import SENDABLE_CHANNELS, Channel, JourneyMap, NodeKind, Operator
+from engine.compiler import (
+    BranchStep,
+    CompileResult,
+    ExitStep,
+    Plan,
+    ProblemSeverity,
+    SplitStep,
+    WaitForEventStep,
+    WaitStep,
+    compile_map,
+)
+from engine.map import SENDABLE_CHANNELS, Channel, JourneyMap, NodeKind, Operator
 from engine.map.starters import list_templates, load_template
 
 Doc = dict[str, Any]

@@ -4,8 +4,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from engine.content.liquid import ContentRenderError, parse_template, render_content
-from engine.map.document import MessageContent
+from engine.content import ContentRenderError, parse_template, render_content
+from engine.map import MessageContent
 
 
 def make_content(*, subject: str = "", body: str = "", url: str = "") -> MessageContent:

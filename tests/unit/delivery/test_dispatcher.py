@@ -10,15 +10,12 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
-from engine.delivery.dispatcher import BACKOFF_BASE, LEASE, MAX_ATTEMPTS, DispatchReport, backoff, claim, dispatch_due
-from engine.delivery.proofs import send_proof
-from engine.intake.ingest import ingest
-from engine.map.document import Channel
-from engine.runtime.lifecycle import pause_journey
-from engine.runtime.walk import advance_due
-from engine.store.db import session_scope
-from engine.store.outbox import MessageStatus, OutboxMessage
+from engine.delivery import BACKOFF_BASE, LEASE, MAX_ATTEMPTS, DispatchReport, backoff, claim, dispatch_due, send_proof
+from engine.delivery.channels import DeliveryResult, DeliveryStatus, OutboundMessage
+from engine.intake import ingest
+from engine.map import Channel
+from engine.runtime import advance_due, pause_journey
+from engine.store import MessageStatus, OutboxMessage, session_scope
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
 
 # 12:00 UTC is 07:00 in New York: inside quiet hours that end at 08:00 there.

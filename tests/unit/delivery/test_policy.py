@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from engine.delivery.policy import Allow, Defer, Recipient, Suppress, decide, quiet_hours_end
-from engine.map.document import Channel, FrequencyCap, QuietHours
+from engine.delivery import Allow, Defer, Recipient, Suppress, decide, quiet_hours_end
+from engine.map import Channel, FrequencyCap, QuietHours
 
 QUIET = QuietHours(start=time(21, 0), end=time(8, 0))
 CAP = FrequencyCap(max_messages=2, window=timedelta(days=1))

@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from engine.delivery.proofs import ProofError, send_proof
-from engine.intake.ingest import IdentifyMessage, ingest
-from engine.journeys.service import create_journey, seed_starters
+from engine.delivery import ProofError, send_proof
+from engine.intake import IdentifyMessage, ingest
+from engine.journeys import create_journey, seed_starters
 from engine.map.starters import load_template
-from engine.store.outbox import MessageStatus
+from engine.store import MessageStatus
 
 
 def test_a_proof_is_rendered_for_the_test_profile_and_marked_as_a_test(session: Session) -> None:

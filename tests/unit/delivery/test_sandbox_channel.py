@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
-from engine.delivery.channels.sandbox import SandboxSender
-from engine.map.document import Channel
+from engine.delivery.channels import DeliveryResult, DeliveryStatus, OutboundMessage, SandboxSender
+from engine.map import Channel
 
 
 def make_message(*, key: str = "e1-send_1-1700000000000", channel: Channel = Channel.IN_APP) -> OutboundMessage:

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from engine.delivery.dispatcher import claim
-from engine.intake.ingest import (
+from engine.delivery import claim
+from engine.intake import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
     IdentifyMessage,
@@ -19,10 +19,7 @@ from engine.intake.ingest import (
     parse_batch,
     parse_single,
 )
-from engine.store.enrollments import Enrollment, EnrollmentStatus
-from engine.store.events import Event
-from engine.store.outbox import MessageStatus, OutboxMessage
-from engine.store.profiles import Profile, ProfileAlias
+from engine.store import Enrollment, EnrollmentStatus, Event, MessageStatus, OutboxMessage, Profile, ProfileAlias
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
 
 

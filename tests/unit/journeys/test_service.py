@@ -8,9 +8,8 @@ from datetime import UTC, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from engine.compiler.compiler import ProblemSeverity, compile_map
-from engine.compiler.plan import Plan
-from engine.journeys.service import (
+from engine.compiler import Plan, ProblemSeverity, compile_map
+from engine.journeys import (
     CompileFailedError,
     DraftConflictError,
     JourneyNotFoundError,
@@ -23,10 +22,9 @@ from engine.journeys.service import (
     save_draft,
     seed_starters,
 )
-from engine.map.document import JourneyMap
+from engine.map import JourneyMap
 from engine.map.starters import list_templates, load_template
-from engine.store.db import session_scope
-from engine.store.journeys import JourneyStatus, JourneyVersion
+from engine.store import JourneyStatus, JourneyVersion, session_scope
 from tests.engine_factories import journey_map, send
 
 

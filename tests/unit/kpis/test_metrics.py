@@ -12,8 +12,10 @@ from pydantic import ValidationError
 from sqlalchemy import insert
 from sqlmodel import Session
 
-from engine.journeys.service import JourneyNotFoundError, create_journey, publish_journey
-from engine.kpis.metrics import (
+from engine.journeys import JourneyNotFoundError, create_journey, publish_journey
+from engine.kpis import (
+    SAMPLE_PERIOD,
+    SAMPLE_SLOTS,
     MetricsFilter,
     VersionNotFoundError,
     conversion_over_time,
@@ -25,12 +27,8 @@ from engine.kpis.metrics import (
     stage_metrics,
     two_proportion_p_value,
 )
-from engine.kpis.percentiles import SAMPLE_PERIOD, SAMPLE_SLOTS
-from engine.map.document import JourneyMap
-from engine.store.db import get_engine
-from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
-from engine.store.outbox import MessageStatus
-from engine.store.profiles import Profile
+from engine.map import JourneyMap
+from engine.store import Enrollment, EnrollmentStatus, MessageStatus, Profile, Transition, get_engine
 from tests.engine_factories import event_trigger, node, send
 from tests.history_factories import Message, Run, path, record_runs
 

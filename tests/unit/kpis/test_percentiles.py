@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from engine.kpis.metrics import TRANSITION
-from engine.kpis.percentiles import HINTS
+from engine.kpis import HINTS, TRANSITION
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 FRACTIONS = (0.5, 0.9)

@@ -10,21 +10,24 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
-from engine.journeys.service import JourneyNotFoundError, create_journey, publish_journey
-from engine.kpis.metrics import MetricsFilter, VersionNotFoundError, goal_conversion, stage_metrics
-from engine.kpis.report import (
+from engine.journeys import JourneyNotFoundError, create_journey, publish_journey
+from engine.kpis import (
     VELOCITY_BUCKETS,
     KpiWindow,
+    MetricsFilter,
+    VersionNotFoundError,
     WindowError,
     cohort,
+    goal_conversion,
     journey_report,
     journey_trends,
+    stage_metrics,
     velocity_distribution,
     window_filter,
 )
-from engine.map.document import JourneyMap
+from engine.map import JourneyMap
 from engine.map.starters import load_template
-from engine.store.db import get_engine
+from engine.store import get_engine
 from tests.engine_factories import event_trigger, node, send
 from tests.history_factories import H, Run, path, record_runs
 

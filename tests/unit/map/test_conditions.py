@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.map.conditions import all_hold, holds
-from engine.map.document import Condition, ConditionSource, Match, Operator
+from engine.map import Condition, ConditionSource, Match, Operator, all_hold, holds
 
 TRAITS = {"health_score": 55, "role": "admin", "tags": ["beta", "eu"], "company": {"size": "250"}, "name": "Ada"}
 EVENT = {"cart_total": "129.90", "cart_id": "c-1"}

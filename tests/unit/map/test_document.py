@@ -8,7 +8,7 @@ from typing import Any, Literal, get_origin
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from engine.map.document import JourneyMap, NodeKind, UpdateProfileNode, json_schema
+from engine.map import JourneyMap, NodeKind, UpdateProfileNode, json_schema
 from engine.map.starters import list_templates, load_template
 
 SCHEMA_RESOURCE = "schema/journey-map.schema.json"

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from engine.map.durations import Duration, DurationFormatError, format_duration, parse_duration
+from engine.map import Duration, DurationFormatError, format_duration, parse_duration
 
 
 class _Holder(BaseModel):

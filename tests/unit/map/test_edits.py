@@ -4,9 +4,11 @@ from datetime import timedelta
 
 import pytest
 
-from engine.map.document import (
+from engine.map import (
+    LANE_WIDTH,
     BranchNode,
     JourneyMap,
+    MapEditError,
     NodeKind,
     Position,
     SendNode,
@@ -15,10 +17,6 @@ from engine.map.document import (
     TouchpointNode,
     WaitForEventNode,
     WaitNode,
-)
-from engine.map.edits import (
-    LANE_WIDTH,
-    MapEditError,
     add_node,
     add_stage,
     connect,

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from engine.compiler.compiler import STANDARD_TRAITS, compile_map
-from engine.compiler.plan import (
+from engine.compiler import (
+    STANDARD_TRAITS,
     BranchStep,
     ExitStep,
     GoalStep,
@@ -16,9 +16,10 @@ from engine.compiler.plan import (
     UpdateProfileStep,
     WaitForEventStep,
     WaitStep,
+    compile_map,
 )
-from engine.content.liquid import render_content
-from engine.map.document import (
+from engine.content import render_content
+from engine.map import (
     BranchNode,
     Channel,
     JourneyMap,

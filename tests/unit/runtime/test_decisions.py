@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from engine.compiler.plan import (
+from engine.compiler import (
     BranchStep,
     Entry,
     ExitStep,
@@ -16,8 +16,8 @@ from engine.compiler.plan import (
     WaitForEventStep,
     WaitStep,
 )
-from engine.map.document import Channel, Condition, ConditionSource, EventTrigger, MessageContent, Operator
-from engine.runtime.decisions import (
+from engine.map import Channel, Condition, ConditionSource, EventTrigger, MessageContent, Operator
+from engine.runtime import (
     Customer,
     Ended,
     EndReason,

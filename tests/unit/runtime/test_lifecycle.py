@@ -6,25 +6,21 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.delivery.dispatcher import claim
-from engine.delivery.proofs import send_proof
-from engine.intake.ingest import ingest
-from engine.journeys.service import create_journey, publish_journey
-from engine.map.document import JourneyMap, PausePolicy
-from engine.runtime.lifecycle import (
+from engine.delivery import claim, send_proof
+from engine.intake import ingest
+from engine.journeys import create_journey, publish_journey
+from engine.map import JourneyMap, PausePolicy
+from engine.runtime import (
     LifecycleError,
     StopMode,
+    advance_due,
     finish_drained,
     launch_journey,
     pause_journey,
     resume_journey,
     stop_journey,
 )
-from engine.runtime.walk import advance_due
-from engine.store import audit
-from engine.store.enrollments import Enrollment, EnrollmentStatus
-from engine.store.journeys import JourneyStatus
-from engine.store.outbox import MessageStatus, OutboxMessage
+from engine.store import Enrollment, EnrollmentStatus, JourneyStatus, MessageStatus, OutboxMessage, audit
 from tests.engine_factories import (
     NOW,
     event_trigger,

@@ -5,9 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from engine.intake.ingest import ingest
-from engine.runtime.runs import find_customer, run_overview
-from engine.runtime.walk import advance_due
+from engine.intake import ingest
+from engine.runtime import advance_due, find_customer, run_overview
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
 
 

@@ -9,16 +9,20 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.intake.ingest import ingest
-from engine.journeys.service import publish_journey, save_draft
-from engine.map.document import JourneyMap
-from engine.runtime.entry import enroll_scheduled_audience
-from engine.runtime.lifecycle import pause_journey, resume_journey
-from engine.runtime.walk import advance_due
-from engine.store.db import get_engine, session_scope, upgrade_database
-from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
-from engine.store.outbox import OutboxMessage
-from engine.store.profiles import Profile
+from engine.intake import ingest
+from engine.journeys import publish_journey, save_draft
+from engine.map import JourneyMap
+from engine.runtime import advance_due, enroll_scheduled_audience, pause_journey, resume_journey
+from engine.store import (
+    Enrollment,
+    EnrollmentStatus,
+    OutboxMessage,
+    Profile,
+    Transition,
+    get_engine,
+    session_scope,
+    upgrade_database,
+)
 from tests.engine_factories import (
     NOW,
     event_trigger,

@@ -12,34 +12,32 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from engine.cli.main import main
-from engine.compiler.compiler import compile_map
-from engine.compiler.plan import Plan
-from engine.intake.ingest import BatchRequest, ingest, parse_batch
-from engine.journeys.service import create_journey, publish_journey, seed_starters
-from engine.map.conditions import all_hold
-from engine.map.document import JourneyMap, TraitTrigger, WaitForEventNode, WaitNode
+from engine.cli import main
+from engine.compiler import Plan, compile_map
+from engine.intake import BatchRequest, ingest, parse_batch
+from engine.journeys import create_journey, publish_journey, seed_starters
+from engine.map import JourneyMap, TraitTrigger, WaitForEventNode, WaitNode, all_hold
 from engine.map.starters import list_templates, load_template
-from engine.runtime.decisions import next_local_time
-from engine.runtime.lifecycle import launch_journey, pause_journey
-from engine.simulation.demo import compress_waits, demo_map, ensure_demo_journey
-from engine.simulation.planner import (
+from engine.runtime import launch_journey, next_local_time, pause_journey
+from engine.simulation import (
     Choice,
     CustomerScript,
     Outcome,
+    Progress,
     SimulationError,
     SimulationOptions,
     StageOdds,
+    compress_waits,
+    demo_map,
+    ensure_demo_journey,
     find_target,
     parse_probability,
     parse_stage_odds,
     plan_simulation,
     resolve_odds,
+    schedule,
 )
-from engine.simulation.sender import Progress, schedule
-from engine.store.enrollments import Enrollment, EnrollmentStatus
-from engine.store.journeys import JourneyStatus, JourneyVersion
-from engine.store.keys import WriteKey
+from engine.store import Enrollment, EnrollmentStatus, JourneyStatus, JourneyVersion, WriteKey
 from tests.engine_factories import NOW, journey_map, node, publish_and_launch, schedule_trigger
 
 STARTERS = list_templates()

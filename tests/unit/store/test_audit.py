@@ -9,9 +9,7 @@ import pytest
 from sqlalchemy import delete
 from sqlmodel import Session
 
-from engine.store import audit
-from engine.store.audit import AuditEntry
-from engine.store.db import get_engine
+from engine.store import AuditEntry, audit, get_engine
 from tests.engine_factories import NOW
 
 H = timedelta(hours=1)

@@ -14,10 +14,17 @@ from alembic.command import downgrade, upgrade
 from alembic.migration import MigrationContext
 from sqlalchemy import JSON, bindparam, inspect, text
 
-from engine.journeys.service import create_journey, publish_journey
-from engine.store.db import PROJECT_ROOT, UtcDateTime, alembic_config, get_engine, session_scope, upgrade_database
-from engine.store.models import metadata
-from engine.store.profiles import Profile
+from engine.journeys import create_journey, publish_journey
+from engine.store import (
+    PROJECT_ROOT,
+    Profile,
+    UtcDateTime,
+    alembic_config,
+    get_engine,
+    metadata,
+    session_scope,
+    upgrade_database,
+)
 from tests.conftest import scratch_postgres_database
 from tests.engine_factories import NOW, event_trigger, journey_map, node
 

@@ -10,19 +10,24 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import Session, select
 
-from engine.map.document import JourneyMap
+from engine.map import JourneyMap
 from engine.map.starters import load_template
-from engine.store.db import DEFAULT_SQLITE, PROJECT_ROOT, database_url, get_engine, normalise_url, session_scope
-from engine.store.journeys import (
+from engine.store import (
+    DEFAULT_SQLITE,
+    PROJECT_ROOT,
     Journey,
     JourneyStatus,
     JourneyVersion,
     all_journeys,
+    database_url,
     find_journey,
     find_journey_by_name,
+    get_engine,
     latest_version_numbers,
     next_version_number,
+    normalise_url,
     replace_draft,
+    session_scope,
     touch_journey,
 )
 

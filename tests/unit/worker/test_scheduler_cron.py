@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.worker.scheduler import cron_trigger
+from engine.worker import cron_trigger
 
 MONDAY = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
 

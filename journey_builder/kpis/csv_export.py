@@ -1,0 +1,196 @@
+"""The KPI page's CSV: every chart's table in one file, section after section, for a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from engine.kpis import JourneyReport
+from journey_builder.kpis.formatting import CHANNEL_LABELS, NO_CHANNEL, _percent
+from journey_builder.kpis.stage_charts import _stage_names, _tracked
+from journey_builder.kpis.trend_charts import LONG_SERIES, _from_first_activity
+
+
+def _hours(value: timedelta | None) -> str:
+    return "" if value is None else f"{value.total_seconds() / 3600:.2f}"
+
+
+def _pct(part: int, whole: int) -> str:
+    share = _percent(part, whole)
+    return "" if share is None else f"{share:.1f}"
+
+
+def _rate(rate: float | None) -> str:
+    return "" if rate is None else f"{100 * rate:.1f}"
+
+
+def _window_text(report: JourneyReport, window_label: str) -> str:
+    f = report.filter
+    since = f"{f.since:%Y-%m-%d %H:%M} UTC" if f.since else "the first customer"
+    until = f"{f.until:%Y-%m-%d %H:%M} UTC" if f.until else "now"
+    return f"{window_label} ({since} to {until})"
+
+
+def report_csv(report: JourneyReport, *, window_label: str, generated_at: datetime) -> str:
+    """Every chart's table in one CSV, section after section, for a spreadsheet.
+
+    One file rather than one per chart: an executive forwards or opens one thing. Each section starts
+    with its title, then a header row whose column names carry the units. A byte-order mark lets
+    Excel read the UTF-8 (stage names, arrows) correctly.
+    """
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    names = _stage_names(report.stages)
+    f = report.filter
+    writer.writerows(
+        [
+            ["Journey", report.journey_name],
+            ["Window", _window_text(report, window_label)],
+            ["Version", f"v{f.version}" if f.version is not None else "All versions"],
+            ["Generated", f"{generated_at:%Y-%m-%d %H:%M} UTC"],
+        ]
+    )
+    c = report.cohort
+    _section(
+        writer,
+        "Headline",
+        [
+            "Entered (customers)",
+            "Reached goal (customers)",
+            "Goal conversion (%)",
+            "Dropped off (customers)",
+            "In flight (customers)",
+        ],
+        [[c.entered, c.reached_goal, _rate(c.goal_rate), c.dropped_off, c.in_flight]],
+    )
+    _section(
+        writer,
+        "Stage funnel",
+        [
+            "Stage",
+            "Entered (customers)",
+            "Moved on (customers)",
+            "Conversion to next stage (%)",
+            "Dropped off (customers)",
+            "Reached goal (customers)",
+            "In flight (customers)",
+            "Median time to next stage (hours)",
+            "90th percentile time to next stage (hours)",
+        ],
+        [
+            [
+                names.get(m.stage_id, m.stage_id),
+                m.entered,
+                "" if m.moved_on is None else m.moved_on,
+                _rate(m.conversion),
+                m.dropped_off,
+                m.reached_goal,
+                m.in_flight,
+                _hours(m.velocity_median),
+                _hours(m.velocity_p90),
+            ]
+            for m in _tracked(report.stages, report.stage_metrics)
+        ],
+    )
+    untracked = {s.id for s in report.stages if not s.tracked}
+    buckets = [b.label for b in report.velocity[0].buckets] if report.velocity else []
+    _section(
+        writer,
+        "Time to the next stage",
+        ["From stage", "To stage", "Moved on (customers)", *[f"{label} (customers)" for label in buckets]],
+        [
+            [
+                names.get(v.stage_id, v.stage_id),
+                names.get(v.next_stage_id, v.next_stage_id),
+                v.customers,
+                *[b.customers for b in v.buckets],
+            ]
+            for v in report.velocity
+            if v.stage_id not in untracked
+        ],
+    )
+    _section(
+        writer,
+        "Goal conversion over time",
+        [
+            "Day (UTC)",
+            "Entered (customers)",
+            "Of them reached goal (customers)",
+            "Goal conversion (%)",
+            "Goals reached that day (customers)",
+        ],
+        [
+            [d.day.isoformat(), d.entered, d.converted, _pct(d.converted, d.entered), d.goals_reached]
+            for d in (_from_first_activity(report.daily) if len(report.daily) > LONG_SERIES else report.daily)
+        ],
+    )
+    recovered = sum(r.customers for r in report.recovery)
+    _section(
+        writer,
+        "Recovery by channel",
+        ["Last channel before the goal", "Customers", "Share of customers who reached the goal (%)"],
+        [
+            [
+                CHANNEL_LABELS.get(r.channel, r.channel) if r.channel else NO_CHANNEL,
+                r.customers,
+                _pct(r.customers, recovered),
+            ]
+            for r in report.recovery
+        ],
+    )
+    _section(
+        writer,
+        "Split results",
+        [
+            "Split",
+            "Arm",
+            "Holdout",
+            "Customers",
+            "Reached goal (customers)",
+            "Goal conversion (%)",
+            "p-value against the first arm",
+            "Small sample",
+        ],
+        [
+            [
+                report.node_titles.get(s.node_id, s.node_id),
+                a.arm,
+                "yes" if a.holdout else "no",
+                a.customers,
+                a.reached_goal,
+                _rate(a.rate),
+                "" if a.p_value is None else f"{a.p_value:.4f}",
+                "yes" if a.small_sample else "no",
+            ]
+            for s in report.splits
+            for a in s.arms
+        ],
+    )
+    by_id = {m.stage_id: m for m in _tracked(report.stages, report.stage_metrics)}
+    _section(
+        writer,
+        "Emotion and drop-off by stage",
+        ["Stage", "Emotion (-2 to +2)", "Entered (customers)", "Dropped off (customers)", "Dropped off (%)"],
+        [
+            [
+                s.name,
+                "" if s.emotion is None else f"{s.emotion:+.2f}",
+                by_id[s.id].entered if s.id in by_id else "",
+                by_id[s.id].dropped_off if s.id in by_id else "",
+                _pct(by_id[s.id].dropped_off, by_id[s.id].entered) if s.id in by_id else "",
+            ]
+            for s in report.stages
+        ],
+    )
+    return out.getvalue()
+
+
+def _section(writer: Any, title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    writer.writerow([])
+    writer.writerow([title])
+    writer.writerow(header)
+    writer.writerows(rows)

@@ -1,0 +1,231 @@
+"""Launch control's state: one journey's status, versions, who is waiting where and recent messages,
+the lifecycle actions (publish, launch, pause, resume, stop) and proofs of its messages."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import reflex as rx
+
+from engine.accounts import Action, allowed
+from engine.delivery import ProofError, send_proof
+from engine.journeys import CompileFailedError, JourneyNotFoundError, draft_of, get_journey, publish_journey
+from engine.map import PausePolicy, SendNode
+from engine.runtime import lifecycle, runs
+from engine.store import session_scope
+from journey_builder.auth import acting, requires, viewing
+from journey_builder.routes import journey_editor, journey_id_in, journey_map_kpis
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionRow:
+    number: int
+    published_at: str
+    published_by: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeRow:
+    node_id: str
+    title: str
+    waiting: int
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageRow:
+    id: int
+    node: str
+    channel: str
+    recipient: str
+    status: str
+    reason: str
+    attempts: int
+    at: str
+    is_test: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageChoice:
+    node_id: str
+    label: str
+
+
+class LaunchState(rx.State):
+    journey_id: int = 0
+    name: str = ""
+    status: str = ""
+    not_found: bool = False
+    versions: list[VersionRow] = rx.field(default_factory=list)
+    nodes: list[NodeRow] = rx.field(default_factory=list)
+    messages: list[MessageRow] = rx.field(default_factory=list)
+    in_flight: int = 0
+    ended: int = 0
+    message_choices: list[MessageChoice] = rx.field(default_factory=list)
+    proof_node: str = ""
+    proof_customer: str = ""
+    proof_preview: str = ""
+    resume_policy: str = PausePolicy.SKIP_OVERDUE_SENDS.value
+    problems: list[str] = rx.field(default_factory=list)
+
+    @rx.var
+    def map_url(self) -> str:
+        return journey_editor(self.journey_id)
+
+    @rx.var
+    def kpi_url(self) -> str:
+        return journey_map_kpis(self.journey_id)
+
+    @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
+    def load(self) -> None:
+        self.journey_id = journey_id_in(self.router.url.path)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        try:
+            with session_scope() as session:
+                journey = get_journey(session=session, journey_id=self.journey_id)
+                doc = draft_of(journey)
+                overview = runs.run_overview(session=session, journey_id=self.journey_id)
+                history = runs.versions(session=session, journey_id=self.journey_id)
+        except JourneyNotFoundError:
+            self.not_found = True
+            return
+        self.not_found = False
+        self.name, self.status = journey.name, journey.status.value
+        titles = {n.id: n.title or n.id for n in doc.nodes}
+        self.versions = [
+            VersionRow(
+                number=v.number, published_at=f"{v.published_at:%Y-%m-%d %H:%M} UTC", published_by=v.published_by or "—"
+            )
+            for v in history
+        ]
+        self.nodes = sorted(
+            (
+                NodeRow(node_id=n.node_id, title=titles.get(n.node_id, n.node_id), waiting=n.waiting)
+                for n in overview.waiting_by_node
+            ),
+            key=lambda row: -row.waiting,
+        )
+        self.in_flight, self.ended = overview.in_flight, overview.ended
+        # Recent messages name their recipients: customer data, as in GET /api/journeys/{id}/runs.
+        shown = overview.recent_messages if allowed(acting().role, Action.VIEW_CUSTOMERS) else []
+        self.messages = [
+            MessageRow(
+                id=m.id,
+                node=titles.get(m.node_id, m.node_id),
+                channel=m.channel,
+                recipient=m.recipient,
+                status=m.status.value,
+                reason=m.reason,
+                attempts=m.attempts,
+                at=f"{m.created_at:%Y-%m-%d %H:%M:%S}",
+                is_test=m.is_test,
+            )
+            for m in shown
+        ]
+        self.message_choices = [
+            MessageChoice(node_id=n.id, label=f"{n.title or n.id} ({n.channel.value if n.channel else '?'})")
+            for n in doc.nodes
+            if isinstance(n, SendNode)
+        ]
+        if not self.proof_node and self.message_choices:
+            self.proof_node = self.message_choices[0].node_id
+
+    @rx.event
+    @viewing(Action.VIEW_JOURNEYS)
+    def refresh(self) -> None:
+        self._refresh()
+
+    @rx.event
+    @requires(Action.TEST_SEND)
+    def set_proof_node(self, value: str) -> None:
+        self.proof_node = value
+
+    @rx.event
+    @requires(Action.TEST_SEND)
+    def set_proof_customer(self, value: str) -> None:
+        self.proof_customer = value
+
+    @rx.event
+    @requires(Action.RESUME)
+    def set_resume_policy(self, value: str) -> None:
+        self.resume_policy = value
+
+    @rx.event
+    @requires(Action.PUBLISH)
+    def publish(self) -> rx.event.EventSpec:
+        self.problems = []
+        try:
+            with session_scope() as session:
+                version = publish_journey(session=session, journey_id=self.journey_id, published_by=acting().email)
+                number = version.number
+        except CompileFailedError as error:
+            self.problems = [p.message for p in error.problems if p.severity == "error"]
+            return rx.toast.error(str(error))
+        self._refresh()
+        return rx.toast.success(f"Published version {number}.")
+
+    def _act(self, action: str) -> rx.event.EventSpec:
+        actor = acting().email
+        try:
+            with session_scope() as session:
+                if action == "launch":
+                    lifecycle.launch_journey(session=session, journey_id=self.journey_id, actor=actor)
+                elif action == "pause":
+                    lifecycle.pause_journey(session=session, journey_id=self.journey_id, actor=actor)
+                elif action == "resume":
+                    lifecycle.resume_journey(
+                        session=session, journey_id=self.journey_id, actor=actor, policy=PausePolicy(self.resume_policy)
+                    )
+                elif action == "stop":
+                    lifecycle.stop_journey(session=session, journey_id=self.journey_id, actor=actor)
+                else:
+                    lifecycle.stop_journey(
+                        session=session, journey_id=self.journey_id, actor=actor, mode=lifecycle.StopMode.DRAIN
+                    )
+        except lifecycle.LifecycleError as error:
+            return rx.toast.error(str(error))
+        self._refresh()
+        return rx.toast.success(f"Journey is now {self.status}.")
+
+    @rx.event
+    @requires(Action.LAUNCH)
+    def launch(self) -> rx.event.EventSpec:
+        return self._act("launch")
+
+    @rx.event
+    @requires(Action.PAUSE)
+    def pause(self) -> rx.event.EventSpec:
+        return self._act("pause")
+
+    @rx.event
+    @requires(Action.RESUME)
+    def resume(self) -> rx.event.EventSpec:
+        return self._act("resume")
+
+    @rx.event
+    @requires(Action.STOP)
+    def stop_now(self) -> rx.event.EventSpec:
+        return self._act("stop")
+
+    @rx.event
+    @requires(Action.STOP)
+    def stop_drain(self) -> rx.event.EventSpec:
+        return self._act("drain")
+
+    @rx.event
+    @requires(Action.TEST_SEND)
+    def send_proof(self) -> rx.event.EventSpec:
+        try:
+            with session_scope() as session:
+                message = send_proof(
+                    session=session, journey_id=self.journey_id, node_id=self.proof_node, customer=self.proof_customer
+                )
+                preview = "\n".join(part for part in (message.subject, message.body, message.url) if part)
+                recipient = message.recipient
+        except ProofError as error:
+            return rx.toast.error(str(error))
+        self.proof_preview = preview
+        self._refresh()
+        return rx.toast.success(f"Proof queued for {recipient}.")
