@@ -3,7 +3,7 @@
 import reflex as rx
 from reflex.plugins import SitemapPlugin
 
-from engine.store.db import database_url
+from engine.store import database_url
 
 config = rx.Config(
     app_name="journey_builder",

@@ -6,8 +6,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import create_engine
 
 from alembic import context
-from engine.store.db import database_url, normalise_url
-from engine.store.models import metadata
+from engine.store import database_url, metadata, normalise_url
 
 config = context.config
 url = normalise_url(
