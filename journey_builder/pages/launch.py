@@ -265,9 +265,16 @@ def launch_page() -> rx.Component:
                 rx.heading(LaunchState.name, size="7"),
                 rx.box(_badge(LaunchState.status), data_testid="journey-status"),
                 rx.spacer(),
-                rx.link(rx.button("KPIs", variant="soft"), href=journey_kpis(LaunchState.journey_id)),
-                rx.link(rx.button("KPIs on the map", variant="soft"), href=LaunchState.kpi_url),
-                rx.link(rx.button("Open the map", variant="soft"), href=LaunchState.map_url),
+                # Until the page's journey has loaded the links would point at none (id 0).
+                rx.cond(
+                    LaunchState.journey_id > 0,
+                    rx.hstack(
+                        rx.link(rx.button("KPIs", variant="soft"), href=journey_kpis(LaunchState.journey_id)),
+                        rx.link(rx.button("KPIs on the map", variant="soft"), href=LaunchState.kpi_url),
+                        rx.link(rx.button("Open the map", variant="soft"), href=LaunchState.map_url),
+                        spacing="3",
+                    ),
+                ),
                 align="center",
                 spacing="3",
                 width="100%",

@@ -175,6 +175,7 @@ def test_a_journeys_kpi_page_draws_its_charts_and_follows_the_filters(
 
 def test_launch_control_links_to_the_kpi_page(page: Page, story: Story) -> None:
     page.goto(f"/journeys/{story.journey_id}/launch")
+    expect(page.get_by_role("heading", name=story.name)).to_be_visible(timeout=TIMEOUT_MS)
     page.get_by_role("link", name="KPIs", exact=True).click()
     expect(page.get_by_test_id("kpi-entered")).to_have_text(
         str(len(story.entered(utc_now() - timedelta(days=30)))), timeout=TIMEOUT_MS
