@@ -6,7 +6,6 @@ import argparse
 import getpass
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 
 from engine.accounts import (
     PASSWORD_MIN,
@@ -22,7 +21,7 @@ from engine.accounts import (
     revoke_api_token,
     revoke_write_key,
 )
-from engine.cli.common import PROG, CommandFailedError, actor
+from engine.cli.common import PROG, CommandFailedError, actor, table, when
 from engine.store import Role, session_scope, utc_now
 
 # --- secrets -------------------------------------------------------------------------------------
@@ -73,25 +72,14 @@ def token_create_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _when(at: datetime | None) -> str:
-    return at.strftime("%Y-%m-%d %H:%M UTC") if at is not None else "-"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell, the last one left ragged."""
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
-    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
-    return "\n".join(["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), *lines])
-
-
 def _secret_rows(summaries: Sequence[SecretSummary], *, with_role: bool) -> list[list[str]]:
     rows = []
     for item in summaries:
         # The prefix is what the holder of a secret can match against; "…" says the rest is not shown.
-        row = [str(item.id), item.prefix + "…", item.name, _when(item.created_at)]
+        row = [str(item.id), item.prefix + "…", item.name, when(item.created_at)]
         if with_role:
-            row += [item.role or "-", _when(item.last_used_at)]
-        rows.append([*row, f"revoked {_when(item.revoked_at)}" if item.revoked_at else "active"])
+            row += [item.role or "-", when(item.last_used_at)]
+        rows.append([*row, f"revoked {when(item.revoked_at)}" if item.revoked_at else "active"])
     return rows
 
 
@@ -101,7 +89,7 @@ def key_list_command(_: argparse.Namespace) -> int:
     if not keys:
         print(f"no write keys; create one with `{PROG} key create NAME`")
         return 0
-    print(_table(["id", "prefix", "name", "created", "status"], _secret_rows(keys, with_role=False)))
+    print(table(["id", "prefix", "name", "created", "status"], _secret_rows(keys, with_role=False)))
     return 0
 
 
@@ -112,7 +100,7 @@ def token_list_command(_: argparse.Namespace) -> int:
         print(f"no API tokens; create one with `{PROG} token create NAME --role ROLE`")
         return 0
     headers = ["id", "prefix", "name", "created", "role", "last used", "status"]
-    print(_table(headers, _secret_rows(tokens, with_role=True)))
+    print(table(headers, _secret_rows(tokens, with_role=True)))
     return 0
 
 
@@ -121,7 +109,7 @@ def secret_id_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _print_revoked(kind: str, summary: SecretSummary) -> None:
-    print(f"{kind} {summary.id} ({summary.name}, {summary.prefix}…) revoked {_when(summary.revoked_at)}")
+    print(f"{kind} {summary.id} ({summary.name}, {summary.prefix}…) revoked {when(summary.revoked_at)}")
 
 
 def key_revoke_command(args: argparse.Namespace) -> int:
@@ -198,10 +186,10 @@ def user_list_command(_: argparse.Namespace) -> int:
             user.email,
             user.role.value,
             user.name or "-",
-            _when(user.last_sign_in_at),
-            f"until {_when(user.locked_until)}" if user.locked_until and user.locked_until > utc_now() else "-",
+            when(user.last_sign_in_at),
+            f"until {when(user.locked_until)}" if user.locked_until and user.locked_until > utc_now() else "-",
         ]
         for user in users
     ]
-    print(_table(["id", "email", "role", "name", "last sign-in", "locked"], rows))
+    print(table(["id", "email", "role", "name", "last sign-in", "locked"], rows))
     return 0

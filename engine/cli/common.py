@@ -1,5 +1,5 @@
 """What the ``journey`` command groups share: the exit statuses and ``CommandFailedError``, the
-problem report, the audit actor, the journey-id argument and the database URL as shown."""
+problem report, the audit actor, the journey-id argument, the database URL as shown, and tables."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import getpass
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
 from sqlalchemy import make_url
 
@@ -80,3 +81,14 @@ def journey_errors() -> Iterator[None]:
         raise CommandFailedError(str(error)) from None
     except CompileFailedError as error:
         raise CommandFailedError(f"nothing was published, the draft has errors:\n{report(error.problems)}") from None
+
+
+def when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC") if at is not None else "-"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell, the last one left ragged."""
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(), *lines])

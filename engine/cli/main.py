@@ -42,6 +42,7 @@ from engine.cli.journeys import (
     stop_arguments,
     stop_command,
 )
+from engine.cli.kpis import kpis_arguments, kpis_command
 from engine.cli.maps import (
     compile_arguments,
     compile_command,
@@ -106,6 +107,12 @@ COMMANDS: tuple[Command, ...] = (
         "store, publish and launch the demo journey (a starter with faster waits)",
         demo_command,
         demo_arguments,
+    ),
+    Command(
+        ("kpis",),
+        "a journey's KPIs for a window: the overlay's figures, as tables or JSON",
+        kpis_command,
+        kpis_arguments,
     ),
     Command(("worker",), "run the engine in the foreground until SIGINT or SIGTERM", worker_command, worker_arguments),
 )

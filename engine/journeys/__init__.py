@@ -3,6 +3,7 @@
 Also the published plans as the engine loads them, and which journeys are live.
 """
 
+from engine.journeys.lookup import JourneyReferenceError, resolve_journey
 from engine.journeys.plans import PLANS, RUNNING, LiveJourney, LoadedPlan, live_journeys
 from engine.journeys.service import (
     CompileFailedError,
@@ -25,6 +26,7 @@ __all__ = [
     "CompileFailedError",
     "DraftConflictError",
     "JourneyNotFoundError",
+    "JourneyReferenceError",
     "JourneySummary",
     "LiveJourney",
     "LoadedPlan",
@@ -35,6 +37,7 @@ __all__ = [
     "list_journeys",
     "live_journeys",
     "publish_journey",
+    "resolve_journey",
     "save_draft",
     "seed_starters",
 ]

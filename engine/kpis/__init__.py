@@ -26,6 +26,7 @@ from engine.kpis.outcomes import (
     two_proportion_p_value,
 )
 from engine.kpis.percentiles import HINTS, SAMPLE_PERIOD, SAMPLE_SLOTS
+from engine.kpis.summary import overlay_summary
 from engine.kpis.report import (
     VELOCITY_BUCKETS,
     WINDOW_LABELS,
@@ -48,6 +49,7 @@ from engine.kpis.scope import TRANSITION
 from engine.kpis.stages import stage_metrics
 
 __all__ = [
+    "overlay_summary",
     "HINTS",
     "SAMPLE_PERIOD",
     "SAMPLE_SLOTS",

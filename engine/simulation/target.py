@@ -8,7 +8,7 @@ from typing import Final
 from sqlmodel import Session, col, select
 
 from engine.compiler import Plan
-from engine.journeys import JourneyNotFoundError, get_journey
+from engine.journeys import JourneyNotFoundError, JourneyReferenceError, resolve_journey
 from engine.map import JourneyMap
 from engine.runtime import latest_version
 from engine.simulation.odds import SimulationError
@@ -53,17 +53,13 @@ def find_target(*, session: Session, reference: str) -> SimulationTarget:
 
 
 def _find_journey(session: Session, reference: str) -> Journey:
-    if reference.isdigit():
-        try:
-            return get_journey(session=session, journey_id=int(reference))
-        except JourneyNotFoundError as error:
+    try:
+        return resolve_journey(session=session, reference=reference)
+    except JourneyNotFoundError as error:
+        raise SimulationError(str(error)) from None
+    except JourneyReferenceError as error:
+        if error.ids:
             raise SimulationError(str(error)) from None
-    named = list(session.exec(select(Journey).where(col(Journey.name) == reference).order_by(col(Journey.id))))
-    if len(named) > 1:
-        ids = ", ".join(str(journey.id) for journey in named)
-        raise SimulationError(f"{len(named)} journeys are named {reference!r} (ids {ids}); give the id instead")
-    if not named:
         live = session.exec(select(Journey).where(col(Journey.status) == JourneyStatus.LIVE).order_by(col(Journey.id)))
         listed = "; ".join(f"{journey.id} ({journey.name})" for journey in live) or "none"
-        raise SimulationError(f"there is no journey named {reference!r}; live journeys: {listed}")
-    return named[0]
+        raise SimulationError(f"{error}; live journeys: {listed}") from None
