@@ -31,6 +31,7 @@ if [ -n "$DEMO_JOURNEY" ]; then
   # In the background, waiting for the backend; Ctrl-C on this terminal stops it with the app.
   echo "    demo: $DEMO_CUSTOMERS simulated customers enter journey $DEMO_JOURNEY over 10 minutes (log: simulate.log)"
   journey simulate "$DEMO_JOURNEY" --customers "$DEMO_CUSTOMERS" --speed 60 --over PT10H \
-    --base-url "http://localhost:$BACKEND_PORT" --wait-for-intake 900 >"$ROOT/simulate.log" 2>&1 &
+    --base-url "http://localhost:$BACKEND_PORT" --wait-for-intake 900 --write-key-file "$ROOT/.journey_simulator_key" \
+    >"$ROOT/simulate.log" 2>&1 &
 fi
 exec reflex run --frontend-port "$FRONTEND_PORT" --backend-port "$BACKEND_PORT"

@@ -10,9 +10,12 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from engine.accounts import create_write_key
+from sqlmodel import Session
+
+from engine.accounts import AccessDeniedError, create_write_key, verify_write_key
 from engine.cli.common import USAGE, CommandFailedError, actor, shown_url
 from engine.map import DurationFormatError, format_duration, parse_duration
 from engine.map.starters import TEMPLATE_NAMES
@@ -142,6 +145,13 @@ def simulate_arguments(parser: argparse.ArgumentParser) -> None:
         f"{SIMULATOR_KEY_NAME!r} is created)",
     )
     parser.add_argument(
+        "--write-key-file",
+        type=Path,
+        metavar="PATH",
+        help="without --write-key: the key kept in this file, or a new one created and kept there (readable by you "
+        "alone), so repeated runs share one key",
+    )
+    parser.add_argument(
         "--batch-size", type=_batch_size, default=100, help="at most this many events per request (default 100)"
     )
     parser.add_argument(
@@ -151,6 +161,25 @@ def simulate_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="wait up to this long for the backend to answer before sending (default 0: it must answer now)",
     )
+
+
+def _kept_key(session: Session, path: Path | None) -> str | None:
+    """The key kept in ``path`` while it is still a valid write key of this database."""
+    if path is None or not path.is_file():
+        return None
+    secret = path.read_text(encoding="utf-8").strip()
+    try:
+        verify_write_key(session=session, secret=secret)
+    except AccessDeniedError:
+        return None  # revoked, or made for another database: a new one replaces it
+    return secret
+
+
+def _keep_key(path: Path, secret: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as kept:
+        kept.write(secret + "\n")
 
 
 def simulate_command(args: argparse.Namespace) -> int:
@@ -163,15 +192,16 @@ def simulate_command(args: argparse.Namespace) -> int:
             target = find_target(session=session, reference=args.journey)
         except SimulationError as error:
             raise CommandFailedError(str(error)) from None
-        write_key = args.write_key
+        write_key = args.write_key or _kept_key(session, args.write_key_file)
         if not write_key:
             issued = create_write_key(session=session, name=SIMULATOR_KEY_NAME)
             write_key = issued.secret
-            print(
-                f"created write key {issued.id} ({issued.name}) in {shown_url()}; "
-                "pass it with --write-key or JOURNEY_WRITE_KEY to reuse it",
-                file=sys.stderr,
-            )
+            if args.write_key_file is not None:
+                _keep_key(args.write_key_file, write_key)
+                reuse = f"kept in {args.write_key_file} for the next runs"
+            else:
+                reuse = "pass it with --write-key or JOURNEY_WRITE_KEY to reuse it"
+            print(f"created write key {issued.id} ({issued.name}) in {shown_url()}; {reuse}", file=sys.stderr)
     try:
         odds = resolve_odds(
             target.plan, convert=args.convert, drop=args.drop, stages={stage: (c, d) for stage, c, d in args.stage}

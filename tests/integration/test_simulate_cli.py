@@ -8,12 +8,13 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from engine.accounts import create_write_key
+from engine.accounts import create_write_key, revoke_write_key
 from engine.simulation import (
     Outcome,
     SimulationOptions,
@@ -154,3 +155,24 @@ def test_nothing_answering_at_the_base_url_is_a_clear_error(intake: Intake) -> N
     assert f"nothing answers at {nowhere}" in done.stderr
     assert "start the app (bash scripts/run.sh) or pass --base-url" in done.stderr
     assert count(intake, Event) == 0
+
+
+def test_runs_that_share_a_key_file_share_one_write_key(intake: Intake, tmp_path: Path) -> None:
+    kept = tmp_path / "simulator.key"
+    arguments = ["simulate", str(intake.journey_id), "--customers", "2", "--speed", SPEED, "--base-url",
+                 intake.base_url, "--write-key-file", str(kept)]  # fmt: skip
+    first = journey(intake, *arguments, "--seed", "1")
+    assert first.returncode == 0, first.stderr
+    assert f"created write key 1 (simulator) in {intake.database_url}; kept in {kept} for the next runs" in first.stderr
+    assert kept.stat().st_mode & 0o777 == 0o600
+    second = journey(intake, *arguments, "--seed", "2")
+    assert second.returncode == 0, second.stderr
+    assert "created write key" not in second.stderr
+    assert count(intake, WriteKey) == 1
+
+    with session_scope(intake.database_url) as session:
+        revoke_write_key(session=session, key_id=1, actor="test")
+        session.commit()
+    third = journey(intake, *arguments, "--seed", "3")
+    assert third.returncode == 0, third.stderr
+    assert "created write key 2 (simulator)" in third.stderr, "a revoked kept key is replaced"
