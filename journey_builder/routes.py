@@ -11,6 +11,8 @@ from typing import Final
 from urllib.parse import quote
 
 import reflex as rx
+from reflex.utils.imports import ImportVar
+from reflex.vars import VarData
 
 JOURNEYS_LIST: Final = "/"
 JOURNEY_EDITOR: Final = "/journeys/[id]"
@@ -104,3 +106,11 @@ def admin_keys() -> str:
 
 def admin_audit() -> str:
     return ADMIN_AUDIT
+
+
+# The backend's origin is known only in the browser (`reflex run` serves it on its own port, a test harness on a
+# free one): the link is built there, the way Reflex builds its own upload URLs.
+API_DOCS: Final = rx.Var(
+    _js_expr='(getBackendURL(env.UPLOAD).origin + "/api/docs")',
+    _var_data=VarData(imports={"$/utils/state": "getBackendURL", "$/env.json": ImportVar(tag="env", is_default=True)}),
+).to(str)

@@ -73,7 +73,7 @@ def top_bar(active: str) -> rx.Component:
             rx.spacer(),
             rx.link(
                 rx.hstack(rx.icon("book-open", size=15), rx.text("API", size="2"), align="center", spacing="1"),
-                href="/api/docs",
+                href=routes.API_DOCS,
                 is_external=True,
                 underline="none",
                 class_name="jb-nav-link",
