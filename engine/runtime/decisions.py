@@ -43,6 +43,8 @@ class EndReason(StrEnum):
     HOLDOUT = "holdout"
     STOPPED = "stopped"
     CORRUPT_PLAN = "corrupt_plan"
+    # The engine could not carry this customer on (their data, or an error); the run says why.
+    FAILED = "failed"
 
 
 class ResumeMode(StrEnum):
@@ -152,6 +154,16 @@ def _wait_due(step: WaitStep, now: datetime, customer: Customer) -> datetime:
     return next_local_time(now, step.until_local_time, customer.timezone)
 
 
+def _waiting(step: WaitStep | WaitForEventStep, now: datetime, customer: Customer) -> Waiting | Ended:
+    """Where a run stops at a wait; a wait whose end is past what a datetime holds fails the run alone."""
+    try:
+        if isinstance(step, WaitStep):
+            return Waiting(step_id=step.id, due_at=_wait_due(step, now, customer))
+        return Waiting(step_id=step.id, due_at=now + step.timeout, event=step.event, correlate_on=step.correlate_on)
+    except OverflowError:
+        return Ended(reason=EndReason.FAILED, detail=f"the wait at step {step.id!r} would end after the year 9999")
+
+
 def _choose_arm(step: SplitStep, customer: Customer) -> tuple[str, bool, str | None]:
     bucket = split_bucket(customer.enrollment_id, step.id)
     upper = 0.0
@@ -188,21 +200,8 @@ def advance(
         step = index[current]
         effects.append(NodeEntered(node_id=step.id, stage_id=step.stage, at=now))
         match step:
-            case WaitStep():
-                return Advance(
-                    effects=tuple(effects),
-                    outcome=Waiting(step_id=step.id, due_at=_wait_due(step, now, customer)),
-                )
-            case WaitForEventStep():
-                return Advance(
-                    effects=tuple(effects),
-                    outcome=Waiting(
-                        step_id=step.id,
-                        due_at=now + step.timeout,
-                        event=step.event,
-                        correlate_on=step.correlate_on,
-                    ),
-                )
+            case WaitStep() | WaitForEventStep():
+                return Advance(effects=tuple(effects), outcome=_waiting(step, now, customer))
             case SendStep():
                 if resume_mode in (ResumeMode.SKIP_OVERDUE_SENDS, ResumeMode.ADVANCE_TO_NEXT_WAIT):
                     effects.append(

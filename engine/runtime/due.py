@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import Select, and_, select
 from sqlmodel import Session, col
 
-from engine.journeys import PLANS, RUNNING
+from engine.journeys import PLANS, RUNNING, LoadedPlan
 from engine.runtime.decisions import ResumeMode, after_wait
-from engine.runtime.walk import BatchWrites, Position, RunContext, walk
+from engine.runtime.walk import RunContext, walk
+from engine.runtime.writes import BatchWrites, Position
 from engine.store import Enrollment, EnrollmentStatus, Journey, Profile
 
 CLAIM_BATCH = 1_000
@@ -66,25 +67,37 @@ def advance_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) ->
         return 0
     plans = PLANS.get_many(session=session, version_ids={row.version_id for row in rows})
     profiles = _profiles(session, (row.profile_id for row in rows))
-    writes = BatchWrites()
+    writes = BatchWrites(now=now)
     for row in rows:
-        loaded = plans[row.version_id]
-        user_id, traits, tz = profiles[row.profile_id]
-        waiting_step = loaded.steps.get(row.step_id) if row.step_id else None
-        run = RunContext(
-            enrollment_id=row.id,
-            journey_id=row.journey_id,
-            version_id=row.version_id,
-            profile_id=row.profile_id,
-            user_id=user_id,
-            traits=traits,
-            timezone=tz or loaded.plan.default_timezone,
-            context=dict(row.context or {}),
-            position=Position.of_run(row),
-        )
-        arrived = row.event_arrived_at is not None
-        start_at = after_wait(waiting_step, event_arrived=arrived) if waiting_step else None
-        mode = ResumeMode(row.resume_mode) if row.resume_mode else None
-        walk(run, loaded=loaded, start_at=start_at, now=now, resume_mode=mode, writes=writes)
+        # A run whose stored state cannot be read back fails alone, like one that fails in its walk.
+        with writes.run(row.id, profile_id=row.profile_id, at=Position.of_run(row)):
+            _advance_one(row, loaded=plans[row.version_id], profile=profiles[row.profile_id], now=now, writes=writes)
     writes.flush(session)
     return len(rows)
+
+
+def _advance_one(
+    row: Any,
+    *,
+    loaded: LoadedPlan,
+    profile: tuple[str | None, dict[str, Any], str | None],
+    now: datetime,
+    writes: BatchWrites,
+) -> None:
+    user_id, traits, tz = profile
+    waiting_step = loaded.steps.get(row.step_id) if row.step_id else None
+    run = RunContext(
+        enrollment_id=row.id,
+        journey_id=row.journey_id,
+        version_id=row.version_id,
+        profile_id=row.profile_id,
+        user_id=user_id,
+        traits=traits,
+        timezone=tz or loaded.plan.default_timezone,
+        context=dict(row.context or {}),
+        position=Position.of_run(row),
+    )
+    arrived = row.event_arrived_at is not None
+    start_at = after_wait(waiting_step, event_arrived=arrived) if waiting_step else None
+    mode = ResumeMode(row.resume_mode) if row.resume_mode else None
+    walk(run, loaded=loaded, start_at=start_at, now=now, resume_mode=mode, writes=writes)

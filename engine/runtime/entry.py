@@ -15,7 +15,8 @@ from sqlmodel import Session, col
 
 from engine.journeys import PLANS, LiveJourney, live_journeys
 from engine.map import ReentryPolicy, ScheduleTrigger, TraitTrigger, all_hold
-from engine.runtime.walk import NOWHERE, BatchWrites, RunContext, transition_row, walk
+from engine.runtime.walk import RunContext, transition_row, walk
+from engine.runtime.writes import NOWHERE, BatchWrites
 from engine.store import Enrollment, EnrollmentStatus, Profile
 
 AUDIENCE_CHUNK = 1_000
@@ -83,7 +84,7 @@ def enroll_many(
         entrants=[(e.profile_id, e.context) for e in entrants],
         now=now,
     )
-    writes = BatchWrites()
+    writes = BatchWrites(now=now)
     for enrollment_id, entrant in zip(ids, entrants, strict=True):
         run = RunContext(
             enrollment_id=enrollment_id,
@@ -97,7 +98,6 @@ def enroll_many(
             position=NOWHERE.entering(entry.node_id, entry.stage, now),
         )
         writes.transitions.append(transition_row(run, entry.node_id, entry.stage, now, came_from=NOWHERE))
-        writes.steps += 1
         walk(run, loaded=loaded, start_at=entry.first_step, now=now, resume_mode=None, writes=writes)
     writes.flush(session)
     return ids

@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from engine.compiler import WaitForEventStep
-from engine.journeys import PLANS, RUNNING, LiveJourney, live_journeys
+from engine.journeys import PLANS, RUNNING, LiveJourney, LoadedPlan, live_journeys
 from engine.map import EventTrigger, ReentryPolicy, all_hold
 from engine.runtime.decisions import Ended, EndReason, after_wait
 from engine.runtime.entry import enter_by_traits, insert_enrollments, trait_entries
-from engine.runtime.walk import NOWHERE, BatchWrites, Position, RunContext, enrollment_update, transition_row, walk
+from engine.runtime.walk import RunContext, transition_row, walk
+from engine.runtime.writes import NOWHERE, BatchWrites, Position, enrollment_update
 from engine.store import Enrollment, EnrollmentStatus, Journey, JourneyStatus
 
 
@@ -86,7 +87,7 @@ class _Batch:
     ) -> None:
         self.session = session
         self.now = now
-        self.writes = BatchWrites()
+        self.writes = BatchWrites(now=now)
         self.by_event: dict[str, list[LiveJourney]] = defaultdict(list)
         for journey in journeys:
             trigger = journey.loaded.plan.entry.trigger
@@ -161,62 +162,65 @@ class _Batch:
             return
         plans = PLANS.get_many(session=self.session, version_ids={r.version_id for r in runs})
         for run in list(runs):
-            loaded = plans[run.version_id]
-            plan = loaded.plan
-            if plan.goal_event == event.name:
-                self.writes.enrollments.append(
-                    enrollment_update(
-                        run.id, Ended(reason=EndReason.GOAL), now=self.now, goal_at=self.now, at=run.position
-                    )
-                )
+            with self.writes.run(run.id, profile_id=event.profile_id, at=run.position):
+                self._react(run, runs, event, plans[run.version_id])
+            if run.id in self.writes.failed and run in runs:
                 self._ended(run, runs, event.profile_id)
-            elif any(
-                c.event == event.name
-                and _correlates(c.correlate_on, event.properties, run.context.get(c.correlate_on or ""))
-                for c in plan.exit_criteria
-            ):
-                self.writes.enrollments.append(
-                    enrollment_update(
-                        run.id,
-                        Ended(reason=EndReason.EXIT_CRITERIA, detail=event.name),
-                        now=self.now,
-                        goal_at=None,
-                        at=run.position,
-                    )
-                )
-                self._ended(run, runs, event.profile_id)
-            elif run.wait_event == event.name and run.journey_status in RUNNING and run.step_id:
-                step = loaded.steps[run.step_id]
-                correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
-                if not _correlates(correlate_on, event.properties, run.correlation):
-                    continue
-                context = RunContext(
-                    enrollment_id=run.id,
-                    journey_id=run.journey_id,
-                    version_id=run.version_id,
-                    profile_id=event.profile_id,
-                    user_id=event.user_id,
-                    traits=dict(event.traits),
-                    timezone=event.timezone or plan.default_timezone,
-                    context=run.context,
-                    position=run.position,
-                )
-                walk(
-                    context,
-                    loaded=loaded,
-                    start_at=after_wait(step, event_arrived=True),
+
+    def _react(self, run: _WaitingRun, runs: list[_WaitingRun], event: IncomingEvent, loaded: LoadedPlan) -> None:
+        plan = loaded.plan
+        if plan.goal_event == event.name:
+            self.writes.enrollments.append(
+                enrollment_update(run.id, Ended(reason=EndReason.GOAL), now=self.now, goal_at=self.now, at=run.position)
+            )
+            self._ended(run, runs, event.profile_id)
+        elif any(
+            c.event == event.name
+            and _correlates(c.correlate_on, event.properties, run.context.get(c.correlate_on or ""))
+            for c in plan.exit_criteria
+        ):
+            self.writes.enrollments.append(
+                enrollment_update(
+                    run.id,
+                    Ended(reason=EndReason.EXIT_CRITERIA, detail=event.name),
                     now=self.now,
-                    resume_mode=None,
-                    writes=self.writes,
+                    goal_at=None,
+                    at=run.position,
                 )
-                self._track(run, runs, event.profile_id)
-            elif run.wait_event == event.name and run.journey_status == JourneyStatus.PAUSED and run.step_id:
-                step = loaded.steps[run.step_id]
-                correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
-                if _correlates(correlate_on, event.properties, run.correlation):
-                    # Held where it is until the journey resumes, but the event is not lost.
-                    self.writes.arrivals.append({"eid": run.id, "at": self.now})
-                    run.wait_event = None
+            )
+            self._ended(run, runs, event.profile_id)
+        elif run.wait_event == event.name and run.journey_status in RUNNING and run.step_id:
+            step = loaded.steps[run.step_id]
+            correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
+            if not _correlates(correlate_on, event.properties, run.correlation):
+                return
+            context = RunContext(
+                enrollment_id=run.id,
+                journey_id=run.journey_id,
+                version_id=run.version_id,
+                profile_id=event.profile_id,
+                user_id=event.user_id,
+                traits=dict(event.traits),
+                timezone=event.timezone or plan.default_timezone,
+                context=run.context,
+                position=run.position,
+            )
+            walk(
+                context,
+                loaded=loaded,
+                start_at=after_wait(step, event_arrived=True),
+                now=self.now,
+                resume_mode=None,
+                writes=self.writes,
+            )
+            self._track(run, runs, event.profile_id)
+        elif run.wait_event == event.name and run.journey_status == JourneyStatus.PAUSED and run.step_id:
+            step = loaded.steps[run.step_id]
+            correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
+            if _correlates(correlate_on, event.properties, run.correlation):
+                # Held where it is until the journey resumes, but the event is not lost.
+                self.writes.arrivals.append({"eid": run.id, "at": self.now})
+                run.wait_event = None
 
     def _track(self, run: _WaitingRun, runs: list[_WaitingRun], profile_id: int) -> None:
         """Keep the in-memory run in step with the update its walk just queued."""
@@ -297,7 +301,6 @@ class _Batch:
             context=dict(event.properties),
             position=NOWHERE.entering(node_id, stage, self.now),
         )
-        self.writes.steps += 1
         self.writes.transitions.append(transition_row(context, node_id, stage, self.now, came_from=NOWHERE))
         walk(context, loaded=journey.loaded, start_at=first_step, now=self.now, resume_mode=None, writes=self.writes)
         update = self.writes.enrollments[-1]

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal, or_, select
 from sqlmodel import Session, col
 
+from engine.runtime.decisions import EndReason
 from engine.store import (
     Enrollment,
     EnrollmentStatus,
@@ -45,10 +46,24 @@ class MessageView(BaseModel):
     is_test: bool
 
 
+class FailedRun(BaseModel):
+    """A run the engine could not carry on, and why."""
+
+    enrollment_id: int
+    user_id: str | None
+    profile_id: int
+    stage_id: str | None
+    failed_at: datetime | None
+    reason: str
+
+
 class RunOverview(BaseModel):
     waiting_by_node: list[NodeCount]
     in_flight: int
     ended: int
+    # Of the ended runs, those that failed (also counted in ``ended``), and the latest of them.
+    failed: int
+    recent_failures: list[FailedRun]
     messages_by_status: dict[str, int]
     recent_messages: list[MessageView]
 
@@ -104,10 +119,40 @@ def run_overview(*, session: Session, journey_id: int, recent: int = RECENT) -> 
         .order_by(col(OutboxMessage.id).desc())
         .limit(recent)
     ).scalars()
+    # The reason is written into the statement, not bound: a plan made for any value could not use the
+    # partial index of failed runs.
+    is_failed = col(Enrollment.end_reason) == literal(EndReason.FAILED.value, literal_execute=True)
+    failed = (col(Enrollment.journey_id) == journey_id, is_failed)
+    failures = session.execute(
+        select(
+            col(Enrollment.id),
+            col(Profile.user_id),
+            col(Enrollment.profile_id),
+            col(Enrollment.stage_id),
+            col(Enrollment.ended_at),
+            col(Enrollment.failure),
+        )
+        .join(Profile, col(Profile.id) == col(Enrollment.profile_id))
+        .where(*failed)
+        .order_by(col(Enrollment.ended_at).desc(), col(Enrollment.id).desc())
+        .limit(recent)
+    ).all()
     return RunOverview(
         waiting_by_node=[NodeCount(node_id=step or "", waiting=n) for step, n in waiting],
         in_flight=counts.get(EnrollmentStatus.WAITING, 0),
         ended=counts.get(EnrollmentStatus.ENDED, 0),
+        failed=session.execute(select(func.count()).select_from(Enrollment).where(*failed)).scalar_one(),
+        recent_failures=[
+            FailedRun(
+                enrollment_id=run_id,
+                user_id=user_id,
+                profile_id=profile_id,
+                stage_id=stage_id,
+                failed_at=ended_at,
+                reason=failure or "",
+            )
+            for run_id, user_id, profile_id, stage_id, ended_at, failure in failures
+        ],
         messages_by_status={str(status): n for status, n in messages},
         recent_messages=[_message_view(m) for m in latest],
     )
@@ -129,6 +174,7 @@ class CustomerRun(BaseModel):
     due_at: datetime | None
     entered_at: datetime
     end_reason: str | None
+    failure: str | None
 
 
 class CustomerView(BaseModel):
@@ -174,10 +220,15 @@ def find_customer(*, session: Session, query: str) -> CustomerView | None:
             due_at=e.due_at,
             entered_at=e.entered_at,
             end_reason=e.end_reason,
+            failure=e.failure,
         )
         for e, name in run_rows
     ]
-    timeline: list[TimelineItem] = []
+    timeline: list[TimelineItem] = [
+        TimelineItem(at=e.ended_at, kind="run:failed", title=f"{name}: the run failed", detail=e.failure or "")
+        for e, name in run_rows
+        if e.end_reason == EndReason.FAILED and e.ended_at is not None
+    ]
     for event in session.execute(
         select(Event).where(col(Event.profile_id) == profile.id).order_by(col(Event.occurred_at).desc()).limit(100)
     ).scalars():

@@ -1,21 +1,25 @@
 """Walking one run through its plan and collecting what happened, many customers per transaction.
 
 The decisions are pure (:mod:`engine.runtime.decisions`); a walk applies them to a run and adds the
-rows they imply (transitions, messages, the run's new state) to a batch's writes, flushed with one
-statement per table: per-row commits are the bottleneck on both SQLite and PostgreSQL, so a batch of
-customers shares one transaction. The tick (:mod:`engine.runtime.due`), entries
-(:mod:`engine.runtime.entry`) and reactions to events (:mod:`engine.runtime.reactions`) all walk here.
+rows they imply (transitions, messages, the run's new state) to a batch's writes
+(:mod:`engine.runtime.writes`), flushed with one statement per table: per-row commits are the
+bottleneck on both SQLite and PostgreSQL, so a batch of customers shares one transaction. The tick
+(:mod:`engine.runtime.due`), entries (:mod:`engine.runtime.entry`) and reactions to events
+(:mod:`engine.runtime.reactions`) all walk here.
+
+One customer's failure is that customer's alone. A message that cannot be rendered from their data, a
+wait that would end after the year 9999, or any error while walking them ends their run as failed,
+with the reason, and what the walk had written for them is dropped. The batch, and everyone else in
+it, goes on.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy import bindparam, insert, update
-from sqlmodel import Session
 
 from engine.content import ContentRenderError, render_content, unsubscribe_url
 from engine.journeys import LoadedPlan
@@ -35,49 +39,10 @@ from engine.runtime.decisions import (
     Waiting,
     advance,
 )
-from engine.store import Enrollment, EnrollmentStatus, MessageStatus, OutboxMessage, Profile, Transition
+from engine.runtime.writes import BatchWrites, Position, described, enrollment_update, short_reason
+from engine.store import MessageStatus
 
-
-@dataclass
-class BatchWrites:
-    """Everything one batch writes, flushed with one statement per table."""
-
-    transitions: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    enrollments: list[dict[str, Any]] = field(default_factory=list)
-    arrivals: list[dict[str, Any]] = field(default_factory=list)
-    traits: dict[int, dict[str, Any]] = field(default_factory=dict)
-    steps: int = 0
-
-    def flush(self, session: Session) -> None:
-        if self.transitions:
-            session.execute(insert(Transition.__table__), self.transitions)  # type: ignore[attr-defined]
-        if self.messages:
-            session.execute(insert(OutboxMessage.__table__), self.messages)  # type: ignore[attr-defined]
-        if self.enrollments:
-            table = Enrollment.__table__  # type: ignore[attr-defined]
-            session.execute(
-                update(table).where(table.c.id == bindparam("eid")),
-                self.enrollments,
-                execution_options={"synchronize_session": False},
-            )
-        if self.arrivals:
-            table = Enrollment.__table__  # type: ignore[attr-defined]
-            # Due at once and no longer listening: the first tick after resuming takes the event's path.
-            session.execute(
-                update(table)
-                .where(table.c.id == bindparam("eid"))
-                .values(event_arrived_at=bindparam("at"), due_at=bindparam("at"), wait_event=None),
-                self.arrivals,
-                execution_options={"synchronize_session": False},
-            )
-        if self.traits:
-            table = Profile.__table__  # type: ignore[attr-defined]
-            session.execute(
-                update(table).where(table.c.id == bindparam("pid")),
-                [{"pid": pid, "traits": traits} for pid, traits in self.traits.items()],
-                execution_options={"synchronize_session": False},
-            )
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,42 +60,6 @@ class RunContext:
     position: Position
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where a run is: its step and its stage, and when it entered each. The next transition it
-    records names them as where it came from, so the KPIs count a move from one row."""
-
-    step: str | None
-    step_at: datetime | None
-    stage: str | None
-    stage_at: datetime | None
-
-    @classmethod
-    def of_run(cls, row: Any) -> Position:
-        """Where a run read from the enrollment table is (any row with its step and stage columns)."""
-        return cls(step=row.step_id, step_at=row.step_entered_at, stage=row.stage_id, stage_at=row.stage_entered_at)
-
-    def entering(self, node_id: str, stage_id: str, at: datetime) -> Position:
-        """Where the run is once it has entered ``node_id``: a new stage's visit begins then."""
-        return Position(
-            step=node_id, step_at=at, stage=stage_id, stage_at=at if stage_id != self.stage else self.stage_at
-        )
-
-    @classmethod
-    def after(cls, update: Mapping[str, Any]) -> Position:
-        """Where an ``enrollment_update`` row leaves the run."""
-        return cls(
-            step=update["step_id"],
-            step_at=update["step_entered_at"],
-            stage=update["stage_id"],
-            stage_at=update["stage_entered_at"],
-        )
-
-
-# Before the journey's entry: its transition comes from no step and enters its first stage.
-NOWHERE = Position(step=None, step_at=None, stage=None, stage_at=None)
-
-
 def _recipient(channel: Channel, *, traits: Mapping[str, Any], user_id: str | None, url: str) -> str:
     if channel is Channel.EMAIL:
         return str(traits.get("email") or "")
@@ -143,7 +72,8 @@ def _recipient(channel: Channel, *, traits: Mapping[str, Any], user_id: str | No
 
 def _message_row(
     run: RunContext, effect: SendMessage, *, loaded: LoadedPlan, now: datetime, traits: Mapping[str, Any]
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str | None]:
+    """The outbox row of a message, and why it could not be rendered (None when it was)."""
     key = f"e{run.enrollment_id}-{effect.node_id}-{int(now.timestamp() * 1000)}"
     row: dict[str, Any] = {
         "idempotency_key": key,
@@ -169,15 +99,16 @@ def _message_row(
             unsubscribe_url=unsubscribe_url(run.profile_id, effect.channel),
         )
     except ContentRenderError as error:
-        return {
-            **row,
-            "recipient": "",
-            "subject": "",
-            "body": "",
-            "url": "",
-            "status": MessageStatus.FAILED,
-            "reason": f"content could not be rendered: {error}",
-        }
+        problem: str | None = short_reason(str(error))
+    except Exception as error:
+        # A template function that chokes on this customer's data is their message's failure, not the batch's.
+        log.exception("message %r of run %s could not be rendered", effect.node_id, run.enrollment_id)
+        problem = described(error)
+    else:
+        problem = None
+    if problem is not None:
+        failed = {"recipient": "", "subject": "", "body": "", "url": "", "status": MessageStatus.FAILED}
+        return {**row, **failed, "reason": f"content could not be rendered: {problem}"}, problem
     recipient = _recipient(effect.channel, traits=traits, user_id=run.user_id, url=content.url)
     status, reason = MessageStatus.PENDING, ""
     # With a fallback channel the dispatcher decides: it sends there when this channel has no address.
@@ -191,17 +122,21 @@ def _message_row(
         "url": content.url,
         "status": status,
         "reason": reason,
-    }
+    }, None
 
 
-def _apply(run: RunContext, result: Advance, *, loaded: LoadedPlan, now: datetime, writes: BatchWrites) -> None:
+def _apply(
+    run: RunContext, result: Advance, *, loaded: LoadedPlan, now: datetime, writes: BatchWrites
+) -> Waiting | Ended:
+    """Add the rows the walk's effects imply; returns where the run now is. A message that cannot be
+    rendered ends the run there as failed: the steps after it were meant to follow that message."""
     traits = run.traits
     here = run.position
     goal_at: datetime | None = None
+    outcome = result.outcome
     for effect in result.effects:
         match effect:
             case NodeEntered():
-                writes.steps += 1
                 writes.transitions.append(
                     transition_row(run, effect.node_id, effect.stage_id, effect.at, came_from=here)
                 )
@@ -209,7 +144,12 @@ def _apply(run: RunContext, result: Advance, *, loaded: LoadedPlan, now: datetim
             case SplitAssigned():
                 writes.transitions[-1]["arm"] = effect.arm
             case SendMessage():
-                writes.messages.append(_message_row(run, effect, loaded=loaded, now=now, traits=traits))
+                message, problem = _message_row(run, effect, loaded=loaded, now=now, traits=traits)
+                writes.messages.append(message)
+                if problem is not None:
+                    detail = f"the message at step {effect.node_id!r} could not be rendered: {problem}"
+                    outcome = Ended(reason=EndReason.FAILED, detail=detail)
+                    break
             case SendSkipped():
                 writes.messages.append(
                     {
@@ -240,7 +180,8 @@ def _apply(run: RunContext, result: Advance, *, loaded: LoadedPlan, now: datetim
                 writes.traits[run.profile_id] = {**writes.traits.get(run.profile_id, run.traits), **effect.traits}
             case GoalReached():
                 goal_at = now
-    writes.enrollments.append(enrollment_update(run.enrollment_id, result.outcome, now=now, goal_at=goal_at, at=here))
+    writes.enrollments.append(enrollment_update(run.enrollment_id, outcome, now=now, goal_at=goal_at, at=here))
+    return outcome
 
 
 def transition_row(
@@ -266,47 +207,6 @@ def transition_row(
     }
 
 
-def enrollment_update(
-    enrollment_id: int, outcome: Waiting | Ended, *, now: datetime, goal_at: datetime | None, at: Position
-) -> dict[str, Any]:
-    """The run's row after a walk or a reaction; ``at`` is where it is now (an ended run keeps its stage,
-    the one it left the journey from)."""
-    # Every row of one executemany must bind the same columns, so ended and waiting rows both name all.
-    if isinstance(outcome, Waiting):
-        return {
-            "eid": enrollment_id,
-            "status": EnrollmentStatus.WAITING,
-            "step_id": outcome.step_id,
-            "step_entered_at": at.step_at,
-            "stage_id": at.stage,
-            "stage_entered_at": at.stage_at,
-            "due_at": outcome.due_at,
-            "wait_event": outcome.event,
-            "correlation": None,
-            "resume_mode": None,
-            "event_arrived_at": None,
-            "ended_at": None,
-            "end_reason": None,
-            "goal_reached_at": goal_at,
-        }
-    return {
-        "eid": enrollment_id,
-        "status": EnrollmentStatus.ENDED,
-        "step_id": None,
-        "step_entered_at": None,
-        "stage_id": at.stage,
-        "stage_entered_at": at.stage_at,
-        "due_at": None,
-        "wait_event": None,
-        "correlation": None,
-        "resume_mode": None,
-        "event_arrived_at": None,
-        "ended_at": now,
-        "end_reason": outcome.reason.value,
-        "goal_reached_at": goal_at if goal_at is not None or outcome.reason is not EndReason.GOAL else now,
-    }
-
-
 def _correlation_value(outcome: Waiting | Ended, context: Mapping[str, Any]) -> str | None:
     if isinstance(outcome, Waiting) and outcome.correlate_on:
         value = context.get(outcome.correlate_on)
@@ -323,13 +223,14 @@ def walk(
     resume_mode: ResumeMode | None,
     writes: BatchWrites,
 ) -> None:
-    result = advance(
-        loaded.plan,
-        start_at=start_at,
-        customer=Customer(enrollment_id=run.enrollment_id, traits=run.traits, event=run.context, timezone=run.timezone),
-        now=now,
-        resume_mode=resume_mode,
-        steps=loaded.steps,
-    )
-    _apply(run, result, loaded=loaded, now=now, writes=writes)
-    writes.enrollments[-1]["correlation"] = _correlation_value(result.outcome, run.context)
+    """Walk one run from ``start_at`` and add what happened to ``writes``; the run's update is the last
+    of ``writes.enrollments`` afterwards, whether it waits, ended, or failed."""
+    with writes.run(run.enrollment_id, profile_id=run.profile_id, at=run.position):
+        customer = Customer(
+            enrollment_id=run.enrollment_id, traits=run.traits, event=run.context, timezone=run.timezone
+        )
+        result = advance(
+            loaded.plan, start_at=start_at, customer=customer, now=now, resume_mode=resume_mode, steps=loaded.steps
+        )
+        outcome = _apply(run, result, loaded=loaded, now=now, writes=writes)
+        writes.enrollments[-1]["correlation"] = _correlation_value(outcome, run.context)

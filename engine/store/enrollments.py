@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from engine.store.db import UtcDateTime, enum_type, utc_now
@@ -41,6 +41,14 @@ class Enrollment(SQLModel, table=True):
             "ended_at",
             "goal_reached_at",
         ),
+        # Failed runs, newest first, for launch control: few, so a partial index keeps them at hand.
+        Index(
+            "ix_enrollment_failed",
+            "journey_id",
+            "ended_at",
+            sqlite_where=text("end_reason = 'failed'"),
+            postgresql_where=text("end_reason = 'failed'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -65,6 +73,9 @@ class Enrollment(SQLModel, table=True):
     entered_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     end_reason: str | None = Field(default=None, max_length=32)
+    # Why the engine could not carry the run on (end reason "failed"): shown on launch control and in
+    # the customer's timeline, so one customer's bad data is seen rather than stopping everyone else.
+    failure: str | None = Field(default=None, sa_type=Text)
     goal_reached_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 

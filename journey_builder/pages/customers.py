@@ -21,6 +21,7 @@ class RunRow:
     due: str
     entered: str
     end_reason: str
+    failure: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +74,7 @@ class CustomerState(rx.State):
                 due=f"{r.due_at:%Y-%m-%d %H:%M}" if r.due_at else "—",
                 entered=f"{r.entered_at:%Y-%m-%d %H:%M}",
                 end_reason=r.end_reason or "",
+                failure=r.failure or "",
             )
             for r in view.runs
         ]
@@ -126,7 +128,10 @@ def customers_page() -> rx.Component:
                                     rx.table.cell(r.step),
                                     rx.table.cell(r.due),
                                     rx.table.cell(r.entered),
-                                    rx.table.cell(r.end_reason),
+                                    rx.table.cell(
+                                        r.end_reason,
+                                        rx.cond(r.failure != "", rx.text(r.failure, size="1", color="red")),
+                                    ),
                                 ),
                             )
                         ),

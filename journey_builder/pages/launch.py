@@ -149,7 +149,13 @@ def _controls() -> rx.Component:
 def _who_is_where() -> rx.Component:
     return rx.card(
         rx.heading("Who is where", size="4"),
-        rx.text(f"{LaunchState.in_flight} in flight, {LaunchState.ended} finished", color_scheme="gray", size="2"),
+        rx.text(
+            f"{LaunchState.in_flight} in flight, {LaunchState.ended} finished",
+            rx.cond(LaunchState.failed > 0, rx.text.span(f" (of which {LaunchState.failed} failed)", color="red")),
+            color_scheme="gray",
+            size="2",
+            data_testid="run-counts",
+        ),
         rx.cond(
             LaunchState.nodes.length() == 0,
             rx.text("Nobody is waiting in this journey right now.", size="2", margin_top="0.5em"),
@@ -200,6 +206,33 @@ def _messages() -> rx.Component:
             size="1",
         ),
         width="100%",
+    )
+
+
+def _failures() -> rx.Component:
+    return rx.card(
+        rx.heading("Failed runs", size="4"),
+        rx.text(
+            "The engine could not carry these customers on; everyone else went on. The reason says what to fix.",
+            color_scheme="gray",
+            size="2",
+        ),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Time", "Customer", "Stage", "Reason")])
+            ),
+            rx.table.body(
+                rx.foreach(
+                    LaunchState.failures,
+                    lambda f: rx.table.row(
+                        rx.table.cell(f.at), rx.table.cell(f.customer), rx.table.cell(f.stage), rx.table.cell(f.reason)
+                    ),
+                )
+            ),
+            size="1",
+        ),
+        width="100%",
+        data_testid="failed-runs",
     )
 
 
@@ -283,6 +316,7 @@ def launch_page() -> rx.Component:
             rx.grid(_who_is_where(), _versions(), columns="2", spacing="4", width="100%"),
             rx.cond(SessionState.can_test_send, _proof()),
             rx.cond(SessionState.can_view_customers, _messages()),
+            rx.cond(SessionState.can_view_customers & (LaunchState.failures.length() > 0), _failures()),
             spacing="5",
             width="100%",
         ),

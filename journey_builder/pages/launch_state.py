@@ -45,6 +45,14 @@ class MessageRow:
 
 
 @dataclasses.dataclass(frozen=True)
+class FailureRow:
+    at: str
+    customer: str
+    stage: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class MessageChoice:
     node_id: str
     label: str
@@ -60,6 +68,8 @@ class LaunchState(rx.State):
     messages: list[MessageRow] = rx.field(default_factory=list)
     in_flight: int = 0
     ended: int = 0
+    failed: int = 0
+    failures: list[FailureRow] = rx.field(default_factory=list)
     message_choices: list[MessageChoice] = rx.field(default_factory=list)
     proof_node: str = ""
     proof_customer: str = ""
@@ -107,9 +117,20 @@ class LaunchState(rx.State):
             ),
             key=lambda row: -row.waiting,
         )
-        self.in_flight, self.ended = overview.in_flight, overview.ended
-        # Recent messages name their recipients: customer data, as in GET /api/journeys/{id}/runs.
-        shown = overview.recent_messages if allowed(acting().role, Action.VIEW_CUSTOMERS) else []
+        self.in_flight, self.ended, self.failed = overview.in_flight, overview.ended, overview.failed
+        # Recent messages and failed runs name their customers: customer data, as in GET /api/journeys/{id}/runs.
+        customers_shown = allowed(acting().role, Action.VIEW_CUSTOMERS)
+        shown = overview.recent_messages if customers_shown else []
+        stages = {stage.id: stage.name for stage in doc.stages}
+        self.failures = [
+            FailureRow(
+                at=f"{f.failed_at:%Y-%m-%d %H:%M:%S}" if f.failed_at else "—",
+                customer=f.user_id or f"anonymous #{f.profile_id}",
+                stage=stages.get(f.stage_id or "", f.stage_id or "—"),
+                reason=f.reason,
+            )
+            for f in (overview.recent_failures if customers_shown else [])
+        ]
         self.messages = [
             MessageRow(
                 id=m.id,

@@ -1,0 +1,257 @@
+"""What a batch of walks writes, and how one run's failure is kept to that run.
+
+Walks add rows (transitions, messages, the runs' new state) to a batch's :class:`BatchWrites`, flushed
+with one statement per table. A block of one run's work (:meth:`BatchWrites.run`) that raises leaves
+nothing of that run's rows behind and ends the run as failed, with the reason; a flush the database
+refuses because of some row's values is written again run by run, and only the refused runs fail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlmodel import Session
+
+from engine.runtime.decisions import Ended, EndReason, Waiting
+from engine.store import Enrollment, EnrollmentStatus, OutboxMessage, Profile, Transition
+
+log = logging.getLogger(__name__)
+
+# A reason is read on launch control and in a timeline: a sentence, not a dump of the data.
+_REASON_CHARS = 300
+
+
+def short_reason(text: str) -> str:
+    """The first line of ``text``, cut to what a table cell shows."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= _REASON_CHARS else line[: _REASON_CHARS - 1] + "…"
+
+
+def described(error: BaseException) -> str:
+    """An unforeseen error as a reason: its kind and its first line, without the traceback (which is logged)."""
+    text = short_reason(str(error))
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+# What a database refuses because of one row's values (a NUL byte in a text on PostgreSQL, a value
+# longer than its column, a broken reference). Other errors (a lost connection, a deadlock) concern the
+# whole transaction and fail it, to be tried again, rather than fail customers who did nothing wrong.
+_REFUSED_ROW = (DataError, IntegrityError)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a run is: its step and its stage, and when it entered each. The next transition it
+    records names them as where it came from, so the KPIs count a move from one row."""
+
+    step: str | None
+    step_at: datetime | None
+    stage: str | None
+    stage_at: datetime | None
+
+    @classmethod
+    def of_run(cls, row: Any) -> Position:
+        """Where a run read from the enrollment table is (any row with its step and stage columns)."""
+        return cls(step=row.step_id, step_at=row.step_entered_at, stage=row.stage_id, stage_at=row.stage_entered_at)
+
+    def entering(self, node_id: str, stage_id: str, at: datetime) -> Position:
+        """Where the run is once it has entered ``node_id``: a new stage's visit begins then."""
+        return Position(
+            step=node_id, step_at=at, stage=stage_id, stage_at=at if stage_id != self.stage else self.stage_at
+        )
+
+    @classmethod
+    def after(cls, update: Mapping[str, Any]) -> Position:
+        """Where an ``enrollment_update`` row leaves the run."""
+        return cls(
+            step=update["step_id"],
+            step_at=update["step_entered_at"],
+            stage=update["stage_id"],
+            stage_at=update["stage_entered_at"],
+        )
+
+
+# Before the journey's entry: its transition comes from no step and enters its first stage.
+NOWHERE = Position(step=None, step_at=None, stage=None, stage_at=None)
+
+
+@dataclass
+class BatchWrites:
+    """Everything one batch writes, flushed with one statement per table; ``now`` is the batch's moment."""
+
+    now: datetime
+    transitions: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    enrollments: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: list[dict[str, Any]] = field(default_factory=list)
+    traits: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Runs that failed in this batch, so callers keeping runs in memory forget them.
+    failed: set[int] = field(default_factory=set)
+
+    @contextmanager
+    def run(self, enrollment_id: int, *, profile_id: int, at: Position) -> Iterator[None]:
+        """What one run writes inside the block. Should the block raise, whatever it had written is
+        dropped and the run ends as failed where it was (``at``); the error goes no further."""
+        sizes = (len(self.transitions), len(self.messages), len(self.enrollments), len(self.arrivals))
+        traits = self.traits.get(profile_id)
+        try:
+            yield
+        except Exception as error:
+            log.exception("run %s could not be advanced from step %r; it fails alone", enrollment_id, at.step)
+            kept = zip((self.transitions, self.messages, self.enrollments, self.arrivals), sizes, strict=True)
+            for rows, size in kept:
+                del rows[size:]
+            if traits is None:
+                self.traits.pop(profile_id, None)
+            else:
+                self.traits[profile_id] = traits
+            reason = f"the engine could not advance this run from step {at.step!r} ({described(error)})"
+            failed = Ended(reason=EndReason.FAILED, detail=reason)
+            self.enrollments.append(enrollment_update(enrollment_id, failed, now=self.now, goal_at=None, at=at))
+            self.failed.add(enrollment_id)
+
+    def flush(self, session: Session) -> None:
+        """Write the batch. Should the database refuse a row, the batch is written again run by run and
+        each refused run is recorded as failed instead, so one customer's data never stops the others."""
+        try:
+            with session.begin_nested():
+                self._write(session)
+        except _REFUSED_ROW as error:
+            log.warning("a batch was refused (%s); writing it run by run", _refusal(error))
+            self._write_run_by_run(session)
+
+    def _write_run_by_run(self, session: Session) -> None:
+        runs: dict[int, BatchWrites] = {}
+
+        def part(enrollment_id: int) -> BatchWrites:
+            return runs.setdefault(enrollment_id, BatchWrites(now=self.now))
+
+        for row in self.transitions:
+            part(row["enrollment_id"]).transitions.append(row)
+        for row in self.messages:
+            part(row["enrollment_id"]).messages.append(row)
+        for row in self.enrollments:
+            part(row["eid"]).enrollments.append(row)
+        for row in self.arrivals:
+            part(row["eid"]).arrivals.append(row)
+        for enrollment_id, writes in runs.items():
+            try:
+                with session.begin_nested():
+                    writes._write(session)
+            except _REFUSED_ROW as error:
+                reason = f"what this run did could not be stored: {_refusal(error)}"
+                log.warning("run %s: %s", enrollment_id, reason)
+                _fail_stored_run(session, enrollment_id, reason, now=self.now)
+        for profile_id, traits in self.traits.items():
+            try:
+                with session.begin_nested():
+                    BatchWrites(now=self.now, traits={profile_id: traits})._write(session)
+            except _REFUSED_ROW as error:
+                log.warning("profile %s: traits set by a journey could not be stored: %s", profile_id, _refusal(error))
+
+    def _write(self, session: Session) -> None:
+        if self.transitions:
+            session.execute(insert(Transition.__table__), self.transitions)  # type: ignore[attr-defined]
+        if self.messages:
+            session.execute(insert(OutboxMessage.__table__), self.messages)  # type: ignore[attr-defined]
+        if self.enrollments:
+            table = Enrollment.__table__  # type: ignore[attr-defined]
+            session.execute(
+                update(table).where(table.c.id == bindparam("eid")),
+                self.enrollments,
+                execution_options={"synchronize_session": False},
+            )
+        if self.arrivals:
+            table = Enrollment.__table__  # type: ignore[attr-defined]
+            # Due at once and no longer listening: the first tick after resuming takes the event's path.
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("eid"))
+                .values(event_arrived_at=bindparam("at"), due_at=bindparam("at"), wait_event=None),
+                self.arrivals,
+                execution_options={"synchronize_session": False},
+            )
+        if self.traits:
+            table = Profile.__table__  # type: ignore[attr-defined]
+            session.execute(
+                update(table).where(table.c.id == bindparam("pid")),
+                [{"pid": pid, "traits": traits} for pid, traits in self.traits.items()],
+                execution_options={"synchronize_session": False},
+            )
+
+
+def _refusal(error: DBAPIError) -> str:
+    # The driver's own message names the problem; SQLAlchemy's adds the statement and its parameters.
+    return short_reason(str(error.orig))
+
+
+def _fail_stored_run(session: Session, enrollment_id: int, reason: str, *, now: datetime) -> None:
+    """End a run whose own writes the database refused; it stays in the stage it was in."""
+    table = Enrollment.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(table.c.id == enrollment_id)
+        .values(
+            status=EnrollmentStatus.ENDED,
+            step_id=None,
+            step_entered_at=None,
+            due_at=None,
+            wait_event=None,
+            correlation=None,
+            resume_mode=None,
+            event_arrived_at=None,
+            ended_at=now,
+            end_reason=EndReason.FAILED.value,
+            failure=reason,
+        )
+    )
+
+
+def enrollment_update(
+    enrollment_id: int, outcome: Waiting | Ended, *, now: datetime, goal_at: datetime | None, at: Position
+) -> dict[str, Any]:
+    """The run's row after a walk or a reaction; ``at`` is where it is now (an ended run keeps its stage,
+    the one it left the journey from)."""
+    # Every row of one executemany must bind the same columns, so ended and waiting rows both name all.
+    if isinstance(outcome, Waiting):
+        return {
+            "eid": enrollment_id,
+            "status": EnrollmentStatus.WAITING,
+            "step_id": outcome.step_id,
+            "step_entered_at": at.step_at,
+            "stage_id": at.stage,
+            "stage_entered_at": at.stage_at,
+            "due_at": outcome.due_at,
+            "wait_event": outcome.event,
+            "correlation": None,
+            "resume_mode": None,
+            "event_arrived_at": None,
+            "ended_at": None,
+            "end_reason": None,
+            "failure": None,
+            "goal_reached_at": goal_at,
+        }
+    return {
+        "eid": enrollment_id,
+        "status": EnrollmentStatus.ENDED,
+        "step_id": None,
+        "step_entered_at": None,
+        "stage_id": at.stage,
+        "stage_entered_at": at.stage_at,
+        "due_at": None,
+        "wait_event": None,
+        "correlation": None,
+        "resume_mode": None,
+        "event_arrived_at": None,
+        "ended_at": now,
+        "end_reason": outcome.reason.value,
+        "failure": outcome.detail if outcome.reason is EndReason.FAILED else None,
+        "goal_reached_at": goal_at if goal_at is not None or outcome.reason is not EndReason.GOAL else now,
+    }

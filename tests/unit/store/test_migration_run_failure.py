@@ -1,0 +1,59 @@
+"""Revision 0007 gives runs a failure reason (and failed runs an index) and takes them away again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.command import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from engine.journeys import create_journey, publish_journey
+from engine.store import Profile, alembic_config, get_engine, session_scope, upgrade_database
+from tests.conftest import scratch_postgres_database
+from tests.engine_factories import event_trigger, journey_map, node
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'migrated.db'}"
+        yield url
+        get_engine(url).dispose()
+        return
+    with scratch_postgres_database("journey_migration") as url:
+        yield url
+
+
+def test_runs_stored_before_0007_have_no_failure_and_downgrading_removes_it(empty_url: str) -> None:
+    upgrade(alembic_config(empty_url), "0006_transition_source")
+    with session_scope(empty_url) as session:
+        doc = journey_map([event_trigger("go"), node("hold", "wait", duration="PT1H")], [("entry", "hold")])
+        journey = create_journey(session=session, doc=doc)
+        version = publish_journey(session=session, journey_id=journey.id or 0)
+        profile = Profile(user_id="u1")
+        session.add(profile)
+        session.flush()
+        session.execute(
+            text(
+                "INSERT INTO enrollment (journey_id, version_id, profile_id, status, context, entered_at, end_reason)"
+                " VALUES (:journey, :version, :profile, 'ended', '{}', CURRENT_TIMESTAMP, 'completed')"
+            ),
+            {"journey": journey.id, "version": version.id, "profile": profile.id},
+        )
+
+    upgrade_database(empty_url)
+
+    with get_engine(empty_url).connect() as connection:
+        assert connection.execute(text("SELECT end_reason, failure FROM enrollment")).all() == [("completed", None)]
+    indexes = {i["name"] for i in inspect(get_engine(empty_url)).get_indexes("enrollment")}
+    assert "ix_enrollment_failed" in indexes
+
+    downgrade(alembic_config(empty_url), "0006_transition_source")
+
+    inspector = inspect(get_engine(empty_url))
+    assert "failure" not in {c["name"] for c in inspector.get_columns("enrollment")}
+    assert "ix_enrollment_failed" not in {i["name"] for i in inspector.get_indexes("enrollment")}
+    with get_engine(empty_url).connect() as connection:
+        assert connection.execute(text("SELECT end_reason FROM enrollment")).all() == [("completed",)]
