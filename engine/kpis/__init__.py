@@ -26,7 +26,6 @@ from engine.kpis.outcomes import (
     two_proportion_p_value,
 )
 from engine.kpis.percentiles import HINTS, SAMPLE_PERIOD, SAMPLE_SLOTS
-from engine.kpis.summary import overlay_summary
 from engine.kpis.report import (
     VELOCITY_BUCKETS,
     WINDOW_LABELS,
@@ -47,9 +46,9 @@ from engine.kpis.report import (
 )
 from engine.kpis.scope import TRANSITION
 from engine.kpis.stages import stage_metrics
+from engine.kpis.summary import overlay_summary
 
 __all__ = [
-    "overlay_summary",
     "HINTS",
     "SAMPLE_PERIOD",
     "SAMPLE_SLOTS",
@@ -83,6 +82,7 @@ __all__ = [
     "journey_report",
     "journey_trends",
     "node_metrics",
+    "overlay_summary",
     "recovery_by_channel",
     "split_results",
     "stage_metrics",
