@@ -1,4 +1,6 @@
-"""Placeholder checks for message content: every Liquid variable must be one the engine can fill.
+"""Placeholder checks for message content: every Liquid variable must be one the engine can fill, and no
+template may be unusable whatever the customer's data (a range wider than rendering allows, the ``safe``
+filter).
 
 Content is parsed with the same Liquid environment that renders it at send time, so a template the
 compiler accepts is one the dispatcher can render.
@@ -14,7 +16,7 @@ from liquid.exceptions import LiquidError
 
 from engine.compiler.index import MapIndex
 from engine.compiler.problems import Problem, describe, error
-from engine.content import parse_template
+from engine.content import fixed_problems, parse_template
 from engine.map import ConditionSource, EventTrigger, JourneyMap, SendNode, WaitForEventNode
 
 STANDARD_TRAITS = frozenset({"email", "phone", "first_name", "last_name", "user_id", "timezone", "locale"})
@@ -81,6 +83,7 @@ def placeholder_problems(
     if parse_error is not None:
         yield "invalid_template", f"is not valid Liquid: {parse_error}"
         return
+    yield from fixed_problems(source)
     for path in paths:
         root, _, rest = path.partition(".")
         if root in _GLOBALS and not rest:

@@ -1,14 +1,21 @@
 """Message content: Liquid templates rendered for one customer, and the signed unsubscribe links they carry.
 
-Used by the compiler (parsing), the runtime (rendering at send time) and the intake of unsubscribes.
+Used by the compiler (parsing, and the problems a template has whatever the data), the runtime and test sends
+(rendering at send time, within the bounds of ``bounds``), the email channel (which bodies are HTML) and the
+intake of unsubscribes.
 """
 
-from engine.content.liquid import ContentRenderError, parse_template, render_content
+from engine.content.bounds import MAX_ITEMS, MAX_OUTPUT_BYTES
+from engine.content.liquid import ContentRenderError, fixed_problems, looks_like_html, parse_template, render_content
 from engine.content.unsubscribe import UnsubscribeError, unsubscribe, unsubscribe_url
 
 __all__ = [
+    "MAX_ITEMS",
+    "MAX_OUTPUT_BYTES",
     "ContentRenderError",
     "UnsubscribeError",
+    "fixed_problems",
+    "looks_like_html",
     "parse_template",
     "render_content",
     "unsubscribe",

@@ -7,6 +7,19 @@ value is null counts as missing, and so does an empty ``unsubscribe_url``. Desig
 explicitly with the ``default`` filter (``{{ profile.first_name | default: "there" }}``), and
 ``{% if event.coupon %}`` may test an optional value without raising.
 
+A body whose template holds HTML tags (``looks_like_html``, the test the email channel applies to decide
+on an HTML part) is rendered with every value HTML-escaped: ``<`` in a customer's name arrives as
+``&lt;``. Trusted HTML is what the template itself holds: tags written in the body, string literals
+(``{{ "<b>Sale</b>" }}``) and ``{% capture %}`` blocks, whose own values were escaped when captured. The
+``safe`` filter is refused, since it could only let a value through unescaped. A plain-text body is
+rendered as written, unless it comes out looking like HTML: a value holding tags (a name such as
+``<img src=x>``) or markup the template made (``tablerow``, ``newline_to_br``). Then it is rendered
+again with the values escaped, so no channel takes customer data for markup. Subjects and URLs are never
+escaped.
+
+Rendering is bounded (``bounds``): a template over a bound, a filter that fails on the data, or anything
+else going wrong with this template and this customer's data is a ``ContentRenderError`` saying why.
+
 Parsed templates are cached by source text, so sending thousands of messages built from the same few
 templates parses each template once.
 """
@@ -14,15 +27,28 @@ templates parses each template once.
 from __future__ import annotations
 
 import functools
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
-from liquid import BoundTemplate, Environment, FalsyStrictUndefined
-from liquid.exceptions import LiquidError, UndefinedError
+from liquid import BoundTemplate, Expression, RenderContext
+from liquid.builtin.expressions.primitive import FloatLiteral, IntegerLiteral, RangeLiteral
+from liquid.exceptions import (
+    LiquidError,
+    LocalNamespaceLimitError,
+    LoopIterationLimitError,
+    OutputStreamLimitError,
+    UndefinedError,
+)
 
+from engine.content.bounds import MAX_ITEMS, MAX_LOCALS_BYTES, MAX_OUTPUT_BYTES, environment, reason, time_budget
 from engine.map import MessageContent
 
 _UNDEFINED_MESSAGE = re.compile(r"^'?(?P<name>.+?)'? is undefined$")
+_LOOKS_LIKE_HTML = re.compile(
+    r"<\s*(?:!doctype\s+html|html|head|body|p|div|br|a|table|tr|td|h[1-6]|ul|ol|li|span|strong|em|b|i|img)\b[^>]*>",
+    re.IGNORECASE,
+)
 
 
 class ContentRenderError(ValueError):
@@ -34,25 +60,70 @@ class ContentRenderError(ValueError):
         self.variable = variable
 
 
-class _MissingValue(FalsyStrictUndefined):
-    """Strict when output, false in ``if``, and replaced by the ``default`` filter."""
-
-    force_liquid_default = True
-
-
-class _ContentEnvironment(Environment):
-    # A loop over a huge list or a runaway template must not stall the dispatcher or fill memory.
-    loop_iteration_limit = 10_000
-    output_stream_limit = 1_000_000
-
-
-_ENVIRONMENT = _ContentEnvironment(undefined=_MissingValue, autoescape=False)
+def looks_like_html(text: str) -> bool:
+    """Whether ``text`` holds a common HTML tag: such a body goes by email as HTML with a text alternative."""
+    return _LOOKS_LIKE_HTML.search(text) is not None
 
 
 @functools.lru_cache(maxsize=4096)
 def parse_template(source: str) -> BoundTemplate:
     """The parsed template for ``source``, parsed once and then served from the cache."""
-    return _ENVIRONMENT.from_string(source)
+    return environment(html=False).from_string(source)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_html(source: str) -> BoundTemplate:
+    return environment(html=True).from_string(source)
+
+
+@functools.lru_cache(maxsize=4096)
+def fixed_problems(source: str) -> tuple[tuple[str, str], ...]:
+    """(code, message tail) for what makes a template that parses unusable whatever the customer's data:
+    a range literal wider than any list a message may use, and the ``safe`` filter."""
+    template = parse_template(source)
+    problems: list[tuple[int, str, str]] = []
+    for expression in _expressions(template):
+        ends = _literal_range(expression)
+        if ends is not None and ends[1] - ends[0] + 1 > MAX_ITEMS:
+            start, stop = ends
+            size = stop - start + 1
+            message = f"has a range ({start}..{stop}) of {size} items; a message may use at most {MAX_ITEMS}"
+            problems.append((expression.token.start_index, "template_over_limit", message))
+    if "safe" in template.analyze(include_partials=False).filters:
+        message = (
+            "uses the safe filter, which is not available: HTML written in the template goes out as written, "
+            "and values are always escaped in an HTML body"
+        )
+        problems.append((len(source), "unsafe_html", message))
+    return tuple((code, message) for _, code, message in sorted(problems))
+
+
+def _literal_range(expression: Expression) -> tuple[int, int] | None:
+    if not isinstance(expression, RangeLiteral):
+        return None
+    start, stop = _whole(expression.start), _whole(expression.stop)
+    return (start, stop) if start is not None and stop is not None else None
+
+
+def _whole(end: Expression) -> int | None:
+    if isinstance(end, IntegerLiteral):
+        return end.value
+    if isinstance(end, FloatLiteral) and math.isfinite(end.value):
+        return int(end.value)
+    return None
+
+
+def _expressions(template: BoundTemplate) -> Iterator[Expression]:
+    static = RenderContext(template)
+    nodes = list(template.nodes)
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.children(static, include_partials=False))
+        expressions = list(node.expressions())
+        while expressions:
+            expression = expressions.pop()
+            yield expression
+            expressions.extend(expression.children())
 
 
 def render_content(
@@ -63,7 +134,7 @@ def render_content(
     journey_name: str,
     unsubscribe_url: str,
 ) -> MessageContent:
-    """Render subject, body and url for one customer; raises ContentRenderError naming what is missing."""
+    """Render subject, body and url for one customer; raises ContentRenderError saying what went wrong."""
     variables: dict[str, object] = {
         "profile": _without_nulls(profile),
         "event": _without_nulls(event),
@@ -71,19 +142,31 @@ def render_content(
     }
     if unsubscribe_url:
         variables["unsubscribe_url"] = unsubscribe_url
-    return MessageContent(
-        subject=_render("subject", content.subject, variables),
-        body=_render("body", content.body, variables),
-        url=_render("url", content.url, variables),
-    )
+    with time_budget():
+        return MessageContent(
+            subject=_render("subject", content.subject, variables),
+            body=_render_body(content.body, variables),
+            url=_render("url", content.url, variables),
+        )
 
 
-def _render(field: str, source: str, variables: Mapping[str, object]) -> str:
+def _render_body(source: str, variables: Mapping[str, object]) -> str:
+    html = looks_like_html(source)
+    body = _render("body", source, variables, html=html)
+    if not html and looks_like_html(body):
+        # A value or a tag-making filter brought the markup, and the email channel will send HTML: values must be
+        # escaped in it, and once escaped they read as text in every other channel too.
+        body = _render("body", source, variables, html=True)
+    return body
+
+
+def _render(field: str, source: str, variables: Mapping[str, object], *, html: bool = False) -> str:
     # Most subjects and many URLs hold no Liquid at all; they need neither the cache nor the renderer.
     if "{" not in source:
         return source
     try:
-        return str(parse_template(source).render(**variables))
+        template = _parse_html(source) if html else parse_template(source)
+        return str(template.render(**variables))
     except UndefinedError as error:
         message = str(error.message)
         match = _UNDEFINED_MESSAGE.match(message)
@@ -91,8 +174,24 @@ def _render(field: str, source: str, variables: Mapping[str, object]) -> str:
         raise ContentRenderError(
             f"the {field} uses {variable}, which has no value for this customer", field=field, variable=variable
         ) from None
+    except LoopIterationLimitError:
+        raise ContentRenderError(
+            f"the {field} went over the loop iteration limit ({MAX_ITEMS} iterations in all)", field=field
+        ) from None
+    except OutputStreamLimitError:
+        raise ContentRenderError(
+            f"the {field} would be longer than the output limit of {MAX_OUTPUT_BYTES} bytes", field=field
+        ) from None
+    except LocalNamespaceLimitError:
+        raise ContentRenderError(
+            f"the {field}'s assigned variables would hold more than {MAX_LOCALS_BYTES} bytes", field=field
+        ) from None
     except LiquidError as error:
         raise ContentRenderError(f"the {field} could not be rendered: {error.message!s}", field=field) from None
+    # The template is the designer's and the data the customer's; whatever else goes wrong with this pair
+    # (a number too long to print, a range too wide to count) fails this customer's message, not the caller.
+    except Exception as error:
+        raise ContentRenderError(f"the {field} could not be rendered: {reason(error)}", field=field) from None
 
 
 def _without_nulls(values: Mapping[str, object]) -> dict[str, object]:

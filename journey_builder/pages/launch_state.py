@@ -3,6 +3,7 @@ the lifecycle actions (publish, launch, pause, resume, stop) and proofs of its m
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import reflex as rx
@@ -237,16 +238,22 @@ class LaunchState(rx.State):
 
     @rx.event
     @requires(Action.TEST_SEND)
-    def send_proof(self) -> rx.event.EventSpec:
+    async def send_proof(self) -> rx.event.EventSpec:
+        # The designer's template renders on a worker thread: within its bounds it may still take a moment, and
+        # the event loop goes on serving everyone else meanwhile.
         try:
-            with session_scope() as session:
-                message = send_proof(
-                    session=session, journey_id=self.journey_id, node_id=self.proof_node, customer=self.proof_customer
-                )
-                preview = "\n".join(part for part in (message.subject, message.body, message.url) if part)
-                recipient = message.recipient
+            preview, recipient = await asyncio.to_thread(
+                _queue_proof, self.journey_id, self.proof_node, self.proof_customer
+            )
         except ProofError as error:
             return rx.toast.error(str(error))
         self.proof_preview = preview
         self._refresh()
         return rx.toast.success(f"Proof queued for {recipient}.")
+
+
+def _queue_proof(journey_id: int, node_id: str, customer: str) -> tuple[str, str]:
+    """(the proof as it reads, who it goes to)."""
+    with session_scope() as session:
+        message = send_proof(session=session, journey_id=journey_id, node_id=node_id, customer=customer)
+        return "\n".join(part for part in (message.subject, message.body, message.url) if part), message.recipient

@@ -5,7 +5,9 @@ restart) it is reopened once, transparently. Each message carries
 ``Message-ID: <{idempotency_key}@journey-builder>``, so a retried send is recognisable downstream as the
 same message, and ``List-Unsubscribe`` when the dispatcher passes an absolute ``unsubscribe_url`` in the
 metadata. The body goes as text/plain; a body that looks like HTML goes as HTML with a plain-text
-alternative derived from it.
+alternative derived from it. Customer data in an HTML body was escaped when the body was rendered, and a value
+can never make a plain-text body look like HTML (``engine.content``), so the HTML part carries no markup but
+the designer's; the text alternative reads the escaped values back as the plain text they were.
 
 SMTP replies map to outcomes by their class: 4xx is transient (RETRY), 5xx permanent (FAILED).
 """
@@ -22,12 +24,9 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate
 from html.parser import HTMLParser
 
+from engine.content import looks_like_html
 from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
 
-_LOOKS_LIKE_HTML = re.compile(
-    r"<\s*(?:!doctype\s+html|html|head|body|p|div|br|a|table|tr|td|h[1-6]|ul|ol|li|span|strong|em|b|i|img)\b[^>]*>",
-    re.IGNORECASE,
-)
 _ABSOLUTE_UNSUBSCRIBE = re.compile(r"^(?:https?://|mailto:)\S+$", re.IGNORECASE)
 _BLOCK_TAGS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol"})
 
@@ -135,7 +134,7 @@ class SmtpSender:
         # Mail clients act on List-Unsubscribe without the sender's context, so only an absolute URL helps.
         if _ABSOLUTE_UNSUBSCRIBE.fullmatch(unsubscribe_url):
             email["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        if _LOOKS_LIKE_HTML.search(message.body):
+        if looks_like_html(message.body):
             email.set_content(_html_to_text(message.body))
             email.add_alternative(message.body, subtype="html")
         else:
