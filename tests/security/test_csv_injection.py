@@ -61,4 +61,3 @@ def test_the_exports_own_figures_stay_numbers_negative_ones_included() -> None:
     assert [row[1] for row in rows[emotion_at + 2 : emotion_at + 6]] == ["+1.00", "+0.50", "-1.50", ""]
     headline_at = rows.index(["Headline"])
     assert rows[headline_at + 2] == ["200", "24", "12.0", "116", "60"]
-
