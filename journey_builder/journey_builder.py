@@ -16,6 +16,7 @@ from journey_builder.auth import SessionState
 from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.overlay_state import OverlayState
 from journey_builder.components.layout import app_shell
+from journey_builder.errors import unexpected_error
 from journey_builder.pages.admin_audit import AuditState, audit_page
 from journey_builder.pages.admin_keys import KeysState, keys_page
 from journey_builder.pages.admin_users import UsersState, users_page
@@ -56,6 +57,7 @@ def customer_lookup_page() -> rx.Component:
 app = rx.App(
     stylesheets=["/styles.css"],
     api_transformer=create_api(),
+    backend_exception_handler=unexpected_error,
 )
 app.register_lifespan_task(journey_engine)
 app.add_page(journeys_page, route=routes.JOURNEYS_LIST, title="Journeys · Journey Builder", on_load=JourneysState.load)

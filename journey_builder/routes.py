@@ -46,9 +46,10 @@ def journey_editor(journey_id: int | rx.Var[int]) -> str:
 
 
 def journey_id_in(path: str) -> int:
-    """The journey id in a ``/journeys/<id>...`` path; 0 when the path names none."""
+    """The journey id in a ``/journeys/<id>...`` path; 0 when the path names none (or a number of more
+    digits than the database's integers hold, which no journey has)."""
     parts = [part for part in path.split("/") if part]
-    if len(parts) >= 2 and parts[0] == "journeys" and parts[1].isascii() and parts[1].isdigit():
+    if len(parts) >= 2 and parts[0] == "journeys" and parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 18:
         return int(parts[1])
     return 0
 

@@ -1,4 +1,4 @@
-"""Live KPIs of a journey: the overlay's stage and node figures, percentiles, and the KPI page's report.
+"""Live KPIs of a journey: the overlay's stage and node figures, percentiles, the KPI page's report and windows.
 
 Every figure is a query over what the engine records (transitions, runs, messages): no second bookkeeping.
 """
@@ -28,25 +28,30 @@ from engine.kpis.outcomes import (
 from engine.kpis.percentiles import HINTS, SAMPLE_PERIOD, SAMPLE_SLOTS
 from engine.kpis.report import (
     VELOCITY_BUCKETS,
-    WINDOW_LABELS,
     Cohort,
     DayCount,
     JourneyReport,
     JourneyTrend,
-    KpiWindow,
     StageVelocity,
     StageView,
     VelocityBucket,
-    WindowError,
     cohort,
     journey_report,
     journey_trends,
     velocity_distribution,
-    window_filter,
 )
 from engine.kpis.scope import TRANSITION
 from engine.kpis.stages import stage_metrics
 from engine.kpis.summary import overlay_summary
+from engine.kpis.windows import (
+    WINDOW_LABELS,
+    KpiWindow,
+    WindowError,
+    parse_day,
+    parse_version,
+    parse_window,
+    window_filter,
+)
 
 __all__ = [
     "HINTS",
@@ -83,6 +88,9 @@ __all__ = [
     "journey_trends",
     "node_metrics",
     "overlay_summary",
+    "parse_day",
+    "parse_version",
+    "parse_window",
     "recovery_by_channel",
     "split_results",
     "stage_metrics",

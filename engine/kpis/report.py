@@ -5,15 +5,13 @@ The figures follow the definitions of :mod:`engine.kpis.metrics` (and reuse the 
 
 - the velocity *distribution* of each stage (customers per time bucket), for a histogram;
 - the cohort of a window (entered, reached the goal, dropped off, still in flight) in one query;
-- every journey's entries per UTC day, in one query for all journeys, for the dashboard's sparklines;
-- the rolling and custom windows the pages offer, as metrics filters.
+- every journey's entries per UTC day, in one query for all journeys, for the dashboard's sparklines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from typing import Any, Final
 
@@ -66,56 +64,6 @@ VELOCITY_BUCKETS: Final[tuple[tuple[str, timedelta | None], ...]] = (
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class KpiWindow(StrEnum):
-    LAST_24H = "24h"
-    LAST_7D = "7d"
-    LAST_30D = "30d"
-    ALL_TIME = "all"
-    CUSTOM = "custom"
-
-
-WINDOW_LABELS: Final[dict[KpiWindow, str]] = {
-    KpiWindow.LAST_24H: "Last 24 hours",
-    KpiWindow.LAST_7D: "Last 7 days",
-    KpiWindow.LAST_30D: "Last 30 days",
-    KpiWindow.ALL_TIME: "All time",
-    KpiWindow.CUSTOM: "Custom dates",
-}
-
-
-class WindowError(ValueError):
-    """A custom window people cannot mean: its first day after its last."""
-
-
-def window_filter(
-    window: KpiWindow,
-    *,
-    journey_id: int,
-    version: int | None = None,
-    first_day: date | None = None,
-    last_day: date | None = None,
-    now: datetime | None = None,
-) -> MetricsFilter:
-    """The metrics filter of a window the pages offer.
-
-    A custom window runs from the start of ``first_day`` to the end of ``last_day`` (both UTC days,
-    both included); a missing day leaves that side open.
-    """
-    if window is KpiWindow.LAST_24H:
-        return MetricsFilter.last_24h(journey_id=journey_id, version=version, now=now)
-    if window is KpiWindow.LAST_7D:
-        return MetricsFilter.last_7d(journey_id=journey_id, version=version, now=now)
-    if window is KpiWindow.LAST_30D:
-        return MetricsFilter.last_30d(journey_id=journey_id, version=version, now=now)
-    if window is KpiWindow.ALL_TIME:
-        return MetricsFilter.all_time(journey_id=journey_id, version=version)
-    if first_day is not None and last_day is not None and first_day > last_day:
-        raise WindowError(f"the first day ({first_day.isoformat()}) is after the last ({last_day.isoformat()})")
-    since = datetime.combine(first_day, time(), UTC) if first_day is not None else None
-    until = datetime.combine(last_day + timedelta(days=1), time(), UTC) if last_day is not None else None
-    return MetricsFilter.custom(journey_id=journey_id, version=version, since=since, until=until)
 
 
 class VelocityBucket(_Frozen):

@@ -7,6 +7,7 @@ Nothing here queries anything; the page's state passes in what :mod:`engine.kpis
 
 from __future__ import annotations
 
+import html
 from typing import Any, Final
 
 import plotly.graph_objects as go
@@ -49,6 +50,16 @@ CHART_HEIGHT: Final = 360
 TITLE_TOP: Final = 10
 LEGEND_TOP: Final = 62
 LEGEND_ROW: Final = 22
+
+
+def plain(text: str) -> str:
+    """Text from a map or the data (a stage, split or arm name, a channel) as a figure must carry it.
+
+    Plotly draws a subset of HTML in titles, ticks, legends, bar texts and hovers, links included, so a
+    name holding markup would become a link in an executive's chart; with < > & written as entities,
+    plotly shows the characters themselves.
+    """
+    return html.escape(text, quote=False)
 
 
 def _layout(title: str, subtitle: str, *, height: int = CHART_HEIGHT, legend_rows: int = 0) -> dict[str, Any]:

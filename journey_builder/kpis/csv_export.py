@@ -1,4 +1,11 @@
-"""The KPI page's CSV: every chart's table in one file, section after section, for a spreadsheet."""
+"""The KPI page's CSV: every chart's table in one file, section after section, for a spreadsheet.
+
+Spreadsheets run a cell that starts like a formula, and the CSV holds text people typed (journey, stage,
+split and arm names) and text from the data (channels). Every text cell starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return is written with a leading ``'``, as OWASP recommends, so it
+reads as text. Figures are not text: counts are written as numbers, and the export's own decimals
+(:class:`_Figure`) as it formatted them, so a negative emotion stays -1.50.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +21,34 @@ from journey_builder.kpis.stage_charts import _stage_names, _tracked
 from journey_builder.kpis.trend_charts import LONG_SERIES, _from_first_activity
 
 
+class _Figure(str):
+    """A number the export formatted itself (an optional sign, digits, a point): a figure, not text."""
+
+    __slots__ = ()
+
+
+# OWASP's list of the characters a spreadsheet takes as the start of a formula; a line feed is added,
+# which some spreadsheets skip before reading on.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and not isinstance(value, _Figure) and value.startswith(_FORMULA_START):
+        return f"'{value}"
+    return value
+
+
 def _hours(value: timedelta | None) -> str:
-    return "" if value is None else f"{value.total_seconds() / 3600:.2f}"
+    return "" if value is None else _Figure(f"{value.total_seconds() / 3600:.2f}")
 
 
 def _pct(part: int, whole: int) -> str:
     share = _percent(part, whole)
-    return "" if share is None else f"{share:.1f}"
+    return "" if share is None else _Figure(f"{share:.1f}")
 
 
 def _rate(rate: float | None) -> str:
-    return "" if rate is None else f"{100 * rate:.1f}"
+    return "" if rate is None else _Figure(f"{100 * rate:.1f}")
 
 
 def _window_text(report: JourneyReport, window_label: str) -> str:
@@ -46,13 +70,14 @@ def report_csv(report: JourneyReport, *, window_label: str, generated_at: dateti
     writer = csv.writer(out, lineterminator="\r\n")
     names = _stage_names(report.stages)
     f = report.filter
-    writer.writerows(
+    _rows(
+        writer,
         [
             ["Journey", report.journey_name],
             ["Window", _window_text(report, window_label)],
             ["Version", f"v{f.version}" if f.version is not None else "All versions"],
             ["Generated", f"{generated_at:%Y-%m-%d %H:%M} UTC"],
-        ]
+        ],
     )
     c = report.cohort
     _section(
@@ -163,7 +188,7 @@ def report_csv(report: JourneyReport, *, window_label: str, generated_at: dateti
                 a.customers,
                 a.reached_goal,
                 _rate(a.rate),
-                "" if a.p_value is None else f"{a.p_value:.4f}",
+                "" if a.p_value is None else _Figure(f"{a.p_value:.4f}"),
                 "yes" if a.small_sample else "no",
             ]
             for s in report.splits
@@ -178,7 +203,7 @@ def report_csv(report: JourneyReport, *, window_label: str, generated_at: dateti
         [
             [
                 s.name,
-                "" if s.emotion is None else f"{s.emotion:+.2f}",
+                "" if s.emotion is None else _Figure(f"{s.emotion:+.2f}"),
                 by_id[s.id].entered if s.id in by_id else "",
                 by_id[s.id].dropped_off if s.id in by_id else "",
                 _pct(by_id[s.id].dropped_off, by_id[s.id].entered) if s.id in by_id else "",
@@ -192,5 +217,8 @@ def report_csv(report: JourneyReport, *, window_label: str, generated_at: dateti
 def _section(writer: Any, title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     writer.writerow([])
     writer.writerow([title])
-    writer.writerow(header)
-    writer.writerows(rows)
+    _rows(writer, [header, *rows])
+
+
+def _rows(writer: Any, rows: Sequence[Sequence[object]]) -> None:
+    writer.writerows([_cell(value) for value in row] for row in rows)

@@ -19,6 +19,7 @@ from journey_builder.kpis.charts import (
     _empty,
     _layout,
     _nice_top,
+    plain,
 )
 from journey_builder.kpis.formatting import CHANNEL_LABELS, NO_CHANNEL, _percent, format_count, format_rate
 
@@ -39,7 +40,7 @@ def recovery_by_channel(recovery: Sequence[ChannelRecovery]) -> go.Figure:
     total = sum(r.customers for r in recovery)
     if total == 0:
         return _empty(figure, "No customer reached the goal in this window")
-    labels = [_channel(r.channel) for r in recovery]
+    labels = [plain(_channel(r.channel)) for r in recovery]
     counts = [r.customers for r in recovery]
     figure.add_bar(
         x=counts,
@@ -74,10 +75,10 @@ def split_results(splits: Sequence[SplitResult], titles: dict[str, str]) -> go.F
         return _empty(figure, "No customer reached a split in this window")
     groups, arms, rates, texts, colors, notes = [], [], [], [], [], []
     for split in splits:
-        first = split.arms[0].arm
+        first = plain(split.arms[0].arm)
         for index, arm in enumerate(split.arms):
-            groups.append(titles.get(split.node_id, split.node_id))
-            arms.append(f"{arm.arm} (holdout)" if arm.holdout else arm.arm)
+            groups.append(plain(titles.get(split.node_id, split.node_id)))
+            arms.append(f"{plain(arm.arm)} (holdout)" if arm.holdout else plain(arm.arm))
             rates.append(_percent(arm.reached_goal, arm.customers) or 0.0)
             texts.append(f"{format_rate(arm.rate)} · {arm.reached_goal:,}/{arm.customers:,}")
             colors.append(NEUTRAL if arm.holdout or index == 0 else ACCENT)

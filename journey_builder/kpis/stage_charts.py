@@ -22,6 +22,7 @@ from journey_builder.kpis.charts import (
     _empty,
     _layout,
     _nice_top,
+    plain,
 )
 from journey_builder.kpis.formatting import _percent, format_count, format_duration
 
@@ -54,7 +55,7 @@ def stage_funnel(stages: Sequence[StageView], metrics: Sequence[StageMetrics]) -
     if not shown or all(m.entered == 0 for m in shown):
         return _empty(figure, "No customers entered a stage in this window")
     names = _stage_names(stages)
-    labels = [names.get(m.stage_id, m.stage_id) for m in shown]
+    labels = [plain(names.get(m.stage_id, m.stage_id)) for m in shown]
     counts = [m.entered for m in shown]
     texts = [format_count(counts[0])]
     for before, stage in itertools.pairwise(shown):
@@ -103,7 +104,7 @@ def velocity_distribution(
             else "nobody moved on"
         )
         rows.append(
-            f"{names.get(v.stage_id, v.stage_id)} → {names.get(v.next_stage_id, v.next_stage_id)}<br>"
+            f"{plain(names.get(v.stage_id, v.stage_id))} → {plain(names.get(v.next_stage_id, v.next_stage_id))}<br>"
             f"<span style='font-size:11px;color:{MUTED}'>{detail}</span>"
         )
     for index, label in enumerate(b.label for b in velocity[0].buckets):
@@ -143,7 +144,7 @@ def emotion_and_drop_off(stages: Sequence[StageView], metrics: Sequence[StageMet
     if not stages:
         return _empty(figure, "This journey has no published stages yet")
     by_id = {m.stage_id: m for m in metrics}
-    names = [s.name for s in stages]
+    names = [plain(s.name) for s in stages]
     drops: list[float | None] = []
     texts: list[str] = []
     for stage in stages:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, date, datetime, timedelta
 
 import reflex as rx
 
@@ -13,6 +12,7 @@ from engine.store import audit, session_scope
 from journey_builder.auth import viewing
 from journey_builder.components.layout import field
 from journey_builder.pages.admin_shell import admin_page, when
+from journey_builder.pages.sign_in import sentence
 
 PAGE_SIZE = 50
 ANY = "any"
@@ -33,12 +33,17 @@ class AuditRow:
     detail: str
 
 
-def _day(text: str) -> datetime | None:
-    """A date from a date input, as the UTC midnight it starts with; None when empty or not a date."""
-    try:
-        return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC) if text else None
-    except ValueError:
-        return None
+# The form's fields, and the engine's name of each, with the label the form shows.
+FIELDS = {"journey": "Journey", "actor": "Actor", "action": "Action", "since": "From (UTC)", "until": "To (UTC)"}
+_FIELD_OF_QUERY = {"journey_id": "journey", "actor": "actor", "action": "action", "since": "since", "until": "until"}
+# A journey id of more digits does not fit the database's integers.
+_ID_DIGITS = 18
+
+
+def _refusal(error: audit.AuditQueryError) -> str:
+    """The engine's refusal of a filter as the page says it, naming the field as the form labels it."""
+    name = _FIELD_OF_QUERY.get(error.field or "")
+    return f"{FIELDS[name]}: {error}." if name else sentence(str(error))
 
 
 class AuditState(rx.State):
@@ -55,27 +60,44 @@ class AuditState(rx.State):
     # Bumped by "Clear" so the filter form's inputs show the reset values.
     form_key: int = 0
 
-    def _query(self) -> None:
-        until = _day(self.until)
-        with session_scope() as session:
-            names = {s.id: s.name for s in list_journeys(session=session)}
-            self.journeys = [Choice(value=ANY, label="Any journey")] + [
-                Choice(value=str(journey_id), label=name) for journey_id, name in names.items()
-            ]
-            self.actions = audit.actions(session=session)
-            # The engine pages by limit only: read this page and everything before it, plus one to know of a next.
-            found = audit.entries(
-                session=session,
-                journey_id=int(self.journey) if self.journey.isdigit() else None,
-                actor=self.actor.strip() or None,
-                action=None if self.action == ANY else self.action,
-                since=_day(self.since),
-                # The "to" date is a whole day: the log's bound is exclusive.
-                until=until + timedelta(days=1) if until else None,
-                limit=(self.page + 1) * PAGE_SIZE + 1,
-            )
-        shown = found[self.page * PAGE_SIZE : (self.page + 1) * PAGE_SIZE]
-        self.has_next = len(found) > (self.page + 1) * PAGE_SIZE
+    def _show(self, filters: dict[str, str], page: int) -> rx.event.EventSpec | None:
+        """Read page ``page`` of the log under ``filters`` and show it; a filter that cannot be applied is
+        refused with a toast naming it, and the page keeps the filters and rows it showed."""
+        refusal = self._read(filters, page)
+        if refusal is not None:
+            return rx.toast.error(refusal)
+        self.journey, self.actor, self.action = filters["journey"], filters["actor"], filters["action"]
+        self.since, self.until = filters["since"], filters["until"]
+        return None
+
+    def _read(self, filters: dict[str, str], page: int) -> str | None:
+        """Load the rows and choices to show; the refusal's message when a filter cannot be applied."""
+        journey = filters["journey"]
+        if journey != ANY and not (journey.isascii() and journey.isdigit() and len(journey) <= _ID_DIGITS):
+            return f"{FIELDS['journey']}: {journey[:40]!r} is not a journey; choose one from the list."
+        try:
+            since, until = audit.day_bounds(filters["since"], filters["until"])
+            with session_scope() as session:
+                names = {s.id: s.name for s in list_journeys(session=session)}
+                found = audit.entries(
+                    session=session,
+                    journey_id=None if journey == ANY else int(journey),
+                    actor=filters["actor"].strip() or None,
+                    action=None if filters["action"] == ANY else filters["action"],
+                    since=since,
+                    until=until,
+                    # One more than a page, to know of a next one.
+                    limit=PAGE_SIZE + 1,
+                    offset=page * PAGE_SIZE,
+                )
+                actions = audit.actions(session=session)
+        except audit.AuditQueryError as error:
+            return _refusal(error)
+        self.journeys = [Choice(value=ANY, label="Any journey")] + [
+            Choice(value=str(journey_id), label=name) for journey_id, name in names.items()
+        ]
+        self.actions = actions
+        self.page, self.has_next = page, len(found) > PAGE_SIZE
         self.rows = [
             AuditRow(
                 at=when(entry.at),
@@ -84,45 +106,53 @@ class AuditState(rx.State):
                 journey=names.get(entry.journey_id, f"#{entry.journey_id}") if entry.journey_id is not None else "",
                 detail=", ".join(f"{key}: {value}" for key, value in sorted(entry.detail.items())),
             )
-            for entry in shown
+            for entry in found[:PAGE_SIZE]
         ]
+        return None
+
+    def _current_filters(self) -> dict[str, str]:
+        return {
+            "journey": self.journey,
+            "actor": self.actor,
+            "action": self.action,
+            "since": self.since,
+            "until": self.until,
+        }
 
     @rx.event
     @viewing(Action.MANAGE_USERS)
-    def load(self) -> None:
-        self.page = 0
-        self._query()
+    def load(self) -> rx.event.EventSpec | None:
+        return self._show(self._current_filters(), 0)
 
     @rx.event
     @viewing(Action.MANAGE_USERS)
-    def apply(self, form: dict[str, str]) -> None:
-        self.journey = form.get("journey", ANY) or ANY
-        self.actor = form.get("actor", "")
-        self.action = form.get("action", ANY) or ANY
-        self.since, self.until = form.get("since", ""), form.get("until", "")
-        self.page = 0
-        self._query()
+    def apply(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+        # The browser's form sends text; anything else was not sent by this page's form.
+        if not isinstance(form, dict):
+            return rx.toast.error("The filter form was not understood; nothing was changed.")
+        filters = {}
+        for name, label in FIELDS.items():
+            value = form.get(name, "")
+            if not isinstance(value, str):
+                return rx.toast.error(f"{label}: expected text.")
+            filters[name] = value or (ANY if name in ("journey", "action") else "")
+        return self._show(filters, 0)
 
     @rx.event
     @viewing(Action.MANAGE_USERS)
-    def clear(self) -> None:
-        self.journey, self.actor, self.action, self.since, self.until, self.page = ANY, "", ANY, "", "", 0
+    def clear(self) -> rx.event.EventSpec | None:
         self.form_key += 1
-        self._query()
+        return self._show({"journey": ANY, "actor": "", "action": ANY, "since": "", "until": ""}, 0)
 
     @rx.event
     @viewing(Action.MANAGE_USERS)
-    def next_page(self) -> None:
-        if self.has_next:
-            self.page += 1
-            self._query()
+    def next_page(self) -> rx.event.EventSpec | None:
+        return self._show(self._current_filters(), self.page + 1) if self.has_next else None
 
     @rx.event
     @viewing(Action.MANAGE_USERS)
-    def previous_page(self) -> None:
-        if self.page > 0:
-            self.page -= 1
-            self._query()
+    def previous_page(self) -> rx.event.EventSpec | None:
+        return self._show(self._current_filters(), self.page - 1) if self.page > 0 else None
 
 
 def _filters() -> rx.Component:

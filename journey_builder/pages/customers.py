@@ -49,18 +49,24 @@ class CustomerState(rx.State):
 
     @rx.event
     @viewing(Action.VIEW_CUSTOMERS)
-    def set_query(self, value: str) -> None:
+    def set_query(self, value: str) -> rx.event.EventSpec | None:
+        if not isinstance(value, str):
+            return rx.toast.error("Search: expected text.")
         self.query = value
+        return None
 
     @rx.event
     @viewing(Action.VIEW_CUSTOMERS)
-    def search(self) -> None:
+    def search(self) -> rx.event.EventSpec | None:
+        # PostgreSQL refuses text holding NUL, even to compare, so no id or email stored there holds one.
+        if "\x00" in self.query:
+            return rx.toast.error("Search: a user id, anonymous id or email cannot hold a NUL character.")
         with session_scope() as session:
             view = find_customer(session=session, query=self.query)
         self.searched, self.found = True, view is not None
         if view is None:
             self.runs, self.timeline = [], []
-            return
+            return None
         self.user_id = view.user_id or f"anonymous #{view.profile_id}"
         self.traits = ", ".join(f"{k}: {v}" for k, v in sorted(view.traits.items()))
         self.consent = ", ".join(f"{k}: {'yes' if v else 'opted out'}" for k, v in sorted(view.consent.items())) or (
@@ -82,6 +88,7 @@ class CustomerState(rx.State):
             TimelineRow(at=f"{t.at:%Y-%m-%d %H:%M:%S}", kind=t.kind, title=t.title, detail=t.detail)
             for t in view.timeline
         ]
+        return None
 
 
 def customers_page() -> rx.Component:

@@ -17,9 +17,13 @@ from engine.kpis import (
     WINDOW_LABELS,
     JourneyReport,
     KpiWindow,
+    MetricsFilter,
     VersionNotFoundError,
     WindowError,
     journey_report,
+    parse_day,
+    parse_version,
+    parse_window,
     window_filter,
 )
 from engine.store import session_scope, utc_now
@@ -32,6 +36,7 @@ from journey_builder.kpis.formatting import format_count, format_rate
 from journey_builder.kpis.goal_charts import recovery_by_channel, split_results
 from journey_builder.kpis.stage_charts import emotion_and_drop_off, stage_funnel, velocity_distribution
 from journey_builder.kpis.trend_charts import conversion_over_time
+from journey_builder.pages.sign_in import sentence
 from journey_builder.routes import journey_editor, journey_id_in, journey_launch
 
 ALL_VERSIONS = "all"
@@ -44,12 +49,17 @@ WINDOW_CHOICES = (
 )
 
 
+# The window's values, as the page's controls label them.
+CHOICES = {"window": "Time window", "first_day": "First day", "last_day": "Last day", "version": "Version"}
+
+
 def _figure() -> go.Figure:
     return go.Figure()
 
 
-def _day(text: str) -> date | None:
-    return date.fromisoformat(text) if text else None
+def _said(error: WindowError) -> str:
+    """The engine's refusal as the page says it, naming the control at fault."""
+    return f"{CHOICES[error.field]}: {error}." if error.field in CHOICES else sentence(str(error))
 
 
 class JourneyKpisState(rx.State):
@@ -88,36 +98,61 @@ class JourneyKpisState(rx.State):
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
-    def load(self) -> None:
+    def load(self) -> rx.event.EventSpec | None:
         journey_id = journey_id_in(self.router.url.path)
         if journey_id != self.journey_id:
             self.journey_id, self.version = journey_id, ALL_VERSIONS
-        self._refresh()
+        return self._refresh()
 
-    def _refresh(self) -> None:
+    def _filter(self, chosen: dict[str, str]) -> MetricsFilter:
+        """The metrics filter of the page's choices; raises WindowError naming one that cannot be."""
+        return window_filter(
+            parse_window(chosen["window"]),
+            journey_id=self.journey_id,
+            version=None if chosen["version"] == ALL_VERSIONS else parse_version(chosen["version"]),
+            first_day=parse_day(chosen["first_day"], field="first_day"),
+            last_day=parse_day(chosen["last_day"], field="last_day"),
+        )
+
+    def _chosen(self) -> dict[str, str]:
+        return {"window": self.window, "first_day": self.first_day, "last_day": self.last_day, "version": self.version}
+
+    def _choose(self, **changes: object) -> rx.event.EventSpec | None:
+        """Take new values from the page's controls. A value that cannot be one (not a window, a date or a
+        version; a day out of range) is refused with a toast, and the page keeps its window and figures.
+        Days in the wrong order are taken, since the other day is likely the next change; the page says
+        what to change and keeps the figures it showed."""
+        for name, value in changes.items():
+            if not isinstance(value, str):
+                return rx.toast.error(f"{CHOICES[name]}: expected text.")
+        chosen = {**self._chosen(), **changes}
+        try:
+            self._filter(chosen)
+        except WindowError as error:
+            if error.field is not None:
+                return rx.toast.error(_said(error))
+        self.window, self.first_day, self.last_day = chosen["window"], chosen["first_day"], chosen["last_day"]
+        self.version = chosen["version"]
+        return self._refresh()
+
+    def _refresh(self) -> rx.event.EventSpec | None:
         self.problem = ""
         try:
-            metrics_filter = window_filter(
-                KpiWindow(self.window),
-                journey_id=self.journey_id,
-                version=None if self.version == ALL_VERSIONS else int(self.version),
-                first_day=_day(self.first_day),
-                last_day=_day(self.last_day),
-            )
+            metrics_filter = self._filter(self._chosen())
             with session_scope() as session:
                 report = journey_report(session=session, metrics_filter=metrics_filter)
         except JourneyNotFoundError:
             self.not_found = True
-            return
+            return None
         except VersionNotFoundError:
             self.version = ALL_VERSIONS
-            self._refresh()
-            return
-        except (WindowError, ValueError) as error:
+            return self._refresh()
+        except WindowError as error:
             self.problem = f"Choose another window: {error}"
-            return
+            return rx.toast.error(_said(error))
         self.not_found = False
         self._show(report)
+        return None
 
     def _show(self, report: JourneyReport) -> None:
         self._report = report
@@ -146,31 +181,28 @@ class JourneyKpisState(rx.State):
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
-    def set_window(self, value: str | list[str]) -> None:
-        self.window = value if isinstance(value, str) else value[0]
-        if self.window == KpiWindow.CUSTOM and not (self.first_day or self.last_day):
+    def set_window(self, value: str | list[str]) -> rx.event.EventSpec | None:
+        window = value[0] if isinstance(value, list) and value else value
+        if window == KpiWindow.CUSTOM and not (self.first_day or self.last_day):
             today = utc_now().date()
-            self.first_day = date.fromordinal(today.toordinal() - 29).isoformat()
-            self.last_day = today.isoformat()
-        self._refresh()
+            first = date.fromordinal(today.toordinal() - 29).isoformat()
+            return self._choose(window=window, first_day=first, last_day=today.isoformat())
+        return self._choose(window=window)
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
-    def set_first_day(self, value: str) -> None:
-        self.first_day = value
-        self._refresh()
+    def set_first_day(self, value: str) -> rx.event.EventSpec | None:
+        return self._choose(first_day=value)
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
-    def set_last_day(self, value: str) -> None:
-        self.last_day = value
-        self._refresh()
+    def set_last_day(self, value: str) -> rx.event.EventSpec | None:
+        return self._choose(last_day=value)
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
-    def set_version(self, value: str) -> None:
-        self.version = value
-        self._refresh()
+    def set_version(self, value: str) -> rx.event.EventSpec | None:
+        return self._choose(version=value)
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)

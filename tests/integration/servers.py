@@ -1,5 +1,5 @@
 """Real servers on 127.0.0.1 for integration tests: an SMTP server and an HTTP server that record what
-they receive and can be told to fail.
+they receive and can be told to fail, to answer a byte at a time, or to answer with a huge body.
 
 Both are context managers that bind port 0 and expose the port the system assigned::
 
@@ -182,13 +182,20 @@ class _Response:
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0
+    trickle_from_body: bool = False
+    body_size: int = 0
 
 
 class HttpTestServer:
     """A threaded HTTP/1.1 server that answers every request with 200 and ``{"id": "msg-<n>"}``.
 
     ``respond_next`` queues other answers (a status, a body, headers, a delay before answering);
-    ``fail_next(n, status)`` is the common case of failing the next ``n`` requests.
+    ``fail_next(n, status)`` is the common case of failing the next ``n`` requests. Two answers an
+    attacker's endpoint gives: ``trickle`` writes the answer one byte at a time, that many seconds apart
+    (from its status line, or from its body with ``trickle_from_body``), so no single read waits long;
+    ``body_size`` answers with that many bytes of body, written as fast as the client reads them, and
+    ``body_bytes_sent()`` says how many it took before hanging up.
     """
 
     def __init__(self) -> None:
@@ -196,6 +203,9 @@ class HttpTestServer:
         self._requests: list[ReceivedRequest] = []
         self._queued: deque[_Response] = deque()
         self._stopping = threading.Event()
+        self._body_bytes_sent = 0
+        self._answering = 0
+        self._idle = threading.Condition(self._lock)
         self._httpd = _TrackingHTTPServer((LOCALHOST, 0), _make_handler(self))
         self.host = LOCALHOST
         self.port: int = self._httpd.server_address[1]
@@ -218,15 +228,33 @@ class HttpTestServer:
         body: bytes | str | Mapping[str, Any] = b"",
         headers: Mapping[str, str] | None = None,
         delay: float = 0.0,
+        trickle: float = 0.0,
+        trickle_from_body: bool = False,
+        body_size: int = 0,
     ) -> None:
         if isinstance(body, Mapping):
             payload, content_type = json.dumps(body).encode(), "application/json"
         else:
             payload = body.encode() if isinstance(body, str) else body
             content_type = "text/plain; charset=utf-8"
-        response = _Response(status, payload, {"Content-Type": content_type, **(headers or {})}, delay)
+        response = _Response(
+            status,
+            payload,
+            {"Content-Type": content_type, **(headers or {})},
+            delay,
+            trickle,
+            trickle_from_body,
+            body_size,
+        )
         with self._lock:
             self._queued.extend([response] * count)
+
+    def body_bytes_sent(self, timeout: float = 10) -> int:
+        """The body bytes written for ``body_size`` answers, once every answer under way is over (the
+        client read them all, or hung up)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._answering == 0, timeout=timeout)
+            return self._body_bytes_sent
 
     def fail_next(self, count: int, status: int = 503) -> None:
         self.respond_next(count, status=status, body=f"failing on purpose with {status}")
@@ -247,10 +275,17 @@ class HttpTestServer:
     def _answer(self, request: ReceivedRequest) -> _Response:
         with self._lock:
             self._requests.append(request)
+            self._answering += 1
             if self._queued:
                 return self._queued.popleft()
             number = len(self._requests)
         return _Response(200, json.dumps({"id": f"msg-{number}"}).encode(), {"Content-Type": "application/json"})
+
+    def _answered(self, body_bytes: int) -> None:
+        with self._idle:
+            self._answering -= 1
+            self._body_bytes_sent += body_bytes
+            self._idle.notify_all()
 
 
 class _TrackingHTTPServer(ThreadingHTTPServer):
@@ -297,14 +332,44 @@ def _make_handler(server: HttpTestServer) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length)
             headers = {name.lower(): value for name, value in self.headers.items()}
             response = server._answer(ReceivedRequest(self.command, self.path, headers, body))
-            if response.delay and server._stopping.wait(response.delay):
-                return
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
+            sent = 0
+            try:
+                if response.delay and server._stopping.wait(response.delay):
+                    return
+                if response.trickle:
+                    self._trickle(response)
+                    return
+                self.send_response(response.status)
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(response.body_size or len(response.body)))
+                self.end_headers()
+                if not response.body_size:
+                    self.wfile.write(response.body)
+                    return
+                chunk = b"x" * 65536
+                while sent < response.body_size:
+                    part = chunk[: response.body_size - sent]
+                    self.wfile.write(part)
+                    sent += len(part)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client hung up mid-answer, which is what these answers are for.
+                self.close_connection = True
+            finally:
+                server._answered(sent)
+
+        def _trickle(self, response: _Response) -> None:
+            lines = [f"HTTP/1.1 {response.status} {self.responses[response.status][0]}"]
+            lines += [f"{name}: {value}" for name, value in response.headers.items()]
+            lines.append(f"Content-Length: {len(response.body)}")
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+            if response.trickle_from_body:
+                self.wfile.write(head)
+            for byte in response.body if response.trickle_from_body else head + response.body:
+                if server._stopping.wait(response.trickle):
+                    self.close_connection = True
+                    return
+                self.wfile.write(bytes([byte]))
 
         def log_message(self, format: str, *args: Any) -> None:
             """Requests are recorded in ``HttpTestServer.requests``; the test output stays clean."""

@@ -1,4 +1,5 @@
-"""SMS and push delivery through an HTTP provider, plus the HTTP status mapping webhooks share.
+"""SMS and push delivery through an HTTP provider, plus what webhooks share with it: a POST through the
+bounded client and the mapping of HTTP answers to delivery results.
 
 The provider receives ``POST <url>`` with a JSON body::
 
@@ -7,19 +8,32 @@ The provider receives ``POST <url>`` with a JSON body::
 For push the subject travels as ``"title"``, the name push services use. Headers: ``Idempotency-Key``
 (the outbox key, so a provider that honours it drops a retried duplicate) and ``Authorization: Bearer``
 when a token is configured. A JSON response with an ``id`` gives the provider's message id.
+
+The provider is sent to through :mod:`engine.delivery.channels.bounded`: ``timeout`` bounds a whole send,
+and at most ``MAX_ANSWER_BYTES`` of an answer are read.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
+from engine.delivery.channels.bounded import bounded_client, deadline, read_answer
 from engine.map import Channel
 
 USER_AGENT = "journey-builder"
 _DETAIL_LIMIT = 200
+
+
+def post(client: httpx.Client, url: httpx.URL | str, **request: Any) -> DeliveryResult:
+    """POST with a :func:`bounded_client` and judge the answer from its first bytes; raises httpx.HTTPError."""
+    with client.stream("POST", url, **request) as response:
+        body = read_answer(response)
+    return result_for_response(response, body)
 
 
 def status_for_http(code: int) -> DeliveryStatus:
@@ -31,19 +45,20 @@ def status_for_http(code: int) -> DeliveryStatus:
     return DeliveryStatus.FAILED
 
 
-def result_for_response(response: httpx.Response) -> DeliveryResult:
+def result_for_response(response: httpx.Response, body: bytes) -> DeliveryResult:
+    """The result of an answer, from its status, headers and (the start of) its ``body``."""
     status = status_for_http(response.status_code)
     detail = f"HTTP {response.status_code}"
     if 300 <= response.status_code < 400:
         detail += f": redirect to {response.headers.get('location', '(no location)')} not followed"
     elif status is not DeliveryStatus.DELIVERED:
-        text = response.text.strip()
+        text = body.decode(response.encoding or "utf-8", errors="replace").strip()
         if text:
             detail += f": {text[:_DETAIL_LIMIT]}"
         retry_after = response.headers.get("retry-after")
         if retry_after:
             detail += f" (Retry-After: {retry_after})"
-    return DeliveryResult(status, detail, _provider_id(response) if status is DeliveryStatus.DELIVERED else None)
+    return DeliveryResult(status, detail, _provider_id(body) if status is DeliveryStatus.DELIVERED else None)
 
 
 def result_for_transport_error(error: httpx.HTTPError) -> DeliveryResult:
@@ -54,9 +69,9 @@ def result_for_transport_error(error: httpx.HTTPError) -> DeliveryResult:
     return DeliveryResult(DeliveryStatus.FAILED, f"request could not be made: {error!r}")
 
 
-def _provider_id(response: httpx.Response) -> str | None:
+def _provider_id(body: bytes) -> str | None:
     try:
-        payload = response.json()
+        payload = json.loads(body)
     except ValueError:
         return None
     if not isinstance(payload, dict):
@@ -76,14 +91,17 @@ def require_http_url(url: str, *, what: str) -> str:
 
 
 class HttpProviderSender:
+    """Sends through the provider at ``url``; ``timeout`` bounds each send as a whole, in seconds."""
+
     def __init__(self, url: str, channel: Channel, token: str | None = None, timeout: float = 10) -> None:
         self._url = require_http_url(url, what=f"the {channel.value} provider URL")
         self._channel = channel
+        self._timeout = timeout
         headers = {"User-Agent": USER_AGENT}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         # One client, so connections to the provider are pooled and kept alive across sends.
-        self._client = httpx.Client(headers=headers, timeout=timeout, follow_redirects=False)
+        self._client = bounded_client(headers, timeout=timeout)
 
     def send(self, message: OutboundMessage) -> DeliveryResult:
         if not message.to:
@@ -98,10 +116,10 @@ class HttpProviderSender:
             "metadata": dict(message.metadata),
         }
         try:
-            response = self._client.post(self._url, json=payload, headers={"Idempotency-Key": message.idempotency_key})
+            with deadline(self._timeout):
+                return post(self._client, self._url, json=payload, headers={"Idempotency-Key": message.idempotency_key})
         except httpx.HTTPError as error:
             return result_for_transport_error(error)
-        return result_for_response(response)
 
     def close(self) -> None:
         self._client.close()

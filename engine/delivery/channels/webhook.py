@@ -13,7 +13,9 @@ it (the cloud metadata service, the database, an admin port on localhost). So be
 - redirects are not followed: a 3xx is reported, since its target was never checked.
 
 The body is sent as JSON when it parses as JSON, otherwise as UTF-8 text, with an ``Idempotency-Key``
-header carrying the outbox key.
+header carrying the outbox key. The endpoint cannot hold the worker either (see
+:mod:`engine.delivery.channels.bounded`): ``timeout`` bounds the whole send, every address tried included,
+and at most ``MAX_ANSWER_BYTES`` of the answer are read.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from collections.abc import Sequence
 import httpx
 
 from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
-from engine.delivery.channels.http import USER_AGENT, result_for_response, result_for_transport_error
+from engine.delivery.channels.bounded import bounded_client, deadline
+from engine.delivery.channels.http import USER_AGENT, post, result_for_transport_error
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -81,17 +84,16 @@ def _why_not_public(address: IPAddress) -> str | None:
 
 
 class WebhookSender:
+    """Posts to the URL each message names; ``timeout`` bounds each send as a whole, in seconds."""
+
     def __init__(self, allowlist: Sequence[str] = (), timeout: float = 10) -> None:
         self._allowed_hosts, self._allowed_networks = parse_allowlist(allowlist)
-        # No environment proxy: a proxy would resolve the host itself and undo the address check. No
-        # kept-alive connections: requests go to a checked IP, and a pooled TLS connection to that IP may
-        # have been verified for a different host name.
-        self._client = httpx.Client(
-            headers={"User-Agent": USER_AGENT},
-            timeout=timeout,
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_keepalive_connections=0),
+        self._timeout = timeout
+        # No environment proxy (the bounded client uses none): a proxy would resolve the host itself and
+        # undo the address check. No kept-alive connections: requests go to a checked IP, and a pooled TLS
+        # connection to that IP may have been verified for a different host name.
+        self._client = bounded_client(
+            {"User-Agent": USER_AGENT}, timeout=timeout, limits=httpx.Limits(max_keepalive_connections=0)
         )
 
     def send(self, message: OutboundMessage) -> DeliveryResult:
@@ -128,21 +130,21 @@ class WebhookSender:
         headers["Content-Type"] = "application/json" if _is_json(message.body) else "text/plain; charset=utf-8"
         extensions = {"sni_hostname": host} if url.scheme == "https" else {}
         result = DeliveryResult(DeliveryStatus.RETRY, f"could not connect to {host}")
-        # Every address was checked, so each may be tried in the resolver's order when one is unreachable.
-        for address in addresses:
-            try:
-                response = self._client.post(
-                    url.copy_with(host=str(address)),
-                    content=message.body.encode(),
-                    headers=headers,
-                    extensions=extensions,
-                )
-            except httpx.ConnectError as error:
-                result = result_for_transport_error(error)
-                continue
-            except httpx.HTTPError as error:
-                return result_for_transport_error(error)
-            return result_for_response(response)
+        with deadline(self._timeout):
+            # Every address was checked, so each may be tried in the resolver's order when one is unreachable.
+            for address in addresses:
+                try:
+                    return post(
+                        self._client,
+                        url.copy_with(host=str(address)),
+                        content=message.body.encode(),
+                        headers=headers,
+                        extensions=extensions,
+                    )
+                except httpx.ConnectError as error:
+                    result = result_for_transport_error(error)
+                except httpx.HTTPError as error:
+                    return result_for_transport_error(error)
         return result
 
     def _refusal(self, host: str, address: IPAddress) -> str | None:
