@@ -88,13 +88,13 @@ class AuditState(rx.State):
         ]
 
     @rx.event
-    @viewing(Action.MANAGE_USERS)
+    @viewing(Action.VIEW_AUDIT)
     def load(self) -> None:
         self.page = 0
         self._query()
 
     @rx.event
-    @viewing(Action.MANAGE_USERS)
+    @viewing(Action.VIEW_AUDIT)
     def apply(self, form: dict[str, str]) -> None:
         self.journey = form.get("journey", ANY) or ANY
         self.actor = form.get("actor", "")
@@ -104,21 +104,21 @@ class AuditState(rx.State):
         self._query()
 
     @rx.event
-    @viewing(Action.MANAGE_USERS)
+    @viewing(Action.VIEW_AUDIT)
     def clear(self) -> None:
         self.journey, self.actor, self.action, self.since, self.until, self.page = ANY, "", ANY, "", "", 0
         self.form_key += 1
         self._query()
 
     @rx.event
-    @viewing(Action.MANAGE_USERS)
+    @viewing(Action.VIEW_AUDIT)
     def next_page(self) -> None:
         if self.has_next:
             self.page += 1
             self._query()
 
     @rx.event
-    @viewing(Action.MANAGE_USERS)
+    @viewing(Action.VIEW_AUDIT)
     def previous_page(self) -> None:
         if self.page > 0:
             self.page -= 1
