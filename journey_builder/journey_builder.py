@@ -1,4 +1,5 @@
-"""The app: pages on their routes, the engine's HTTP API mounted on the backend, the engine's clock inside it."""
+"""The app: pages on their routes, the engine's HTTP API and the session cookie's routes mounted on the backend, the
+engine's clock inside it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import reflex as rx
 from engine.api import create_api
 from engine.worker import Engine
 from journey_builder import routes
-from journey_builder.auth import SessionState
+from journey_builder.auth import SessionState, session_cookie_api
 from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.overlay_state import OverlayState
 from journey_builder.components.layout import app_shell
@@ -56,7 +57,8 @@ def customer_lookup_page() -> rx.Component:
 
 app = rx.App(
     stylesheets=["/styles.css"],
-    api_transformer=create_api(),
+    # Each app wraps those before it: the cookie's routes answer /auth/..., the engine's /v1 and /api, Reflex the rest.
+    api_transformer=[create_api(), session_cookie_api()],
     backend_exception_handler=unexpected_error,
 )
 app.register_lifespan_task(journey_engine)

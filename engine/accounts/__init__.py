@@ -1,4 +1,5 @@
-"""Who may do what: users and their sessions, intake write keys and API tokens, and each role's permissions.
+"""Who may do what: users and their sessions, the sign-in throttle, intake write keys and API tokens, and each
+role's permissions.
 
 Passwords are hashed with argon2id; keys and tokens are shown once and stored as hashes.
 """
@@ -19,12 +20,11 @@ from engine.accounts.access import (
     verify_write_key,
 )
 from engine.accounts.permissions import PERMISSIONS, Action, allowed, require
+from engine.accounts.throttle import CLIENT_MAX_FAILURES, LOCKOUT, LONGEST_LOCKOUT, MAX_FAILURES, UNKNOWN_CLIENT
 from engine.accounts.users import (
-    LOCKOUT,
-    MAX_FAILURES,
+    HANDOFF_TTL,
     PASSWORD_MIN,
-    SESSION_IDLE,
-    SESSION_MAX,
+    WRONG_CREDENTIALS,
     AccountError,
     Identity,
     SignInError,
@@ -32,21 +32,29 @@ from engine.accounts.users import (
     create_user,
     has_users,
     identity_for,
+    issue_handoff,
     list_users,
+    redeem_handoff,
     remove_user,
     set_role,
     sign_in,
     sign_out,
 )
+from engine.store import SESSION_IDLE, SESSION_MAX
 
 __all__ = [
+    "CLIENT_MAX_FAILURES",
+    "HANDOFF_TTL",
     "LOCKOUT",
+    "LONGEST_LOCKOUT",
     "MAX_FAILURES",
     "PASSWORD_MIN",
     "PERMISSIONS",
     "SESSION_IDLE",
     "SESSION_MAX",
     "SYSTEM_ACTOR",
+    "UNKNOWN_CLIENT",
+    "WRONG_CREDENTIALS",
     "AccessDeniedError",
     "AccountError",
     "Action",
@@ -62,9 +70,11 @@ __all__ = [
     "create_write_key",
     "has_users",
     "identity_for",
+    "issue_handoff",
     "list_api_tokens",
     "list_users",
     "list_write_keys",
+    "redeem_handoff",
     "remove_user",
     "require",
     "revoke_api_token",

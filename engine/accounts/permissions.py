@@ -25,6 +25,7 @@ class Action(StrEnum):
     VIEW_CUSTOMERS = "view_customers"
     MANAGE_KEYS = "manage_keys"
     MANAGE_USERS = "manage_users"
+    VIEW_AUDIT = "view_audit"
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -39,6 +40,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.VIEW_CUSTOMERS: frozenset({Role.MARKETER, Role.ADMIN}),
     Action.MANAGE_KEYS: frozenset({Role.ADMIN}),
     Action.MANAGE_USERS: frozenset({Role.ADMIN}),
+    # Its own right, so reading who did what can be granted apart from changing who may do what.
+    Action.VIEW_AUDIT: frozenset({Role.ADMIN}),
 }
 
 

@@ -1,21 +1,28 @@
-"""People who sign in: users with a role, argon2-hashed passwords, sessions that expire, lock-out.
+"""People who sign in: users with a role, argon2-hashed passwords, sessions that expire, the sign-in throttle.
 
 A session is a random secret handed to the browser once; only its SHA-256 is stored (like API
-tokens, it is long and random, so no slow hash is needed). Passwords are argon2id-hashed.
+tokens, it is long and random, so no slow hash is needed). Passwords are argon2id-hashed. The web
+app does not hand the secret to the page: it trades the session for a one-time code
+(``issue_handoff``), which the browser takes to the backend, where ``redeem_handoff`` replaces the
+secret with a new one that goes only into an HttpOnly cookie.
+
+A sign-in is refused with one answer and one argon2 check whatever the reason (unknown email, wrong
+password, client locked out), so neither the answer nor the time it takes tells which emails have
+accounts. Failed attempts lock out the client that made them (``throttle``), not the account.
 
 Removing a user is a soft delete: the row stays so that what journeys, versions and the audit
 log say about its author (they name people by text, e.g. their email) keeps meaning something;
 the removed user cannot sign in, every session of theirs ends, and their email may be given to a
 new account.
 
-Functions take the caller's session and leave committing to it, with one exception: a failed
-sign-in commits its count before raising ``SignInError``, so the caller's rollback cannot undo it.
+Functions take the caller's session and leave committing to it, with one exception: a sign-in
+commits its attempt before checking the password, so the caller's rollback cannot undo a failure
+and guesses sent at once count against each other.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -27,20 +34,19 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from engine.accounts import throttle
 from engine.accounts.access import AccessDeniedError
-from engine.store import EMAIL_LENGTH, NAME_LENGTH, Role, User, UserSession, audit, utc_now
+from engine.store import EMAIL_LENGTH, NAME_LENGTH, SESSION_IDLE, SESSION_MAX, Role, User, UserSession, audit, utc_now
 
-SESSION_IDLE = timedelta(hours=8)
-SESSION_MAX = timedelta(days=7)
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 PASSWORD_MIN = 12
 # argon2 takes any length; the cap only keeps a pasted novel from being hashed on every attempt.
 PASSWORD_MAX = 1024
 # Sliding a session writes a row; once a minute is precise enough for an 8-hour idle limit.
 SEEN_EVERY = timedelta(minutes=1)
+# Long enough for the browser's request to the backend right after signing in, and no longer.
+HANDOFF_TTL = timedelta(minutes=1)
 
-WRONG_CREDENTIALS = "wrong email or password"
+WRONG_CREDENTIALS = "email or password is wrong, or too many attempts: try again later"
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.][^@\s]*")
 # argon2id with the library's defaults (RFC 9106's low-memory profile: 64 MiB, 3 passes).
@@ -71,6 +77,7 @@ class UserSummary:
     role: Role
     created_at: datetime
     last_sign_in_at: datetime | None
+    # Until when some client is locked out of this account (the longest such lock), or None.
     locked_until: datetime | None
 
 
@@ -162,14 +169,15 @@ def has_users(*, session: Session) -> bool:
     return session.exec(select(User.id).where(col(User.removed_at).is_(None)).limit(1)).first() is not None
 
 
-def list_users(*, session: Session) -> list[UserSummary]:
+def list_users(*, session: Session, now: datetime | None = None) -> list[UserSummary]:
     """The users not removed, by email."""
     users = session.exec(
         select(User)
         .where(col(User.removed_at).is_(None))
         .order_by(col(User.email))
         .execution_options(populate_existing=True)
-    )
+    ).all()
+    locks = throttle.locked_emails(session=session, emails=[user.email for user in users], now=now or utc_now())
     return [
         UserSummary(
             id=user.id,
@@ -178,7 +186,7 @@ def list_users(*, session: Session) -> list[UserSummary]:
             role=user.role,
             created_at=user.created_at,
             last_sign_in_at=user.last_sign_in_at,
-            locked_until=user.locked_until,
+            locked_until=locks.get(user.email),
         )
         for user in users
         if user.id is not None
@@ -236,16 +244,15 @@ def remove_user(*, session: Session, user_id: int, actor: str) -> None:
 def change_password(
     *, session: Session, user_id: int, password: str, actor: str, keep_secret: str | None = None
 ) -> None:
-    """Set a new password, lift any lock-out and end the user's sessions but ``keep_secret``'s.
+    """Set a new password, lift every client's lock-out and end the user's sessions but ``keep_secret``'s.
 
     Ending the sessions is what makes a reset after a leaked password effective; the one a user
     changes their own password from may stay open.
     """
     user = _active_user(session, user_id)
     user.password_hash = _password_hash(password)
-    user.failed_sign_ins = 0
-    user.locked_until = None
     session.add(user)
+    throttle.forget_email(session=session, email=user.email)
     _end_sessions(session, user_id, utc_now(), keep_secret=keep_secret)
     audit.record(session=session, actor=actor, action="user.password", user_id=user_id, email=user.email)
 
@@ -253,56 +260,76 @@ def change_password(
 # --- signing in and out ------------------------------------------------------------------------------
 
 
-def _locked_message(left: timedelta) -> str:
-    minutes = max(1, math.ceil(left / timedelta(minutes=1)))
-    return f"too many failed sign-ins; try again in {minutes} minute{'s' if minutes != 1 else ''}"
-
-
-def _count_failure(session: Session, user_id: int, now: datetime) -> str:
-    """Count a failed sign-in, lock the account at the limit, commit (see the module's notes); the refusal."""
-    # One UPDATE: concurrent failures each count, where reading then writing the count could lose some.
-    failures = session.execute(
-        update(User)
-        .where(col(User.id) == user_id)
-        .values(failed_sign_ins=col(User.failed_sign_ins) + 1)
-        .returning(col(User.failed_sign_ins))
-    ).scalar_one()
-    locked = failures >= MAX_FAILURES
-    if locked:
-        # The count starts over, so after the lock-out the account again has MAX_FAILURES tries.
-        session.execute(
-            update(User).where(col(User.id) == user_id).values(failed_sign_ins=0, locked_until=now + LOCKOUT)
-        )
-    session.commit()
-    return _locked_message(LOCKOUT) if locked else WRONG_CREDENTIALS
-
-
-def sign_in(*, session: Session, email: str, password: str, now: datetime | None = None) -> tuple[Identity, str]:
-    """Check the email and password and open a session: its secret is returned once and stored hashed."""
+def sign_in(
+    *,
+    session: Session,
+    email: str,
+    password: str,
+    client: str = throttle.UNKNOWN_CLIENT,
+    now: datetime | None = None,
+) -> tuple[Identity, str]:
+    """Check the email and password from ``client`` (its address) and open a session: its secret is returned
+    once and stored hashed. Commits the attempt first (see the module's notes)."""
     now = now or utc_now()
+    address = email.strip().lower()
+    attempt = throttle.admit(session=session, client=client, email=address, now=now)
     user = session.exec(
         select(User)
-        .where(User.email == email.strip().lower(), col(User.removed_at).is_(None))
+        .where(User.email == address, col(User.removed_at).is_(None))
         .execution_options(populate_existing=True)
     ).first()
-    if user is None:
+    # Every refusal checks one argon2 hash, so an unknown email or a locked-out client costs what a wrong password does.
+    if attempt is None or user is None:
         _password_matches(_unknown_user_hash(), password)
         raise SignInError(WRONG_CREDENTIALS)
-    assert user.id is not None
-    if user.locked_until is not None and now < user.locked_until:
-        raise SignInError(_locked_message(user.locked_until - now))
     if not _password_matches(user.password_hash, password):
-        raise SignInError(_count_failure(session, user.id, now))
+        raise SignInError(WRONG_CREDENTIALS)
+    assert user.id is not None
+    throttle.succeeded(session=session, attempt=attempt, email=address)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    user.failed_sign_ins = 0
-    user.locked_until = None
     user.last_sign_in_at = now
     session.add(user)
-    secret = "js_" + secrets.token_urlsafe(32)
+    secret = _new_secret()
     session.add(UserSession(secret_hash=_secret_hash(secret), user_id=user.id, created_at=now, last_seen_at=now))
     session.flush()
     return _identity(user), secret
+
+
+def _new_secret() -> str:
+    return "js_" + secrets.token_urlsafe(32)
+
+
+def issue_handoff(*, session: Session, secret: str, now: datetime | None = None) -> str:
+    """A one-time code, valid ``HANDOFF_TTL``, that ``redeem_handoff`` trades for the session of ``secret``."""
+    code = "jc_" + secrets.token_urlsafe(32)
+    until = (now or utc_now()) + HANDOFF_TTL
+    session.execute(
+        update(UserSession)
+        .where(col(UserSession.secret_hash) == _secret_hash(secret))
+        .values(handoff_hash=_secret_hash(code), handoff_until=until)
+    )
+    return code
+
+
+def redeem_handoff(*, session: Session, code: str, now: datetime | None = None) -> str | None:
+    """The session's new secret for a hand-over code, or None when the code is unknown, used or expired.
+
+    The secret the code was issued for stops working: only the one returned here, which goes into the
+    HttpOnly cookie, opens the session from now on. A code works once, even when two requests race.
+    """
+    secret = _new_secret()
+    traded = session.execute(
+        update(UserSession)
+        .where(
+            col(UserSession.handoff_hash) == _secret_hash(code),
+            col(UserSession.handoff_until) > (now or utc_now()),
+            col(UserSession.ended_at).is_(None),
+        )
+        .values(secret_hash=_secret_hash(secret), handoff_hash=None, handoff_until=None)
+        .returning(col(UserSession.id))
+    ).first()
+    return secret if traded is not None else None
 
 
 def identity_for(*, session: Session, secret: str, now: datetime | None = None) -> Identity | None:

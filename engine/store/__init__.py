@@ -31,13 +31,35 @@ from engine.store.keys import ApiToken, WriteKey
 from engine.store.models import metadata
 from engine.store.outbox import MessageStatus, OutboxMessage
 from engine.store.profiles import Profile, ProfileAlias
-from engine.store.users import EMAIL_LENGTH, NAME_LENGTH, Role, User, UserSession
+from engine.store.sign_in_attempts import (
+    ATTEMPTS_KEPT,
+    SignInAttempt,
+    attempts_for,
+    email_hash,
+    forget_attempts,
+    other_attempts,
+    purge_sign_in_attempts,
+    record_attempt,
+)
+from engine.store.users import (
+    EMAIL_LENGTH,
+    NAME_LENGTH,
+    SESSION_IDLE,
+    SESSION_MAX,
+    Role,
+    User,
+    UserSession,
+    purge_sessions,
+)
 
 __all__ = [
+    "ATTEMPTS_KEPT",
     "DEFAULT_SQLITE",
     "EMAIL_LENGTH",
     "NAME_LENGTH",
     "PROJECT_ROOT",
+    "SESSION_IDLE",
+    "SESSION_MAX",
     "ApiToken",
     "AuditEntry",
     "Enrollment",
@@ -51,6 +73,7 @@ __all__ = [
     "Profile",
     "ProfileAlias",
     "Role",
+    "SignInAttempt",
     "Transition",
     "User",
     "UserSession",
@@ -58,14 +81,21 @@ __all__ = [
     "WriteKey",
     "alembic_config",
     "all_journeys",
+    "attempts_for",
     "database_url",
+    "email_hash",
     "find_journey",
     "find_journey_by_name",
+    "forget_attempts",
     "get_engine",
     "latest_version_numbers",
     "metadata",
     "next_version_number",
     "normalise_url",
+    "other_attempts",
+    "purge_sessions",
+    "purge_sign_in_attempts",
+    "record_attempt",
     "replace_draft",
     "session_scope",
     "touch_journey",

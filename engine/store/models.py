@@ -9,6 +9,7 @@ from engine.store.journeys import Journey, JourneyVersion
 from engine.store.keys import ApiToken, WriteKey
 from engine.store.outbox import OutboxMessage
 from engine.store.profiles import Profile, ProfileAlias
+from engine.store.sign_in_attempts import SignInAttempt
 from engine.store.users import User, UserSession
 
 metadata = SQLModel.metadata
@@ -23,6 +24,7 @@ __all__ = [
     "OutboxMessage",
     "Profile",
     "ProfileAlias",
+    "SignInAttempt",
     "Transition",
     "User",
     "UserSession",

@@ -3,20 +3,25 @@
 A removed user keeps their row (``removed_at`` set): journeys, versions and the audit log name
 people by their email as text, and the row is what tells an admin who that was. Only users not
 removed hold their email uniquely, so an address can be given to a new account after removal.
+
+A session that has ended (signed out, idle too long, too old) is of no further use: the engine's
+purge deletes its row.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Index, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Index, delete, or_, text
+from sqlmodel import Field, Session, SQLModel, col
 
 from engine.store.db import UtcDateTime, enum_type, utc_now
 
 EMAIL_LENGTH = 254  # the longest address SMTP carries (RFC 5321's path limit less the brackets)
 NAME_LENGTH = 200
+SESSION_IDLE = timedelta(hours=8)
+SESSION_MAX = timedelta(days=7)
 
 
 class Role(StrEnum):
@@ -45,8 +50,6 @@ class User(SQLModel, table=True):
     role: Role = Field(sa_type=enum_type(Role))
     password_hash: str = Field(max_length=256)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
-    failed_sign_ins: int = 0
-    locked_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
     last_sign_in_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     removed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
@@ -60,3 +63,18 @@ class UserSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     last_seen_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # A one-time code (SHA-256) the browser trades for the session cookie, and until when it may.
+    handoff_hash: str | None = Field(default=None, max_length=128, index=True)
+    handoff_until: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+def purge_sessions(*, session: Session, now: datetime) -> int:
+    """Delete the sessions that have ended, for whatever reason; how many went."""
+    statement = delete(UserSession).where(
+        or_(
+            col(UserSession.ended_at).is_not(None),
+            col(UserSession.last_seen_at) < now - SESSION_IDLE,
+            col(UserSession.created_at) < now - SESSION_MAX,
+        )
+    )
+    return session.exec(statement).rowcount

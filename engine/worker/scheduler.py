@@ -1,8 +1,9 @@
 """The engine's clock: APScheduler 3.11 ticks that advance due customers and deliver the outbox.
 
 APScheduler is only the clock. No job is ever created per customer: one interval job claims due
-rows in batches, one delivers the outbox, and one cron job per scheduled-entry journey enrolls
-its audience. This is the only module that imports apscheduler.
+rows in batches, one delivers the outbox, one cron job per scheduled-entry journey enrolls
+its audience, and an hourly job deletes ended sessions and sign-in attempts that no longer count.
+This is the only module that imports apscheduler.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from engine.delivery import dispatch_due
 from engine.delivery.channels import ChannelSettings, Sender, build_senders
 from engine.map import Channel
 from engine.runtime import CLAIM_BATCH, advance_due, enroll_scheduled_audience, finish_drained, scheduled_journeys
-from engine.store import session_scope, utc_now
+from engine.store import purge_sessions, purge_sign_in_attempts, session_scope, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ class EngineSettings:
     # customers due at once is worked off at database speed rather than one batch per second.
     tick_budget: timedelta = timedelta(seconds=5)
     schedule_refresh: timedelta = timedelta(seconds=30)
+    # Ended sessions and old attempts only take room, and nothing reads them: hourly is often enough.
+    purge: timedelta = timedelta(hours=1)
 
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -155,6 +158,15 @@ class Engine:
                 )
                 self._cron_jobs[journey_id] = job_id
 
+    def purge_once(self) -> None:
+        """Delete the sessions that have ended and the sign-in attempts that no longer count."""
+        with self._sessions() as session:
+            now = self._now()
+            sessions = purge_sessions(session=session, now=now)
+            attempts = purge_sign_in_attempts(session=session, now=now)
+        if sessions or attempts:
+            log.info("purged %s ended sessions and %s old sign-in attempts", sessions, attempts)
+
     def _run_schedule(self, journey_id: int) -> None:
         with self._sessions() as session:
             count = enroll_scheduled_audience(session=session, journey_id=journey_id, now=self._now())
@@ -178,6 +190,12 @@ class Engine:
             self._guarded(self.refresh_schedules),
             IntervalTrigger(seconds=self.settings.schedule_refresh.total_seconds()),
             id="schedules",
+            next_run_time=datetime.now(UTC),
+        )
+        self._scheduler.add_job(
+            self._guarded(self.purge_once),
+            IntervalTrigger(seconds=self.settings.purge.total_seconds()),
+            id="purge",
             next_run_time=datetime.now(UTC),
         )
         self._scheduler.start()

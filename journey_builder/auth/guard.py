@@ -1,9 +1,10 @@
 """The one guard in front of every state event handler.
 
 ``requires(action)`` and ``viewing(action)`` wrap a handler so that, on every call, the identity is looked
-up again from the session cookie's secret (an expired, signed-out or removed session is refused at once)
-and checked against ``engine.accounts.permissions``. A refused call runs none of the handler, so nothing changes;
-it answers with a toast giving the reason, and sends a signed-out browser to the sign-in page.
+up again from the session cookie's secret, as the browser's connection sent it (see ``session.py``), so an
+expired, signed-out or removed session is refused at once, and checked against
+``engine.accounts.permissions``. A refused call runs none of the handler, so nothing changes; it answers
+with a toast giving the reason, and sends a signed-out browser to the sign-in page.
 
 The wrapper is always async (the session state is fetched with ``get_state``), which Reflex runs like the
 handler it replaces: plain and async functions, generators, background tasks, and typed arguments, whose
@@ -26,7 +27,7 @@ from engine.store import session_scope
 from journey_builder import routes
 
 from .rules import Kind, Rule, register
-from .session import SessionState
+from .session import SessionState, session_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -55,12 +56,11 @@ def _here(state: rx.State) -> str:
 
 
 async def _check(state: rx.State, rule: Rule) -> tuple[Identity | None, list[rx.event.EventSpec]]:
-    session = await state.get_state(SessionState)
-    identity = _identity(session.secret)
-    session._show(identity)
+    secret = session_secret(state)
+    identity = _identity(secret)
+    (await state.get_state(SessionState))._show(identity)
     if identity is None:
-        reason = "Your session has ended; sign in again." if session.secret else "Sign in to continue."
-        session.secret = ""
+        reason = "Your session has ended; sign in again." if secret else "Sign in to continue."
         return None, [rx.toast.info(reason), rx.redirect(routes.sign_in(_here(state)))]
     assert rule.action is not None
     try:

@@ -1,29 +1,55 @@
-"""Who is signed in, in this browser: the session secret in a cookie, and what the UI may offer them.
+"""Who is signed in, in this browser: the session cookie, and what the UI may offer them.
 
-The cookie is written by Reflex's frontend (``rx.Cookie`` is set from JavaScript when the state changes),
-so it cannot be HttpOnly; SameSite=strict keeps it off other sites' requests. It is only a key: every
-guarded handler looks the identity up again from it (see ``guard.py``), so the name and role shown here
-are for display and never decide anything on the server.
+The session secret lives in an HttpOnly cookie that only the backend sets and clears (``cookie.py``): the
+page's JavaScript can neither read nor write it, so a script slipped into the page cannot carry it off.
+The browser sends it with the request that opens the page's websocket, and Reflex keeps that request's
+headers for the whole connection: ``session_secret`` reads it there. Reflex leaves the Cookie header out
+of the state it sends to the browser, and no state var holds the secret. A new or cleared cookie counts
+from the next connection, so signing in and out end with a full page load.
+
+The cookie is only a key: every guarded handler looks the identity up again from it (see ``guard.py``),
+so the name and role shown here are for display and never decide anything on the server.
 """
 
 from __future__ import annotations
 
+import json
+
 import reflex as rx
 
-from engine.accounts import SESSION_MAX, Action, Identity, allowed, sign_out
+from engine.accounts import Action, Identity, allowed, sign_out
 from engine.store import Role, session_scope
 from journey_builder import routes
 
+from .cookie import SESSION_COOKIE, SESSION_ROUTE, SIGN_OUT_ROUTE
 from .rules import public
 
-SESSION_COOKIE = "jb_session"
+
+def session_secret(state: rx.State) -> str:
+    """The session secret in the cookie the browser's connection sent ("" when it sent none)."""
+    for part in state.router.headers.cookie.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SESSION_COOKIE:
+            return value
+    return ""
+
+
+def _post_then_load(route: str, body: str, then: str) -> rx.event.EventSpec:
+    """Have the browser POST ``body`` to the backend's ``route`` (which sets or clears the cookie), then load
+    ``then``, a path of this app, afresh: the new connection carries the new cookie."""
+    url = rx.config.get_config().api_url.rstrip("/") + route
+    return rx.call_script(
+        f"fetch({json.dumps(url)}, {{method: 'POST', mode: 'no-cors', credentials: 'include', "
+        f"body: {json.dumps(body)}}}).finally(() => window.location.assign({json.dumps(then)}))"
+    )
+
+
+def take_session(code: str, then: str) -> rx.event.EventSpec:
+    """After signing in: trade the one-time ``code`` for the session cookie, then open ``then``."""
+    return _post_then_load(SESSION_ROUTE, code, routes.safe_next(then))
 
 
 class SessionState(rx.State):
-    # The browser forgets the cookie when no session could still be valid; the server decides before then.
-    secret: str = rx.Cookie(
-        "", name=SESSION_COOKIE, path="/", max_age=int(SESSION_MAX.total_seconds()), same_site="strict"
-    )
     user_email: str = ""
     user_name: str = ""
     user_role: str = ""
@@ -86,21 +112,20 @@ class SessionState(rx.State):
         return self._can(Action.MANAGE_KEYS)
 
     @rx.var
-    def can_administer(self) -> bool:
-        return self._can(Action.MANAGE_USERS) or self._can(Action.MANAGE_KEYS)
+    def can_view_audit(self) -> bool:
+        return self._can(Action.VIEW_AUDIT)
 
-    def _start(self, identity: Identity, secret: str) -> None:
-        """Remember a new session in this browser (after signing in)."""
-        self.secret = secret
-        self._show(identity)
+    @rx.var
+    def can_administer(self) -> bool:
+        return any(self._can(action) for action in (Action.MANAGE_USERS, Action.MANAGE_KEYS, Action.VIEW_AUDIT))
 
     @public
     @rx.event
-    def sign_out(self) -> list[rx.event.EventSpec]:
-        if self.secret:
+    def sign_out(self) -> rx.event.EventSpec:
+        # Ended here, the session is over even if the browser never reaches the route that clears its cookie.
+        secret = session_secret(self)
+        if secret:
             with session_scope() as session:
-                sign_out(session=session, secret=self.secret)
-        self.secret = ""
+                sign_out(session=session, secret=secret)
         self._show(None)
-        # The assignment above reaches the cookie only once the page is hydrated; removing it always does.
-        return [rx.remove_cookie(SESSION_COOKIE, {"path": "/", "sameSite": "strict"}), rx.redirect(routes.sign_in())]
+        return _post_then_load(SIGN_OUT_ROUTE, "", routes.sign_in())

@@ -120,12 +120,12 @@ class AuditState(rx.State):
         }
 
     @rx.event
-    @viewing(Action.MANAGE_USERS)
+    @viewing(Action.VIEW_AUDIT)
     def load(self) -> rx.event.EventSpec | None:
         return self._show(self._current_filters(), 0)
 
     @rx.event
-    @viewing(Action.MANAGE_USERS)
+    @viewing(Action.VIEW_AUDIT)
     def apply(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         # The browser's form sends text; anything else was not sent by this page's form.
         if not isinstance(form, dict):
@@ -139,18 +139,18 @@ class AuditState(rx.State):
         return self._show(filters, 0)
 
     @rx.event
-    @viewing(Action.MANAGE_USERS)
+    @viewing(Action.VIEW_AUDIT)
     def clear(self) -> rx.event.EventSpec | None:
         self.form_key += 1
         return self._show({"journey": ANY, "actor": "", "action": ANY, "since": "", "until": ""}, 0)
 
     @rx.event
-    @viewing(Action.MANAGE_USERS)
+    @viewing(Action.VIEW_AUDIT)
     def next_page(self) -> rx.event.EventSpec | None:
         return self._show(self._current_filters(), self.page + 1) if self.has_next else None
 
     @rx.event
-    @viewing(Action.MANAGE_USERS)
+    @viewing(Action.VIEW_AUDIT)
     def previous_page(self) -> rx.event.EventSpec | None:
         return self._show(self._current_filters(), self.page - 1) if self.page > 0 else None
 

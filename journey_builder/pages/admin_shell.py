@@ -7,12 +7,14 @@ from datetime import datetime
 import reflex as rx
 
 from journey_builder import routes
+from journey_builder.auth import SessionState
 from journey_builder.components.layout import app_shell, page_header
 
+# Each tab shows for the roles that may open it (the page's handlers check on the server).
 TABS = (
-    ("Users", routes.admin_users(), "users"),
-    ("Keys and tokens", routes.admin_keys(), "key-round"),
-    ("Audit log", routes.admin_audit(), "scroll-text"),
+    ("Users", routes.admin_users(), "users", SessionState.can_manage_users),
+    ("Keys and tokens", routes.admin_keys(), "key-round", SessionState.can_manage_keys),
+    ("Audit log", routes.admin_audit(), "scroll-text", SessionState.can_view_audit),
 )
 
 
@@ -25,14 +27,17 @@ def admin_page(title: str, subtitle: str, tab: str, *children: rx.Component) -> 
         page_header(title, subtitle),
         rx.hstack(
             *[
-                rx.link(
-                    rx.hstack(rx.icon(icon, size=15), rx.text(label, size="2", weight="medium"), spacing="2"),
-                    href=href,
-                    underline="none",
-                    class_name="jb-nav-link jb-nav-active" if label == tab else "jb-nav-link",
-                    aria_current="page" if label == tab else None,
+                rx.cond(
+                    may_open,
+                    rx.link(
+                        rx.hstack(rx.icon(icon, size=15), rx.text(label, size="2", weight="medium"), spacing="2"),
+                        href=href,
+                        underline="none",
+                        class_name="jb-nav-link jb-nav-active" if label == tab else "jb-nav-link",
+                        aria_current="page" if label == tab else None,
+                    ),
                 )
-                for label, href, icon in TABS
+                for label, href, icon, may_open in TABS
             ],
             spacing="1",
             margin_top="-12px",

@@ -6,10 +6,18 @@ import asyncio
 
 import reflex as rx
 
-from engine.accounts import PASSWORD_MIN, AccountError, Identity, create_user, has_users, sign_in
+from engine.accounts import (
+    PASSWORD_MIN,
+    AccountError,
+    SignInError,
+    create_user,
+    has_users,
+    issue_handoff,
+    sign_in,
+)
 from engine.store import Role, session_scope
 from journey_builder import routes
-from journey_builder.auth import SessionState, public
+from journey_builder.auth import public, take_session
 from journey_builder.components.layout import centered_card, field
 from journey_builder.pages.sign_in import sentence
 
@@ -20,13 +28,15 @@ class UsersExistError(Exception):
     """Someone finished the first run in the meantime."""
 
 
-def _create_first_admin(email: str, name: str, password: str) -> tuple[Identity, str]:
-    # One transaction: the check that nobody exists yet and the new admin commit together.
+def _create_first_admin(email: str, name: str, password: str, client: str) -> str:
+    """Create the admin and sign them in: the one-time code that trades their session for its cookie."""
+    # The check that nobody exists yet and the new admin commit together (the sign-in commits its attempt first).
     with session_scope() as session:
         if has_users(session=session):
             raise UsersExistError
         create_user(session=session, email=email, name=name, password=password, role=Role.ADMIN, actor=FIRST_RUN_ACTOR)
-        return sign_in(session=session, email=email, password=password)
+        _, secret = sign_in(session=session, email=email, password=password, client=client)
+        return issue_handoff(session=session, secret=secret)
 
 
 class FirstRunState(rx.State):
@@ -42,25 +52,28 @@ class FirstRunState(rx.State):
 
     @public
     @rx.event
-    async def create_admin(self, form: dict[str, str]) -> rx.event.EventSpec | None:
+    async def create_admin(self, form: dict[str, str]) -> rx.event.EventSpec | list[rx.event.EventSpec] | None:
         if form.get("password", "") != form.get("confirm", ""):
             self.error = "The two passwords differ."
             return None
         try:
-            identity, secret = await asyncio.to_thread(
-                _create_first_admin, form.get("email", ""), form.get("name", ""), form.get("password", "")
+            code = await asyncio.to_thread(
+                _create_first_admin,
+                form.get("email", ""),
+                form.get("name", ""),
+                form.get("password", ""),
+                self.router.session.client_ip,
             )
         except UsersExistError:
             return [rx.toast.info("An admin exists already; sign in."), rx.redirect(routes.sign_in())]
+        except SignInError:
+            # The admin is created; only this client, locked out by earlier failures, may not sign in yet.
+            return [rx.toast.info("The admin is created; sign in."), rx.redirect(routes.sign_in())]
         except AccountError as error:
             self.error = sentence(str(error))
             return None
         self.error = ""
-        (await self.get_state(SessionState))._start(identity, secret)
-        return [
-            rx.toast.success(f"Welcome, {identity.name or identity.email}: you are the admin."),
-            rx.redirect(routes.journeys_list()),
-        ]
+        return take_session(code, routes.journeys_list())
 
 
 def first_run_page() -> rx.Component:

@@ -1,4 +1,10 @@
-"""Signing in and out. The first admin is created on the first-run page instead (see ``first_run.py``)."""
+"""Signing in and out. The first admin is created on the first-run page instead (see ``first_run.py``).
+
+The engine throttles sign-ins by the client's address: Reflex's ``router.session.client_ip``, the peer of
+the page's websocket. Behind reverse proxies that address is the nearest proxy's, unless Reflex is told
+how many proxies to trust (``REFLEX_TRUSTED_PROXY_HOPS``, default 0), and then it takes the client's
+address from X-Forwarded-For; a client can write any X-Forwarded-For, so it is never trusted by default.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,22 @@ import asyncio
 
 import reflex as rx
 
-from engine.accounts import Identity, SignInError, has_users, identity_for, sign_in
+from engine.accounts import SignInError, has_users, identity_for, issue_handoff, sign_in
 from engine.store import session_scope
 from journey_builder import routes
-from journey_builder.auth import SessionState, public
+from journey_builder.auth import public, session_secret, take_session
 from journey_builder.components.layout import centered_card, field
 
 
-def _sign_in(email: str, password: str) -> tuple[Identity, str]:
+def _sign_in(email: str, password: str, client: str) -> str:
+    """Sign in, and the one-time code that trades the new session for its cookie."""
     with session_scope() as session:
-        return sign_in(session=session, email=email, password=password)
+        _, secret = sign_in(session=session, email=email, password=password, client=client)
+        return issue_handoff(session=session, secret=secret)
 
 
 def sentence(reason: str) -> str:
-    """An engine message ("wrong email or password") as the page says it."""
+    """An engine message ("email or password is wrong, ...") as the page says it."""
     return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
 
 
@@ -35,7 +43,7 @@ class SignInState(rx.State):
     async def open(self) -> rx.event.EventSpec | None:
         """The page's on_load: the first run comes first, and a signed-in browser goes where it was headed."""
         self.error, self.busy = "", False
-        secret = (await self.get_state(SessionState)).secret
+        secret = session_secret(self)
         with session_scope() as session:
             if not has_users(session=session):
                 return rx.redirect(routes.first_run())
@@ -47,13 +55,14 @@ class SignInState(rx.State):
     async def sign_in(self, form: dict[str, str]) -> rx.event.EventSpec | None:
         # argon2 takes a noticeable moment on purpose; the event loop serves everyone else meanwhile.
         try:
-            identity, secret = await asyncio.to_thread(_sign_in, form.get("email", ""), form.get("password", ""))
+            code = await asyncio.to_thread(
+                _sign_in, form.get("email", ""), form.get("password", ""), self.router.session.client_ip
+            )
         except SignInError as error:
             self.error = sentence(str(error))
             return None
         self.error = ""
-        (await self.get_state(SessionState))._start(identity, secret)
-        return rx.redirect(self._next())
+        return take_session(code, self._next())
 
 
 def sign_in_page() -> rx.Component:

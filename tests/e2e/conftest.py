@@ -1,8 +1,12 @@
 """The real app on a migrated, seeded temporary SQLite database, driven by Chromium through Playwright.
 
 Every page but signing in needs a signed-in user, so the ``page`` fixture is signed in as an admin: its
-browser context holds the session cookie of a session opened through ``engine.accounts.users``, as if the admin
-had signed in on the sign-in page. ``signed_in_as(role)`` opens a page in a fresh context for another role.
+browser context holds the session cookie of a session opened through ``engine.accounts.users``, as the
+backend's ``/auth/session`` route would have set it after the admin signed in on the sign-in page (on the
+backend's host, HttpOnly, SameSite=Lax). ``signed_in_as(role)`` opens a page in a fresh context for another role.
+
+The cookie belongs to the backend's host and is SameSite, so the pages are opened on that host too
+(``base_url``): a page of another site could not send it over its websocket.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import reflex as rx
 from playwright.sync_api import BrowserContext, Page
 from reflex.testing import AppHarness
 
@@ -84,14 +90,24 @@ def app(e2e_database: str) -> Iterator[AppHarness]:
 
 
 @pytest.fixture(scope="session")
-def base_url(app: AppHarness) -> str:
-    """The app's address: pytest-playwright resolves ``page.goto("/dashboard")`` against it.
+def backend_url(app: AppHarness) -> str:
+    """Where the frontend's websocket and the session cookie's routes are (the harness picks the port)."""
+    return rx.config.get_config().api_url.rstrip("/")
 
-    Defining it here also replaces pytest-playwright's fallback ``base_url``, a session fixture written as an
-    instance method, which pytest 9.2 deprecates with a warning (an error under ``-W error``).
+
+@pytest.fixture(scope="session")
+def base_url(app: AppHarness, backend_url: str) -> str:
+    """The app's address, on the backend's host: pytest-playwright resolves ``page.goto("/dashboard")`` against it.
+
+    The harness names the frontend ``localhost`` and the backend ``127.0.0.1``, two sites as far as SameSite
+    cookies go; the frontend answers on both. Defining this fixture also replaces pytest-playwright's fallback
+    ``base_url``, a session fixture written as an instance method, which pytest 9.2 deprecates with a warning
+    (an error under ``-W error``).
     """
     assert app.frontend_url is not None
-    return app.frontend_url.rstrip("/")
+    frontend = urlsplit(app.frontend_url)
+    host = urlsplit(backend_url).hostname
+    return frontend._replace(netloc=f"{host}:{frontend.port}").geturl().rstrip("/")
 
 
 @pytest.fixture
@@ -107,8 +123,11 @@ def open_session(role: Role) -> str:
         return sign_in(session=session, email=email_of(role), password=PASSWORD)[1]
 
 
-def hold_session(context: BrowserContext, base_url: str, secret: str) -> None:
-    context.add_cookies([{"name": SESSION_COOKIE, "value": secret, "url": base_url, "sameSite": "Strict"}])
+def hold_session(context: BrowserContext, backend_url: str, secret: str) -> None:
+    """The session cookie as the backend's /auth/session route sets it."""
+    context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": secret, "url": backend_url, "httpOnly": True, "sameSite": "Lax"}]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -117,19 +136,19 @@ def admin_session(e2e_database: str) -> str:
 
 
 @pytest.fixture
-def page(context: BrowserContext, base_url: str, admin_session: str) -> Page:
+def page(context: BrowserContext, backend_url: str, admin_session: str) -> Page:
     """pytest-playwright's page, signed in as the e2e admin."""
-    hold_session(context, base_url, admin_session)
+    hold_session(context, backend_url, admin_session)
     return context.new_page()
 
 
 @pytest.fixture
-def signed_in_as(new_context: Callable[..., BrowserContext], base_url: str) -> Callable[[Role], Page]:
+def signed_in_as(new_context: Callable[..., BrowserContext], backend_url: str) -> Callable[[Role], Page]:
     """A page in a context of its own, holding a new session of the role's user (closed after the test)."""
 
     def open_as(role: Role) -> Page:
         context = new_context()
-        hold_session(context, base_url, open_session(role))
+        hold_session(context, backend_url, open_session(role))
         return context.new_page()
 
     return open_as

@@ -1,7 +1,8 @@
 """Events through Reflex's own event processor, handed in the way the browser's websocket hands them in.
 
-A ``Tab`` is one browser tab: a client token, the cookies the browser would send when it hydrates, and the
-page it is on. ``Tab.send`` runs one handler through ``BaseStateEventProcessor`` (state manager, router
+A ``Tab`` is one browser tab: a client token, the client address and the headers (cookies included) its
+websocket connected with, which Reflex adds to every event of the connection, and the page it is on.
+``Tab.send`` runs one handler through ``BaseStateEventProcessor`` (state manager, router
 data, the handler, the deltas and the frontend events it answers with) and reports whether the handler's
 own code ran: a profiler watches for its code object, so nothing of ours is replaced or instrumented.
 """
@@ -27,7 +28,7 @@ from reflex_base.event.processor.base_state_processor import BaseStateEventProce
 from reflex_base.utils.format import format_event_handler
 
 import journey_builder.journey_builder  # noqa: F401 - registers the app, its pages' on_load handlers and states
-from journey_builder.auth import SessionState
+from journey_builder.auth import SESSION_COOKIE
 
 HYDRATE_AND_LOAD = format_event_handler(State.event_handlers["hydrate_and_load"])
 _TOAST = re.compile(r'\["(\w+)"\]\("((?:[^"\\]|\\.)*)"')
@@ -64,9 +65,9 @@ class _Sink:
         self.events.setdefault(token, []).extend(update.events)
 
 
-def _router_data(path: str) -> dict[str, Any]:
+def _router_data(path: str, headers: Mapping[str, str], ip: str) -> dict[str, Any]:
     pathname, _, query = path.partition("?")
-    data: dict[str, Any] = {"pathname": pathname, "asPath": path}
+    data: dict[str, Any] = {"pathname": pathname, "asPath": path, "headers": dict(headers), "ip": ip}
     if query:
         data["query"] = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
     return data
@@ -98,10 +99,14 @@ def own_code(handler: EventHandler) -> CodeType:
 
 
 class Tab:
-    def __init__(self, processor: BaseStateEventProcessor, sink: _Sink, manager: StateManagerMemory) -> None:
+    def __init__(
+        self, processor: BaseStateEventProcessor, sink: _Sink, manager: StateManagerMemory, ip: str = "127.0.0.1"
+    ) -> None:
         self.processor, self.sink, self.manager = processor, sink, manager
         self.token = str(uuid.uuid4())
         self.path = "/"
+        self.ip = ip
+        self.headers: dict[str, str] = {}
 
     async def _run(self, event: Event, code: CodeType | None = None) -> Outcome:
         before = len(self.sink.events.get(self.token, []))
@@ -121,15 +126,15 @@ class Tab:
         )
 
     async def open(self, path: str, cookie_secret: str | None = None) -> Outcome:
-        """Load ``path`` as a browser does: one hydrate_and_load carrying the cookies it holds."""
+        """Load ``path`` as a browser does: a new connection sending the cookie it holds, then hydrate_and_load."""
         self.path = path
-        payload: dict[str, Any] = {}
-        if cookie_secret is not None:
-            payload["vars"] = {f"{SessionState.get_full_name()}.secret": cookie_secret}
-        return await self._run(Event(name=HYDRATE_AND_LOAD, payload=payload, router_data=_router_data(path)))
+        self.headers = {"cookie": f"{SESSION_COOKIE}={cookie_secret}"} if cookie_secret is not None else {}
+        router_data = _router_data(path, self.headers, self.ip)
+        return await self._run(Event(name=HYDRATE_AND_LOAD, payload={}, router_data=router_data))
 
     async def send(self, handler: EventHandler, **payload: Any) -> Outcome:
-        event = Event(name=format_event_handler(handler), payload=payload, router_data=_router_data(self.path))
+        router_data = _router_data(self.path, self.headers, self.ip)
+        event = Event(name=format_event_handler(handler), payload=payload, router_data=router_data)
         return await self._run(event, own_code(handler))
 
     async def state(self, cls: type[BaseState]) -> dict[str, Any]:
@@ -151,11 +156,11 @@ class _NoWatch:
 
 @asynccontextmanager
 async def browser() -> AsyncIterator[Any]:
-    """A running event processor; call the yielded function for a new tab."""
+    """A running event processor; call the yielded function for a new tab (``ip``: the client's address)."""
     sink, manager = _Sink(), StateManagerMemory()
     processor = BaseStateEventProcessor().configure(state_manager=manager, event_namespace=sink)
     async with processor:
-        yield lambda: Tab(processor, sink, manager)
+        yield lambda ip="127.0.0.1": Tab(processor, sink, manager, ip)
     await manager.close()
 
 
