@@ -13,7 +13,7 @@ from engine.accounts import create_user
 from engine.store import Role, alembic_config, get_engine, session_scope, upgrade_database
 from tests.conftest import scratch_postgres_database
 
-BEFORE = "0006_transition_source"
+BEFORE = "0007_run_failure"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

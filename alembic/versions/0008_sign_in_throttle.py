@@ -1,8 +1,8 @@
 """sign-in throttle per client, session cookies handed over by the backend
 
-Revision ID: 0007_sign_in_throttle
-Revises: 0006_transition_source
-Create Date: 2026-12-14 09:00:00.000000
+Revision ID: 0008_sign_in_throttle
+Revises: 0007_run_failure
+Create Date: 2026-12-06 21:30:00.000000
 
 Failed sign-ins are counted per client address (and per client and email) in their own table
 instead of on the account, so nobody can lock another person's account from their own machine.
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0007_sign_in_throttle"
-down_revision: str | None = "0006_transition_source"
+revision: str = "0008_sign_in_throttle"
+down_revision: str | None = "0007_run_failure"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
