@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
-from reflex.testing import AppHarness
 
 from engine.journeys import create_journey, draft_of, get_journey
 from engine.map import LANE_WIDTH, JourneyMap, NodeKind, SendNode
@@ -34,9 +33,9 @@ def new_journey(doc: JourneyMap) -> int:
 
 
 @pytest.fixture(scope="session")
-def editor_url(app: AppHarness) -> Callable[[int], str]:
-    base = (app.frontend_url or "").rstrip("/")
-    return lambda journey_id: base + routes.journey_editor(journey_id)
+def editor_url(base_url: str) -> Callable[[int], str]:
+    # The pages' address on the backend's host, where the session cookie lives (see conftest's base_url).
+    return lambda journey_id: base_url + routes.journey_editor(journey_id)
 
 
 @pytest.fixture
