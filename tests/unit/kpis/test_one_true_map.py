@@ -101,7 +101,17 @@ def assert_one_true_map(session: Session, journey_id: int, until: datetime) -> d
 # --- hand-built histories ---------------------------------------------------------------------------
 
 
-def test_hand_built_goals_agree_on_the_map_in_every_window(session: Session) -> None:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """A session on SQLite or PostgreSQL; what a test leaves uncommitted is rolled back."""
+    url = request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url")
+    with Session(get_engine(url), expire_on_commit=False) as open_session:
+        yield open_session
+        open_session.rollback()
+
+
+def test_hand_built_goals_agree_on_the_map_in_every_window(store: Session) -> None:
+    session = store
     doc = story_map("Trial (one true map)")
     journey = create_journey(session=session, doc=doc)
     version = publish_journey(session=session, journey_id=journey.id or 0)
@@ -213,20 +223,8 @@ def check_engine_runs(session: Session) -> None:
     assert shares[("wait_order_24h", "order_completed")] == 1
 
 
-def test_goals_the_engine_records_agree_on_the_map_on_sqlite(session: Session) -> None:
-    check_engine_runs(session)
-
-
-@pytest.fixture
-def pg_session(pg_url: str) -> Iterator[Session]:
-    with Session(get_engine(pg_url), expire_on_commit=False) as open_session:
-        yield open_session
-        open_session.rollback()
-
-
-@pytest.mark.postgres
-def test_goals_the_engine_records_agree_on_the_map_on_postgres(pg_session: Session) -> None:
-    check_engine_runs(pg_session)
+def test_goals_the_engine_records_agree_on_the_map(store: Session) -> None:
+    check_engine_runs(store)
 
 
 def test_the_command_line_prints_the_overlays_goals(
