@@ -243,7 +243,7 @@ class _Batch:
                 update["correlation"],
             )
             run.position = Position.after(update)
-            run.goal_reached = run.goal_reached or update["goal_reached_at"] is not None
+            run.goal_reached = run.goal_reached or update["goal_at"] is not None
         else:
             self._ended(run, runs, profile_id)
 
@@ -328,6 +328,7 @@ class _Batch:
                     context=dict(event.properties),
                     journey_status=JourneyStatus.LIVE,
                     position=Position.after(update),
+                    goal_reached=update["goal_at"] is not None,
                 )
             )
         else:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from engine.intake import ingest
+from engine.runtime import advance_due
 from engine.store import Enrollment, OutboxMessage, Transition
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
 
@@ -127,3 +128,29 @@ def test_a_run_that_passed_a_goal_already_is_not_counted_on_it_twice(session: Se
 
     assert steps_after_entry(session, journey_id) == [("entry", "won", "s2"), ("won", "hold", "s2")]
     assert the_run(session, journey_id).end_reason == "goal"
+
+
+def test_a_run_that_passed_a_goal_in_the_same_batch_is_not_counted_on_it_twice(session: Session) -> None:
+    doc = journey_map(
+        [event_trigger("go"), node("won", "goal", stage="s2"), node("hold", "wait", duration="P1D", stage="s2")],
+        [("entry", "won"), ("won", "hold")],
+    )
+    journey_id, _ = publish_and_launch(session, doc)
+    ingest(session=session, messages=[track("u1", "go"), track("u1", "purchased")], now=NOW)
+
+    assert steps_after_entry(session, journey_id) == [("entry", "won", "s2"), ("won", "hold", "s2")]
+    assert the_run(session, journey_id).end_reason == "goal"
+
+
+def test_a_goal_passed_before_a_wait_stays_reached_when_the_run_goes_on(session: Session) -> None:
+    doc = journey_map(
+        [event_trigger("go"), node("won", "goal", stage="s2"), node("hold", "wait", duration="PT1H", stage="s2")],
+        [("entry", "won"), ("won", "hold")],
+    )
+    journey_id, _ = publish_and_launch(session, doc)
+    ingest(session=session, messages=[track("u1", "go")], now=NOW)
+    advance_due(session=session, now=LATER)
+    session.flush()
+
+    run = the_run(session, journey_id)
+    assert (run.end_reason, run.goal_reached_at) == ("completed", NOW)
