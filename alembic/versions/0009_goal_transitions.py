@@ -13,6 +13,10 @@ the goal's stage. The goal node is the one the run's wait leads to when the goal
 waited for and its event path goes straight to a goal step; otherwise the plan's first goal step.
 Versions whose plan has no goal step have no goal node to count the run on, and are left alone.
 
+A run that walked past a goal card and went on lost the moment it reached the goal at its next step
+(the engine wrote the run's goal moment afresh at every step): the goal card counted it, the goal
+conversion did not. Those runs get back the moment they first entered a goal node.
+
 Downgrading leaves these transitions: they record what happened, and the code before this revision
 reads them as it reads any entry into a goal node.
 """
@@ -167,6 +171,17 @@ def _fix_runs(connection: sa.Connection, version_id: int, goals: _Goals, dialect
             )
 
 
+def _restore_goal_moments(connection: sa.Connection, version_id: int, goals: _Goals) -> None:
+    e, t = _enrollment.c, _transition.c
+    into_goal = sa.and_(t.enrollment_id == e.id, t.node_id.in_(list(goals.stage_of)))
+    first_entry = sa.select(sa.func.min(t.at)).where(into_goal).scalar_subquery()
+    connection.execute(
+        sa.update(_enrollment)
+        .where(e.version_id == version_id, e.goal_reached_at.is_(None), sa.exists().where(into_goal))
+        .values(goal_reached_at=first_entry)
+    )
+
+
 def upgrade() -> None:
     connection = op.get_bind()
     dialect = connection.dialect.name
@@ -184,6 +199,7 @@ def upgrade() -> None:
         for version_id, plan in versions:
             goals = _Goals(json.loads(plan) if isinstance(plan, str | bytes) else plan or {})
             if goals.first is not None:
+                _restore_goal_moments(connection, version_id, goals)
                 _fix_runs(connection, version_id, goals, dialect)
 
 

@@ -39,7 +39,8 @@ AWAITING = [*ENTERED, ("email_reminder", 1.0), ("wait_order_4h", 1.0)]
 
 def stored_history(url: str) -> int:
     """The starter's runs as the engine stored them before 0009: two goals reached by the order event
-    (one waiting an hour, one awaiting the order), one that walked into the goal card, one that gave up."""
+    (one waiting an hour, one awaiting the order), one that walked into the goal card, one that gave up, and
+    one that walked past the goal card and lost the goal's moment."""
     doc = load_template("cart_abandonment")
     with Session(get_engine(url), expire_on_commit=False) as session:
         journey = create_journey(session=session, doc=doc)
@@ -51,6 +52,8 @@ def stored_history(url: str) -> int:
             Run(path(*AWAITING), ended=2 * H, goal=2 * H),
             Run(path(*AWAITING, ("order_completed", 3.0)), ended=3 * H, goal=3 * H),
             Run(path(*AWAITING), ended=4 * H),
+            # Walked past the goal card and went on: its next step cleared the goal's moment.
+            Run(path(*AWAITING, ("order_completed", 5.0)), ended=6 * H),
         ]
         record_runs(session, doc=doc, journey_id=journey.id, version_id=version.id, start=NOW, runs=runs)
         session.commit()
@@ -62,7 +65,8 @@ def test_goals_reached_by_an_event_enter_the_goal_node_and_its_stage(empty_url: 
     journey_id = stored_history(empty_url)
     with Session(get_engine(empty_url)) as session:
         before = journey_overlay(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
-        assert [n.entries for n in before.nodes if n.node_id == "order_completed"] == [1]
+        assert [n.entries for n in before.nodes if n.node_id == "order_completed"] == [2]
+        assert before.goal.reached_goal == 3
 
     upgrade_database(empty_url)
 
@@ -85,6 +89,7 @@ def test_goals_reached_by_an_event_enter_the_goal_node_and_its_stage(empty_url: 
             (1, "wait_1h", NOW, NOW + 0.5 * H, "abandon", NOW, 1800.0, True),
             (2, "wait_order_4h", NOW + H, NOW + 2 * H, "recover", NOW + H, 3600.0, True),
             (3, "wait_order_4h", NOW + H, NOW + 3 * H, "recover", NOW + H, 7200.0, True),
+            (5, "wait_order_4h", NOW + H, NOW + 5 * H, "recover", NOW + H, 14400.0, True),
         ]
         runs = session.execute(
             select(Enrollment.stage_id, Enrollment.stage_entered_at).order_by(col(Enrollment.id))
@@ -94,13 +99,16 @@ def test_goals_reached_by_an_event_enter_the_goal_node_and_its_stage(empty_url: 
             ("purchase", NOW + 2 * H),
             ("purchase", NOW + 3 * H),
             ("recover", NOW + H),
+            ("purchase", NOW + 5 * H),
         ]
+        goal_moments = session.execute(select(Enrollment.goal_reached_at).order_by(col(Enrollment.id))).scalars()
+        assert list(goal_moments) == [NOW + 0.5 * H, NOW + 2 * H, NOW + 3 * H, None, NOW + 5 * H]
         overlay = journey_overlay(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
         stages = {s.stage_id: s for s in overlay.stages}
         nodes = {n.node_id: n for n in overlay.nodes}
-        assert overlay.goal.reached_goal == 3
-        assert nodes["order_completed"].entries == 3
-        assert (stages["purchase"].entered, stages["purchase"].reached_goal) == (3, 3)
+        assert overlay.goal.reached_goal == 4
+        assert nodes["order_completed"].entries == 4
+        assert (stages["purchase"].entered, stages["purchase"].reached_goal) == (4, 4)
         assert (stages["abandon"].reached_goal, stages["recover"].reached_goal) == (0, 0)
         assert stages["recover"].dropped_off == 1
 
@@ -108,4 +116,4 @@ def test_goals_reached_by_an_event_enter_the_goal_node_and_its_stage(empty_url: 
 
     with Session(get_engine(empty_url)) as session:
         count = session.execute(select(Transition.id).where(col(Transition.node_id) == "order_completed")).all()
-        assert len(count) == 3
+        assert len(count) == 4
