@@ -247,6 +247,38 @@ def advance(
     )
 
 
+def goal_path(
+    plan: Plan, *, at_step: str | None, event: str, customer: Customer, now: datetime, steps: Mapping[str, Step]
+) -> tuple[NodeEntered | SplitAssigned, ...]:
+    """The steps a run waiting at ``at_step`` enters when the goal event ``event`` ends it there.
+
+    The goal is counted on the map like any other move: at a wait for this very event, the run takes
+    that wait's event path up to the first goal it meets (passing over the steps on the way without
+    acting, as the goal ends the run); from anywhere else it moves straight to the plan's first goal
+    step. A plan without a goal step has no goal node to count it on: nothing is entered.
+    """
+    step = steps.get(at_step) if at_step is not None else None
+    if isinstance(step, WaitForEventStep) and step.event == event:
+        walked = advance(
+            plan,
+            start_at=step.on_event,
+            customer=customer,
+            now=now,
+            resume_mode=ResumeMode.ADVANCE_TO_NEXT_WAIT,
+            steps=steps,
+        )
+        taken: list[NodeEntered | SplitAssigned] = []
+        for effect in walked.effects:
+            if isinstance(effect, NodeEntered | SplitAssigned):
+                taken.append(effect)
+            elif isinstance(effect, GoalReached):
+                return tuple(taken)
+    goal = next((s for s in plan.steps if isinstance(s, GoalStep)), None)
+    if goal is None:
+        return ()
+    return (NodeEntered(node_id=goal.id, stage_id=goal.stage, at=now),)
+
+
 def after_wait(step: Step, *, event_arrived: bool) -> str | None:
     """The step that follows a wait once it is over: its time came, its event arrived, or it timed out."""
     if isinstance(step, WaitStep):

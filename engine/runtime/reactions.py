@@ -23,7 +23,7 @@ from engine.journeys import PLANS, RUNNING, LiveJourney, LoadedPlan, live_journe
 from engine.map import EventTrigger, ReentryPolicy, all_hold
 from engine.runtime.decisions import Ended, EndReason, after_wait
 from engine.runtime.entry import enter_by_traits, insert_enrollments, trait_entries
-from engine.runtime.walk import RunContext, transition_row, walk
+from engine.runtime.walk import RunContext, reach_goal, transition_row, walk
 from engine.runtime.writes import NOWHERE, BatchWrites, Position, enrollment_update
 from engine.store import Enrollment, EnrollmentStatus, Journey, JourneyStatus
 
@@ -65,6 +65,7 @@ class _WaitingRun:
     context: dict[str, Any]
     journey_status: str
     position: Position
+    goal_reached: bool = False
 
 
 def _correlates(correlate_on: str | None, properties: Mapping[str, Any], expected: Any) -> bool:
@@ -115,6 +116,7 @@ class _Batch:
                 col(Enrollment.step_entered_at),
                 col(Enrollment.stage_id),
                 col(Enrollment.stage_entered_at),
+                col(Enrollment.goal_reached_at),
             )
             .join(Journey, col(Journey.id) == col(Enrollment.journey_id))
             .where(col(Enrollment.profile_id).in_(profile_ids), col(Enrollment.status) == EnrollmentStatus.WAITING)
@@ -133,6 +135,7 @@ class _Batch:
                     context=dict(r.context or {}),
                     journey_status=r.status,
                     position=Position.of_run(r),
+                    goal_reached=r.goal_reached_at is not None,
                 )
             )
         return waiting
@@ -170,8 +173,13 @@ class _Batch:
     def _react(self, run: _WaitingRun, runs: list[_WaitingRun], event: IncomingEvent, loaded: LoadedPlan) -> None:
         plan = loaded.plan
         if plan.goal_event == event.name:
-            self.writes.enrollments.append(
-                enrollment_update(run.id, Ended(reason=EndReason.GOAL), now=self.now, goal_at=self.now, at=run.position)
+            reach_goal(
+                self._context(run, event, plan.default_timezone),
+                loaded=loaded,
+                event=event.name,
+                now=self.now,
+                already=run.goal_reached,
+                writes=self.writes,
             )
             self._ended(run, runs, event.profile_id)
         elif any(
@@ -194,19 +202,8 @@ class _Batch:
             correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
             if not _correlates(correlate_on, event.properties, run.correlation):
                 return
-            context = RunContext(
-                enrollment_id=run.id,
-                journey_id=run.journey_id,
-                version_id=run.version_id,
-                profile_id=event.profile_id,
-                user_id=event.user_id,
-                traits=dict(event.traits),
-                timezone=event.timezone or plan.default_timezone,
-                context=run.context,
-                position=run.position,
-            )
             walk(
-                context,
+                self._context(run, event, plan.default_timezone),
                 loaded=loaded,
                 start_at=after_wait(step, event_arrived=True),
                 now=self.now,
@@ -222,6 +219,20 @@ class _Batch:
                 self.writes.arrivals.append({"eid": run.id, "at": self.now})
                 run.wait_event = None
 
+    @staticmethod
+    def _context(run: _WaitingRun, event: IncomingEvent, default_timezone: str) -> RunContext:
+        return RunContext(
+            enrollment_id=run.id,
+            journey_id=run.journey_id,
+            version_id=run.version_id,
+            profile_id=event.profile_id,
+            user_id=event.user_id,
+            traits=dict(event.traits),
+            timezone=event.timezone or default_timezone,
+            context=run.context,
+            position=run.position,
+        )
+
     def _track(self, run: _WaitingRun, runs: list[_WaitingRun], profile_id: int) -> None:
         """Keep the in-memory run in step with the update its walk just queued."""
         update = self.writes.enrollments[-1]
@@ -232,6 +243,7 @@ class _Batch:
                 update["correlation"],
             )
             run.position = Position.after(update)
+            run.goal_reached = run.goal_reached or update["goal_at"] is not None
         else:
             self._ended(run, runs, profile_id)
 
@@ -316,6 +328,7 @@ class _Batch:
                     context=dict(event.properties),
                     journey_status=JourneyStatus.LIVE,
                     position=Position.after(update),
+                    goal_reached=update["goal_at"] is not None,
                 )
             )
         else:

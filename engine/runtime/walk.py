@@ -38,6 +38,7 @@ from engine.runtime.decisions import (
     TraitsUpdated,
     Waiting,
     advance,
+    goal_path,
 )
 from engine.runtime.writes import BatchWrites, Position, described, enrollment_update, short_reason
 from engine.store import MessageStatus
@@ -205,6 +206,32 @@ def transition_row(
         "from_stage_at": stage_at,
         "from_stage_seconds": (at - stage_at).total_seconds() if stage_at is not None else None,
     }
+
+
+def reach_goal(
+    run: RunContext, *, loaded: LoadedPlan, event: str, now: datetime, already: bool, writes: BatchWrites
+) -> None:
+    """End a run that the goal event ``event`` reached where it waits, recording its way into the goal
+    node (see :func:`engine.runtime.decisions.goal_path`) so the goal card, the goal's stage and the
+    path there count it as the goal conversion does. A run that ``already`` passed a goal node was
+    counted there then; it ends where it is."""
+    here = run.position
+    if not already:
+        customer = Customer(
+            enrollment_id=run.enrollment_id, traits=run.traits, event=run.context, timezone=run.timezone
+        )
+        taken = goal_path(loaded.plan, at_step=here.step, event=event, customer=customer, now=now, steps=loaded.steps)
+        for effect in taken:
+            if isinstance(effect, NodeEntered):
+                writes.transitions.append(
+                    transition_row(run, effect.node_id, effect.stage_id, effect.at, came_from=here)
+                )
+                here = here.entering(effect.node_id, effect.stage_id, effect.at)
+            else:
+                writes.transitions[-1]["arm"] = effect.arm
+    writes.enrollments.append(
+        enrollment_update(run.enrollment_id, Ended(reason=EndReason.GOAL), now=now, goal_at=now, at=here)
+    )
 
 
 def _correlation_value(outcome: Waiting | Ended, context: Mapping[str, Any]) -> str | None:

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from engine.runtime.decisions import Ended, EndReason, Waiting
-from engine.store import Enrollment, EnrollmentStatus, OutboxMessage, Profile, Transition
+from engine.store import Enrollment, EnrollmentStatus, OutboxMessage, Profile, Transition, UtcDateTime
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,11 @@ class BatchWrites:
             session.execute(insert(OutboxMessage.__table__), self.messages)  # type: ignore[attr-defined]
         if self.enrollments:
             table = Enrollment.__table__  # type: ignore[attr-defined]
+            # The goal is reached once, when the run first reaches it: a run that goes on past a goal card,
+            # or meets the goal event later, keeps that moment (and stays counted as having reached it).
+            reached = func.coalesce(table.c.goal_reached_at, bindparam("goal_at", type_=UtcDateTime()))
             session.execute(
-                update(table).where(table.c.id == bindparam("eid")),
+                update(table).where(table.c.id == bindparam("eid")).values(goal_reached_at=reached),
                 self.enrollments,
                 execution_options={"synchronize_session": False},
             )
@@ -236,7 +239,7 @@ def enrollment_update(
             "ended_at": None,
             "end_reason": None,
             "failure": None,
-            "goal_reached_at": goal_at,
+            "goal_at": goal_at,
         }
     return {
         "eid": enrollment_id,
@@ -253,5 +256,5 @@ def enrollment_update(
         "ended_at": now,
         "end_reason": outcome.reason.value,
         "failure": outcome.detail if outcome.reason is EndReason.FAILED else None,
-        "goal_reached_at": goal_at if goal_at is not None or outcome.reason is not EndReason.GOAL else now,
+        "goal_at": goal_at if goal_at is not None or outcome.reason is not EndReason.GOAL else now,
     }
