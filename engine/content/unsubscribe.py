@@ -56,7 +56,8 @@ def unsubscribe(*, session: Session, profile_id: int, channel: str, signature: s
     """Withdraw the customer's consent for the channel; refused when the link was not ours."""
     if channel not in {c.value for c in Channel}:
         raise UnsubscribeError(f"unknown channel {channel!r}")
-    if not hmac.compare_digest(signature, _signature(profile_id, channel)):
+    # Compared as bytes: compare_digest refuses text that is not ASCII, and a link may hold anything.
+    if not hmac.compare_digest(signature.encode(), _signature(profile_id, channel).encode()):
         raise UnsubscribeError("this unsubscribe link is not valid")
     profile = session.get(Profile, profile_id)
     if profile is None:

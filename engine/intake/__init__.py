@@ -1,29 +1,57 @@
-"""Event intake in Segment's shape: parse and validate, store each event once, resolve the person.
+"""Event intake in Segment's shape: parse and check each message on its own, store each event once, resolve the
+person (merging as ``identify`` and ``alias`` say), within the limits of ``engine.intake.limits``.
 
 Each stored batch is handed to the runtime's reactions in the order it happened.
 """
 
-from engine.intake.ingest import (
+from engine.intake.ingest import GROUP_TRAIT, ingest
+from engine.intake.limits import (
     MAX_BATCH_BYTES,
+    MAX_BATCH_EVENTS,
     MAX_EVENT_BYTES,
-    BatchRequest,
+    MAX_ID_CHARS,
+    MAX_NESTING,
+    MAX_PROPERTIES,
+)
+from engine.intake.messages import (
+    AliasMessage,
+    AnyMessage,
+    GroupMessage,
     IdentifyMessage,
     IngestError,
+    MessageKind,
     PageMessage,
+    ParsedBatch,
+    Rejection,
+    ScreenMessage,
+    TooLargeError,
     TrackMessage,
-    ingest,
+    describe_rejections,
     parse_batch,
     parse_single,
 )
 
 __all__ = [
+    "GROUP_TRAIT",
     "MAX_BATCH_BYTES",
+    "MAX_BATCH_EVENTS",
     "MAX_EVENT_BYTES",
-    "BatchRequest",
+    "MAX_ID_CHARS",
+    "MAX_NESTING",
+    "MAX_PROPERTIES",
+    "AliasMessage",
+    "AnyMessage",
+    "GroupMessage",
     "IdentifyMessage",
     "IngestError",
+    "MessageKind",
     "PageMessage",
+    "ParsedBatch",
+    "Rejection",
+    "ScreenMessage",
+    "TooLargeError",
     "TrackMessage",
+    "describe_rejections",
     "ingest",
     "parse_batch",
     "parse_single",

@@ -27,6 +27,9 @@ from engine.store import (
     touch_journey,
     utc_now,
 )
+from engine.store import (
+    count_journeys as count_stored_journeys,
+)
 
 STARTER_AUTHOR = "starter"
 
@@ -113,11 +116,15 @@ def export_map(*, session: Session, journey_id: int) -> JourneyMap:
     return draft_of(get_journey(session=session, journey_id=journey_id))
 
 
-def list_journeys(*, session: Session) -> list[JourneySummary]:
-    """Every journey, most recently changed first."""
+def count_journeys(*, session: Session) -> int:
+    return count_stored_journeys(session=session)
+
+
+def list_journeys(*, session: Session, limit: int | None = None, offset: int = 0) -> list[JourneySummary]:
+    """Every journey, most recently changed first; a page of them with ``limit`` and ``offset``."""
     versions = latest_version_numbers(session=session)
     summaries = []
-    for journey in all_journeys(session=session):
+    for journey in all_journeys(session=session, limit=limit, offset=offset):
         assert journey.id is not None  # stored rows always have one
         summaries.append(
             JourneySummary(

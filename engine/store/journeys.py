@@ -61,8 +61,14 @@ def find_journey_by_name(*, session: Session, name: str) -> Journey | None:
     return session.exec(select(Journey).where(col(Journey.name) == name).order_by(col(Journey.id)).limit(1)).first()
 
 
-def all_journeys(*, session: Session) -> list[Journey]:
-    return list(session.exec(select(Journey).order_by(col(Journey.updated_at).desc(), col(Journey.id).desc())))
+def all_journeys(*, session: Session, limit: int | None = None, offset: int = 0) -> list[Journey]:
+    """The journeys most recently changed first; a page of them with ``limit`` and ``offset``."""
+    query = select(Journey).order_by(col(Journey.updated_at).desc(), col(Journey.id).desc())
+    return list(session.exec(query.offset(offset).limit(limit)))
+
+
+def count_journeys(*, session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(Journey)).one())
 
 
 def latest_version_numbers(*, session: Session) -> dict[int, int]:

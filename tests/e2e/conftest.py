@@ -84,9 +84,19 @@ def e2e_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def app(e2e_database: str) -> Iterator[AppHarness]:
-    # app_name is explicit: AppHarness would otherwise take it from the folder's name, which a clone may change.
-    with AppHarness.create(root=ROOT, app_name="journey_builder") as harness:
-        yield harness
+    # The harness starts the frontend on a port chosen when it starts, after the backend has read which
+    # origins it answers (rxconfig.py allows only the app's own): Reflex's own override lets any origin in.
+    previous = os.environ.get("REFLEX_CORS_ALLOWED_ORIGINS")
+    os.environ["REFLEX_CORS_ALLOWED_ORIGINS"] = "*"
+    try:
+        # app_name is explicit: AppHarness would otherwise take it from the folder's name, which a clone may change.
+        with AppHarness.create(root=ROOT, app_name="journey_builder") as harness:
+            yield harness
+    finally:
+        if previous is None:
+            os.environ.pop("REFLEX_CORS_ALLOWED_ORIGINS", None)
+        else:
+            os.environ["REFLEX_CORS_ALLOWED_ORIGINS"] = previous
 
 
 @pytest.fixture(scope="session")

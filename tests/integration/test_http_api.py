@@ -126,16 +126,31 @@ def test_the_write_key_may_come_in_the_body(api: Api) -> None:
         ("/v1/page", {"userId": "u1", "properties": "none"}, "properties"),
         ("/v1/batch", {"batch": [TRACK, {"type": "track", "userId": "u2"}]}, "batch.1"),
         ("/v1/batch", {"events": []}, "batch"),
-        ("/v1/track", {**TRACK, "properties": {"p": "x" * MAX_EVENT_BYTES}}, str(MAX_EVENT_BYTES)),
-        ("/v1/batch", {"batch": [{**TRACK, "properties": {"p": "x" * MAX_BATCH_BYTES}}]}, str(MAX_BATCH_BYTES)),
     ],
 )
-def test_a_malformed_or_oversized_body_is_refused_with_a_reason_and_nothing_is_stored(
+def test_a_malformed_body_is_refused_with_a_reason_and_nothing_is_stored(
     api: Api, path: str, body: Any, reason: str
 ) -> None:
     response = api.intake(path, body)
 
     assert response.status_code == 400
+    assert reason in response.json()["detail"]
+    assert (api.count(Event), api.count(Profile)) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "reason"),
+    [
+        ("/v1/track", {**TRACK, "properties": {"p": "x" * MAX_EVENT_BYTES}}, str(MAX_EVENT_BYTES)),
+        ("/v1/batch", {"batch": [{**TRACK, "properties": {"p": "x" * MAX_BATCH_BYTES}}]}, str(MAX_BATCH_BYTES)),
+    ],
+)
+def test_an_oversized_body_is_refused_413_with_the_limit_and_nothing_is_stored(
+    api: Api, path: str, body: Any, reason: str
+) -> None:
+    response = api.intake(path, body)
+
+    assert response.status_code == 413
     assert reason in response.json()["detail"]
     assert (api.count(Event), api.count(Profile)) == (0, 0)
 
@@ -157,7 +172,7 @@ def test_a_gzipped_body_is_inflated(api: Api) -> None:
         (
             "gzip",
             gzip.compress(json.dumps({"batch": [{**TRACK, "p": "x" * 10 * MAX_BATCH_BYTES}]}).encode()),
-            400,
+            413,
             "limit",
         ),
         ("gzip", b"not gzip at all", 400, "not valid gzip"),

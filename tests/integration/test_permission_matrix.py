@@ -468,7 +468,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("POST", "/api/journeys/{journey_id}/stop"): Action.STOP,
     ("GET", "/api/journeys/{journey_id}/runs"): Action.VIEW_CUSTOMERS,
 }
-INTAKE = ("/v1/track", "/v1/identify", "/v1/page", "/v1/batch")
+INTAKE = ("/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/group", "/v1/alias", "/v1/batch")
 # Unsubscribe links are signed per customer and channel; they carry no key by design.
 KEYLESS = {"/v1/unsubscribe"}
 
@@ -554,6 +554,9 @@ def test_intake_takes_a_live_write_key_and_refuses_a_revoked_or_missing_one(
         "/v1/track": {"userId": "u1", "event": "signed_up"},
         "/v1/identify": {"userId": "u1", "traits": {"plan": "pro"}},
         "/v1/page": {"userId": "u1", "name": "Home"},
+        "/v1/screen": {"userId": "u1", "name": "Home"},
+        "/v1/group": {"userId": "u1", "groupId": "acme"},
+        "/v1/alias": {"userId": "u1", "previousId": "a1"},
         "/v1/batch": {"batch": [{"type": "track", "userId": "u1", "event": "signed_up"}]},
     }
     for path in INTAKE:

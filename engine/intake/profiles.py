@@ -1,0 +1,246 @@
+"""Who each message of a batch is about: profiles found, created, merged and saved in a few statements.
+
+A message names a person by ``userId`` (signed in) and/or ``anonymousId`` (a device). A device first seen
+anonymously and then signed in is merged into the signed-in customer; two user ids are never merged by that
+rule (a shared computer), only by an explicit ``alias``, which says its ``previousId`` is the ``userId`` person.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlmodel import Session, col
+
+from engine.intake.messages import AliasMessage, AnyMessage
+from engine.store import Enrollment, Event, OutboxMessage, Profile, ProfileAlias
+
+
+@dataclass(eq=False)
+class Person:
+    """A profile as the intake works on it: plain values, saved for the whole batch in one statement."""
+
+    id: int
+    user_id: str | None
+    traits: dict[str, Any]
+    consent: dict[str, bool]
+    timezone: str | None
+    updated_at: datetime
+
+
+_PERSON_COLUMNS = select(
+    col(Profile.id),
+    col(Profile.user_id),
+    col(Profile.traits),
+    col(Profile.consent),
+    col(Profile.timezone),
+    col(Profile.updated_at),
+)
+
+
+class Profiles:
+    """Profiles of one batch, resolved with a few queries and created or merged as needed."""
+
+    def __init__(self, session: Session, messages: Sequence[AnyMessage], now: datetime) -> None:
+        self.session = session
+        self.now = now
+        user_ids = {m.user_id for m in messages if m.user_id}
+        anonymous_ids = {m.anonymous_id for m in messages if m.anonymous_id}
+        # An alias's previous id may be either: an anonymous id, or the user id the customer went by before.
+        previous_ids = {m.previous_id for m in messages if isinstance(m, AliasMessage)}
+        user_ids |= previous_ids
+        anonymous_ids |= previous_ids
+        self.by_user: dict[str, Person] = {}
+        self.by_anonymous: dict[str, Person] = {}
+        loaded: dict[int, Person] = {}
+        if user_ids:
+            for row in session.execute(_PERSON_COLUMNS.where(col(Profile.user_id).in_(user_ids))):
+                person = loaded.setdefault(row.id, Person(*row))
+                assert person.user_id is not None
+                self.by_user[person.user_id] = person
+        if anonymous_ids:
+            rows = session.execute(
+                _PERSON_COLUMNS.add_columns(col(ProfileAlias.anonymous_id))
+                .join(ProfileAlias, col(Profile.id) == col(ProfileAlias.profile_id))
+                .where(col(ProfileAlias.anonymous_id).in_(anonymous_ids))
+            ).all()
+            for *columns, anonymous_id in rows:
+                self.by_anonymous[anonymous_id] = loaded.setdefault(columns[0], Person(*columns))
+        self.unsaved_aliases: set[str] = set()
+        self.new_aliases: list[dict[str, Any]] = []
+        # A profile merged away mid-batch may already be named by earlier messages of the batch.
+        self.merged_into: dict[int, Person] = {}
+        self._create_unknown(messages)
+
+    def _create_unknown(self, messages: Sequence[AnyMessage]) -> None:
+        """Insert every person this batch sees for the first time in one statement."""
+        users, anonymous = set(self.by_user), set(self.by_anonymous)
+        owners = {anonymous_id: profile.user_id for anonymous_id, profile in self.by_anonymous.items()}
+        planned: list[tuple[str | None, str | None]] = []
+        for message in messages:
+            user_id, anonymous_id = message.user_id, message.anonymous_id
+            if isinstance(message, AliasMessage):
+                # Whoever the previous id names takes the new user id; only two ids never seen make a new person.
+                anonymous_id = message.previous_id
+                if anonymous_id in users or anonymous_id in anonymous:
+                    if user_id:
+                        users.add(user_id)
+                    continue
+            device_known = bool(
+                anonymous_id and anonymous_id in anonymous and _same_person(owners.get(anonymous_id), user_id)
+            )
+            if not ((user_id and user_id in users) or device_known):
+                # A device another signed-in customer already uses stays theirs: a new person gets no alias.
+                planned.append((user_id, anonymous_id if anonymous_id not in anonymous else None))
+            if user_id:
+                users.add(user_id)
+            if anonymous_id:
+                anonymous.add(anonymous_id)
+                owners[anonymous_id] = owners.get(anonymous_id) or user_id
+        if not planned:
+            return
+        table = Profile.__table__  # type: ignore[attr-defined]
+        named = [(u, a) for u, a in planned if u]
+        # Rows are matched back by user id, not by position: an ordered RETURNING costs SQLite one
+        # statement per row. People known only by an anonymous id have nothing to match on, and are
+        # inserted one by one (rare: server-side tracking names people).
+        if named:
+            ids = dict(
+                (user_id, profile_id)
+                for profile_id, user_id in self.session.execute(
+                    insert(table).returning(table.c.id, table.c.user_id),
+                    [self._new_row(user_id) for user_id, _ in named],
+                )
+            )
+            for user_id, anonymous_id in named:
+                assert user_id is not None
+                self._register(self._new_person(ids[user_id], user_id), user_id, anonymous_id)
+        for user_id, anonymous_id in planned:
+            if user_id is None:
+                profile_id = self.session.execute(insert(table).returning(table.c.id), self._new_row(None)).scalar_one()
+                self._register(self._new_person(profile_id, None), None, anonymous_id)
+
+    def _new_row(self, user_id: str | None) -> dict[str, Any]:
+        return {"user_id": user_id, "traits": {}, "consent": {}, "created_at": self.now, "updated_at": self.now}
+
+    def _new_person(self, profile_id: int, user_id: str | None) -> Person:
+        return Person(id=profile_id, user_id=user_id, traits={}, consent={}, timezone=None, updated_at=self.now)
+
+    def _register(self, profile: Person, user_id: str | None, anonymous_id: str | None) -> None:
+        if user_id:
+            self.by_user[user_id] = profile
+        if anonymous_id:
+            self.by_anonymous[anonymous_id] = profile
+            self.unsaved_aliases.add(anonymous_id)
+
+    def resolve(self, message: AnyMessage) -> Person:
+        if isinstance(message, AliasMessage):
+            return self._alias(message)
+        user_id, anonymous_id = message.user_id, message.anonymous_id
+        known_user = self.by_user.get(user_id) if user_id else None
+        known_anonymous = self.by_anonymous.get(anonymous_id) if anonymous_id else None
+        if known_anonymous and not _same_person(known_anonymous.user_id, user_id):
+            # Two people signed in on one device (a shared computer): never merge two user ids.
+            known_anonymous = None
+        if known_user and known_anonymous and known_user.id != known_anonymous.id:
+            profile = self._merge(into=known_user, other=known_anonymous)
+        else:
+            found = known_user or known_anonymous
+            assert found is not None, "every person of the batch was created up front"
+            profile = found
+        if user_id and profile.user_id is None:
+            profile.user_id = user_id
+        if user_id:
+            self.by_user[user_id] = profile
+        if anonymous_id:
+            self._keep_alias(anonymous_id, profile)
+        return profile
+
+    def _alias(self, message: AliasMessage) -> Person:
+        """Segment's alias: the person the previous id names is the ``userId`` person, merged into one profile.
+
+        The previous id is looked up as a user id first, then as an anonymous id. It stays an alias of the
+        profile, so events sent later with it as ``anonymousId`` find the customer.
+        """
+        user_id, previous_id = message.user_id, message.previous_id
+        assert user_id is not None, "an alias without a userId is refused when it is parsed"
+        target = self.by_user.get(user_id)
+        previous = self.by_user.get(previous_id) or self.by_anonymous.get(previous_id)
+        if target is None:
+            assert previous is not None, "a person neither id names was created up front"
+            target = previous
+            target.user_id = user_id
+        elif previous is not None and previous.id != target.id:
+            target = self._merge(into=target, other=previous)
+        self.by_user[user_id] = target
+        self._keep_alias(previous_id, target)
+        return target
+
+    def _keep_alias(self, anonymous_id: str, profile: Person) -> None:
+        if anonymous_id not in self.by_anonymous or anonymous_id in self.unsaved_aliases:
+            self.new_aliases.append({"anonymous_id": anonymous_id, "profile_id": profile.id})
+            self.by_anonymous[anonymous_id] = profile
+            self.unsaved_aliases.discard(anonymous_id)
+
+    def _merge(self, *, into: Person, other: Person) -> Person:
+        """One person seen first anonymously, then signed in: keep one profile with all they did."""
+        into.traits = {**other.traits, **into.traits}
+        into.consent = {**other.consent, **into.consent}
+        into.timezone = into.timezone or other.timezone
+        for table, column in (
+            (ProfileAlias, col(ProfileAlias.profile_id)),
+            (Event, col(Event.profile_id)),
+            (Enrollment, col(Enrollment.profile_id)),
+            # Messages not yet sent must meet the merged person's consent, caps and time zone.
+            (OutboxMessage, col(OutboxMessage.profile_id)),
+        ):
+            self.session.execute(
+                update(table).where(column == other.id).values(profile_id=into.id),
+                execution_options={"synchronize_session": False},
+            )
+        self.session.execute(delete(Profile.__table__).where(Profile.__table__.c.id == other.id))  # type: ignore[attr-defined]
+        for key, profile in list(self.by_anonymous.items()):
+            if profile.id == other.id:
+                self.by_anonymous[key] = into
+        for alias in self.new_aliases:
+            if alias["profile_id"] == other.id:
+                alias["profile_id"] = into.id
+        self.merged_into[other.id] = into
+        for merged_id, survivor in list(self.merged_into.items()):
+            if survivor.id == other.id:
+                self.merged_into[merged_id] = into
+        return into
+
+    def current(self, profile: Person) -> Person:
+        """The profile as it stands after the batch's merges."""
+        return self.merged_into.get(profile.id, profile)
+
+
+def _same_person(known_user_id: str | None, user_id: str | None) -> bool:
+    """Whether a message naming ``user_id`` may belong to a profile known as ``known_user_id``."""
+    return known_user_id is None or user_id is None or known_user_id == user_id
+
+
+def save_profiles(session: Session, people: Profiles, profiles: dict[int, Person]) -> None:
+    """Write the batch's people in one statement each: new aliases, then every changed profile."""
+    if people.new_aliases:
+        session.execute(insert(ProfileAlias.__table__), people.new_aliases)  # type: ignore[attr-defined]
+    table = Profile.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table).where(table.c.id == bindparam("pid")),
+        [
+            {
+                "pid": p.id,
+                "user_id": p.user_id,
+                "traits": p.traits,
+                "consent": p.consent,
+                "timezone": p.timezone,
+                "updated_at": p.updated_at,
+            }
+            for p in profiles.values()
+        ],
+        execution_options={"synchronize_session": False},
+    )
