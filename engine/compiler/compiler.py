@@ -4,9 +4,9 @@ Each problem has a stable ``code``, a sentence a designer understands, the node 
 about (so the canvas can mark it) and a severity. A Plan is produced only when no problem is an
 error. Touchpoints are map-only: the plan follows a path through them to the next step it runs.
 
-The rules live beside this module, one function per family: ``compiler_rules`` (entry, references,
-paths, loops, stages, settings), ``compiler_nodes`` (each node's own settings), ``compiler_content``
-(Liquid placeholders) and ``compiler_cron`` (schedules).
+The rules live beside this module, one function per family: ``limits`` (sizes: durations, positions,
+texts, lists), ``rules`` (entry, references, paths, loops, stages, settings), ``nodes`` (each node's own
+settings), ``content`` (Liquid placeholders) and ``cron`` (schedules).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engine.compiler.content import STANDARD_TRAITS, content_problems
 from engine.compiler.index import MapIndex
+from engine.compiler.limits import limit_problems
 from engine.compiler.nodes import node_problems
 from engine.compiler.plan import (
     BranchStep,
@@ -88,6 +89,7 @@ def compile_map(doc: JourneyMap) -> CompileResult:
 
 
 def _problems(index: MapIndex) -> Iterator[Problem]:
+    yield from limit_problems(index)
     yield from entry_problems(index)
     yield from reference_problems(index)
     yield from node_problems(index.doc.nodes)
