@@ -37,12 +37,14 @@ LABELS = st.none() | st.sampled_from(["yes", "no", "event", "timeout", "a", "b",
 # Zero is drawn on purpose: it is the boundary the wait and timeout rules are about.
 DURATIONS = st.just(timedelta(0)) | st.timedeltas(min_value=timedelta(days=-1), max_value=timedelta(days=30))
 POSITIVE_DURATIONS = st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=30))
+# Any text a document may hold: a NUL character cannot be stored, so documents refuse it.
+STORABLE_TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=5)
 SCALARS = (
     st.none()
     | st.booleans()
     | st.integers(-5, 5)
     | st.floats(allow_nan=False, allow_infinity=False, width=32)
-    | st.text(max_size=5)
+    | STORABLE_TEXT
 )
 TEXTS = st.sampled_from(
     [
@@ -124,7 +126,7 @@ def kind_fields(kind: NodeKind) -> st.SearchStrategy[dict[str, Any]]:
         case NodeKind.UPDATE_PROFILE:
             return st.fixed_dictionaries({"set_traits": st.dictionaries(st.sampled_from(["vip", "score"]), SCALARS)})
         case NodeKind.EXIT:
-            return st.fixed_dictionaries({"reason": st.text(max_size=5)})
+            return st.fixed_dictionaries({"reason": STORABLE_TEXT})
     return st.fixed_dictionaries({"channel": optional_channel})
 
 
