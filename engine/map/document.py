@@ -13,11 +13,12 @@ from datetime import time
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from engine.map.durations import Duration
 from engine.map.limits import (
+    MAX_BODY_LENGTH,
     MAX_CAP_MESSAGES,
     MAX_EDGES,
     MAX_ITEMS,
@@ -25,14 +26,15 @@ from engine.map.limits import (
     MAX_ORDER,
     MAX_PERSONAS,
     MAX_STAGES,
-    Body,
+    MAX_TEXT_LENGTH,
+    MAX_URL_LENGTH,
+    NUL_REFUSED,
     Coordinate,
     FiniteFloat,
     Key,
     LongText,
     Name,
     Text,
-    Url,
     document_text_problem,
 )
 
@@ -178,11 +180,33 @@ TriggerSpec = Annotated[EventTrigger | TraitTrigger | ScheduleTrigger, Field(dis
 
 
 class MessageContent(_Frozen):
-    """Message text with Liquid placeholders such as ``{{ profile.first_name }}``."""
+    """Message text with Liquid placeholders such as ``{{ profile.first_name }}``.
 
-    subject: Text = ""
-    body: Body = ""
-    url: Url = Field("", description="Webhook target, or the link a push or in-app message opens.")
+    Unbounded itself: the engine renders each customer's message into one, whatever the customer's data
+    holds. A send node bounds the templates it carries (``bounded_content``).
+    """
+
+    subject: str = ""
+    body: str = ""
+    url: str = Field("", description="Webhook target, or the link a push or in-app message opens.")
+
+
+def bounded_content(content: MessageContent) -> MessageContent:
+    """``content`` unless a part is longer than its limit or holds a NUL character."""
+    for part, text, limit in (
+        ("subject", content.subject, MAX_TEXT_LENGTH),
+        ("body", content.body, MAX_BODY_LENGTH),
+        ("url", content.url, MAX_URL_LENGTH),
+    ):
+        if len(text) > limit:
+            raise PydanticCustomError(
+                "string_too_long",
+                "the message {part} should have at most {limit} characters, not {length}",
+                {"part": part, "limit": limit, "length": len(text)},
+            )
+        if "\x00" in text:
+            raise PydanticCustomError("text_with_nul", "the message {part} " + NUL_REFUSED, {"part": part})
+    return content
 
 
 class SplitArm(_Frozen):
@@ -236,7 +260,13 @@ class SplitNode(_NodeBase):
 
 class SendNode(_NodeBase):
     kind: Literal[NodeKind.SEND] = NodeKind.SEND
-    content: MessageContent = Field(default_factory=MessageContent)
+    content: Annotated[MessageContent, AfterValidator(bounded_content)] = Field(
+        default_factory=MessageContent,
+        description=(
+            f"At most {MAX_TEXT_LENGTH:,} characters of subject, {MAX_BODY_LENGTH:,} of body and "
+            f"{MAX_URL_LENGTH:,} of URL."
+        ),
+    )
     fallback_channel: Channel | None = None
 
 

@@ -55,9 +55,11 @@ MAX_TEXT_LENGTH: Final = 2_000
 MAX_LONG_TEXT_LENGTH: Final = 20_000
 """Descriptions and notes."""
 MAX_BODY_LENGTH: Final = 200_000
-"""A message body: twice what mail clients show before clipping an HTML email."""
+"""A message body as a send node carries it (a template): twice what mail clients show before clipping an HTML
+email. Like the subject and URL limits, it bounds what the designer writes, not the message a customer's data
+renders (``engine.content`` bounds that)."""
 MAX_URL_LENGTH: Final = 8_192
-"""A message's URL (a Liquid template), the longest request line common web servers accept."""
+"""A message's URL template, the longest request line common web servers accept."""
 
 MAX_DOCUMENT_BYTES: Final = 8 * 1024 * 1024
 """A journey-map JSON text (a file, an upload): 30 times the 1,000-node benchmark map."""
@@ -79,8 +81,6 @@ Name = Annotated[str, Field(max_length=MAX_NAME_LENGTH), AfterValidator(storable
 Key = Annotated[str, Field(max_length=MAX_KEY_LENGTH), AfterValidator(storable)]
 Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH), AfterValidator(storable)]
 LongText = Annotated[str, Field(max_length=MAX_LONG_TEXT_LENGTH), AfterValidator(storable)]
-Body = Annotated[str, Field(max_length=MAX_BODY_LENGTH), AfterValidator(storable)]
-Url = Annotated[str, Field(max_length=MAX_URL_LENGTH), AfterValidator(storable)]
 Coordinate = Annotated[float, Field(ge=-MAX_COORDINATE, le=MAX_COORDINATE, allow_inf_nan=False)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from engine.accounts import create_api_token
 from engine.cli import main
 from engine.compiler import WaitForEventStep, WaitStep, compile_map
+from engine.content import render_content
 from engine.journeys import list_journeys
 from engine.map import (
     MAX_BODY_LENGTH,
@@ -40,6 +41,7 @@ from engine.map import (
     DurationFormatError,
     JourneyMap,
     MapEditError,
+    MessageContent,
     NodeKind,
     Position,
     TouchpointNode,
@@ -401,6 +403,21 @@ def test_the_compiler_reports_huge_texts_set_in_memory_on_their_node() -> None:
         "The journey's description is 20,000,000 characters long; at most 20,000 are accepted."
     )
     assert all(len(p.message) < 300 for p in result.problems)
+
+
+def test_a_customers_message_may_render_past_the_template_limits() -> None:
+    # The limits bound what a designer writes; a customer's data fills the rendered message, which the
+    # engine renders into the same model and must not refuse.
+    long_value = "x" * (MAX_BODY_LENGTH + 1) + "\x00"
+    rendered = render_content(
+        MessageContent(subject="{{ event.s }}", body="{{ event.s }}", url="https://shop.example/{{ event.s }}"),
+        profile={},
+        event={"s": long_value},
+        journey_name="Hostile",
+        unsubscribe_url="",
+    )
+
+    assert (rendered.subject, rendered.body) == (long_value, long_value)
 
 
 # Lists
