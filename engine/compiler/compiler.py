@@ -30,6 +30,7 @@ from engine.compiler.plan import (
     SendStep,
     SplitStep,
     Step,
+    StoredFrequencyCap,
     UpdateProfileStep,
     WaitForEventStep,
     WaitStep,
@@ -141,6 +142,7 @@ def _build_plan(index: MapIndex) -> Plan:
     trigger = index.triggers[0]
     positions = {stage.id: i for i, stage in enumerate(doc.stages)}
     settings = doc.settings
+    cap = settings.frequency_cap
     return Plan(
         journey_name=doc.name,
         entry=Entry(node_id=trigger.id, stage=trigger.stage, trigger=trigger.trigger, first_step=successor(trigger)),
@@ -149,7 +151,7 @@ def _build_plan(index: MapIndex) -> Plan:
         goal_event=settings.goal_event,
         exit_criteria=tuple(settings.exit_criteria),
         reentry=settings.reentry,
-        frequency_cap=settings.frequency_cap,
+        frequency_cap=None if cap is None else StoredFrequencyCap(max_messages=cap.max_messages, window=cap.window),
         quiet_hours=settings.quiet_hours,
         default_timezone=settings.default_timezone,
         pause_policy=settings.pause_policy,

@@ -44,7 +44,7 @@ from engine.map.document import (
     WaitNode,
     json_schema,
 )
-from engine.map.durations import Duration, DurationFormatError, format_duration, parse_duration
+from engine.map.durations import Duration, DurationFormatError, StoredDuration, format_duration, parse_duration
 from engine.map.edits import (
     LANE_WIDTH,
     MapEditError,
@@ -136,6 +136,7 @@ __all__ = [
     "SplitArm",
     "SplitNode",
     "Stage",
+    "StoredDuration",
     "TouchpointNode",
     "TraitTrigger",
     "TriggerNode",

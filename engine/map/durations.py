@@ -37,10 +37,12 @@ def _too_long(shown: str) -> DurationFormatError:
     )
 
 
-def parse_duration(text: str) -> timedelta:
+def parse_duration(text: str, *, bounded: bool = True) -> timedelta:
     """Parse ``PnWnDTnHnMnS`` (any part optional, at least one present) into a timedelta.
 
     Durations longer than ``MAX_DURATION`` either way are refused, so every one parsed can be added to a date.
+    ``bounded=False`` reads any duration a timedelta holds (see ``StoredDuration``); past that, too, it is
+    refused with a ``DurationFormatError``, never an ``OverflowError``.
     """
     if len(text) > MAX_DURATION_TEXT:
         raise DurationFormatError(f"{text[:20]!r}... is {len(text):,} characters, too long to be a duration")
@@ -52,9 +54,15 @@ def parse_duration(text: str) -> timedelta:
         )
     parts = {name: float(value) for name, value in match.groupdict().items() if value and name != "sign"}
     # Measured in float seconds first: timedelta itself overflows (OverflowError) past 999,999,999 days.
-    if sum(value * _SECONDS[name] for name, value in parts.items()) > MAX_DURATION.total_seconds():
+    seconds = sum(value * _SECONDS[name] for name, value in parts.items())
+    if bounded and seconds > MAX_DURATION.total_seconds():
         raise _too_long(repr(text))
-    delta = within_max_duration(timedelta(**parts))
+    try:
+        delta = timedelta(**parts)
+    except OverflowError:
+        raise DurationFormatError(f"{text!r} is longer than any duration can be") from None
+    if bounded:
+        within_max_duration(delta)
     return -delta if match.group("sign") else delta
 
 
@@ -87,12 +95,16 @@ def format_duration(delta: timedelta) -> str:
     return text + (f"T{clock}" if clock else "")
 
 
-def _coerce(value: object) -> object:
+def _coerce(value: object, *, bounded: bool = True) -> object:
     if isinstance(value, str):
-        return parse_duration(value)
+        return parse_duration(value, bounded=bounded)
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise DurationFormatError(f"{value!r} is a bare number; write durations in ISO 8601, such as 'PT{value}S'")
     return value
+
+
+def _coerce_stored(value: object) -> object:
+    return _coerce(value, bounded=False)
 
 
 Duration = Annotated[
@@ -111,3 +123,14 @@ Duration = Annotated[
     ),
 ]
 """A timedelta read from and written as an ISO 8601 duration string, at most ``MAX_DURATION`` either way."""
+
+
+StoredDuration = Annotated[
+    timedelta,
+    BeforeValidator(_coerce_stored),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "format": "duration", "pattern": DURATION_PATTERN}),
+]
+"""A duration as a published plan stores it, without the ``MAX_DURATION`` bound: a version published before
+durations were bounded keeps loading, so its journey runs on and the runtime fails only the runs whose dates
+would overflow. Plans compiled now never hold a duration past the bound."""

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from engine.accounts import create_api_token
 from engine.cli import main
-from engine.compiler import WaitForEventStep, WaitStep, compile_map
+from engine.compiler import Plan, WaitForEventStep, WaitStep, compile_map
 from engine.content import render_content
 from engine.journeys import list_journeys
 from engine.map import (
@@ -266,6 +266,29 @@ def test_the_runtime_schedules_the_longest_waits_from_the_year_9000() -> None:
         outcome = advance(plan, start_at=step_id, customer=customer, now=LATEST).outcome
         assert isinstance(outcome, Waiting)
         assert outcome.due_at == LATEST + MAX_DURATION
+
+
+def test_a_plan_published_before_durations_were_bounded_still_loads() -> None:
+    # Refusing it would fail every intake and tick that loads the live journeys' plans; loaded, its journey
+    # runs on and the runtime fails only the runs whose dates would overflow.
+    doc = base_map()
+    plan = compile_map(JourneyMap.from_json(as_json(doc))).plan
+    assert plan is not None
+    stored = json.loads(plan.to_json())
+    for step in stored["steps"]:
+        step.update({"duration": "P3000000D"} if step["kind"] == "wait" else {})
+        step.update({"timeout": "P999999999D"} if step["kind"] == "wait_for_event" else {})
+    stored["frequency_cap"]["window"] = "P3000000D"
+
+    loaded = Plan.from_json(json.dumps(stored))
+
+    assert isinstance(hold := loaded.step("hold"), WaitStep)
+    assert hold.duration == timedelta(days=3_000_000)
+    assert loaded.frequency_cap is not None
+    assert loaded.frequency_cap.window == timedelta(days=3_000_000)
+    stored["steps"][0]["duration"] = "P1000000000D"
+    with pytest.raises(ValidationError, match="longer than any duration can be"):
+        Plan.from_json(json.dumps(stored))
 
 
 # Positions
