@@ -302,7 +302,7 @@ def well_formed_doc(draw: st.DrawFn, *, loops_anywhere: bool = False) -> Doc:
 @st.composite
 def mutated_doc(draw: st.DrawFn) -> Doc:
     doc = draw(well_formed_doc())
-    for _ in range(draw(st.integers(1, 3))):
+    for mutation in range(draw(st.integers(1, 3))):
         nodes, edges = doc["nodes"], doc["edges"]
         ids = st.sampled_from([*(n["id"] for n in nodes), "ghost"])
         match draw(st.sampled_from(["drop_edge", "retarget", "resource", "relabel", "drop_node", "add_edge", "edit"])):
@@ -317,7 +317,9 @@ def mutated_doc(draw: st.DrawFn) -> Doc:
             case "drop_node" if nodes:
                 nodes.pop(draw(st.integers(0, len(nodes) - 1)))
             case "add_edge":
-                edges.append({"id": f"m{len(edges)}", "source": draw(ids), "target": draw(ids), "label": draw(LABELS)})
+                # Numbered by mutation, not by length: after a dropped edge a length repeats, and so would the id.
+                edge = {"id": f"m{mutation}", "source": draw(ids), "target": draw(ids), "label": draw(LABELS)}
+                edges.append(edge)
             case "edit" if nodes:
                 node = draw(st.sampled_from(nodes))
                 node.update(draw(edits(node["kind"])))
