@@ -21,7 +21,7 @@ from engine.cli.common import (
 )
 from engine.compiler import Problem, ProblemSeverity, compile_map
 from engine.journeys import create_journey, export_map
-from engine.map import JourneyMap
+from engine.map import MAX_DOCUMENT_BYTES, JourneyMap, document_text_problem
 from engine.map.starters import UnknownTemplateError, list_templates, load_template
 from engine.store import session_scope
 
@@ -29,12 +29,19 @@ from engine.store import session_scope
 
 
 def _read(path: Path) -> bytes:
+    """The file's bytes, refused (naming the file) when too large or nested too deeply to parse safely."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as file:
+            # One byte past the bound tells a file is too large, whatever its size or kind (a pipe, a device).
+            raw = file.read(MAX_DOCUMENT_BYTES + 1)
     except FileNotFoundError:
         raise CommandFailedError(f"no such file: {path}", USAGE) from None
     except OSError as error:
         raise CommandFailedError(f"cannot read {path}: {error.strerror}", USAGE) from None
+    problem = document_text_problem(raw)
+    if problem is not None:
+        raise CommandFailedError(f"{path} {problem}")
+    return raw
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
@@ -77,6 +84,7 @@ def _document_problems(error: ValidationError, raw: bytes) -> tuple[Problem, ...
 def _load(path: Path) -> tuple[JourneyMap | None, tuple[Problem, ...]]:
     raw = _read(path)
     try:
+        # Not ``JourneyMap.from_json``: ``_read`` has just checked what it would check again.
         return JourneyMap.model_validate_json(raw), ()
     except ValidationError as error:
         return None, _document_problems(error, raw)

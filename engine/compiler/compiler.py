@@ -4,9 +4,9 @@ Each problem has a stable ``code``, a sentence a designer understands, the node 
 about (so the canvas can mark it) and a severity. A Plan is produced only when no problem is an
 error. Touchpoints are map-only: the plan follows a path through them to the next step it runs.
 
-The rules live beside this module, one function per family: ``compiler_rules`` (entry, references,
-paths, loops, stages, settings), ``compiler_nodes`` (each node's own settings), ``compiler_content``
-(Liquid placeholders) and ``compiler_cron`` (schedules).
+The rules live beside this module, one function per family: ``limits`` (sizes: durations, positions,
+texts, lists), ``rules`` (entry, references, paths, loops, stages, settings), ``nodes`` (each node's own
+settings), ``content`` (Liquid placeholders) and ``cron`` (schedules).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engine.compiler.content import STANDARD_TRAITS, content_problems
 from engine.compiler.index import MapIndex
+from engine.compiler.limits import limit_problems
 from engine.compiler.nodes import node_problems
 from engine.compiler.plan import (
     BranchStep,
@@ -29,6 +30,7 @@ from engine.compiler.plan import (
     SendStep,
     SplitStep,
     Step,
+    StoredFrequencyCap,
     UpdateProfileStep,
     WaitForEventStep,
     WaitStep,
@@ -88,6 +90,7 @@ def compile_map(doc: JourneyMap) -> CompileResult:
 
 
 def _problems(index: MapIndex) -> Iterator[Problem]:
+    yield from limit_problems(index)
     yield from entry_problems(index)
     yield from reference_problems(index)
     yield from node_problems(index.doc.nodes)
@@ -139,6 +142,7 @@ def _build_plan(index: MapIndex) -> Plan:
     trigger = index.triggers[0]
     positions = {stage.id: i for i, stage in enumerate(doc.stages)}
     settings = doc.settings
+    cap = settings.frequency_cap
     return Plan(
         journey_name=doc.name,
         entry=Entry(node_id=trigger.id, stage=trigger.stage, trigger=trigger.trigger, first_step=successor(trigger)),
@@ -147,7 +151,7 @@ def _build_plan(index: MapIndex) -> Plan:
         goal_event=settings.goal_event,
         exit_criteria=tuple(settings.exit_criteria),
         reentry=settings.reentry,
-        frequency_cap=settings.frequency_cap,
+        frequency_cap=None if cap is None else StoredFrequencyCap(max_messages=cap.max_messages, window=cap.window),
         quiet_hours=settings.quiet_hours,
         default_timezone=settings.default_timezone,
         pause_policy=settings.pause_policy,

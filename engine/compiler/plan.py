@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.map import (
     Channel,
     Condition,
-    Duration,
     ExitCriterion,
     FrequencyCap,
     Match,
@@ -25,6 +24,7 @@ from engine.map import (
     QuietHours,
     ReentryPolicy,
     Scalar,
+    StoredDuration,
     TriggerSpec,
 )
 
@@ -53,7 +53,7 @@ class _StepBase(_Frozen):
 
 class WaitStep(_StepBase):
     kind: Literal[StepKind.WAIT] = StepKind.WAIT
-    duration: Duration | None = None
+    duration: StoredDuration | None = None
     until_local_time: time | None = None
     next: str | None = None
 
@@ -62,7 +62,7 @@ class WaitForEventStep(_StepBase):
     kind: Literal[StepKind.WAIT_FOR_EVENT] = StepKind.WAIT_FOR_EVENT
     event: str
     correlate_on: str | None = None
-    timeout: Duration
+    timeout: StoredDuration
     on_event: str | None = None
     on_timeout: str | None = None
 
@@ -126,6 +126,12 @@ class Entry(_Frozen):
     first_step: str | None = Field(description="None when the trigger leads nowhere: entry is also the end.")
 
 
+class StoredFrequencyCap(FrequencyCap):
+    """A frequency cap as a plan stores it: its window read like the steps' durations (``StoredDuration``)."""
+
+    window: StoredDuration
+
+
 class Plan(_Frozen):
     format: Literal["1"] = PLAN_FORMAT
     journey_name: str
@@ -135,7 +141,7 @@ class Plan(_Frozen):
     goal_event: str | None = None
     exit_criteria: tuple[ExitCriterion, ...] = ()
     reentry: ReentryPolicy = ReentryPolicy.AFTER_EXIT
-    frequency_cap: FrequencyCap | None = None
+    frequency_cap: StoredFrequencyCap | None = None
     quiet_hours: QuietHours | None = None
     default_timezone: str = "UTC"
     pause_policy: PausePolicy = PausePolicy.SKIP_OVERDUE_SENDS

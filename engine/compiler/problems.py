@@ -24,10 +24,17 @@ class Problem(BaseModel):
     edge_id: str | None = None
 
 
+# A title past this is cut in messages: a map assembled in memory may carry one of any length.
+_TITLE_SHOWN = 80
+
+
 def describe(node: Node) -> str:
     """How a message names a node: its kind and its title when the designer gave one, else its id."""
     kind = node.kind.value.replace("_", " ")
-    return f"the {kind} '{node.title.strip()}'" if node.title.strip() else f"the {kind} node {node.id}"
+    title = node.title.strip()
+    if len(title) > _TITLE_SHOWN:
+        title = title[: _TITLE_SHOWN - 1] + "…"
+    return f"the {kind} '{title}'" if title else f"the {kind} node {node.id}"
 
 
 def _sentence(message: str) -> str:

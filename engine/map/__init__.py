@@ -1,8 +1,10 @@
 """The journey map: the document designers draw, and what reads it without running it.
 
-Document models, durations, conditions on traits and events, edits the canvas makes, and the starter maps.
+Document models, their limits (and what lies past them), durations, conditions on traits and events, edits
+the canvas makes, and the starter maps.
 """
 
+from engine.map.bounds import OutOfBounds, out_of_bounds
 from engine.map.conditions import all_hold, holds
 from engine.map.document import (
     SENDABLE_CHANNELS,
@@ -42,7 +44,7 @@ from engine.map.document import (
     WaitNode,
     json_schema,
 )
-from engine.map.durations import Duration, DurationFormatError, format_duration, parse_duration
+from engine.map.durations import Duration, DurationFormatError, StoredDuration, format_duration, parse_duration
 from engine.map.edits import (
     LANE_WIDTH,
     MapEditError,
@@ -60,9 +62,48 @@ from engine.map.edits import (
     tidy_layout,
     update_node,
 )
+from engine.map.limits import (
+    MAX_BODY_LENGTH,
+    MAX_CAP_MESSAGES,
+    MAX_COORDINATE,
+    MAX_DOCUMENT_BYTES,
+    MAX_DURATION,
+    MAX_DURATION_TEXT,
+    MAX_EDGES,
+    MAX_ITEMS,
+    MAX_JSON_DEPTH,
+    MAX_KEY_LENGTH,
+    MAX_LONG_TEXT_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_NODES,
+    MAX_ORDER,
+    MAX_PERSONAS,
+    MAX_STAGES,
+    MAX_TEXT_LENGTH,
+    MAX_URL_LENGTH,
+    document_text_problem,
+)
 
 __all__ = [
     "LANE_WIDTH",
+    "MAX_BODY_LENGTH",
+    "MAX_CAP_MESSAGES",
+    "MAX_COORDINATE",
+    "MAX_DOCUMENT_BYTES",
+    "MAX_DURATION",
+    "MAX_DURATION_TEXT",
+    "MAX_EDGES",
+    "MAX_ITEMS",
+    "MAX_JSON_DEPTH",
+    "MAX_KEY_LENGTH",
+    "MAX_LONG_TEXT_LENGTH",
+    "MAX_NAME_LENGTH",
+    "MAX_NODES",
+    "MAX_ORDER",
+    "MAX_PERSONAS",
+    "MAX_STAGES",
+    "MAX_TEXT_LENGTH",
+    "MAX_URL_LENGTH",
     "SENDABLE_CHANNELS",
     "BranchNode",
     "Channel",
@@ -83,6 +124,7 @@ __all__ = [
     "Node",
     "NodeKind",
     "Operator",
+    "OutOfBounds",
     "PausePolicy",
     "Position",
     "QuietHours",
@@ -94,6 +136,7 @@ __all__ = [
     "SplitArm",
     "SplitNode",
     "Stage",
+    "StoredDuration",
     "TouchpointNode",
     "TraitTrigger",
     "TriggerNode",
@@ -107,11 +150,13 @@ __all__ = [
     "connect",
     "delete",
     "delete_stage",
+    "document_text_problem",
     "format_duration",
     "holds",
     "json_schema",
     "move_nodes",
     "ordered_stages",
+    "out_of_bounds",
     "parse_duration",
     "paste",
     "rename_stage",

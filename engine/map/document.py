@@ -2,7 +2,9 @@
 
 One JSON document holds both the picture (stages as lanes, touchpoints as cards with positions,
 emotions, pain points) and the program (triggers, waits, branches, sends). Models are frozen: an
-edit produces a new document, which keeps undo, versioning and the compiler honest.
+edit produces a new document, which keeps undo, versioning and the compiler honest. Every duration,
+number, text and list is bounded (``engine.map.limits``), so a document that validates is one the engine
+can run, draw and store.
 """
 
 from __future__ import annotations
@@ -11,15 +13,36 @@ from datetime import time
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from engine.map.durations import Duration
+from engine.map.limits import (
+    MAX_BODY_LENGTH,
+    MAX_CAP_MESSAGES,
+    MAX_EDGES,
+    MAX_ITEMS,
+    MAX_NODES,
+    MAX_ORDER,
+    MAX_PERSONAS,
+    MAX_STAGES,
+    MAX_TEXT_LENGTH,
+    MAX_URL_LENGTH,
+    NUL_REFUSED,
+    Coordinate,
+    FiniteFloat,
+    Key,
+    LongText,
+    Name,
+    Text,
+    document_text_problem,
+)
 
 FORMAT_VERSION: Final = "1.0"
 
 Emotion = Annotated[int, Field(ge=-2, le=2, description="The customer's feeling, -2 (angry) to +2 (delighted).")]
 Identifier = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:-]+$")]
-Scalar = str | int | float | bool | None
+Scalar = Text | int | FiniteFloat | bool | None
 
 
 class _Frozen(BaseModel):
@@ -98,86 +121,110 @@ class Match(StrEnum):
 
 
 class Position(_Frozen):
-    x: float = 0.0
-    y: float = 0.0
+    x: Coordinate = 0.0
+    y: Coordinate = 0.0
 
 
 class PainPoint(_Frozen):
-    text: str = Field(min_length=1)
+    text: Text = Field(min_length=1)
     severity: Severity = Severity.MEDIUM
 
 
 class Persona(_Frozen):
     id: Identifier
-    name: str = Field(min_length=1)
-    description: str = ""
-    goals: list[str] = Field(default_factory=list)
-    frustrations: list[str] = Field(default_factory=list)
+    name: Name = Field(min_length=1)
+    description: LongText = ""
+    goals: list[Text] = Field(default_factory=list, max_length=MAX_ITEMS)
+    frustrations: list[Text] = Field(default_factory=list, max_length=MAX_ITEMS)
 
 
 class Stage(_Frozen):
     id: Identifier
-    name: str = Field(min_length=1)
-    goal: str = Field("", description="What the customer wants to achieve in this stage.")
-    description: str = ""
-    order: int = 0
+    name: Name = Field(min_length=1)
+    goal: Text = Field("", description="What the customer wants to achieve in this stage.")
+    description: LongText = ""
+    order: int = Field(0, ge=-MAX_ORDER, le=MAX_ORDER)
 
 
 class Condition(_Frozen):
     """One test on a profile trait or on a property of the current event."""
 
     source: ConditionSource = ConditionSource.TRAIT
-    field: str = Field(min_length=1)
+    field: Key = Field(min_length=1)
     op: Operator = Operator.EQ
-    value: Scalar | list[Scalar] = None
+    value: Scalar | Annotated[list[Scalar], Field(max_length=MAX_ITEMS)] = None
 
 
 class EventTrigger(_Frozen):
     type: Literal["event"] = "event"
-    event: str = Field(min_length=1)
-    filters: list[Condition] = Field(default_factory=list)
-    properties: list[str] = Field(default_factory=list, description="Event properties the journey's content may use.")
+    event: Key = Field(min_length=1)
+    filters: list[Condition] = Field(default_factory=list, max_length=MAX_ITEMS)
+    properties: list[Key] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="Event properties the journey's content may use."
+    )
 
 
 class TraitTrigger(_Frozen):
     type: Literal["trait"] = "trait"
-    conditions: list[Condition] = Field(min_length=1)
+    conditions: list[Condition] = Field(min_length=1, max_length=MAX_ITEMS)
     match: Match = Match.ALL
 
 
 class ScheduleTrigger(_Frozen):
     type: Literal["schedule"] = "schedule"
-    cron: str = Field(min_length=1, description="Five-field cron expression, in the journey's time zone.")
-    audience: list[Condition] = Field(default_factory=list)
+    cron: Key = Field(min_length=1, description="Five-field cron expression, in the journey's time zone.")
+    audience: list[Condition] = Field(default_factory=list, max_length=MAX_ITEMS)
 
 
 TriggerSpec = Annotated[EventTrigger | TraitTrigger | ScheduleTrigger, Field(discriminator="type")]
 
 
 class MessageContent(_Frozen):
-    """Message text with Liquid placeholders such as ``{{ profile.first_name }}``."""
+    """Message text with Liquid placeholders such as ``{{ profile.first_name }}``.
+
+    Unbounded itself: the engine renders each customer's message into one, whatever the customer's data
+    holds. A send node bounds the templates it carries (``bounded_content``).
+    """
 
     subject: str = ""
     body: str = ""
     url: str = Field("", description="Webhook target, or the link a push or in-app message opens.")
 
 
+def bounded_content(content: MessageContent) -> MessageContent:
+    """``content`` unless a part is longer than its limit or holds a NUL character."""
+    for part, text, limit in (
+        ("subject", content.subject, MAX_TEXT_LENGTH),
+        ("body", content.body, MAX_BODY_LENGTH),
+        ("url", content.url, MAX_URL_LENGTH),
+    ):
+        if len(text) > limit:
+            raise PydanticCustomError(
+                "string_too_long",
+                "the message {part} should have at most {limit} characters, not {length}",
+                {"part": part, "limit": limit, "length": len(text)},
+            )
+        if "\x00" in text:
+            raise PydanticCustomError("text_with_nul", "the message {part} " + NUL_REFUSED, {"part": part})
+    return content
+
+
 class SplitArm(_Frozen):
     name: Identifier
-    percent: float = Field(ge=0, le=100)
+    percent: float = Field(ge=0, le=100, allow_inf_nan=False)
     holdout: bool = Field(False, description="Counted for measurement but never messaged.")
 
 
 class _NodeBase(_Frozen):
     id: Identifier
     stage: Identifier
-    title: str = ""
+    title: Name = ""
     position: Position = Field(default_factory=Position)
     channel: Channel | None = None
     emotion: Emotion = 0
-    pain_points: list[PainPoint] = Field(default_factory=list)
-    opportunities: list[str] = Field(default_factory=list)
-    notes: str = ""
+    pain_points: list[PainPoint] = Field(default_factory=list, max_length=MAX_ITEMS)
+    opportunities: list[Text] = Field(default_factory=list, max_length=MAX_ITEMS)
+    notes: LongText = ""
 
 
 class TriggerNode(_NodeBase):
@@ -193,8 +240,8 @@ class WaitNode(_NodeBase):
 
 class WaitForEventNode(_NodeBase):
     kind: Literal[NodeKind.WAIT_FOR_EVENT] = NodeKind.WAIT_FOR_EVENT
-    event: str = Field(min_length=1)
-    correlate_on: str | None = Field(
+    event: Key = Field(min_length=1)
+    correlate_on: Key | None = Field(
         None, description="Event property that must equal the entry event's (e.g. cart_id)."
     )
     timeout: Duration
@@ -202,24 +249,30 @@ class WaitForEventNode(_NodeBase):
 
 class BranchNode(_NodeBase):
     kind: Literal[NodeKind.BRANCH] = NodeKind.BRANCH
-    conditions: list[Condition] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list, max_length=MAX_ITEMS)
     match: Match = Match.ALL
 
 
 class SplitNode(_NodeBase):
     kind: Literal[NodeKind.SPLIT] = NodeKind.SPLIT
-    arms: list[SplitArm] = Field(default_factory=list)
+    arms: list[SplitArm] = Field(default_factory=list, max_length=MAX_ITEMS)
 
 
 class SendNode(_NodeBase):
     kind: Literal[NodeKind.SEND] = NodeKind.SEND
-    content: MessageContent = Field(default_factory=MessageContent)
+    content: Annotated[MessageContent, AfterValidator(bounded_content)] = Field(
+        default_factory=MessageContent,
+        description=(
+            f"At most {MAX_TEXT_LENGTH:,} characters of subject, {MAX_BODY_LENGTH:,} of body and "
+            f"{MAX_URL_LENGTH:,} of URL."
+        ),
+    )
     fallback_channel: Channel | None = None
 
 
 class UpdateProfileNode(_NodeBase):
     kind: Literal[NodeKind.UPDATE_PROFILE] = NodeKind.UPDATE_PROFILE
-    set_traits: dict[str, Scalar] = Field(default_factory=dict)
+    set_traits: dict[Key, Scalar] = Field(default_factory=dict, max_length=MAX_ITEMS)
 
 
 class GoalNode(_NodeBase):
@@ -228,7 +281,7 @@ class GoalNode(_NodeBase):
 
 class ExitNode(_NodeBase):
     kind: Literal[NodeKind.EXIT] = NodeKind.EXIT
-    reason: str = ""
+    reason: Text = ""
 
 
 class TouchpointNode(_NodeBase):
@@ -256,7 +309,7 @@ class Edge(_Frozen):
     id: Identifier
     source: Identifier
     target: Identifier
-    label: str | None = Field(
+    label: Key | None = Field(
         None,
         description=(
             "'yes' / 'no' after a branch, 'event' / 'timeout' after a wait for an event, an arm name after a split."
@@ -265,7 +318,7 @@ class Edge(_Frozen):
 
 
 class FrequencyCap(_Frozen):
-    max_messages: int = Field(ge=1)
+    max_messages: int = Field(ge=1, le=MAX_CAP_MESSAGES)
     window: Duration
 
 
@@ -277,31 +330,33 @@ class QuietHours(_Frozen):
 
 
 class ExitCriterion(_Frozen):
-    event: str = Field(min_length=1)
-    correlate_on: str | None = None
+    event: Key = Field(min_length=1)
+    correlate_on: Key | None = None
 
 
 class Settings(_Frozen):
-    goal_event: str | None = None
-    exit_criteria: list[ExitCriterion] = Field(default_factory=list)
+    goal_event: Key | None = None
+    exit_criteria: list[ExitCriterion] = Field(default_factory=list, max_length=MAX_ITEMS)
     reentry: ReentryPolicy = ReentryPolicy.AFTER_EXIT
     frequency_cap: FrequencyCap | None = None
     quiet_hours: QuietHours | None = None
-    default_timezone: str = "UTC"
+    default_timezone: Key = "UTC"
     pause_policy: PausePolicy = PausePolicy.SKIP_OVERDUE_SENDS
-    profile_traits: list[str] = Field(
-        default_factory=list, description="Custom profile traits the journey's content and conditions may use."
+    profile_traits: list[Key] = Field(
+        default_factory=list,
+        max_length=MAX_ITEMS,
+        description="Custom profile traits the journey's content and conditions may use.",
     )
 
 
 class JourneyMap(_Frozen):
     format: Literal["1.0"] = FORMAT_VERSION
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-    personas: list[Persona] = Field(default_factory=list)
-    stages: list[Stage] = Field(default_factory=list)
-    nodes: list[Node] = Field(default_factory=list)
-    edges: list[Edge] = Field(default_factory=list)
+    name: Name = Field(min_length=1)
+    description: LongText = ""
+    personas: list[Persona] = Field(default_factory=list, max_length=MAX_PERSONAS)
+    stages: list[Stage] = Field(default_factory=list, max_length=MAX_STAGES)
+    nodes: list[Node] = Field(default_factory=list, max_length=MAX_NODES)
+    edges: list[Edge] = Field(default_factory=list, max_length=MAX_EDGES)
     settings: Settings = Field(default_factory=Settings)
 
     @model_validator(mode="after")
@@ -329,6 +384,13 @@ class JourneyMap(_Frozen):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> JourneyMap:
+        """The document in ``text``; a ``ValidationError`` says what is wrong, a too large or too deeply
+        nested text included (see ``engine.map.limits.document_text_problem``), which is refused unparsed."""
+        problem = document_text_problem(text)
+        if problem is not None:
+            refusal = PydanticCustomError("document_out_of_bounds", "the document {problem}", {"problem": problem})
+            details = InitErrorDetails(type=refusal, loc=(), input=None)
+            raise ValidationError.from_exception_data(cls.__name__, [details], input_type="json")
         return cls.model_validate_json(text)
 
     @classmethod

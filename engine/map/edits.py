@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from pydantic import TypeAdapter, ValidationError
 
+from engine.map.bounds import out_of_bounds
 from engine.map.document import (
     BranchNode,
     Channel,
@@ -55,6 +56,23 @@ class MapEditError(ValueError):
     """An edit that cannot be applied to the map; the message names the reason."""
 
 
+def _within_limits(doc: JourneyMap) -> JourneyMap:
+    """``doc`` unless the edit took it past a limit: copies are not validated, and a draft past its limits
+    would be saved but could not be read back."""
+    excess = next(out_of_bounds(doc), None)
+    if excess is None:
+        return doc
+    what = f"the {excess.what} of node {excess.node_id!r}" if excess.node_id is not None else excess.what
+    raise MapEditError(f"{what} {excess.detail}")
+
+
+def _position(x: float, y: float) -> Position:
+    try:
+        return Position(x=x, y=y)
+    except ValidationError as error:
+        raise MapEditError(f"a card cannot be placed at ({x:g}, {y:g}): {_first_error(error)}") from error
+
+
 def lane_left(index: int) -> float:
     """The x coordinate where the lane of the ``index``-th stage begins."""
     return index * LANE_WIDTH
@@ -84,7 +102,8 @@ def _lane_index(doc: JourneyMap, stage_id: str) -> int:
 def fresh_id(prefix: str, taken: Iterable[str]) -> str:
     """``prefix_N`` with the smallest N >= 1 not in ``taken``."""
     used = set(taken)
-    stem = re.sub(r"[^A-Za-z0-9_.:-]+", "_", prefix).strip("_") or "item"
+    # Cut so that the id, number included, stays within the 120 characters an id may have.
+    stem = re.sub(r"[^A-Za-z0-9_.:-]+", "_", prefix).strip("_")[:100] or "item"
     number = 1
     while f"{stem}_{number}" in used:
         number += 1
@@ -144,7 +163,7 @@ def add_node(
     _lane_index(doc, stage_id)
     node_id = fresh_id(kind.value, _all_ids(doc))
     node = default_node(kind, node_id=node_id, stage=stage_id, position=position)
-    return doc.model_copy(update={"nodes": [*doc.nodes, node]}), node_id
+    return _within_limits(doc.model_copy(update={"nodes": [*doc.nodes, node]})), node_id
 
 
 def _node_ids(doc: JourneyMap, ids: Iterable[str]) -> None:
@@ -159,9 +178,11 @@ def move_nodes(doc: JourneyMap, positions: Mapping[str, Position]) -> JourneyMap
     _node_ids(doc, positions)
     if not positions:
         return doc
+    # Checked again: a position built without validation would otherwise land (or fail) in stage_at.
+    placed = {node_id: _position(position.x, position.y) for node_id, position in positions.items()}
     nodes = [
-        node.model_copy(update={"position": positions[node.id], "stage": stage_at(doc, positions[node.id].x).id})
-        if node.id in positions
+        node.model_copy(update={"position": placed[node.id], "stage": stage_at(doc, placed[node.id].x).id})
+        if node.id in placed
         else node
         for node in doc.nodes
     ]
@@ -214,7 +235,7 @@ def connect(doc: JourneyMap, *, source: str, target: str, label: str | None = No
         raise MapEditError(f"{source!r} already has an edge labelled {label!r}")
     edge_id = fresh_id(f"e_{source}__{target}", _all_ids(doc))
     edge = Edge(id=edge_id, source=source, target=target, label=label)
-    return doc.model_copy(update={"edges": [*doc.edges, edge]}), edge_id
+    return _within_limits(doc.model_copy(update={"edges": [*doc.edges, edge]})), edge_id
 
 
 def _describe(labels: Sequence[str | None]) -> str:
@@ -267,8 +288,11 @@ def add_stage(doc: JourneyMap, name: str) -> tuple[JourneyMap, str]:
         raise MapEditError("a stage needs a name")
     stage_id = fresh_id(re.sub(r"\W+", "_", name.lower()), _all_ids(doc))
     order = max((stage.order for stage in doc.stages), default=-1) + 1
-    stage = Stage(id=stage_id, name=name, order=order)
-    return doc.model_copy(update={"stages": [*doc.stages, stage]}), stage_id
+    try:
+        stage = Stage(id=stage_id, name=name, order=order)
+    except ValidationError as error:
+        raise MapEditError(f"stage: {_first_error(error)}") from error
+    return _within_limits(doc.model_copy(update={"stages": [*doc.stages, stage]})), stage_id
 
 
 def rename_stage(doc: JourneyMap, stage_id: str, name: str) -> JourneyMap:
@@ -276,7 +300,13 @@ def rename_stage(doc: JourneyMap, stage_id: str, name: str) -> JourneyMap:
     name = name.strip()
     if not name:
         raise MapEditError("a stage needs a name")
-    stages = [stage.model_copy(update={"name": name}) if stage.id == stage_id else stage for stage in doc.stages]
+    try:
+        stages = [
+            Stage.model_validate({**stage.model_dump(), "name": name}) if stage.id == stage_id else stage
+            for stage in doc.stages
+        ]
+    except ValidationError as error:
+        raise MapEditError(f"stage {stage_id!r}: {_first_error(error)}") from error
     return doc.model_copy(update={"stages": stages})
 
 
@@ -284,12 +314,9 @@ def _relaid(doc: JourneyMap, stages: list[Stage], nodes: Iterable[Node]) -> Jour
     """Number ``stages`` 0..n-1 in the given order and shift each node with its lane."""
     old_left = {stage.id: lane_left(index) for index, stage in enumerate(ordered_stages(doc))}
     new_left = {stage.id: lane_left(index) for index, stage in enumerate(stages)}
+    shift = {stage_id: left - old_left[stage_id] for stage_id, left in new_left.items()}
     moved = [
-        node.model_copy(
-            update={
-                "position": Position(x=node.position.x - old_left[node.stage] + new_left[node.stage], y=node.position.y)
-            }
-        )
+        node.model_copy(update={"position": _position(node.position.x + shift[node.stage], node.position.y)})
         for node in nodes
     ]
     numbered = [stage.model_copy(update={"order": index}) for index, stage in enumerate(stages)]
@@ -332,7 +359,7 @@ def paste(
         new_id = fresh_id(re.sub(r"_\d+$", "", node.id), taken)
         taken.add(new_id)
         renamed[node.id] = new_id
-        position = Position(x=node.position.x + offset.x, y=node.position.y + offset.y)
+        position = _position(node.position.x + offset.x, node.position.y + offset.y)
         copies.append(
             node.model_copy(update={"id": new_id, "position": position, "stage": stage_at(doc, position.x).id})
         )
@@ -344,7 +371,7 @@ def paste(
             taken.add(edge_id)
             new_edges.append(edge.model_copy(update={"id": edge_id, "source": source, "target": target}))
     pasted = doc.model_copy(update={"nodes": [*doc.nodes, *copies], "edges": [*doc.edges, *new_edges]})
-    return pasted, [renamed[node.id] for node in nodes]
+    return _within_limits(pasted), [renamed[node.id] for node in nodes]
 
 
 def _depths(doc: JourneyMap) -> dict[str, int]:

@@ -37,12 +37,14 @@ LABELS = st.none() | st.sampled_from(["yes", "no", "event", "timeout", "a", "b",
 # Zero is drawn on purpose: it is the boundary the wait and timeout rules are about.
 DURATIONS = st.just(timedelta(0)) | st.timedeltas(min_value=timedelta(days=-1), max_value=timedelta(days=30))
 POSITIVE_DURATIONS = st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=30))
+# Any text a document may hold: a NUL character cannot be stored, so documents refuse it.
+STORABLE_TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=5)
 SCALARS = (
     st.none()
     | st.booleans()
     | st.integers(-5, 5)
     | st.floats(allow_nan=False, allow_infinity=False, width=32)
-    | st.text(max_size=5)
+    | STORABLE_TEXT
 )
 TEXTS = st.sampled_from(
     [
@@ -124,7 +126,7 @@ def kind_fields(kind: NodeKind) -> st.SearchStrategy[dict[str, Any]]:
         case NodeKind.UPDATE_PROFILE:
             return st.fixed_dictionaries({"set_traits": st.dictionaries(st.sampled_from(["vip", "score"]), SCALARS)})
         case NodeKind.EXIT:
-            return st.fixed_dictionaries({"reason": st.text(max_size=5)})
+            return st.fixed_dictionaries({"reason": STORABLE_TEXT})
     return st.fixed_dictionaries({"channel": optional_channel})
 
 
@@ -300,7 +302,7 @@ def well_formed_doc(draw: st.DrawFn, *, loops_anywhere: bool = False) -> Doc:
 @st.composite
 def mutated_doc(draw: st.DrawFn) -> Doc:
     doc = draw(well_formed_doc())
-    for _ in range(draw(st.integers(1, 3))):
+    for mutation in range(draw(st.integers(1, 3))):
         nodes, edges = doc["nodes"], doc["edges"]
         ids = st.sampled_from([*(n["id"] for n in nodes), "ghost"])
         match draw(st.sampled_from(["drop_edge", "retarget", "resource", "relabel", "drop_node", "add_edge", "edit"])):
@@ -315,7 +317,9 @@ def mutated_doc(draw: st.DrawFn) -> Doc:
             case "drop_node" if nodes:
                 nodes.pop(draw(st.integers(0, len(nodes) - 1)))
             case "add_edge":
-                edges.append({"id": f"m{len(edges)}", "source": draw(ids), "target": draw(ids), "label": draw(LABELS)})
+                # Numbered by mutation, not by length: after a dropped edge a length repeats, and so would the id.
+                edge = {"id": f"m{mutation}", "source": draw(ids), "target": draw(ids), "label": draw(LABELS)}
+                edges.append(edge)
             case "edit" if nodes:
                 node = draw(st.sampled_from(nodes))
                 node.update(draw(edits(node["kind"])))
