@@ -28,6 +28,7 @@ from engine.store import (
     Enrollment,
     EnrollmentStatus,
     Event,
+    JourneyVersion,
     MessageStatus,
     OutboxMessage,
     Profile,
@@ -209,7 +210,7 @@ def test_a_poisoned_event_in_a_batch_fails_its_run_and_the_rest_of_the_batch_is_
         )
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"success": True, "accepted": 7, "duplicates": 0, "enrolled": 4}
+    assert response.json() == {"success": True, "accepted": 7, "duplicates": 0, "enrolled": 4, "rejected": []}
     assert single.status_code == 200, single.text
     with session_scope(url) as session:
         assert session.execute(select(func.count()).select_from(Event)).scalar_one() == 8
@@ -223,12 +224,11 @@ def test_a_poisoned_event_in_a_batch_fails_its_run_and_the_rest_of_the_batch_is_
         assert_failed_at_digest(session, "poison2", journey_c)
 
 
+# NaN and Infinity as JSON numbers are refused by the intake itself (tests/security/test_intake.py); as texts they
+# reach the filters.
 FILTER_POISONS = [
-    pytest.param("{{ event.d | round }}", float("nan"), 2.5, id="round-nan"),
     pytest.param("{{ event.d | round }}", "NaN", "2.5", id="round-nan-text"),
-    pytest.param("{{ event.d | ceil }}", float("inf"), 2.5, id="ceil-infinity"),
     pytest.param("{{ event.d | ceil }}", "Infinity", "2.5", id="ceil-infinity-text"),
-    pytest.param("{{ event.d | floor }}", float("-inf"), 2.5, id="floor-minus-infinity"),
     pytest.param("{{ event.d | floor }}", "NaN", "2.5", id="floor-nan-text"),
     pytest.param("{{ event.d | sum }}", ["a", "b"], [1, 2], id="sum-of-texts"),
     pytest.param("{{ event.d | base64_decode }}", "!!!garbage", base64.b64encode(b"hi").decode(), id="base64-garbage"),
@@ -254,12 +254,27 @@ def test_a_filter_that_fails_on_event_data_fails_only_that_customers_run(
 
 
 def forever_journey(name: str, event: str, *, wait: dict[str, Any]) -> Any:
-    """Entry on ``event``; an hour's wait; then ``wait`` (a wait node named ``forever``)."""
+    """Entry on ``event``; an hour's wait; then ``wait`` (a wait node named ``forever``), a day long: maps
+    refuse longer than ten years, see ``stretch_forever``."""
+    day = {key: "P1D" if key in {"duration", "timeout"} else value for key, value in wait.items()}
     return journey_map(
-        [event_trigger(event), node("hold", "wait", duration="PT1H"), node("forever", stage="s2", **wait)],
+        [event_trigger(event), node("hold", "wait", duration="PT1H"), node("forever", stage="s2", **day)],
         [("entry", "hold"), ("hold", "forever")],
         name=name,
     )
+
+
+def stretch_forever(session: Session, version_id: int, wait: dict[str, Any]) -> None:
+    """Gives the stored plan's ``forever`` step the overflowing duration of ``wait``, as a version published
+    before maps were bounded to ten years stored it (plans still load such durations)."""
+    version = session.get(JourneyVersion, version_id)
+    assert version is not None
+    long = {key: value for key, value in wait.items() if key in {"duration", "timeout"}}
+    version.plan = {
+        **version.plan,
+        "steps": [{**step, **long} if step["id"] == "forever" else step for step in version.plan["steps"]],
+    }
+    session.add(version)
 
 
 OVERFLOWING_WAITS = [
@@ -274,8 +289,8 @@ def test_a_wait_that_would_end_after_the_year_9999_fails_its_runs_and_the_tick_g
     db_url: str, wait: dict[str, Any]
 ) -> None:
     with session_scope(db_url) as session:
-        # The compiler accepts these durations today; the plan is published as any other.
-        journey, _ = publish_and_launch(session, forever_journey("Forever", "go", wait=wait))
+        journey, version_id = publish_and_launch(session, forever_journey("Forever", "go", wait=wait))
+        stretch_forever(session, version_id, wait)
         other, _ = publish_and_launch(session, plain_journey("Unrelated", "visit"))
         messages = [identify("stuck"), track("stuck", "go")]
         messages += [m for user in ("b0", "b1") for m in (identify(user), track(user, "visit"))]
@@ -299,8 +314,10 @@ def test_a_wait_that_would_end_after_the_year_9999_fails_the_entrant_and_intake_
     db_url: str, wait: dict[str, Any]
 ) -> None:
     with session_scope(db_url) as session:
-        doc = journey_map([event_trigger("go"), node("forever", **wait)], [("entry", "forever")], name="Forever")
-        journey, _ = publish_and_launch(session, doc)
+        day = {key: "P1D" if key in {"duration", "timeout"} else value for key, value in wait.items()}
+        doc = journey_map([event_trigger("go"), node("forever", **day)], [("entry", "forever")], name="Forever")
+        journey, version_id = publish_and_launch(session, doc)
+        stretch_forever(session, version_id, wait)
         other, _ = publish_and_launch(session, plain_journey("Unrelated", "visit"))
         result = ingest(
             session=session, messages=[track("stuck", "go"), track("b0", "visit"), track("b1", "visit")], now=NOW
@@ -352,14 +369,9 @@ def test_any_other_error_in_a_walk_drops_what_that_run_wrote_and_fails_it_alone(
         assert run.stage_id == "s1"
 
 
+# A NUL byte was the other such value; the intake now strips it before anything is stored (test_intake.py).
 @pytest.mark.postgres
-@pytest.mark.parametrize(
-    "props",
-    [
-        pytest.param({"d": "a\u0000b"}, id="nul-byte"),
-        pytest.param({"d": "x", "cart": "c" * 300}, id="correlation-too-long"),
-    ],
-)
+@pytest.mark.parametrize("props", [pytest.param({"d": "x", "cart": "c" * 300}, id="correlation-too-long")])
 def test_a_value_postgresql_refuses_fails_only_its_run(props: dict[str, Any]) -> None:
     """Data the database itself refuses (a NUL byte in a text, a value longer than its column) is found
     when the batch is written; the batch is written again run by run and only the refused run fails."""

@@ -590,10 +590,7 @@ def hostile_maps() -> list[Any]:
     node_of(nan, "mail")["position"] = {"x": math.nan, "y": 0}
     long_title = base_map()
     node_of(long_title, "mail")["title"] = "t" * (MAX_NAME_LENGTH + 1)
-    # The API's 422 answer echoes the refused input, and NaN cannot be written as JSON: the answer fails
-    # (500) until engine/api answers validation errors without their input (owned by the API's engineer).
-    nan_fails = pytest.mark.xfail(strict=True, reason="engine/api's 422 answer cannot carry a NaN input")
-    return [*cases, pytest.param(nan, id="nan position", marks=nan_fails), pytest.param(long_title, id="long title")]
+    return [*cases, pytest.param(nan, id="nan position"), pytest.param(long_title, id="long title")]
 
 
 @pytest.mark.parametrize("doc", hostile_maps())
