@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import FunctionStringVar
 
 from engine.map import Channel, Operator
 
@@ -171,23 +172,22 @@ def _arm(arm: ArmRow, index: rx.Var[int]) -> rx.Component:
     )
 
 
-def _leave_field() -> rx.event.EventSpec:
-    # Enter in an item's box commits it the way leaving the box does, so both send the same one edit.
-    return rx.call_script("document.activeElement && document.activeElement.blur()")
+# Enter in an item's box commits it the way leaving the box does (its blur sends the edit), so both send the
+# same one edit; run in the browser, with no server event per key.
+_ENTER_LEAVES = FunctionStringVar.create('(key) => { if (key === "Enter") { document.activeElement?.blur(); } }')
 
 
 def _item_text(field: str, index: rx.Var[int], text: rx.Var[str], label: str) -> rx.Component:
-    return rx.el.form(
-        rx.el.input(
-            default_value=text,
-            key=_key(f"{field}-" + index.to_string()) + "-" + text,
-            name=f"{field}_text",
-            on_blur=lambda value: InspectorState.edit_item(field, index, value),
-            class_name="jc-input jc-pill-input",
-            aria_label=label,
-        ),
-        on_submit=_leave_field(),
-        class_name="jc-pill-text",
+    # A one-line text area that grows with its text, so a long item reads in full, wrapped.
+    return rx.el.textarea(
+        default_value=text,
+        key=_key(f"{field}-" + index.to_string()) + "-" + text,
+        name=f"{field}_text",
+        rows=1,
+        on_blur=lambda value: InspectorState.edit_item(field, index, value),
+        on_key_down=_ENTER_LEAVES,
+        class_name="jc-input jc-pill-input",
+        aria_label=label,
     )
 
 
@@ -255,7 +255,7 @@ def _experience() -> rx.Component:
         rx.el.h4("Customer experience", class_name="jc-section-title"),
         rx.cond(
             EditorState.persona_name != "",
-            rx.el.p("As ", EditorState.persona_name, " has it", class_name="jc-muted", id="jc-experience-persona"),
+            rx.el.p("Drawn for ", EditorState.persona_name, class_name="jc-muted", id="jc-experience-persona"),
         ),
         _label(
             "Emotion",

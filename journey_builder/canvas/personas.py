@@ -176,7 +176,12 @@ def personas_panel() -> rx.Component:
                     ),
                     class_name="jc-tabs",
                 ),
-                rx.el.p("The cards show how ", EditorState.persona_name, " feels.", class_name="jc-muted"),
+                rx.el.p(
+                    "The cards show the emotions and pain points drawn for ",
+                    EditorState.persona_name,
+                    ".",
+                    class_name="jc-muted",
+                ),
                 rx.foreach(
                     EditorState.personas,
                     lambda p: rx.cond(_active(p), rx.cond(OverlayState.read_only, _read(p), _edit(p))),

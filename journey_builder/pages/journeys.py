@@ -20,6 +20,10 @@ def _fact(icon: str, text: rx.Var[str] | str) -> rx.Component:
     return rx.hstack(rx.icon(icon, size=14), rx.text(text, size="2"), align="center", spacing="1", class_name="jb-fact")
 
 
+def _count(number: rx.Var[int], noun: str) -> rx.Var[str]:
+    return number.to_string() + rx.cond(number == 1, f" {noun}", f" {noun}s")
+
+
 def _card_menu(journey: rx.Var[JourneyCard]) -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
@@ -82,8 +86,8 @@ def journey_card(journey: rx.Var[JourneyCard]) -> rx.Component:
                     rx.text(journey.description, size="2", color_scheme="gray", class_name="jb-card-description"),
                     rx.spacer(),
                     rx.hstack(
-                        _fact("columns-3", journey.stages.to_string() + " stages"),
-                        _fact("square-stack", journey.touchpoints.to_string() + " touchpoints"),
+                        _fact("columns-3", _count(journey.stages, "stage")),
+                        _fact("square-stack", _count(journey.touchpoints, "touchpoint")),
                         _fact("git-commit-horizontal", journey.version),
                         spacing="4",
                         wrap="wrap",

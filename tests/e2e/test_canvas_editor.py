@@ -191,8 +191,11 @@ def test_two_tabs_editing_one_journey_never_overwrite_each_other(
     other.goto(editor_url(journey_id))
     expect(other.locator(".react-flow__node-card").first).to_be_visible()
 
+    cards_before = len(stored_map(journey_id).nodes)
     card(editor, "wait_1h").click()
     editor.keyboard.press("Delete")
+    # The status reads "saved" until the server has the delete: wait for the delete to show first.
+    expect(canvas(editor)).to_have_attribute("data-cards", str(cards_before - 1))
     wait_saved(editor)
     first = stored_map(journey_id)
 
