@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from datetime import datetime
 
 import reflex as rx
 
@@ -42,6 +43,7 @@ class JourneyCard:
     stages: int
     touchpoints: int
     version: str
+    # "Updated 5 min ago", or for an archived journey when and by whom it was archived.
     updated: str
     href: str
     archived: bool = False
@@ -80,8 +82,12 @@ STARTS: list[StartChoice] = [StartChoice(BLANK, "Blank journey", "One stage and 
 _TITLES = {choice.value: choice.title for choice in STARTS}
 
 
-def _card(s: JourneySummary, now_text: str) -> JourneyCard:
+def _card(s: JourneySummary, now: datetime) -> JourneyCard:
     blocker = archive_blocker(s.status)
+    if s.archived_at is not None:
+        updated = f"Archived {ago(s.archived_at, now)} by {s.archived_by}"
+    else:
+        updated = f"Updated {ago(s.updated_at, now)}"
     return JourneyCard(
         id=s.id,
         name=s.name,
@@ -90,7 +96,7 @@ def _card(s: JourneySummary, now_text: str) -> JourneyCard:
         stages=s.stage_count,
         touchpoints=s.node_count,
         version=f"v{s.latest_version}" if s.latest_version else "Not published",
-        updated=now_text,
+        updated=updated,
         href=routes.journey_editor(s.id),
         archived=s.archived_at is not None,
         archive_blocked=sentence(blocker) if blocker else "",
@@ -117,11 +123,7 @@ class JourneysState(rx.State):
         with session_scope() as session:
             summaries = list_journeys(session=session, archived=None)
         now = utc_now()
-        self._all = []
-        for s in summaries:
-            when = s.archived_at or s.updated_at
-            said = f"Archived {ago(when, now)} by {s.archived_by}" if s.archived_at else f"Updated {ago(when, now)}"
-            self._all.append(_card(s, said))
+        self._all = [_card(s, now) for s in summaries]
         self.loaded = True
         self._show()
 
