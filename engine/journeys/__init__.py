@@ -6,7 +6,6 @@ Also the published plans as the engine loads them, and which journeys are live.
 
 from engine.journeys.plans import PLANS, RUNNING, LiveJourney, LoadedPlan, live_journeys
 from engine.journeys.service import (
-    ARCHIVABLE,
     ArchiveError,
     CompileFailedError,
     DraftConflictError,
@@ -15,7 +14,6 @@ from engine.journeys.service import (
     JourneySummary,
     archive_blocker,
     archive_journey,
-    blank_map,
     create_blank_journey,
     create_from_starter,
     create_journey,
@@ -33,7 +31,6 @@ from engine.journeys.service import (
 )
 
 __all__ = [
-    "ARCHIVABLE",
     "PLANS",
     "RUNNING",
     "ArchiveError",
@@ -46,7 +43,6 @@ __all__ = [
     "LoadedPlan",
     "archive_blocker",
     "archive_journey",
-    "blank_map",
     "create_blank_journey",
     "create_from_starter",
     "create_journey",
