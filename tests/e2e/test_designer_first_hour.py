@@ -75,7 +75,7 @@ def test_a_designers_first_hour_has_no_dead_ends(
     dialog.get_by_role("button", name="Create journey").click()
 
     expect(page).to_have_url(re.compile(r"/journeys/\d+$"), timeout=TIMEOUT_MS)
-    expect(page.get_by_role("heading", name=NAME)).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_role("heading", name=NAME, exact=True)).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.get_by_test_id("stage-lane")).to_have_count(1, timeout=TIMEOUT_MS)
     expect(page.locator(".jc-canvas")).to_have_attribute("data-cards", "1")
     original = journey_id_named(NAME)
@@ -87,7 +87,7 @@ def test_a_designers_first_hour_has_no_dead_ends(
     rename.get_by_label("Journey name").fill(RENAMED)
     page.screenshot(path=str(artifacts / "first_hour_rename.png"), animations="disabled")
     rename.get_by_role("button", name="Rename").click()
-    expect(page.get_by_role("heading", name=RENAMED)).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_role("heading", name=RENAMED, exact=True)).to_be_visible(timeout=TIMEOUT_MS)
     expect(rename).to_have_count(0)
 
     # Duplicated from the list; the copy archived, found under Archived, and restored.
@@ -132,7 +132,10 @@ def test_a_designers_first_hour_has_no_dead_ends(
 
     # A persona, and a pain point typed with Enter, on the original's trigger card.
     card_of(page, RENAMED).click()
-    expect(page.get_by_role("heading", name=RENAMED)).to_be_visible(timeout=TIMEOUT_MS)
+    # The copy's map was open before in this tab: wait for this journey's own, not a name it contains.
+    expect(page).to_have_url(re.compile(rf"/journeys/{original}$"), timeout=TIMEOUT_MS)
+    expect(page.get_by_role("heading", name=RENAMED, exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#jc-personas")).to_contain_text("No persona yet", timeout=TIMEOUT_MS)
     page.locator("input[name=new_persona]").fill("Ana, the agency owner")
     page.locator("input[name=new_persona]").press("Enter")
     personas = page.locator("#jc-personas")
