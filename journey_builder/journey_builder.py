@@ -26,7 +26,8 @@ from journey_builder.pages.dashboard import DashboardState, dashboard_page
 from journey_builder.pages.editor import editor_page
 from journey_builder.pages.first_run import FirstRunState, first_run_page
 from journey_builder.pages.journey_kpis import JourneyKpisState, journey_kpis_page
-from journey_builder.pages.journeys import JourneysState, journeys_page
+from journey_builder.pages.journeys import journeys_page
+from journey_builder.pages.journeys_state import JourneysState
 from journey_builder.pages.launch import launch_page
 from journey_builder.pages.launch_state import LaunchState
 from journey_builder.pages.sign_in import SignInState, sign_in_page, sign_out_page

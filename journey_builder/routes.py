@@ -35,10 +35,17 @@ JOURNEY_ID_PARAM: Final = "id"
 # ``?view=kpi`` on the map opens it view-only with the KPI overlay on: the link executives are given.
 VIEW_PARAM: Final = "view"
 KPI_VIEW: Final = "kpi"
+# ``?new=1`` on the journeys list opens the dialog that starts a new journey.
+NEW_PARAM: Final = "new"
 
 
 def journeys_list() -> str:
     return JOURNEYS_LIST
+
+
+def new_journey() -> str:
+    """The journeys list with the new-journey dialog open."""
+    return f"{JOURNEYS_LIST}?{NEW_PARAM}=1"
 
 
 def journey_editor(journey_id: int | rx.Var[int]) -> str:

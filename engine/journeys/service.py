@@ -6,22 +6,28 @@ the caller's block succeeds), so a use case and whatever the caller does next su
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Final
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlmodel import Session
 
 from engine.compiler import Plan, Problem, ProblemSeverity, compile_map
-from engine.map import JourneyMap
+from engine.map import JourneyMap, NodeKind, Position, add_node, add_stage
 from engine.map.starters import list_templates, load_template
 from engine.store import (
     Journey,
     JourneyStatus,
     JourneyVersion,
     all_journeys,
+    audit,
+    clear_archived,
     find_journey,
     find_journey_by_name,
+    journey_names,
     latest_version_numbers,
+    mark_archived,
     next_version_number,
     replace_draft,
     touch_journey,
@@ -32,6 +38,13 @@ from engine.store import (
 )
 
 STARTER_AUTHOR = "starter"
+NAME_LENGTH: Final = 200
+BLANK_STAGE: Final = "Stage 1"
+# Where a blank journey's trigger card sits: inside the first lane, on its first row.
+BLANK_TRIGGER_AT: Final = Position(x=40, y=80)
+# Only a journey nobody can be inside may be archived: archiving hides it from the lists and the dashboard.
+ARCHIVABLE: Final = frozenset({JourneyStatus.DRAFT, JourneyStatus.STOPPED})
+_NUMBERED: Final = re.compile(r"^(?P<stem>.*\S) \((?P<number>\d+)\)$")
 
 
 class JourneyNotFoundError(LookupError):
@@ -66,6 +79,14 @@ class CompileFailedError(ValueError):
         self.problems = problems
 
 
+class JourneyNameError(ValueError):
+    """A name a journey cannot take: empty, too long, or another journey's; the message says which."""
+
+
+class ArchiveError(ValueError):
+    """Archiving or restoring that the journey's state does not allow; the message says why."""
+
+
 class JourneySummary(BaseModel):
     """One line of the journey list."""
 
@@ -79,6 +100,8 @@ class JourneySummary(BaseModel):
     node_count: int
     updated_at: datetime
     latest_version: int | None
+    archived_at: datetime | None = None
+    archived_by: str | None = None
 
 
 def _stored(doc: JourneyMap) -> dict[str, object]:
@@ -116,15 +139,18 @@ def export_map(*, session: Session, journey_id: int) -> JourneyMap:
     return draft_of(get_journey(session=session, journey_id=journey_id))
 
 
-def count_journeys(*, session: Session) -> int:
-    return count_stored_journeys(session=session)
+def count_journeys(*, session: Session, archived: bool | None = False) -> int:
+    return count_stored_journeys(session=session, archived=archived)
 
 
-def list_journeys(*, session: Session, limit: int | None = None, offset: int = 0) -> list[JourneySummary]:
-    """Every journey, most recently changed first; a page of them with ``limit`` and ``offset``."""
+def list_journeys(
+    *, session: Session, archived: bool | None = False, limit: int | None = None, offset: int = 0
+) -> list[JourneySummary]:
+    """The journeys not archived, most recently changed first; ``archived=True`` the archived ones, None all; a
+    page of them with ``limit`` and ``offset``."""
     versions = latest_version_numbers(session=session)
     summaries = []
-    for journey in all_journeys(session=session, limit=limit, offset=offset):
+    for journey in all_journeys(session=session, archived=archived, limit=limit, offset=offset):
         assert journey.id is not None  # stored rows always have one
         summaries.append(
             JourneySummary(
@@ -136,6 +162,8 @@ def list_journeys(*, session: Session, limit: int | None = None, offset: int = 0
                 node_count=len(journey.draft_map.get("nodes", [])),
                 updated_at=journey.updated_at,
                 latest_version=versions.get(journey.id),
+                archived_at=journey.archived_at,
+                archived_by=journey.archived_by,
             )
         )
     return summaries
@@ -197,3 +225,157 @@ def seed_starters(*, session: Session) -> list[Journey]:
         if find_journey_by_name(session=session, name=doc.name) is None:
             created.append(create_journey(session=session, doc=doc, created_by=STARTER_AUTHOR))
     return created
+
+
+# --- names, new journeys, rename, duplicate, archive ------------------------------------------------------
+
+
+def _taken(session: Session, *, except_id: int | None = None) -> dict[str, int]:
+    # Compared case-blind: two journeys called "Onboarding" and "onboarding" cannot be told apart in a list.
+    return {name.casefold(): jid for jid, name in journey_names(session=session).items() if jid != except_id}
+
+
+def _free(taken: dict[str, int], wanted: str) -> str:
+    if wanted.casefold() not in taken:
+        return wanted
+    numbered = _NUMBERED.match(wanted)
+    stem = numbered["stem"] if numbered else wanted
+    number = 2
+    while True:
+        suffix = f" ({number})"
+        candidate = stem[: NAME_LENGTH - len(suffix)].rstrip() + suffix
+        if candidate.casefold() not in taken:
+            return candidate
+        number += 1
+
+
+def suggest_name(*, session: Session, wanted: str) -> str:
+    """``wanted`` if no journey has that name yet, else the first free "wanted (2)", "wanted (3)", ..."""
+    return _free(_taken(session), wanted.strip())
+
+
+def _checked_name(session: Session, name: str, *, except_id: int | None = None) -> str:
+    """``name`` without surrounding spaces, if a journey may take it; JourneyNameError says why not."""
+    name = name.strip()
+    if not name:
+        raise JourneyNameError("a journey needs a name")
+    if len(name) > NAME_LENGTH:
+        raise JourneyNameError(f"a journey's name has at most {NAME_LENGTH} characters; this one has {len(name)}")
+    taken = _taken(session, except_id=except_id)
+    holder = taken.get(name.casefold())
+    if holder is not None:
+        other = get_journey(session=session, journey_id=holder)
+        where = "an archived journey" if other.archived_at is not None else "another journey"
+        raise JourneyNameError(
+            f"{where} is already called {other.name!r}; choose another name, such as {_free(taken, name)!r}"
+        )
+    try:
+        # The map carries the name too: whatever the document refuses in a name is refused here, up front.
+        JourneyMap.model_validate({"name": name})
+    except ValidationError as error:
+        raise JourneyNameError(f"the name {name!r} cannot be used: {error.errors()[0]['msg']}") from error
+    return name
+
+
+def blank_map(name: str) -> JourneyMap:
+    """A journey to draw from nothing: one stage, holding the trigger card customers enter by."""
+    doc, stage = add_stage(JourneyMap(name=name), BLANK_STAGE)
+    return add_node(doc, kind=NodeKind.TRIGGER, position=BLANK_TRIGGER_AT, stage=stage)[0]
+
+
+def _create_named(session: Session, doc: JourneyMap, *, actor: str, starter: str | None) -> Journey:
+    journey = create_journey(session=session, doc=doc, created_by=actor)
+    audit.record(
+        session=session, actor=actor, action="journey.create", journey_id=journey.id, name=doc.name, starter=starter
+    )
+    return journey
+
+
+def create_blank_journey(*, session: Session, name: str, actor: str) -> Journey:
+    """A new draft called ``name`` holding :func:`blank_map`; refused (JourneyNameError) when the name is taken."""
+    return _create_named(session, blank_map(_checked_name(session, name)), actor=actor, starter=None)
+
+
+def create_from_starter(*, session: Session, starter: str, name: str, actor: str) -> Journey:
+    """A new draft called ``name`` holding the starter's map; refused (JourneyNameError) when the name is taken.
+
+    An unknown starter raises ``UnknownTemplateError`` naming the known ones.
+    """
+    doc = load_template(starter)
+    return _create_named(
+        session, doc.model_copy(update={"name": _checked_name(session, name)}), actor=actor, starter=starter
+    )
+
+
+def rename_journey(
+    *, session: Session, journey_id: int, name: str, actor: str, expected_revision: int | None = None
+) -> Journey:
+    """Give the journey and its draft map a new name; refused (JourneyNameError) when another journey has it.
+
+    The name is part of the draft, so the revision moves on: an editor holding an older revision is told
+    to reload rather than saving the old name back. ``expected_revision`` (the editor's) makes a rename
+    after someone else's save a DraftConflictError; without it, the stored revision is renamed.
+    """
+    journey = get_journey(session=session, journey_id=journey_id)
+    doc = draft_of(journey)
+    new_name = _checked_name(session, name, except_id=journey_id)
+    if new_name == journey.name:
+        return journey
+    old_name, revision = journey.name, journey.revision if expected_revision is None else expected_revision
+    renamed = save_draft(
+        session=session,
+        journey_id=journey_id,
+        doc=doc.model_copy(update={"name": new_name}),
+        expected_revision=revision,
+    )
+    audit.record(
+        session=session, actor=actor, action="journey.rename", journey_id=journey_id, old=old_name, new=new_name
+    )
+    return renamed
+
+
+def duplicate_journey(*, session: Session, journey_id: int, actor: str) -> Journey:
+    """A new draft holding a copy of the journey's draft map, named "<name> (2)" (or the next free number).
+
+    Only the draft is copied: the copy has no versions, runs or history of its own yet.
+    """
+    source = get_journey(session=session, journey_id=journey_id)
+    name = _free(_taken(session), source.name)
+    copy = create_journey(session=session, doc=draft_of(source).model_copy(update={"name": name}), created_by=actor)
+    audit.record(
+        session=session, actor=actor, action="journey.duplicate", journey_id=copy.id, source=journey_id, name=name
+    )
+    return copy
+
+
+def archive_blocker(status: JourneyStatus) -> str | None:
+    """Why a journey in ``status`` cannot be archived, or None when it can."""
+    if status in ARCHIVABLE:
+        return None
+    if status is JourneyStatus.DRAINING:
+        return "it is draining (customers are still finishing their runs); it can be archived once it has stopped"
+    return f"it is {status.value}; stop it in launch control before archiving it"
+
+
+def archive_journey(*, session: Session, journey_id: int, actor: str) -> Journey:
+    """Take the journey off the lists and the dashboard, keeping everything it holds; undone by restore.
+
+    Refused (ArchiveError) while customers can be inside it: live, paused or draining.
+    """
+    now = utc_now()
+    if not mark_archived(session=session, journey_id=journey_id, at=now, by=actor, statuses=ARCHIVABLE):
+        journey = get_journey(session=session, journey_id=journey_id)
+        if journey.archived_at is not None:
+            raise ArchiveError(f"journey {journey.name!r} is already archived")
+        raise ArchiveError(f"journey {journey.name!r} cannot be archived: {archive_blocker(journey.status)}")
+    audit.record(session=session, actor=actor, action="journey.archive", journey_id=journey_id)
+    return get_journey(session=session, journey_id=journey_id)
+
+
+def restore_journey(*, session: Session, journey_id: int, actor: str) -> Journey:
+    """Bring an archived journey back to the lists as it was; refused (ArchiveError) when it is not archived."""
+    if not clear_archived(session=session, journey_id=journey_id, at=utc_now()):
+        journey = get_journey(session=session, journey_id=journey_id)
+        raise ArchiveError(f"journey {journey.name!r} is not archived")
+    audit.record(session=session, actor=actor, action="journey.restore", journey_id=journey_id)
+    return get_journey(session=session, journey_id=journey_id)

@@ -311,9 +311,9 @@ def journey_report(*, session: Session, metrics_filter: MetricsFilter) -> Journe
 
 
 def journey_trends(*, session: Session, since: datetime, until: datetime | None = None) -> dict[int, JourneyTrend]:
-    """Every stored journey's runs that entered in [since, until), per UTC day: one query for all of them.
+    """Every journey's runs that entered in [since, until), per UTC day: one query for all of them.
 
-    Journeys without entries are there too, with zeros on every day.
+    Journeys without entries are there too, with zeros on every day; archived journeys are not.
     """
     until = until if until is not None else utc_now()
     dialect = session.get_bind().dialect.name
@@ -326,6 +326,7 @@ def journey_trends(*, session: Session, since: datetime, until: datetime | None 
             JOURNEY.c.id, day, func.count(ENROLLMENT.c.id), _count_if(_by_until(ENROLLMENT.c.goal_reached_at, until))
         )
         .select_from(outerjoin(JOURNEY, ENROLLMENT, in_window))
+        .where(JOURNEY.c.archived_at.is_(None))
         .group_by(JOURNEY.c.id, day)
     ).all()
     per_day: dict[int, dict[date, tuple[int, int]]] = {}

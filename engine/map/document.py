@@ -128,6 +128,7 @@ class Position(_Frozen):
 class PainPoint(_Frozen):
     text: Text = Field(min_length=1)
     severity: Severity = Severity.MEDIUM
+    persona: Identifier | None = Field(None, description="The persona it was drawn for; none: every persona's.")
 
 
 class Persona(_Frozen):
@@ -222,6 +223,11 @@ class _NodeBase(_Frozen):
     position: Position = Field(default_factory=Position)
     channel: Channel | None = None
     emotion: Emotion = 0
+    persona_emotions: dict[Identifier, Emotion] = Field(
+        default_factory=dict,
+        max_length=MAX_PERSONAS,
+        description="Emotions drawn for one persona, by persona id; a persona without one here feels `emotion`.",
+    )
     pain_points: list[PainPoint] = Field(default_factory=list, max_length=MAX_ITEMS)
     opportunities: list[Text] = Field(default_factory=list, max_length=MAX_ITEMS)
     notes: LongText = ""

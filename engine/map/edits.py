@@ -412,12 +412,3 @@ def tidy_layout(doc: JourneyMap) -> JourneyMap:
             placed[node.id] = Position(x=lane_left(lane) + LANE_PADDING, y=FIRST_ROW_Y + row * ROW_HEIGHT)
     nodes = [node.model_copy(update={"position": placed[node.id]}) if node.id in placed else node for node in doc.nodes]
     return doc.model_copy(update={"nodes": nodes})
-
-
-def stage_emotions(doc: JourneyMap) -> list[float | None]:
-    """The mean emotion of each stage's nodes, left to right; ``None`` for an empty stage."""
-    result: list[float | None] = []
-    for stage in ordered_stages(doc):
-        emotions = [node.emotion for node in doc.nodes if node.stage == stage.id]
-        result.append(sum(emotions) / len(emotions) if emotions else None)
-    return result

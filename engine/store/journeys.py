@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -37,6 +38,10 @@ class Journey(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utc_now, sa_type=UtcDateTime)
     # A name, not a foreign key: removing an account must not remove or orphan its journeys.
     created_by: str | None = Field(default=None, max_length=200)
+    # Set while the journey is archived: off the lists and the dashboard, its versions, runs and audit
+    # trail kept as they are; restoring clears both.
+    archived_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    archived_by: str | None = Field(default=None, max_length=200)
 
 
 class JourneyVersion(SQLModel, table=True):
@@ -61,14 +66,32 @@ def find_journey_by_name(*, session: Session, name: str) -> Journey | None:
     return session.exec(select(Journey).where(col(Journey.name) == name).order_by(col(Journey.id)).limit(1)).first()
 
 
-def all_journeys(*, session: Session, limit: int | None = None, offset: int = 0) -> list[Journey]:
-    """The journeys most recently changed first; a page of them with ``limit`` and ``offset``."""
-    query = select(Journey).order_by(col(Journey.updated_at).desc(), col(Journey.id).desc())
+def _archived_filter(query: Any, archived: bool | None) -> Any:
+    if archived is None:
+        return query
+    return query.where(col(Journey.archived_at).is_not(None) if archived else col(Journey.archived_at).is_(None))
+
+
+def all_journeys(
+    *, session: Session, archived: bool | None = False, limit: int | None = None, offset: int = 0
+) -> list[Journey]:
+    """The journeys most recently changed first: those not archived, the archived ones (True), or all (None);
+    a page of them with ``limit`` and ``offset``."""
+    query = _archived_filter(select(Journey), archived)
+    query = query.order_by(col(Journey.updated_at).desc(), col(Journey.id).desc())
     return list(session.exec(query.offset(offset).limit(limit)))
 
 
-def count_journeys(*, session: Session) -> int:
-    return int(session.exec(select(func.count()).select_from(Journey)).one())
+def count_journeys(*, session: Session, archived: bool | None = False) -> int:
+    """How many journeys ``all_journeys`` lists with the same ``archived``."""
+    query = _archived_filter(select(func.count()).select_from(Journey), archived)
+    return int(session.exec(query).one())
+
+
+def journey_names(*, session: Session) -> dict[int, str]:
+    """Every journey's name by id, archived ones included."""
+    rows = session.exec(select(col(Journey.id), col(Journey.name)))
+    return {journey_id: name for journey_id, name in rows if journey_id is not None}
 
 
 def latest_version_numbers(*, session: Session) -> dict[int, int]:
@@ -129,4 +152,33 @@ def touch_journey(*, session: Session, journey_id: int, at: datetime) -> bool:
     transaction ends, which serialises work such as numbering versions.
     """
     statement = update(Journey).where(col(Journey.id) == journey_id).values(updated_at=at)
+    return _rows_updated(session, statement) == 1
+
+
+def mark_archived(
+    *, session: Session, journey_id: int, at: datetime, by: str, statuses: Collection[JourneyStatus]
+) -> bool:
+    """Archive the journey if it is not archived and its status is one of ``statuses``; False otherwise.
+
+    One conditional UPDATE, so a launch committed in between is seen and the journey is left as it is.
+    """
+    statement = (
+        update(Journey)
+        .where(
+            col(Journey.id) == journey_id,
+            col(Journey.archived_at).is_(None),
+            col(Journey.status).in_(list(statuses)),
+        )
+        .values(archived_at=at, archived_by=by, updated_at=at)
+    )
+    return _rows_updated(session, statement) == 1
+
+
+def clear_archived(*, session: Session, journey_id: int, at: datetime) -> bool:
+    """Bring an archived journey back to the lists; False when it is not archived (or not there)."""
+    statement = (
+        update(Journey)
+        .where(col(Journey.id) == journey_id, col(Journey.archived_at).is_not(None))
+        .values(archived_at=None, archived_by=None, updated_at=at)
+    )
     return _rows_updated(session, statement) == 1

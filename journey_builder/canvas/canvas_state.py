@@ -144,9 +144,10 @@ class CanvasState(rx.State):
             return refusal
         editor = await self._editor()
         editor.history_version += 1
+        # The journey keeps its own name: a map exported from another journey must not bring that one's name.
         return [
-            await editor._commit(doc),
-            rx.toast.success(f"Imported “{doc.name}”. Undo brings the previous map back."),
+            await editor._commit(doc.model_copy(update={"name": editor.doc.name})),
+            rx.toast.success(f"Imported the map of “{doc.name}” into this journey. Undo brings the previous map back."),
         ]
 
     @staticmethod

@@ -9,11 +9,19 @@ import reflex as rx
 
 from engine.accounts import Action
 from engine.compiler import Problem, compile_map
-from engine.journeys import DraftConflictError, JourneyNotFoundError, draft_of, get_journey, save_draft
+from engine.journeys import (
+    DraftConflictError,
+    JourneyNotFoundError,
+    archive_blocker,
+    draft_of,
+    get_journey,
+    save_draft,
+)
 from engine.map import JourneyMap
-from engine.store import session_scope
+from engine.store import Journey, session_scope, utc_now
 from journey_builder import routes
 from journey_builder.auth import requires, viewing
+from journey_builder.state import ago
 
 from . import view
 from .forms import NodeForm, node_form
@@ -31,10 +39,16 @@ class SaveStatus(StrEnum):
     FAILED = "failed"
 
 
-def _load(journey_id: int) -> tuple[str, int, JourneyMap]:
+def _load(journey_id: int) -> tuple[Journey, JourneyMap]:
     with session_scope() as session:
         journey = get_journey(session=session, journey_id=journey_id)
-        return journey.name, journey.revision, draft_of(journey)
+        return journey, draft_of(journey)
+
+
+def sentence(message: str) -> str:
+    """An engine message (a lower-case clause) as a sentence to show."""
+    text = message[:1].upper() + message[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def _save(journey_id: int, doc: JourneyMap, revision: int) -> int:
@@ -56,6 +70,13 @@ class EditorState(rx.State):
     error_count: int = 0
     problem_count: int = 0
     personas: list[view.PersonaView] = rx.field(default_factory=list)
+    # The persona whose emotions and pain points the cards and the inspector show ("": the map has none).
+    persona: str = ""
+    persona_name: str = ""
+    # Archived journeys open view-only; ``archive_blocked`` says why this one cannot be archived now.
+    archived: bool = False
+    archived_note: str = ""
+    archive_blocked: str = ""
     placeholders: list[str] = rx.field(default_factory=list)
     selected: list[str] = rx.field(default_factory=list)
     form: NodeForm = rx.field(default_factory=NodeForm)
@@ -83,10 +104,14 @@ class EditorState(rx.State):
 
     def _refresh(self) -> None:
         doc = self.doc
+        if self.persona not in {p.id for p in doc.personas}:
+            self.persona = doc.personas[0].id if doc.personas else ""
+        self.persona_name = next((p.name for p in doc.personas if p.id == self.persona), "")
+        persona = self.persona or None
         self._problems = compile_map(doc).problems
-        self.cards = view.cards(doc, self._problems)
+        self.cards = view.cards(doc, self._problems, persona)
         self.edges = view.edges(doc, self._problems)
-        self.lanes = view.lanes(doc)
+        self.lanes = view.lanes(doc, persona)
         self.problems = view.problem_list(doc, self._problems)
         self.error_count = sum(problem.severity == "error" for problem in self._problems)
         self.problem_count = len(self._problems)
@@ -97,7 +122,7 @@ class EditorState(rx.State):
 
     def _refresh_form(self) -> None:
         node = self.doc.node(self.selected[0]) if len(self.selected) == 1 else None
-        self.form = node_form(node) if node is not None else NodeForm()
+        self.form = node_form(node, self.doc, self.persona or None) if node is not None else NodeForm()
 
     async def _commit(self, doc: JourneyMap, *, select: list[str] | None = None) -> rx.event.EventSpec | None:
         """Make ``doc`` the current document, remember the previous one for undo, and schedule a save.
@@ -132,15 +157,36 @@ class EditorState(rx.State):
     def load_journey(self) -> None:
         self.current_journey_id = routes.journey_id_in(self.router.url.path)
         try:
-            self.journey_name, self.revision, doc = _load(self.current_journey_id)
+            journey, doc = _load(self.current_journey_id)
         except JourneyNotFoundError:
             self.not_found, self._doc = True, None
             return
         self.not_found = False
+        self.journey_name, self.revision = journey.name, journey.revision
+        self._show_journey(journey)
         self._doc, self._undo, self._redo, self.selected = doc, [], [], []
         self.save_status, self.save_message = SaveStatus.SAVED, ""
         self.history_version += 1
         self._refresh()
+
+    def _show_journey(self, journey: Journey) -> None:
+        """What the header says of the stored journey: archived since when and by whom, or why not archivable."""
+        self.archived = journey.archived_at is not None
+        self.archived_note = (
+            f"Archived {ago(journey.archived_at, utc_now())} by {journey.archived_by or 'someone'}"
+            if journey.archived_at is not None
+            else ""
+        )
+        blocker = archive_blocker(journey.status)
+        self.archive_blocked = sentence(blocker) if blocker else ""
+
+    def _renamed(self, name: str, revision: int) -> None:
+        """The journey was renamed (and its draft saved) as ``revision``: every document kept here takes the
+        name, so neither an autosave nor an undo writes the old one back."""
+        self.journey_name, self.revision = name, revision
+        self._doc = self.doc.model_copy(update={"name": name})
+        self._undo = [doc.model_copy(update={"name": name}) for doc in self._undo]
+        self._redo = [doc.model_copy(update={"name": name}) for doc in self._redo]
 
     @rx.event
     @requires(Action.EDIT_DRAFT)

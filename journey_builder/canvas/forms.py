@@ -9,6 +9,7 @@ from engine.map import (
     BranchNode,
     EventTrigger,
     ExitNode,
+    JourneyMap,
     Node,
     ScheduleTrigger,
     SendNode,
@@ -18,6 +19,8 @@ from engine.map import (
     UpdateProfileNode,
     WaitForEventNode,
     WaitNode,
+    emotion_for,
+    pain_points_for,
 )
 
 from .view import KIND_LABELS
@@ -44,6 +47,10 @@ class ArmRow:
 class PainRow:
     text: str
     severity: str
+    # Its place in the card's whole list (other personas' pain points included): what edits name it by.
+    index: int = 0
+    # Drawn for every persona rather than the one shown.
+    shared: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +114,8 @@ def _conditions(node: Node) -> list[ConditionRow]:
     ]
 
 
-def node_form(node: Node) -> NodeForm:
+def node_form(node: Node, doc: JourneyMap, persona: str | None = None) -> NodeForm:
+    """The inspector's form for ``node``, its emotion and pain points as ``persona`` has them."""
     fields: dict[str, object] = {
         "id": node.id,
         "kind": node.kind.value,
@@ -115,8 +123,11 @@ def node_form(node: Node) -> NodeForm:
         "title": node.title,
         "notes": node.notes,
         "channel": node.channel.value if node.channel else "",
-        "emotion": node.emotion,
-        "pain_points": [PainRow(p.text, p.severity.value) for p in node.pain_points],
+        "emotion": emotion_for(node, persona),
+        "pain_points": [
+            PainRow(p.text, p.severity.value, index, persona is not None and p.persona is None)
+            for index, p in pain_points_for(doc, node, persona)
+        ],
         "opportunities": list(node.opportunities),
         "conditions": _conditions(node),
     }

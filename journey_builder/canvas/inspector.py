@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.vars import FunctionStringVar
 
 from engine.map import Channel, Operator
 
 from .editor_state import EditorState
 from .forms import ArmRow, ConditionRow, PainRow
-from .inspector_state import InspectorState
+from .inspector_state import OPPORTUNITIES, PAIN_POINTS, InspectorState
 from .overlay_state import OverlayState
 
 CHANNELS = [channel.value for channel in Channel]
@@ -19,8 +20,8 @@ FORM = EditorState.form
 
 def _key(name: str) -> rx.Var[str]:
     # Inputs are uncontrolled (no server event per keystroke); the key makes them re-read their value
-    # when another node is selected or the document is replaced by undo, redo or import.
-    return FORM.id + "-" + name + "-" + EditorState.history_version.to_string()
+    # when another node or persona is selected or the document is replaced by undo, redo or import.
+    return FORM.id + "-" + name + "-" + EditorState.history_version.to_string() + "-" + EditorState.persona
 
 
 def _label(text: str, *children: rx.Component) -> rx.Component:
@@ -171,51 +172,91 @@ def _arm(arm: ArmRow, index: rx.Var[int]) -> rx.Component:
     )
 
 
-def _pain(pain: PainRow, index: rx.Var[int]) -> rx.Component:
+# Enter in an item's box commits it the way leaving the box does (its blur sends the edit), so both send the
+# same one edit; run in the browser, with no server event per key.
+_ENTER_LEAVES = FunctionStringVar.create('(key) => { if (key === "Enter") { document.activeElement?.blur(); } }')
+
+
+def _item_text(field: str, index: rx.Var[int], text: rx.Var[str], label: str) -> rx.Component:
+    # A one-line text area that grows with its text, so a long item reads in full, wrapped.
+    return rx.el.textarea(
+        default_value=text,
+        key=_key(f"{field}-" + index.to_string()) + "-" + text,
+        name=f"{field}_text",
+        rows=1,
+        on_blur=lambda value: InspectorState.edit_item(field, index, value),
+        on_key_down=_ENTER_LEAVES,
+        class_name="jc-input jc-pill-input",
+        aria_label=label,
+    )
+
+
+def _pain(pain: PainRow) -> rx.Component:
     return rx.el.div(
-        rx.el.span(pain.text, class_name="jc-pill-text"),
+        _item_text(PAIN_POINTS, pain.index, pain.text, "Pain point"),
+        rx.cond(
+            pain.shared,
+            rx.el.span("all", class_name="jc-shared-tag", title="Drawn for every persona, not only this one"),
+        ),
         rx.el.select(
             rx.el.option("low", value="low"),
             rx.el.option("medium", value="medium"),
             rx.el.option("high", value="high"),
             value=pain.severity,
-            on_change=lambda v: InspectorState.set_notes_list("pain_points", index, v),
+            on_change=lambda v: InspectorState.set_severity(pain.index, v),
             class_name="jc-input jc-severity",
+            aria_label="Severity",
         ),
         rx.el.button(
             rx.icon("x", size=14),
-            on_click=InspectorState.set_notes_list("pain_points", index, ""),
+            on_click=InspectorState.remove_item(PAIN_POINTS, pain.index),
             class_name="jc-icon-button",
+            title="Remove this pain point",
+            type="button",
         ),
         class_name="jc-pill jc-pill-pain",
+        data_testid="pain-point",
     )
 
 
 def _opportunity(text: rx.Var[str], index: rx.Var[int]) -> rx.Component:
     return rx.el.div(
-        rx.el.span(text, class_name="jc-pill-text"),
+        _item_text(OPPORTUNITIES, index, text, "Opportunity"),
         rx.el.button(
             rx.icon("x", size=14),
-            on_click=InspectorState.set_notes_list("opportunities", index, ""),
+            on_click=InspectorState.remove_item(OPPORTUNITIES, index),
             class_name="jc-icon-button",
+            title="Remove this opportunity",
+            type="button",
         ),
         class_name="jc-pill jc-pill-opp",
+        data_testid="opportunity",
     )
 
 
 def _adder(field: str, placeholder: str) -> rx.Component:
-    return rx.el.input(
-        placeholder=placeholder,
-        key=_key(f"add-{field}") + "-" + EditorState.cards.length().to_string(),
-        name=f"add_{field}",
-        on_blur=lambda v: InspectorState.set_notes_list(field, -1, v),
-        class_name="jc-input",
+    """Enter adds what is typed and empties the box, keeping the focus there; leaving the box adds it too."""
+    return rx.el.form(
+        rx.el.input(
+            placeholder=placeholder,
+            key=_key(f"add-{field}") + "-" + InspectorState.adder_nonce.to_string(),
+            name=f"add_{field}",
+            on_blur=lambda text: InspectorState.add_typed(field, text),
+            class_name="jc-input",
+            aria_label=placeholder,
+        ),
+        on_submit=lambda form: InspectorState.add_item(field, form),
+        reset_on_submit=True,
     )
 
 
 def _experience() -> rx.Component:
     return rx.el.div(
         rx.el.h4("Customer experience", class_name="jc-section-title"),
+        rx.cond(
+            EditorState.persona_name != "",
+            rx.el.p("Drawn for ", EditorState.persona_name, class_name="jc-muted", id="jc-experience-persona"),
+        ),
         _label(
             "Emotion",
             rx.el.div(
@@ -234,8 +275,18 @@ def _experience() -> rx.Component:
                 class_name="jc-row",
             ),
         ),
-        _label("Pain points", rx.foreach(FORM.pain_points, _pain), _adder("pain_points", "Add a pain point…")),
-        _label("Opportunities", rx.foreach(FORM.opportunities, _opportunity), _adder("opportunities", "Add one…")),
+        rx.el.div(
+            rx.el.span("Pain points", class_name="jc-field-label"),
+            rx.foreach(FORM.pain_points, _pain),
+            _adder(PAIN_POINTS, "Add a pain point…"),
+            class_name="jc-field",
+        ),
+        rx.el.div(
+            rx.el.span("Opportunities", class_name="jc-field-label"),
+            rx.foreach(FORM.opportunities, _opportunity),
+            _adder(OPPORTUNITIES, "Add an opportunity…"),
+            class_name="jc-field",
+        ),
         _text("Notes", "notes", FORM.notes, multiline=True),
     )
 

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import reflex as rx
 
 from engine.accounts import Action
-from engine.map import EventTrigger, MapEditError, Node, TriggerNode
+from engine.map import (
+    EventTrigger,
+    JourneyMap,
+    MapEditError,
+    Node,
+    Severity,
+    TriggerNode,
+    add_opportunity,
+    add_pain_point,
+    edit_opportunity,
+    edit_pain_point,
+    remove_opportunity,
+    remove_pain_point,
+    set_emotion,
+)
 from engine.map import edits as map_edits
 from journey_builder.auth import requires
 
-from .editor_state import EditorState
+from .editor_state import EditorState, sentence
 from .forms import DURATION_UNITS
 
 # Inspector text fields that map one-to-one onto a node field.
@@ -33,7 +48,28 @@ def _duration(amount: str, unit: str) -> timedelta:
     return timedelta(seconds=float(amount) * DURATION_UNITS[unit])
 
 
+PAIN_POINTS = "pain_points"
+OPPORTUNITIES = "opportunities"
+
+
 class InspectorState(rx.State):
+    # Bumped when an item typed into an "add" box is added on leaving it, so the box comes back empty; Enter
+    # empties it in the browser and keeps the focus there for the next item.
+    adder_nonce: int = 0
+
+    async def _edit(self, edit: Callable[[JourneyMap, str], JourneyMap]) -> rx.event.EventSpec | None:
+        """Apply ``edit`` (given the document and the selected node's id) and keep what it returns."""
+        editor = await self.get_state(EditorState)
+        if not editor.form.id:
+            return None
+        try:
+            doc = edit(editor.doc, editor.form.id)
+        except MapEditError as error:
+            # Inputs showing what was refused re-read the document.
+            editor.history_version += 1
+            return rx.toast.error(sentence(str(error)))
+        return await editor._commit(doc)
+
     async def _update(self, fields: dict[str, Any]) -> rx.event.EventSpec | None:
         editor = await self.get_state(EditorState)
         if not editor.form.id:
@@ -82,7 +118,11 @@ class InspectorState(rx.State):
     @rx.event
     @requires(Action.EDIT_DRAFT)
     async def set_emotion(self, value: list[int | float]) -> rx.event.EventSpec | None:
-        return await self._update({"emotion": int(value[0])})
+        """How the persona shown (or, on a map without personas, every customer) feels at the card."""
+        if not value:
+            return None
+        persona = (await self.get_state(EditorState)).persona or None
+        return await self._edit(lambda doc, node: set_emotion(doc, node, int(value[0]), persona=persona))
 
     @rx.event
     @requires(Action.EDIT_DRAFT)
@@ -175,27 +215,50 @@ class InspectorState(rx.State):
             arms[index]["name"] = value
         return await self._update({"arms": arms})
 
+    async def _add(self, field: str, text: str) -> rx.event.EventSpec | None:
+        if not text.strip():
+            return None
+        if field == PAIN_POINTS:
+            persona = (await self.get_state(EditorState)).persona or None
+            return await self._edit(lambda doc, node: add_pain_point(doc, node, text, persona=persona))
+        return await self._edit(lambda doc, node: add_opportunity(doc, node, text))
+
     @rx.event
     @requires(Action.EDIT_DRAFT)
-    async def set_notes_list(self, field: str, index: int, value: str) -> rx.event.EventSpec | None:
-        """Add (index -1), change or remove (empty value) one pain point or opportunity."""
-        editor = await self.get_state(EditorState)
-        if field == "pain_points":
-            items: list[Any] = [{"text": p.text, "severity": p.severity} for p in editor.form.pain_points]
-            new: Any = {"text": value, "severity": "medium"}
-        else:
-            items, new = list(editor.form.opportunities), value
-        if index < 0:
-            if not value.strip():
-                return None
-            items.append(new)
-        elif not value.strip():
-            del items[index]
-        elif field == "pain_points" and value in {"low", "medium", "high"}:
-            items[index]["severity"] = value
-        else:
-            items[index] = new if field != "pain_points" else {**items[index], "text": value}
-        return await self._update({field: items})
+    async def add_item(self, field: str, form: dict[str, str]) -> rx.event.EventSpec | None:
+        """A pain point (for the persona shown) or an opportunity typed into its "add" box, sent with Enter."""
+        return await self._add(field, form.get(f"add_{field}", ""))
+
+    @rx.event
+    @requires(Action.EDIT_DRAFT)
+    async def add_typed(self, field: str, text: str) -> rx.event.EventSpec | None:
+        """What was left typed in an "add" box when the designer moved on: added too, and the box emptied."""
+        if not text.strip():
+            return None
+        self.adder_nonce += 1
+        return await self._add(field, text)
+
+    @rx.event
+    @requires(Action.EDIT_DRAFT)
+    async def edit_item(self, field: str, index: int, text: str) -> rx.event.EventSpec | None:
+        """New text for the card's ``index``-th pain point or opportunity."""
+        if field == PAIN_POINTS:
+            return await self._edit(lambda doc, node: edit_pain_point(doc, node, index, text=text))
+        return await self._edit(lambda doc, node: edit_opportunity(doc, node, index, text))
+
+    @rx.event
+    @requires(Action.EDIT_DRAFT)
+    async def set_severity(self, index: int, severity: str) -> rx.event.EventSpec | None:
+        if severity not in {s.value for s in Severity}:
+            return rx.toast.error(f"A pain point's severity is low, medium or high, not {severity!r}.")
+        return await self._edit(lambda doc, node: edit_pain_point(doc, node, index, severity=Severity(severity)))
+
+    @rx.event
+    @requires(Action.EDIT_DRAFT)
+    async def remove_item(self, field: str, index: int) -> rx.event.EventSpec | None:
+        if field == PAIN_POINTS:
+            return await self._edit(lambda doc, node: remove_pain_point(doc, node, index))
+        return await self._edit(lambda doc, node: remove_opportunity(doc, node, index))
 
     @rx.event
     @requires(Action.EDIT_DRAFT)

@@ -15,7 +15,7 @@ import time
 import reflex as rx
 
 from engine.accounts import Action, allowed
-from engine.journeys import JourneyNotFoundError
+from engine.journeys import JourneyNotFoundError, get_journey
 from engine.kpis import journey_overlay
 from engine.store import Role, session_scope, utc_now
 from journey_builder import routes
@@ -24,9 +24,18 @@ from journey_builder.auth import acting, viewing
 from .overlay_view import OverlayView, OverlayWindow, overlay_view, unavailable
 
 VIEW_ONLY_MESSAGE = "This map is open view-only: nothing was changed."
+ARCHIVED_MESSAGE = "This journey is archived: restore it to change it. Nothing was changed."
 # A refresh still running after this long is taken to have died (a restarted worker), so the
 # next one is not skipped forever.
 STALE_REFRESH_SECONDS = 30.0
+
+
+def _archived(journey_id: int) -> bool:
+    try:
+        with session_scope() as session:
+            return get_journey(session=session, journey_id=journey_id).archived_at is not None
+    except JourneyNotFoundError:
+        return False
 
 
 def _figures(journey_id: int, window: OverlayWindow) -> OverlayView:
@@ -42,6 +51,8 @@ def _figures(journey_id: int, window: OverlayWindow) -> OverlayView:
 class OverlayState(rx.State):
     on: bool = False
     read_only: bool = False
+    # An archived journey is kept as it is: its map opens view-only until it is restored.
+    archived: bool = False
     # Opened as a figures view (``?view=kpi``): not even the actions a role may take show.
     kpi_view: bool = False
     window: OverlayWindow = OverlayWindow.ALL
@@ -60,10 +71,15 @@ class OverlayState(rx.State):
         self._journey_id = routes.journey_id_in(self.router.url.path)
         role = acting().role
         self.kpi_view = self.router.url.query_parameters.get(routes.VIEW_PARAM) == routes.KPI_VIEW
-        self.read_only = self.kpi_view or not allowed(role, Action.EDIT_DRAFT)
+        self._lock(archived=_archived(self._journey_id))
         self.on = self.kpi_view or role is Role.EXECUTIVE
         self.figures = OverlayView()
         return OverlayState.refresh if self.on else None
+
+    def _lock(self, *, archived: bool) -> None:
+        """View-only for a KPI link, a role that may not edit, or an archived journey."""
+        self.archived = archived
+        self.read_only = self.kpi_view or archived or not allowed(acting().role, Action.EDIT_DRAFT)
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
@@ -104,7 +120,9 @@ async def refusal_if_view_only(state: rx.State) -> rx.event.EventSpec | None:
     """The one server-side check that keeps a view-only map as it is.
 
     Every handler that changes the map asks it first, after its role check: a map opened with
-    ``?view=kpi`` stays as it is even for a designer.
+    ``?view=kpi``, or an archived journey's, stays as it is even for a designer.
     """
     overlay = await state.get_state(OverlayState)
-    return rx.toast.warning(VIEW_ONLY_MESSAGE) if overlay.read_only else None
+    if not overlay.read_only:
+        return None
+    return rx.toast.warning(ARCHIVED_MESSAGE if overlay.archived and not overlay.kpi_view else VIEW_ONLY_MESSAGE)

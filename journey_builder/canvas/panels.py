@@ -1,39 +1,25 @@
-"""The editor's side panels: palette, stages, personas, problems, and the toolbar."""
+"""The editor's side panels: palette, stages, problems, and the toolbar (personas have their own module)."""
 
 from __future__ import annotations
 
 import reflex as rx
-
-from engine.accounts import Action
-from journey_builder.auth import viewing
 
 from .canvas_state import CanvasState
 from .editor_state import EditorState, SaveStatus
 from .flow import journey_palette
 from .overlay_controls import kpi_controls
 from .overlay_state import OverlayState
-from .view import PALETTE, LaneView, PersonaView, ProblemView
+from .view import PALETTE, LaneView, ProblemView
 
 IMPORT_UPLOAD_ID = "journey-import"
 
 
-class PersonaState(rx.State):
-    """Which of the map's personas the designer is looking at."""
-
-    active: str = ""
-
-    @rx.event
-    @viewing(Action.VIEW_JOURNEYS)
-    def show(self, persona_id: str) -> None:
-        self.active = persona_id
-
-
-def _section(title: str, *children: rx.Component, **props: object) -> rx.Component:
+def section(title: str, *children: rx.Component, **props: object) -> rx.Component:
     return rx.el.section(rx.el.h3(title, class_name="jc-section-title"), *children, class_name="jc-section", **props)
 
 
 def palette_panel() -> rx.Component:
-    return _section(
+    return section(
         "Add to the map", journey_palette(items=PALETTE), rx.el.p("Drag onto a lane.", class_name="jc-muted")
     )
 
@@ -73,7 +59,7 @@ def _stage_row(lane: LaneView, index: rx.Var[int]) -> rx.Component:
 
 
 def stages_panel() -> rx.Component:
-    return _section(
+    return section(
         "Stages",
         rx.foreach(EditorState.lanes, _stage_row),
         rx.el.form(
@@ -83,53 +69,6 @@ def stages_panel() -> rx.Component:
             reset_on_submit=True,
             class_name="jc-row",
         ),
-    )
-
-
-def _persona_card(persona: PersonaView) -> rx.Component:
-    return rx.cond(
-        (persona.id == PersonaState.active)
-        | ((PersonaState.active == "") & (persona.id == EditorState.personas[0].id)),
-        rx.el.div(
-            rx.el.div(persona.name, class_name="jc-persona-name"),
-            rx.el.p(persona.description, class_name="jc-muted"),
-            rx.el.div("Goals", class_name="jc-field-label"),
-            rx.el.ul(rx.foreach(persona.goals, lambda goal: rx.el.li(goal)), class_name="jc-list jc-goals"),
-            rx.el.div("Frustrations", class_name="jc-field-label"),
-            rx.el.ul(rx.foreach(persona.frustrations, lambda f: rx.el.li(f)), class_name="jc-list jc-frustrations"),
-            class_name="jc-persona",
-        ),
-    )
-
-
-def personas_panel() -> rx.Component:
-    return _section(
-        "Drawn for",
-        rx.cond(
-            EditorState.personas.length() > 1,
-            rx.el.div(
-                rx.foreach(
-                    EditorState.personas,
-                    lambda p: rx.el.button(
-                        p.name.split(",")[0],
-                        on_click=PersonaState.show(p.id),
-                        class_name=rx.cond(
-                            (p.id == PersonaState.active)
-                            | ((PersonaState.active == "") & (p.id == EditorState.personas[0].id)),
-                            "jc-tab jc-tab-active",
-                            "jc-tab",
-                        ),
-                    ),
-                ),
-                class_name="jc-tabs",
-            ),
-        ),
-        rx.cond(
-            EditorState.personas.length() > 0,
-            rx.foreach(EditorState.personas, _persona_card),
-            rx.el.p("No persona yet.", class_name="jc-muted"),
-        ),
-        id="jc-personas",
     )
 
 
@@ -148,7 +87,7 @@ def _problem(problem: ProblemView) -> rx.Component:
 
 
 def problems_panel() -> rx.Component:
-    return _section(
+    return section(
         "Problems",
         rx.cond(
             EditorState.error_count > 0,

@@ -26,7 +26,9 @@ from engine.map import (
     UpdateProfileNode,
     WaitForEventNode,
     WaitNode,
+    emotion_for,
     ordered_stages,
+    pain_points_for,
     stage_emotions,
 )
 
@@ -110,6 +112,9 @@ class PersonaView:
     description: str
     goals: list[str]
     frustrations: list[str]
+    # The lists as the persona form edits them: one item per line.
+    goals_text: str = ""
+    frustrations_text: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +180,8 @@ def _problems_by(problems: Sequence[Problem]) -> tuple[dict[str, Problem], set[s
     return by_node, {problem.edge_id for problem in problems if problem.edge_id is not None}
 
 
-def cards(doc: JourneyMap, problems: Sequence[Problem]) -> list[CardView]:
+def cards(doc: JourneyMap, problems: Sequence[Problem], persona: str | None = None) -> list[CardView]:
+    """The cards as ``persona`` experiences them (None: a map without personas)."""
     by_node, _ = _problems_by(problems)
     result = []
     for node in doc.nodes:
@@ -190,8 +196,8 @@ def cards(doc: JourneyMap, problems: Sequence[Problem]) -> list[CardView]:
                 title=node.title,
                 hint=_hint(node),
                 channel=node.channel.value if node.channel else "",
-                emotion=node.emotion,
-                pains=len(node.pain_points),
+                emotion=emotion_for(node, persona),
+                pains=len(pain_points_for(doc, node, persona)),
                 opportunities=len(node.opportunities),
                 problem=problem.message if problem else "",
                 severity=problem.severity.value if problem else "",
@@ -222,8 +228,8 @@ def edges(doc: JourneyMap, problems: Sequence[Problem]) -> list[EdgeView]:
     return result
 
 
-def lanes(doc: JourneyMap) -> list[LaneView]:
-    emotions = stage_emotions(doc)
+def lanes(doc: JourneyMap, persona: str | None = None) -> list[LaneView]:
+    emotions = stage_emotions(doc, persona)
     counts = Counter(node.stage for node in doc.nodes)
     return [
         LaneView(id=stage.id, name=stage.name, goal=stage.goal, emotion=emotion, cards=counts[stage.id])
@@ -245,7 +251,18 @@ def problem_list(doc: JourneyMap, problems: Sequence[Problem], *, limit: int = 1
 
 
 def personas(doc: JourneyMap) -> list[PersonaView]:
-    return [PersonaView(p.id, p.name, p.description, list(p.goals), list(p.frustrations)) for p in doc.personas]
+    return [
+        PersonaView(
+            p.id,
+            p.name,
+            p.description,
+            list(p.goals),
+            list(p.frustrations),
+            "\n".join(p.goals),
+            "\n".join(p.frustrations),
+        )
+        for p in doc.personas
+    ]
 
 
 def placeholders(doc: JourneyMap) -> list[str]:

@@ -5,62 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from journey_builder import routes
-from journey_builder.auth import SessionState
 from journey_builder.canvas.canvas_state import CanvasState
 from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.flow import journey_canvas
+from journey_builder.canvas.header import archived_banner, header, view_only_note
 from journey_builder.canvas.inspector import inspector
-from journey_builder.canvas.journey_state import STARTERS, JourneyState
-from journey_builder.canvas.overlay_controls import view_only_badge
 from journey_builder.canvas.overlay_state import OverlayState
-from journey_builder.canvas.panels import (
-    palette_panel,
-    personas_panel,
-    problems_panel,
-    save_indicator,
-    stages_panel,
-    toolbar,
-)
-
-
-def _journey_actions() -> rx.Component:
-    return rx.fragment(
-        rx.el.span(
-            rx.cond(
-                EditorState.error_count > 0,
-                EditorState.error_count.to_string() + " to fix before publishing",
-                "Ready to publish",
-            ),
-            class_name=rx.cond(EditorState.error_count > 0, "jc-status jc-status-bad", "jc-status jc-status-ok"),
-            id="jc-publish-state",
-        ),
-        rx.cond(
-            SessionState.can_publish & ~OverlayState.kpi_view,
-            rx.el.button("Publish", on_click=JourneyState.publish, class_name="jc-button jc-primary", id="jc-publish"),
-        ),
-        rx.cond(SessionState.can_edit & ~OverlayState.read_only, _new_menu()),
-        rx.el.a("Launch control", href=routes.journey_launch(EditorState.current_journey_id), class_name="jc-button"),
-    )
-
-
-def _header() -> rx.Component:
-    return rx.el.header(
-        rx.el.a("← Journeys", href=routes.journeys_list(), class_name="jc-back"),
-        rx.el.h1(EditorState.journey_name, class_name="jc-title"),
-        rx.cond(OverlayState.read_only, view_only_badge(), save_indicator()),
-        toolbar(),
-        _journey_actions(),
-        class_name="jc-header",
-    )
-
-
-def _new_menu() -> rx.Component:
-    return rx.menu.root(
-        rx.menu.trigger(rx.el.button("New journey", class_name="jc-button", id="jc-new-journey")),
-        rx.menu.content(
-            *[rx.menu.item(title, on_select=JourneyState.new_from_starter(name)) for name, title in STARTERS],
-        ),
-    )
+from journey_builder.canvas.panels import palette_panel, problems_panel, stages_panel
+from journey_builder.canvas.personas import personas_panel
 
 
 def _conflict_banner() -> rx.Component:
@@ -73,19 +25,6 @@ def _conflict_banner() -> rx.Component:
             role="alert",
             id="jc-save-message",
         ),
-    )
-
-
-def _view_only_note() -> rx.Component:
-    return rx.el.section(
-        rx.el.h3("View only", class_name="jc-section-title"),
-        rx.cond(
-            SessionState.can_edit,
-            rx.el.a("Edit this map", href=routes.journey_editor(EditorState.current_journey_id), class_name="jc-link"),
-            rx.el.p("Your role can look at this map and its figures; designers change it.", class_name="jc-muted"),
-        ),
-        class_name="jc-section",
-        id="jc-view-only-note",
     )
 
 
@@ -122,13 +61,12 @@ def editor_page() -> rx.Component:
                 class_name="jc-not-found",
             ),
             rx.el.div(
-                _header(),
+                header(),
+                archived_banner(),
                 _conflict_banner(),
                 rx.el.div(
                     rx.el.aside(
-                        rx.cond(
-                            OverlayState.read_only, _view_only_note(), rx.fragment(palette_panel(), stages_panel())
-                        ),
+                        rx.cond(OverlayState.read_only, view_only_note(), rx.fragment(palette_panel(), stages_panel())),
                         personas_panel(),
                         class_name="jc-left",
                     ),

@@ -1,143 +1,196 @@
-"""The journeys list: every journey as a card, most recently changed first; a card opens its map."""
+"""The journeys list: every journey as a card, most recently changed first; a card opens its map.
+
+Designers start a new journey here (blank or from a starter, named up front), and rename, duplicate, archive
+and restore journeys; archived ones have a view of their own.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from collections import Counter
-
 import reflex as rx
 
-from engine.accounts import Action
-from engine.journeys import list_journeys
-from engine.store import JourneyStatus, session_scope, utc_now
-from journey_builder import routes
-from journey_builder.auth import viewing
+from journey_builder.auth import SessionState
+from journey_builder.canvas.header import archive_item, rename_dialog
 from journey_builder.components.layout import app_shell, page_header
 from journey_builder.components.status_badge import status_badge
-from journey_builder.state import ago
 
-
-@dataclasses.dataclass(frozen=True)
-class JourneyCard:
-    id: int
-    name: str
-    description: str
-    status: str
-    stages: int
-    touchpoints: int
-    version: str
-    updated: str
-    href: str
-
-
-ALL = "all"
-
-
-@dataclasses.dataclass(frozen=True)
-class StatusTab:
-    value: str
-    label: str
-
-
-class JourneysState(rx.State):
-    journeys: list[JourneyCard] = rx.field(default_factory=list)
-    tabs: list[StatusTab] = rx.field(default_factory=list)
-    status_filter: str = ALL
-    loaded: bool = False
-    _all: list[JourneyCard] = rx.field(default_factory=list)
-
-    @rx.event
-    @viewing(Action.VIEW_JOURNEYS)
-    def load(self) -> None:
-        with session_scope() as session:
-            summaries = list_journeys(session=session)
-        now = utc_now()
-        self._all = [
-            JourneyCard(
-                id=s.id,
-                name=s.name,
-                description=s.description,
-                status=s.status.value,
-                stages=s.stage_count,
-                touchpoints=s.node_count,
-                version=f"v{s.latest_version}" if s.latest_version else "Not published",
-                updated=ago(s.updated_at, now),
-                href=routes.journey_editor(s.id),
-            )
-            for s in summaries
-        ]
-        self.loaded = True
-        self._show()
-
-    @rx.event
-    @viewing(Action.VIEW_JOURNEYS)
-    def set_status_filter(self, value: str | list[str]) -> None:
-        # The segmented control's event is typed for its multiple-choice mode too; this one is single-choice.
-        self.status_filter = value if isinstance(value, str) else ALL
-        self._show()
-
-    def _show(self) -> None:
-        counts = Counter(card.status for card in self._all)
-        self.tabs = [StatusTab(value=ALL, label=f"All {len(self._all)}")] + [
-            StatusTab(value=status.value, label=f"{status.value.capitalize()} {counts[status.value]}")
-            for status in JourneyStatus
-            if counts[status.value]
-        ]
-        if self.status_filter != ALL and not counts[self.status_filter]:
-            self.status_filter = ALL
-        self.journeys = [card for card in self._all if self.status_filter in (ALL, card.status)]
+from .journeys_state import NEW, RENAME, STARTS, JourneyCard, JourneysState, StartChoice
 
 
 def _fact(icon: str, text: rx.Var[str] | str) -> rx.Component:
     return rx.hstack(rx.icon(icon, size=14), rx.text(text, size="2"), align="center", spacing="1", class_name="jb-fact")
 
 
+def _count(number: rx.Var[int], noun: str) -> rx.Var[str]:
+    return number.to_string() + rx.cond(number == 1, f" {noun}", f" {noun}s")
+
+
+def _card_menu(journey: rx.Var[JourneyCard]) -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.icon_button(
+                rx.icon("ellipsis", size=16),
+                variant="ghost",
+                color_scheme="gray",
+                size="2",
+                aria_label="Actions for " + journey.name,
+                data_testid="journey-menu",
+            )
+        ),
+        rx.menu.content(
+            rx.menu.item(rx.icon("pencil", size=14), "Rename…", on_select=JourneysState.open_rename(journey.id)),
+            rx.menu.item(rx.icon("copy", size=14), "Duplicate", on_select=JourneysState.duplicate(journey.id)),
+            rx.menu.separator(),
+            archive_item(journey.archive_blocked, JourneysState.archive(journey.id)),
+        ),
+    )
+
+
+def _card_action(journey: rx.Var[JourneyCard]) -> rx.Component:
+    """Over the card's top right corner, outside its link: the menu, or Restore on an archived journey."""
+    return rx.box(
+        rx.cond(
+            journey.archived,
+            rx.button(
+                rx.icon("archive-restore", size=14),
+                "Restore",
+                size="1",
+                variant="soft",
+                on_click=JourneysState.restore(journey.id),
+                data_testid="restore-journey",
+            ),
+            _card_menu(journey),
+        ),
+        position="absolute",
+        top="18px",
+        right="18px",
+    )
+
+
 def journey_card(journey: rx.Var[JourneyCard]) -> rx.Component:
-    return rx.link(
-        rx.card(
-            rx.vstack(
-                rx.hstack(
-                    rx.center(rx.icon("route", size=18), class_name="jb-card-icon"),
-                    rx.spacer(),
-                    status_badge(journey.status),
-                    width="100%",
-                    align="center",
-                ),
-                rx.heading(journey.name, size="4", weight="bold", class_name="jb-card-title"),
-                rx.text(journey.description, size="2", color_scheme="gray", class_name="jb-card-description"),
-                rx.spacer(),
-                rx.hstack(
-                    _fact("columns-3", journey.stages.to_string() + " stages"),
-                    _fact("square-stack", journey.touchpoints.to_string() + " touchpoints"),
-                    _fact("git-commit-horizontal", journey.version),
-                    spacing="4",
-                    wrap="wrap",
-                    class_name="jb-card-facts",
-                ),
-                rx.separator(size="4"),
-                rx.hstack(
-                    rx.text("Updated ", journey.updated, size="1", color_scheme="gray"),
+    return rx.box(
+        rx.link(
+            rx.card(
+                rx.vstack(
+                    rx.hstack(
+                        rx.center(
+                            rx.icon(rx.cond(journey.archived, "archive", "route"), size=18), class_name="jb-card-icon"
+                        ),
+                        rx.spacer(),
+                        status_badge(journey.status),
+                        width="100%",
+                        align="center",
+                        # Room for the menu or Restore laid over this corner.
+                        padding_right=rx.cond(SessionState.can_edit, rx.cond(journey.archived, "92px", "40px"), "0"),
+                    ),
+                    rx.heading(journey.name, size="4", weight="bold", class_name="jb-card-title"),
+                    rx.text(journey.description, size="2", color_scheme="gray", class_name="jb-card-description"),
                     rx.spacer(),
                     rx.hstack(
-                        rx.text("Open map", size="2", weight="medium"),
-                        rx.icon("arrow-right", size=14),
-                        align="center",
-                        spacing="1",
-                        class_name="jb-card-open",
+                        _fact("columns-3", _count(journey.stages, "stage")),
+                        _fact("square-stack", _count(journey.touchpoints, "touchpoint")),
+                        _fact("git-commit-horizontal", journey.version),
+                        spacing="4",
+                        wrap="wrap",
+                        class_name="jb-card-facts",
                     ),
-                    width="100%",
-                    align="center",
+                    rx.separator(size="4"),
+                    rx.hstack(
+                        rx.text(journey.updated, size="1", color_scheme="gray"),
+                        rx.spacer(),
+                        rx.hstack(
+                            rx.text("Open map", size="2", weight="medium"),
+                            rx.icon("arrow-right", size=14),
+                            align="center",
+                            spacing="1",
+                            class_name="jb-card-open",
+                        ),
+                        width="100%",
+                        align="center",
+                    ),
+                    spacing="3",
+                    height="100%",
                 ),
-                spacing="3",
-                height="100%",
+                size="3",
+                class_name="jb-journey-card",
             ),
-            size="3",
-            class_name="jb-journey-card",
+            href=journey.href,
+            underline="none",
+            class_name="jb-card-link",
         ),
-        href=journey.href,
-        underline="none",
-        class_name="jb-card-link",
+        rx.cond(SessionState.can_edit, _card_action(journey)),
+        position="relative",
         data_testid="journey-card",
+        data_archived=rx.cond(journey.archived, "true", "false"),
+    )
+
+
+def _start_choice(choice: StartChoice) -> rx.Component:
+    return rx.radio_cards.item(
+        rx.vstack(
+            rx.text(choice.title, weight="bold", size="2"),
+            rx.text(choice.blurb, size="1", color_scheme="gray"),
+            spacing="1",
+            align="start",
+            width="100%",
+        ),
+        value=choice.value,
+    )
+
+
+def _new_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("New journey"),
+            rx.dialog.description("Start from a blank map or a starter, and give the journey its name.", size="2"),
+            rx.form(
+                rx.vstack(
+                    rx.text("Start from", size="2", weight="medium"),
+                    rx.radio_cards.root(
+                        *[_start_choice(choice) for choice in STARTS],
+                        value=JourneysState.start,
+                        on_value_change=JourneysState.choose_start,
+                        columns=rx.breakpoints(initial="1", sm="2"),
+                        size="1",
+                        width="100%",
+                        aria_label="Start from",
+                    ),
+                    rx.text("Name", size="2", weight="medium", margin_top="4px"),
+                    rx.input(
+                        name="name",
+                        default_value=JourneysState.name,
+                        key=JourneysState.dialog_key.to_string(),
+                        on_blur=JourneysState.keep_name,
+                        placeholder="e.g. Welcome series",
+                        max_length=200,
+                        aria_label="Journey name",
+                        width="100%",
+                    ),
+                    rx.cond(
+                        JourneysState.dialog_error != "",
+                        rx.callout(
+                            JourneysState.dialog_error,
+                            icon="triangle-alert",
+                            color_scheme="red",
+                            size="1",
+                            role="alert",
+                        ),
+                    ),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+                        rx.button("Create journey", type="submit"),
+                        justify="end",
+                        spacing="3",
+                        width="100%",
+                    ),
+                    spacing="3",
+                    margin_top="12px",
+                ),
+                on_submit=JourneysState.create,
+            ),
+            max_width="640px",
+        ),
+        open=JourneysState.dialog == NEW,
+        on_open_change=JourneysState.dialog_changed,
     )
 
 
@@ -146,7 +199,11 @@ def _empty() -> rx.Component:
         rx.vstack(
             rx.icon("route", size=32),
             rx.heading("No journeys yet", size="5"),
-            rx.text("Run `journey seed` to add the starter journeys.", color_scheme="gray"),
+            rx.cond(
+                SessionState.can_edit,
+                rx.text("Start one with “New journey”.", color_scheme="gray"),
+                rx.text("Designers start journeys here; none has been started yet.", color_scheme="gray"),
+            ),
             align="center",
             spacing="2",
         ),
@@ -159,13 +216,22 @@ def journeys_page() -> rx.Component:
         page_header(
             "Journeys",
             "Customer-journey maps and the automations they run.",
-            rx.segmented_control.root(
-                rx.foreach(JourneysState.tabs, lambda tab: rx.segmented_control.item(tab.label, value=tab.value)),
-                value=JourneysState.status_filter,
-                on_change=JourneysState.set_status_filter,
-                size="2",
-                radius="large",
-                aria_label="Show journeys by status",
+            rx.hstack(
+                rx.segmented_control.root(
+                    rx.foreach(JourneysState.tabs, lambda tab: rx.segmented_control.item(tab.label, value=tab.value)),
+                    value=JourneysState.status_filter,
+                    on_change=JourneysState.set_status_filter,
+                    size="2",
+                    radius="large",
+                    aria_label="Show journeys by status",
+                ),
+                rx.cond(
+                    SessionState.can_edit,
+                    rx.button(rx.icon("plus", size=16), "New journey", on_click=JourneysState.open_new, size="2"),
+                ),
+                spacing="3",
+                align="center",
+                wrap="wrap",
             ),
         ),
         rx.cond(
@@ -186,6 +252,15 @@ def journeys_page() -> rx.Component:
                 spacing="5",
                 width="100%",
             ),
+        ),
+        _new_dialog(),
+        rename_dialog(
+            is_open=JourneysState.dialog == RENAME,
+            name=JourneysState.name,
+            key=JourneysState.dialog_key,
+            error=JourneysState.dialog_error,
+            on_submit=JourneysState.rename,
+            on_open_change=JourneysState.dialog_changed,
         ),
         active="Journeys",
     )

@@ -37,8 +37,10 @@ LABELS = st.none() | st.sampled_from(["yes", "no", "event", "timeout", "a", "b",
 # Zero is drawn on purpose: it is the boundary the wait and timeout rules are about.
 DURATIONS = st.just(timedelta(0)) | st.timedeltas(min_value=timedelta(days=-1), max_value=timedelta(days=30))
 POSITIVE_DURATIONS = st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=30))
-# Any text a document may hold: a NUL character cannot be stored, so documents refuse it.
-STORABLE_TEXT = st.text(st.characters(exclude_characters="\x00"), max_size=5)
+# Any text a document may hold: a NUL character cannot be stored, and a lone surrogate is no text at all.
+STORABLE_TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=5)
+
+
 SCALARS = (
     st.none()
     | st.booleans()

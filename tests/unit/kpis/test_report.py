@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session
 
-from engine.journeys import JourneyNotFoundError, create_journey, publish_journey
+from engine.journeys import JourneyNotFoundError, archive_journey, create_journey, publish_journey
 from engine.kpis import (
     VELOCITY_BUCKETS,
     KpiWindow,
@@ -256,6 +256,19 @@ def test_trends_give_every_journey_its_entries_per_day_in_one_query(session: Ses
     assert [d.entered for d in trends[quiet].days] == [1, 0, 0]
     assert [d.entered for d in trends[empty].days] == [0, 0, 0]
     assert (trends[empty].entered, trends[empty].goal_rate) == (0, None)
+
+
+def test_trends_leave_archived_journeys_out(session: Session) -> None:
+    doc, kept, [kept_version] = published(session)
+    _, archived, [archived_version] = published(session)
+    for journey_id, version_id in ((kept, kept_version), (archived, archived_version)):
+        record_runs(session, doc=doc, journey_id=journey_id, version_id=version_id, start=T0, runs=[Run(path(*A))])
+    archive_journey(session=session, journey_id=archived, actor="dana@example.com")
+
+    trends = journey_trends(session=session, since=T0, until=T0 + 24 * H)
+
+    assert kept in trends
+    assert archived not in trends
 
 
 def test_the_report_lays_the_figures_on_the_maps_stages_emotions_and_titles(session: Session) -> None:

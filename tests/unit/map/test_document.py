@@ -48,7 +48,8 @@ def full_map_data(trigger: dict[str, Any] | None = None) -> dict[str, Any]:
         "stage": "recover",
         "channel": "web",
         "emotion": -2,
-        "pain_points": [{"text": "Slow checkout", "severity": "high"}],
+        "persona_emotions": {"p1": 1},
+        "pain_points": [{"text": "Slow checkout", "severity": "high", "persona": "p1"}],
         "opportunities": ["Guest checkout"],
         "notes": "why this step exists",
     }

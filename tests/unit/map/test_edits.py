@@ -10,25 +10,40 @@ from engine.map import (
     JourneyMap,
     MapEditError,
     NodeKind,
+    Persona,
     Position,
     SendNode,
+    Severity,
     SplitNode,
     Stage,
     TouchpointNode,
     WaitForEventNode,
     WaitNode,
     add_node,
+    add_opportunity,
+    add_pain_point,
+    add_persona,
     add_stage,
     connect,
     delete,
     delete_stage,
+    edit_opportunity,
+    edit_pain_point,
+    emotion_for,
     move_nodes,
+    pain_points_for,
     paste,
+    primary_persona,
+    remove_opportunity,
+    remove_pain_point,
+    remove_persona,
     rename_stage,
     reorder_stage,
+    set_emotion,
     stage_emotions,
     tidy_layout,
     update_node,
+    update_persona,
 )
 from engine.map.starters import load_template
 
@@ -383,3 +398,206 @@ def test_a_starter_survives_every_edit_round_trip() -> None:
     doc = tidy_layout(reorder_stage(doc, doc.stages[0].id, len(doc.stages) - 1))
 
     assert JourneyMap.from_json(doc.to_json()) == doc
+
+
+# --- personas, and what each of them feels ------------------------------------------------------------------
+
+
+def with_personas(*names: str) -> tuple[JourneyMap, list[str], str]:
+    """A map with the named personas and one touchpoint card; returns the map, persona ids and card id."""
+    doc, (card,) = with_nodes(make_map(), NodeKind.TOUCHPOINT)
+    ids = []
+    for name in names:
+        doc, persona_id = add_persona(doc, name)
+        ids.append(persona_id)
+    return doc, ids, card
+
+
+def test_a_persona_is_added_with_an_id_from_its_name_and_its_lists_without_blank_lines() -> None:
+    doc, _, _ = with_personas("Maya, the deal-seeker")
+
+    result, persona_id = add_persona(
+        doc,
+        "  Tom  ",
+        description=" Careful buyer ",
+        goals=["Best price", "  ", " Fast delivery "],
+        frustrations=["Hidden fees"],
+    )
+
+    assert persona_id == "tom_1"
+    assert result.personas[-1] == Persona(
+        id="tom_1",
+        name="Tom",
+        description="Careful buyer",
+        goals=["Best price", "Fast delivery"],
+        frustrations=["Hidden fees"],
+    )
+    assert [p.name for p in doc.personas] == ["Maya, the deal-seeker"]
+    assert add_persona(result, "Tom the second")[1] == "tom_the_second_1"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("", "a persona needs a name"), ("   ", "a persona needs a name"), ("maya", "already a persona called 'Maya'")],
+)
+def test_a_persona_needs_a_name_no_other_persona_has(name: str, reason: str) -> None:
+    doc, _, _ = with_personas("Maya")
+
+    with pytest.raises(MapEditError, match=reason):
+        add_persona(doc, name)
+
+
+def test_updating_a_persona_changes_only_what_is_given() -> None:
+    doc, (maya, tom), _ = with_personas("Maya", "Tom")
+
+    result = update_persona(doc, maya, description="Shops on her phone", goals=["Deals", ""], frustrations=["Fees"])
+    renamed = update_persona(result, maya, name=" MAYA ")
+
+    assert renamed.personas[0] == Persona(
+        id=maya, name="MAYA", description="Shops on her phone", goals=["Deals"], frustrations=["Fees"]
+    )
+    assert renamed.personas[1] == doc.personas[1]
+    with pytest.raises(MapEditError, match="already a persona called 'Tom'"):
+        update_persona(doc, maya, name="tom")
+    with pytest.raises(MapEditError, match="a persona needs a name"):
+        update_persona(doc, tom, name=" ")
+    with pytest.raises(MapEditError, match="no persona with the id 'ghost'"):
+        update_persona(doc, "ghost", description="?")
+
+
+def test_removing_a_persona_takes_what_was_drawn_for_it_alone() -> None:
+    doc, (maya, tom), card = with_personas("Maya", "Tom")
+    doc = set_emotion(doc, card, -1)
+    doc = set_emotion(set_emotion(doc, card, 2, persona=maya), card, -2, persona=tom)
+    doc = add_pain_point(doc, card, "Everyone waits")
+    doc = add_pain_point(doc, card, "Fees", persona=maya)
+    doc = add_pain_point(doc, card, "Too many steps", persona=tom)
+
+    result = remove_persona(doc, maya)
+
+    node = result.node(card)
+    assert node is not None
+    assert [p.id for p in result.personas] == [tom]
+    assert (node.emotion, node.persona_emotions) == (-1, {tom: -2})
+    assert [(p.text, p.persona) for p in node.pain_points] == [("Everyone waits", None), ("Too many steps", tom)]
+    with pytest.raises(MapEditError, match="no persona with the id"):
+        remove_persona(result, maya)
+
+
+def test_each_persona_feels_what_was_drawn_for_it_and_otherwise_what_every_persona_feels() -> None:
+    doc, (maya, tom), card = with_personas("Maya", "Tom")
+    doc = set_emotion(doc, card, -1)
+
+    maya_happy = set_emotion(doc, card, 2, persona=maya)
+
+    node = maya_happy.node(card)
+    assert node is not None
+    assert (node.emotion, node.persona_emotions) == (-1, {maya: 2})
+    assert [emotion_for(node, p) for p in (maya, tom, None)] == [2, -1, -1]
+    assert stage_emotions(maya_happy, tom) == [-1.0, None, None]
+    assert stage_emotions(maya_happy, maya) == [2.0, None, None]
+    # Read for nobody in particular, a map is read for its primary (first) persona.
+    assert primary_persona(maya_happy) == maya
+    assert stage_emotions(maya_happy) == [2.0, None, None]
+    assert primary_persona(make_map()) is None
+
+
+@pytest.mark.parametrize(
+    ("node_id", "emotion", "persona", "reason"),
+    [
+        ("touchpoint_1", 3, None, "an emotion is from -2 to 2, not 3"),
+        ("touchpoint_1", -3, "maya_1", "an emotion is from -2 to 2, not -3"),
+        ("touchpoint_1", 1, "ghost", "no persona with the id 'ghost'"),
+        ("ghost", 1, None, "no node with the id 'ghost'"),
+    ],
+)
+def test_a_wrong_emotion_edit_is_refused(node_id: str, emotion: int, persona: str | None, reason: str) -> None:
+    doc, _, _ = with_personas("Maya")
+
+    with pytest.raises(MapEditError, match=reason):
+        set_emotion(doc, node_id, emotion, persona=persona)
+
+
+def test_pain_points_belong_to_the_persona_they_were_drawn_for() -> None:
+    doc, (maya, tom), card = with_personas("Maya", "Tom")
+    doc = add_pain_point(doc, card, " Slow site ")
+    doc = add_pain_point(doc, card, "Fees", persona=maya, severity=Severity.HIGH)
+    doc = add_pain_point(doc, card, "Fees", persona=tom)
+
+    node = doc.node(card)
+    assert node is not None
+    assert [(p.text, p.severity, p.persona) for p in node.pain_points] == [
+        ("Slow site", Severity.MEDIUM, None),
+        ("Fees", Severity.HIGH, maya),
+        ("Fees", Severity.MEDIUM, tom),
+    ]
+    assert [(i, p.persona) for i, p in pain_points_for(doc, node, maya)] == [(0, None), (1, maya)]
+    assert [i for i, _ in pain_points_for(doc, node, tom)] == [0, 2]
+    assert [i for i, _ in pain_points_for(doc, node, None)] == [0, 1, 2]
+
+
+def test_a_pain_point_naming_a_persona_the_map_lacks_is_seen_by_every_persona() -> None:
+    doc, (maya,), card = with_personas("Maya")
+    doc = update_node(doc, card, {"pain_points": [{"text": "Pasted", "persona": "elsewhere"}]})
+    node = doc.node(card)
+    assert node is not None
+
+    assert [p.text for _, p in pain_points_for(doc, node, maya)] == ["Pasted"]
+
+
+@pytest.mark.parametrize(
+    ("text", "persona", "reason"),
+    [
+        ("  ", None, "a pain point needs text$"),
+        ("fees", "maya_1", "already has the pain point 'fees'"),
+        ("SLOW SITE", "maya_1", "already has the pain point 'SLOW SITE'"),
+        ("New", "ghost", "no persona with the id 'ghost'"),
+    ],
+)
+def test_a_pain_point_twice_or_empty_is_refused(text: str, persona: str | None, reason: str) -> None:
+    doc, (maya,), card = with_personas("Maya")
+    doc = add_pain_point(add_pain_point(doc, card, "Slow site"), card, "Fees", persona=maya)
+
+    with pytest.raises(MapEditError, match=reason):
+        add_pain_point(doc, card, text, persona=persona)
+
+
+def test_a_pain_point_is_edited_and_removed_by_its_place_on_the_card() -> None:
+    doc, (maya,), card = with_personas("Maya")
+    doc = add_pain_point(add_pain_point(doc, card, "Slow site"), card, "Fees", persona=maya)
+
+    edited = edit_pain_point(doc, card, 1, text=" Hidden fees ", severity=Severity.HIGH)
+    removed = remove_pain_point(edited, card, 0)
+
+    node = removed.node(card)
+    assert node is not None
+    assert [(p.text, p.severity, p.persona) for p in node.pain_points] == [("Hidden fees", Severity.HIGH, maya)]
+    assert edit_pain_point(doc, card, 1, text="fees") != doc
+    with pytest.raises(MapEditError, match="a pain point needs text; to remove it, use its remove button"):
+        edit_pain_point(doc, card, 0, text=" ")
+    with pytest.raises(MapEditError, match="already has the pain point 'slow site'"):
+        edit_pain_point(doc, card, 1, text="slow site")
+    with pytest.raises(MapEditError, match="has no pain point number 3"):
+        remove_pain_point(doc, card, 2)
+    with pytest.raises(MapEditError, match="has no pain point number 0"):
+        edit_pain_point(doc, card, -1, severity=Severity.LOW)
+
+
+def test_opportunities_are_added_edited_and_removed_once_each() -> None:
+    doc, _, card = with_personas()
+    doc = add_opportunity(add_opportunity(doc, card, " Guest checkout "), card, "Show fees early")
+
+    edited = edit_opportunity(doc, card, 0, "Guest checkout first")
+    removed = remove_opportunity(edited, card, 1)
+
+    node = removed.node(card)
+    assert node is not None
+    assert node.opportunities == ["Guest checkout first"]
+    with pytest.raises(MapEditError, match="already has the opportunity 'guest checkout'"):
+        add_opportunity(doc, card, "guest checkout")
+    with pytest.raises(MapEditError, match="already has the opportunity 'Show fees early'"):
+        edit_opportunity(doc, card, 0, "Show fees early")
+    with pytest.raises(MapEditError, match="an opportunity needs text"):
+        add_opportunity(doc, card, "")
+    with pytest.raises(MapEditError, match="has no opportunity number 5"):
+        remove_opportunity(doc, card, 4)

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 from alembic.command import downgrade, upgrade
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import Session, col
 
-from engine.journeys import create_journey, publish_journey
 from engine.kpis import MetricsFilter, journey_overlay
 from engine.map.starters import load_template
 from engine.store import Enrollment, Transition, alembic_config, get_engine, upgrade_database
 from tests.conftest import scratch_postgres_database
 from tests.engine_factories import NOW
 from tests.history_factories import H, Run, path, record_runs
+from tests.unit.store.older_rows import published_journey
 
 BEFORE = "0008_sign_in_throttle"
 
@@ -43,10 +43,7 @@ def stored_history(url: str) -> int:
     one that walked past the goal card and lost the goal's moment."""
     doc = load_template("cart_abandonment")
     with Session(get_engine(url), expire_on_commit=False) as session:
-        journey = create_journey(session=session, doc=doc)
-        version = publish_journey(session=session, journey_id=journey.id or 0)
-        assert journey.id is not None
-        assert version.id is not None
+        journey_id, version_id = published_journey(session, doc)
         runs = [
             Run(path(*ENTERED), ended=0.5 * H, goal=0.5 * H),
             Run(path(*AWAITING), ended=2 * H, goal=2 * H),
@@ -55,18 +52,20 @@ def stored_history(url: str) -> int:
             # Walked past the goal card and went on: its next step cleared the goal's moment.
             Run(path(*AWAITING, ("order_completed", 5.0)), ended=6 * H),
         ]
-        record_runs(session, doc=doc, journey_id=journey.id, version_id=version.id, start=NOW, runs=runs)
+        record_runs(session, doc=doc, journey_id=journey_id, version_id=version_id, start=NOW, runs=runs)
         session.commit()
-        return journey.id
+        return journey_id
 
 
 def test_goals_reached_by_an_event_enter_the_goal_node_and_its_stage(empty_url: str) -> None:
     upgrade(alembic_config(empty_url), BEFORE)
     journey_id = stored_history(empty_url)
-    with Session(get_engine(empty_url)) as session:
-        before = journey_overlay(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
-        assert [n.entries for n in before.nodes if n.node_id == "order_completed"] == [2]
-        assert before.goal.reached_goal == 3
+    # Read with plain SQL: today's models name columns that later migrations add.
+    with get_engine(empty_url).connect() as connection:
+        on_goal_card = "SELECT count(*) FROM transition WHERE node_id = 'order_completed'"
+        assert connection.execute(text(on_goal_card)).scalar_one() == 2
+        goals = "SELECT count(*) FROM enrollment WHERE goal_reached_at IS NOT NULL"
+        assert connection.execute(text(goals)).scalar_one() == 3
 
     upgrade_database(empty_url)
 

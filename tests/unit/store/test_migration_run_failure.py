@@ -9,10 +9,10 @@ import pytest
 from alembic.command import downgrade, upgrade
 from sqlalchemy import inspect, text
 
-from engine.journeys import create_journey, publish_journey
 from engine.store import Profile, alembic_config, get_engine, session_scope, upgrade_database
 from tests.conftest import scratch_postgres_database
 from tests.engine_factories import event_trigger, journey_map, node
+from tests.unit.store.older_rows import published_journey
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -30,8 +30,7 @@ def test_runs_stored_before_0007_have_no_failure_and_downgrading_removes_it(empt
     upgrade(alembic_config(empty_url), "0006_transition_source")
     with session_scope(empty_url) as session:
         doc = journey_map([event_trigger("go"), node("hold", "wait", duration="PT1H")], [("entry", "hold")])
-        journey = create_journey(session=session, doc=doc)
-        version = publish_journey(session=session, journey_id=journey.id or 0)
+        journey_id, version_id = published_journey(session, doc)
         profile = Profile(user_id="u1")
         session.add(profile)
         session.flush()
@@ -40,7 +39,7 @@ def test_runs_stored_before_0007_have_no_failure_and_downgrading_removes_it(empt
                 "INSERT INTO enrollment (journey_id, version_id, profile_id, status, context, entered_at, end_reason)"
                 " VALUES (:journey, :version, :profile, 'ended', '{}', CURRENT_TIMESTAMP, 'completed')"
             ),
-            {"journey": journey.id, "version": version.id, "profile": profile.id},
+            {"journey": journey_id, "version": version_id, "profile": profile.id},
         )
 
     upgrade_database(empty_url)

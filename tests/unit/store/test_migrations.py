@@ -13,8 +13,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.command import downgrade, upgrade
 from alembic.migration import MigrationContext
 from sqlalchemy import JSON, bindparam, inspect, text
+from sqlmodel import Session
 
-from engine.journeys import create_journey, publish_journey
+from engine.compiler import compile_map
+from engine.journeys import list_journeys
+from engine.map import JourneyMap
 from engine.store import (
     PROJECT_ROOT,
     Profile,
@@ -116,13 +119,33 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+def stored_at_revision_0003(session: Session, doc: JourneyMap) -> tuple[int, int]:
+    """The ids of a journey and its first version, stored as 0003's tables hold them (the models have columns
+    those lack)."""
+    plan = compile_map(doc).plan
+    assert plan is not None
+    journey = session.execute(
+        text(
+            "INSERT INTO journey (name, description, status, draft_map, revision, created_at, updated_at)"
+            " VALUES (:name, '', 'draft', :map, 1, :at, :at) RETURNING id"
+        ).bindparams(bindparam("map", type_=JSON), bindparam("at", type_=UtcDateTime)),
+        {"name": doc.name, "map": doc.model_dump(mode="json"), "at": NOW},
+    ).scalar_one()
+    version = session.execute(
+        text(
+            "INSERT INTO journey_version (journey_id, number, map, plan, published_at)"
+            " VALUES (:journey, 1, :map, :plan, :at) RETURNING id"
+        ).bindparams(bindparam("map", type_=JSON), bindparam("plan", type_=JSON), bindparam("at", type_=UtcDateTime)),
+        {"journey": journey, "map": doc.model_dump(mode="json"), "plan": plan.model_dump(mode="json"), "at": NOW},
+    ).scalar_one()
+    return journey, version
+
+
 def test_upgrading_fills_in_where_earlier_transitions_came_from_and_where_runs_are(empty_url: str) -> None:
     upgrade(alembic_config(empty_url), "0003_metrics_indexes")
     with session_scope(empty_url) as session:
         doc = journey_map([event_trigger("go"), node("hold", "wait", duration="PT1H")], [("entry", "hold")])
-        journey = create_journey(session=session, doc=doc)
-        assert journey.id is not None
-        version = publish_journey(session=session, journey_id=journey.id)
+        journey_id, version_id = stored_at_revision_0003(session, doc)
         # Runs as 0003's enrollment table holds them (the model has a column it does not have yet).
         enter = text(
             "INSERT INTO enrollment (journey_id, version_id, profile_id, status, context, entered_at)"
@@ -133,10 +156,10 @@ def test_upgrading_fills_in_where_earlier_transitions_came_from_and_where_runs_a
             profile = Profile(user_id=user)
             session.add(profile)
             session.flush()
-            values = {"journey": journey.id, "version": version.id, "profile": profile.id, "context": {}, "at": NOW}
+            values = {"journey": journey_id, "version": version_id, "profile": profile.id, "context": {}, "at": NOW}
             session.execute(enter, values)
             run_id = session.execute(text("SELECT max(id) FROM enrollment")).scalar_one()
-            runs.append((run_id, journey.id, version.id))
+            runs.append((run_id, journey_id, version_id))
     # The two runs' steps interleave, as runs advanced in the same batches record them.
     steps = [
         (0, "entry", "s1", 0),
@@ -180,3 +203,27 @@ def test_upgrading_fills_in_where_earlier_transitions_came_from_and_where_runs_a
     # Both runs are still waiting, each at the step its latest transition entered, in the stage its
     # latest stage entry entered.
     assert runs_are == [(a, NOW + 2 * one, "s2", NOW), (b, NOW + 3 * one, "s2", NOW + 3 * one)]
+
+
+def test_journeys_stored_before_archiving_existed_come_out_not_archived_and_downgrade_keeps_them(
+    tmp_path: Path,
+) -> None:
+    url = sqlite_url(tmp_path)
+    upgrade(alembic_config(url), "0006_transition_source")
+    with get_engine(url).begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO journey (name, description, status, draft_map, revision, created_at, updated_at)"
+                " VALUES ('Old', '', 'draft', :map, 1, :at, :at)"
+            ).bindparams(bindparam("map", type_=JSON), bindparam("at", type_=UtcDateTime)),
+            {"map": {"name": "Old"}, "at": NOW},
+        )
+
+    upgrade_database(url)
+
+    with session_scope(url) as session:
+        assert [(s.name, s.archived_at) for s in list_journeys(session=session)] == [("Old", None)]
+    downgrade(alembic_config(url), "0006_transition_source")
+    assert "archived_at" not in {c["name"] for c in inspect(get_engine(url)).get_columns("journey")}
+    with get_engine(url).connect() as connection:
+        assert connection.execute(text("SELECT name FROM journey")).scalars().all() == ["Old"]
