@@ -10,7 +10,16 @@ import dataclasses
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from engine.kpis import EdgeShare, GoalConversion, JourneyOverlay, MetricsFilter, NodeMetrics, StageMetrics
+from engine.kpis import (
+    EdgeShare,
+    GoalConversion,
+    JourneyOverlay,
+    KpiWindow,
+    MetricsFilter,
+    NodeMetrics,
+    StageMetrics,
+    window_filter,
+)
 
 # Edge thickness in pixels: a path nobody took is drawn thinnest, one everybody took thickest.
 MIN_EDGE_WIDTH = 1.5
@@ -28,16 +37,10 @@ class OverlayWindow(StrEnum):
         return WINDOW_LABELS[self]
 
     def metrics_filter(self, journey_id: int, now: datetime) -> MetricsFilter:
-        if self is OverlayWindow.ALL:
-            return MetricsFilter.all_time(journey_id=journey_id)
-        return MetricsFilter.last(WINDOW_PERIODS[self], journey_id=journey_id, now=now)
+        # The same windows as the KPI page and `journey kpis`: one definition, in the engine.
+        return window_filter(KpiWindow(self.value), journey_id=journey_id, now=now)
 
 
-WINDOW_PERIODS = {
-    OverlayWindow.DAY: timedelta(hours=24),
-    OverlayWindow.WEEK: timedelta(days=7),
-    OverlayWindow.MONTH: timedelta(days=30),
-}
 WINDOW_LABELS = {
     OverlayWindow.DAY: "Last 24 hours",
     OverlayWindow.WEEK: "Last 7 days",
