@@ -195,6 +195,7 @@ def create_api(database_url: str | None = None) -> FastAPI:
     api.add_exception_handler(journey_service.JourneyNotFoundError, answer(404))
     api.add_exception_handler(journey_service.DraftConflictError, answer(409))
     api.add_exception_handler(journey_service.CompileFailedError, answer(422))
+    api.add_exception_handler(journey_service.ArchiveError, answer(409))
     api.add_exception_handler(lifecycle.LifecycleError, answer(409))
     add_error_answers(api)
     add_intake_routes(api, database_url)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import make_url
 
 from engine.compiler import Problem, ProblemSeverity
-from engine.journeys import CompileFailedError, JourneyNotFoundError
+from engine.journeys import ArchiveError, CompileFailedError, JourneyNotFoundError
 from engine.runtime import LifecycleError
 from engine.store import database_url
 
@@ -77,7 +77,7 @@ def journey_errors() -> Iterator[None]:
     """A refusal from the journey service ends the command with its message (the service wrote nothing)."""
     try:
         yield
-    except (JourneyNotFoundError, LifecycleError) as error:
+    except (JourneyNotFoundError, LifecycleError, ArchiveError) as error:
         raise CommandFailedError(str(error)) from None
     except CompileFailedError as error:
         raise CommandFailedError(f"nothing was published, the draft has errors:\n{report(error.problems)}") from None

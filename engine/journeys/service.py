@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
 from engine.compiler import Plan, Problem, ProblemSeverity, compile_map
 from engine.map import JourneyMap, NodeKind, Position, add_node, add_stage
@@ -85,6 +86,17 @@ class JourneyNameError(ValueError):
 
 class ArchiveError(ValueError):
     """Archiving or restoring that the journey's state does not allow; the message says why."""
+
+
+class JourneyArchivedError(ArchiveError):
+    """Publishing or launching an archived journey: it must be restored first."""
+
+
+def archived_refusal(journey: Journey, action: str) -> str | None:
+    """Why ``action`` (publish, launch) is refused on the journey because it is archived, or None when it is not."""
+    if journey.archived_at is None:
+        return None
+    return f"cannot {action} journey {journey.name!r}: it is archived; restore it from the journeys list first"
 
 
 class JourneySummary(BaseModel):
@@ -196,9 +208,14 @@ def _plan_of(doc: JourneyMap) -> Plan:
 def publish_journey(*, session: Session, journey_id: int, published_by: str | None = None) -> JourneyVersion:
     """Compile the draft and freeze it, map and plan, as the next numbered version.
 
-    On compile errors nothing is written: the error carries every problem.
+    On compile errors nothing is written: the error carries every problem. An archived journey is refused
+    (JourneyArchivedError): archiving took it off every list, so a version published there would go unseen.
     """
-    doc = draft_of(get_journey(session=session, journey_id=journey_id))
+    journey = get_journey(session=session, journey_id=journey_id)
+    refusal = archived_refusal(journey, "publish")
+    if refusal is not None:
+        raise JourneyArchivedError(refusal)
+    doc = draft_of(journey)
     plan = _plan_of(doc)
     now = utc_now()
     # The write comes before the version number is read: a second publisher waits here until this
@@ -215,6 +232,28 @@ def publish_journey(*, session: Session, journey_id: int, published_by: str | No
     session.add(version)
     session.flush()
     return version
+
+
+def latest_published_map(*, session: Session, journey_id: int) -> JourneyMap | None:
+    """The map of the journey's newest version, or None before its first publish."""
+    stored = session.execute(
+        select(col(JourneyVersion.map))
+        .where(col(JourneyVersion.journey_id) == journey_id)
+        .order_by(col(JourneyVersion.number).desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if stored is None else JourneyMap.model_validate(stored)
+
+
+def has_unpublished_changes(*, session: Session, journey_id: int) -> bool:
+    """Whether the draft differs from the newest version (True before the first publish).
+
+    Both are compared as parsed documents, so a difference in how the JSON was stored is no change.
+    """
+    published = latest_published_map(session=session, journey_id=journey_id)
+    if published is None:
+        return True
+    return draft_of(get_journey(session=session, journey_id=journey_id)) != published
 
 
 def seed_starters(*, session: Session) -> list[Journey]:

@@ -2,6 +2,15 @@
 reactions to events, the lifecycle of a journey (launch, pause, resume, stop) and the launch-control read model.
 """
 
+from engine.runtime.customers import (
+    SANDBOXED,
+    CustomerMatch,
+    CustomerView,
+    customer_view,
+    find_customer,
+    message_status_label,
+    search_customers,
+)
 from engine.runtime.decisions import (
     Customer,
     Ended,
@@ -32,11 +41,14 @@ from engine.runtime.lifecycle import (
     stop_journey,
 )
 from engine.runtime.reactions import Happening, IncomingEvent, TraitsChanged, react
-from engine.runtime.runs import find_customer, run_overview
+from engine.runtime.runs import run_overview
 
 __all__ = [
     "CLAIM_BATCH",
+    "SANDBOXED",
     "Customer",
+    "CustomerMatch",
+    "CustomerView",
     "EndReason",
     "Ended",
     "Entrant",
@@ -56,18 +68,21 @@ __all__ = [
     "advance",
     "advance_due",
     "after_wait",
+    "customer_view",
     "enroll_many",
     "enroll_scheduled_audience",
     "find_customer",
     "finish_drained",
     "latest_version",
     "launch_journey",
+    "message_status_label",
     "next_local_time",
     "pause_journey",
     "react",
     "resume_journey",
     "run_overview",
     "scheduled_journeys",
+    "search_customers",
     "split_bucket",
     "stop_journey",
 ]

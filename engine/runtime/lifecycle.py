@@ -12,7 +12,7 @@ from enum import StrEnum
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
-from engine.journeys import PLANS, get_journey
+from engine.journeys import PLANS, archived_refusal, get_journey
 from engine.map import PausePolicy
 from engine.runtime.decisions import EndReason
 from engine.store import (
@@ -80,6 +80,9 @@ def launch_journey(*, session: Session, journey_id: int, actor: str, now: dateti
     """Open the journey to entries, on its newest published version."""
     now = now or utc_now()
     journey = get_journey(session=session, journey_id=journey_id)
+    refusal = archived_refusal(journey, "launch")
+    if refusal is not None:
+        raise LifecycleError(refusal)
     _require(journey, "launch")
     version = latest_version(session=session, journey_id=journey_id)
     if version is None:

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, literal, select
 from sqlmodel import Session, col
 
 from engine.runtime.decisions import EndReason
 from engine.store import (
     Enrollment,
     EnrollmentStatus,
-    Event,
-    Journey,
     JourneyVersion,
     MessageStatus,
     OutboxMessage,
     Profile,
-    ProfileAlias,
-    Transition,
 )
 
 RECENT = 50
@@ -155,128 +150,4 @@ def run_overview(*, session: Session, journey_id: int, recent: int = RECENT) -> 
         ],
         messages_by_status={str(status): n for status, n in messages},
         recent_messages=[_message_view(m) for m in latest],
-    )
-
-
-class TimelineItem(BaseModel):
-    at: datetime
-    kind: str
-    title: str
-    detail: str = ""
-
-
-class CustomerRun(BaseModel):
-    enrollment_id: int
-    journey_id: int
-    journey_name: str
-    status: EnrollmentStatus
-    step_id: str | None
-    due_at: datetime | None
-    entered_at: datetime
-    end_reason: str | None
-    failure: str | None
-
-
-class CustomerView(BaseModel):
-    profile_id: int
-    user_id: str | None
-    traits: dict[str, Any]
-    consent: dict[str, bool]
-    timezone: str | None
-    runs: list[CustomerRun]
-    timeline: list[TimelineItem]
-
-
-def find_customer(*, session: Session, query: str) -> CustomerView | None:
-    """One person by user id, anonymous id or email: their runs and what they did and were sent."""
-    text = query.strip()
-    if not text:
-        return None
-    alias = select(col(ProfileAlias.profile_id)).where(col(ProfileAlias.anonymous_id) == text).scalar_subquery()
-    profile = session.execute(
-        select(Profile)
-        .where(
-            or_(
-                col(Profile.user_id) == text, col(Profile.id) == alias, col(Profile.traits)["email"].as_string() == text
-            )
-        )
-        .limit(1)
-    ).scalar_one_or_none()
-    if profile is None or profile.id is None:
-        return None
-    run_rows = session.execute(
-        select(Enrollment, col(Journey.name))
-        .join(Journey, col(Journey.id) == col(Enrollment.journey_id))
-        .where(col(Enrollment.profile_id) == profile.id)
-        .order_by(col(Enrollment.entered_at).desc())
-    ).all()
-    customer_runs = [
-        CustomerRun(
-            enrollment_id=e.id,
-            journey_id=e.journey_id,
-            journey_name=name,
-            status=e.status,
-            step_id=e.step_id,
-            due_at=e.due_at,
-            entered_at=e.entered_at,
-            end_reason=e.end_reason,
-            failure=e.failure,
-        )
-        for e, name in run_rows
-    ]
-    timeline: list[TimelineItem] = [
-        TimelineItem(at=e.ended_at, kind="run:failed", title=f"{name}: the run failed", detail=e.failure or "")
-        for e, name in run_rows
-        if e.end_reason == EndReason.FAILED and e.ended_at is not None
-    ]
-    for event in session.execute(
-        select(Event).where(col(Event.profile_id) == profile.id).order_by(col(Event.occurred_at).desc()).limit(100)
-    ).scalars():
-        timeline.append(
-            TimelineItem(
-                at=event.occurred_at,
-                kind=event.type,
-                title=event.name or event.type,
-                detail=", ".join(f"{k}={v}" for k, v in list(event.properties.items())[:6]),
-            )
-        )
-    for message in session.execute(
-        select(OutboxMessage)
-        .where(col(OutboxMessage.profile_id) == profile.id)
-        .order_by(col(OutboxMessage.id).desc())
-        .limit(100)
-    ).scalars():
-        timeline.append(
-            TimelineItem(
-                at=message.delivered_at or message.created_at,
-                kind=f"message:{message.status.value}",
-                title=f"{message.channel}: {message.subject or message.body[:60]}",
-                detail=message.reason,
-            )
-        )
-    enrollment_ids = [r.enrollment_id for r in customer_runs]
-    if enrollment_ids:
-        for transition in session.execute(
-            select(Transition)
-            .where(col(Transition.enrollment_id).in_(enrollment_ids))
-            .order_by(col(Transition.at).desc())
-            .limit(200)
-        ).scalars():
-            timeline.append(
-                TimelineItem(
-                    at=transition.at,
-                    kind="step",
-                    title=f"entered {transition.node_id}",
-                    detail=f"stage {transition.stage_id}" + (f", arm {transition.arm}" if transition.arm else ""),
-                )
-            )
-    timeline.sort(key=lambda item: item.at, reverse=True)
-    return CustomerView(
-        profile_id=profile.id,
-        user_id=profile.user_id,
-        traits=profile.traits,
-        consent=profile.consent,
-        timezone=profile.timezone,
-        runs=customer_runs,
-        timeline=timeline,
     )

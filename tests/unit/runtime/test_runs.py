@@ -103,7 +103,7 @@ def test_the_customer_timeline_holds_events_steps_and_messages_newest_first(sess
         ("identify", "identify"),
         ("track", "go"),
         ("track", "viewed"),
-        ("message:pending", "email: Hello"),
+        ("message:pending", "mail (email)"),
         ("step", "entered entry"),
         ("step", "entered mail"),
         ("step", "entered hour"),

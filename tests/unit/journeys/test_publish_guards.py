@@ -1,0 +1,68 @@
+"""What publishing and launching refuse: an archived journey, and what "unpublished changes" means."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session
+
+from engine.journeys import (
+    ArchiveError,
+    JourneyArchivedError,
+    archive_journey,
+    create_journey,
+    get_journey,
+    has_unpublished_changes,
+    publish_journey,
+    restore_journey,
+    save_draft,
+)
+from engine.map.starters import load_template
+from engine.runtime import LifecycleError, launch_journey
+from engine.store import JourneyStatus
+
+
+def cart_journey(session: Session) -> int:
+    journey = create_journey(session=session, doc=load_template("cart_abandonment"))
+    assert journey.id is not None
+    return journey.id
+
+
+def test_an_archived_journey_cannot_be_published_or_launched_until_restored(session: Session) -> None:
+    journey_id = cart_journey(session)
+    publish_journey(session=session, journey_id=journey_id)
+    archive_journey(session=session, journey_id=journey_id, actor="dana")
+
+    with pytest.raises(JourneyArchivedError, match=r"cannot publish journey .*: it is archived; restore it"):
+        publish_journey(session=session, journey_id=journey_id)
+    with pytest.raises(LifecycleError, match=r"cannot launch journey .*: it is archived; restore it"):
+        launch_journey(session=session, journey_id=journey_id, actor="maria")
+    assert get_journey(session=session, journey_id=journey_id).status is JourneyStatus.DRAFT
+
+    restore_journey(session=session, journey_id=journey_id, actor="dana")
+    assert publish_journey(session=session, journey_id=journey_id).number == 2
+    assert launch_journey(session=session, journey_id=journey_id, actor="maria").status is JourneyStatus.LIVE
+
+
+def test_the_archived_refusal_is_an_archive_error_for_callers_that_handle_those() -> None:
+    assert issubclass(JourneyArchivedError, ArchiveError)
+
+
+def test_a_draft_has_unpublished_changes_until_published_and_again_after_an_edit(session: Session) -> None:
+    journey_id = cart_journey(session)
+    assert has_unpublished_changes(session=session, journey_id=journey_id)
+
+    publish_journey(session=session, journey_id=journey_id)
+    assert not has_unpublished_changes(session=session, journey_id=journey_id)
+
+    journey = get_journey(session=session, journey_id=journey_id)
+    doc = load_template("cart_abandonment")
+    save_draft(
+        session=session,
+        journey_id=journey_id,
+        doc=doc.model_copy(update={"description": "Changed"}),
+        expected_revision=journey.revision,
+    )
+    assert has_unpublished_changes(session=session, journey_id=journey_id)
+
+    publish_journey(session=session, journey_id=journey_id)
+    assert not has_unpublished_changes(session=session, journey_id=journey_id)
