@@ -33,10 +33,12 @@ from engine.runtime.entry import Entrant, enroll_many, enroll_scheduled_audience
 from engine.runtime.lifecycle import (
     LifecycleError,
     StopMode,
+    action_blocker,
     finish_drained,
     latest_version,
     launch_journey,
     pause_journey,
+    publish_consequence,
     resume_journey,
     stop_journey,
 )
@@ -65,6 +67,7 @@ __all__ = [
     "TraitsChanged",
     "TraitsUpdated",
     "Waiting",
+    "action_blocker",
     "advance",
     "advance_due",
     "after_wait",
@@ -78,6 +81,7 @@ __all__ = [
     "message_status_label",
     "next_local_time",
     "pause_journey",
+    "publish_consequence",
     "react",
     "resume_journey",
     "run_overview",

@@ -54,6 +54,49 @@ def _require(journey: Journey, action: str) -> None:
         )
 
 
+def action_blocker(journey: Journey, action: str, *, published: bool) -> str | None:
+    """Why ``action`` (launch, pause, resume, stop, drain) cannot be taken on the journey now, in a sentence for
+    the person at the controls; None when it can."""
+    if action == "launch" and journey.archived_at is not None:
+        return "The journey is archived: restore it from the journeys list first."
+    if not published:
+        if action == "launch":
+            return "Publish a version first: a launched journey runs its newest published version."
+        return "Nothing to stop or pause yet: no version has been published and launched."
+    allowed = _ALLOWED["stop" if action == "drain" else action] - (
+        {JourneyStatus.DRAINING} if action == "drain" else set()
+    )
+    if journey.status in allowed:
+        return None
+    status = journey.status.value
+    if action == "launch":
+        if journey.status is JourneyStatus.PAUSED:
+            return "The journey is paused: resume it instead."
+        if journey.status in {JourneyStatus.STOPPED, JourneyStatus.DRAINING}:
+            return f"The journey is {status}: a journey runs once; duplicate it to run the map again."
+        return f"The journey is already {status}."
+    if journey.status is JourneyStatus.DRAFT:
+        return f"Nothing to {action}: the journey has not been launched."
+    return f"The journey is {status}; {action} needs it to be {' or '.join(sorted(s.value for s in allowed))}."
+
+
+def publish_consequence(journey: Journey, *, latest: int) -> str | None:
+    """What publishing version ``latest + 1`` does to the customers of a journey that may hold some, or None when
+    nobody can be inside it (a draft or a stopped journey). Runs are pinned to the version they entered with."""
+    new = latest + 1
+    inside = (
+        f"Customers already inside stay on version {latest}, the one they entered with, until their run ends: "
+        f"they are not moved to the new map."
+    )
+    if journey.status is JourneyStatus.LIVE:
+        return f"{inside} Customers who enter from now on follow version {new}."
+    if journey.status is JourneyStatus.PAUSED:
+        return f"{inside} Customers who enter after you resume follow version {new}."
+    if journey.status is JourneyStatus.DRAINING:
+        return f"{inside} A draining journey takes no new entries, so nobody will follow version {new}."
+    return None
+
+
 def _set_status(session: Session, journey: Journey, status: JourneyStatus, now: datetime) -> None:
     journey.status = status
     journey.updated_at = now

@@ -45,24 +45,50 @@ def _card_menu(journey: rx.Var[JourneyCard]) -> rx.Component:
     )
 
 
+def _launch_link(journey: rx.Var[JourneyCard]) -> rx.Component:
+    return rx.link(
+        rx.button(rx.icon("rocket", size=14), "Launch control", size="1", variant="soft", tab_index=-1),
+        href=journey.launch_href,
+        aria_label="Launch control of " + journey.name,
+        data_testid="launch-control-link",
+    )
+
+
 def _card_action(journey: rx.Var[JourneyCard]) -> rx.Component:
-    """Over the card's top right corner, outside its link: the menu, or Restore on an archived journey."""
-    return rx.box(
+    """Over the card's top right corner, outside its link: launch control for those who launch, and the menu
+    (or Restore on an archived journey) for those who edit."""
+    return rx.hstack(
+        rx.cond(SessionState.can_launch & ~journey.archived, _launch_link(journey)),
         rx.cond(
-            journey.archived,
-            rx.button(
-                rx.icon("archive-restore", size=14),
-                "Restore",
-                size="1",
-                variant="soft",
-                on_click=JourneysState.restore(journey.id),
-                data_testid="restore-journey",
+            SessionState.can_edit,
+            rx.cond(
+                journey.archived,
+                rx.button(
+                    rx.icon("archive-restore", size=14),
+                    "Restore",
+                    size="1",
+                    variant="soft",
+                    on_click=JourneysState.restore(journey.id),
+                    data_testid="restore-journey",
+                ),
+                _card_menu(journey),
             ),
-            _card_menu(journey),
         ),
+        spacing="2",
+        align="center",
         position="absolute",
         top="18px",
         right="18px",
+    )
+
+
+def _corner_room(journey: rx.Var[JourneyCard]) -> rx.Var[str]:
+    """Room in the card's header for what ``_card_action`` lays over its corner."""
+    launch = SessionState.can_launch & ~journey.archived
+    return rx.cond(
+        SessionState.can_edit,
+        rx.cond(journey.archived, "92px", rx.cond(launch, "170px", "40px")),
+        rx.cond(launch, "136px", "0"),
     )
 
 
@@ -79,8 +105,8 @@ def journey_card(journey: rx.Var[JourneyCard]) -> rx.Component:
                         status_badge(journey.status),
                         width="100%",
                         align="center",
-                        # Room for the menu or Restore laid over this corner.
-                        padding_right=rx.cond(SessionState.can_edit, rx.cond(journey.archived, "92px", "40px"), "0"),
+                        # Room for launch control, the menu or Restore laid over this corner.
+                        padding_right=_corner_room(journey),
                     ),
                     rx.heading(journey.name, size="4", weight="bold", class_name="jb-card-title"),
                     rx.text(journey.description, size="2", color_scheme="gray", class_name="jb-card-description"),
@@ -117,7 +143,7 @@ def journey_card(journey: rx.Var[JourneyCard]) -> rx.Component:
             underline="none",
             class_name="jb-card-link",
         ),
-        rx.cond(SessionState.can_edit, _card_action(journey)),
+        _card_action(journey),
         position="relative",
         data_testid="journey-card",
         data_archived=rx.cond(journey.archived, "true", "false"),

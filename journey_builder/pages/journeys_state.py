@@ -46,6 +46,8 @@ class JourneyCard:
     # "Updated 5 min ago", or for an archived journey when and by whom it was archived.
     updated: str
     href: str
+    # Launch control of the journey, where marketers publish, test, launch and stop it.
+    launch_href: str = ""
     archived: bool = False
     # Why it cannot be archived now ("" when it can).
     archive_blocked: str = ""
@@ -98,6 +100,7 @@ def _card(s: JourneySummary, now: datetime) -> JourneyCard:
         version=f"v{s.latest_version}" if s.latest_version else "Not published",
         updated=updated,
         href=routes.journey_editor(s.id),
+        launch_href=routes.journey_launch(s.id),
         archived=s.archived_at is not None,
         archive_blocked=sentence(blocker) if blocker else "",
     )

@@ -1,13 +1,14 @@
 """Launch control: a marketer publishes, launches, pauses, resumes and stops one journey, sees who is
-where and what was sent, and sends a proof of any message to a test profile."""
+where and what was sent, and sends a test of any message to an address they type."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from engine.map import PausePolicy
+from engine.runtime import SANDBOXED
 from journey_builder.auth import SessionState
-from journey_builder.pages.launch_state import LaunchState
+from journey_builder.pages.launch_state import AS_CUSTOMER, SAMPLE, SAMPLE_NAME, LaunchState
 from journey_builder.routes import journey_kpis
 
 POLICY_LABELS = {
@@ -24,6 +25,7 @@ STATUS_COLORS = {
     "stopped": "red",
     "pending": "blue",
     "delivered": "green",
+    SANDBOXED: "gray",
     "failed": "red",
     "suppressed": "amber",
     "skipped": "gray",
@@ -35,10 +37,17 @@ def _badge(value: rx.Var[str]) -> rx.Component:
 
 
 def _confirm(
-    label: str, title: str, text: str, on_confirm: rx.event.EventHandler, color: str, disabled: rx.Var[bool]
+    label: str,
+    title: str,
+    text: str | rx.Var[str],
+    on_confirm: rx.event.EventHandler,
+    color: str,
+    disabled: rx.Var[bool],
+    *,
+    variant: str = "solid",
 ) -> rx.Component:
     return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(rx.button(label, color_scheme=color, disabled=disabled)),
+        rx.alert_dialog.trigger(rx.button(label, color_scheme=color, disabled=disabled, variant=variant)),
         rx.alert_dialog.content(
             rx.alert_dialog.title(title),
             rx.alert_dialog.description(text),
@@ -53,14 +62,43 @@ def _confirm(
     )
 
 
+def _publish() -> rx.Component:
+    """Publish straight away on a draft; on a journey customers may be inside, after saying what happens to them."""
+    blocked = LaunchState.publish_blocked != ""
+    return rx.cond(
+        LaunchState.publish_warning != "",
+        _confirm(
+            "Publish draft",
+            "Publish version " + LaunchState.next_version.to_string() + " of a running journey?",
+            LaunchState.publish_warning,
+            LaunchState.publish,
+            "blue",
+            blocked,
+            variant="outline",
+        ),
+        rx.button("Publish draft", on_click=LaunchState.publish, variant="outline", disabled=blocked),
+    )
+
+
+def _reason(action: str, reason: rx.Var[str], shown: rx.Var[bool]) -> rx.Component:
+    """Why a control is disabled, next to the controls rather than in a tooltip nobody hovers."""
+    return rx.cond(
+        shown & (reason != ""),
+        rx.hstack(
+            rx.icon("info", size=14),
+            rx.text(rx.text.span(action, weight="medium"), ": ", reason, size="2"),
+            spacing="2",
+            align="center",
+            color="var(--gray-11)",
+            data_testid=f"{action.lower().replace(' ', '-')}-reason",
+        ),
+    )
+
+
 def _controls() -> rx.Component:
-    status = LaunchState.status
     return rx.vstack(
         rx.hstack(
-            rx.cond(
-                SessionState.can_publish,
-                rx.button("Publish draft", on_click=LaunchState.publish, variant="outline"),
-            ),
+            rx.cond(SessionState.can_publish, _publish()),
             rx.cond(
                 SessionState.can_launch,
                 _confirm(
@@ -69,7 +107,7 @@ def _controls() -> rx.Component:
                     "Customers who match the trigger will start entering now.",
                     LaunchState.launch,
                     "green",
-                    status != "draft",
+                    LaunchState.launch_blocked != "",
                 ),
             ),
             rx.cond(
@@ -80,7 +118,7 @@ def _controls() -> rx.Component:
                     "No one enters and nothing is sent until you resume.",
                     LaunchState.pause,
                     "amber",
-                    status != "live",
+                    LaunchState.pause_blocked != "",
                 ),
             ),
             rx.cond(
@@ -101,7 +139,7 @@ def _controls() -> rx.Component:
                         "What fell due while paused is handled by the policy chosen beside the button.",
                         LaunchState.resume,
                         "blue",
-                        status != "paused",
+                        LaunchState.resume_blocked != "",
                     ),
                     spacing="3",
                 ),
@@ -115,7 +153,7 @@ def _controls() -> rx.Component:
                         "No new entries; customers inside finish their runs.",
                         LaunchState.stop_drain,
                         "orange",
-                        ~((status == "live") | (status == "paused")),
+                        LaunchState.drain_blocked != "",
                     ),
                     _confirm(
                         "Stop now",
@@ -123,7 +161,7 @@ def _controls() -> rx.Component:
                         "Every run ends now and pending messages are skipped.",
                         LaunchState.stop_now,
                         "red",
-                        status == "stopped",
+                        LaunchState.stop_blocked != "",
                     ),
                     spacing="3",
                 ),
@@ -131,6 +169,9 @@ def _controls() -> rx.Component:
             spacing="3",
             wrap="wrap",
         ),
+        _reason("Publish", LaunchState.publish_blocked, SessionState.can_publish),
+        _reason("Launch", LaunchState.launch_blocked, SessionState.can_launch),
+        _reason("Stop now", LaunchState.stop_blocked, SessionState.can_stop & (LaunchState.status != "stopped")),
         rx.cond(
             ~(SessionState.can_publish | SessionState.can_launch | SessionState.can_pause | SessionState.can_stop),
             rx.callout(
@@ -142,6 +183,7 @@ def _controls() -> rx.Component:
             ),
         ),
         rx.foreach(LaunchState.problems, lambda p: rx.callout(p, color_scheme="red", size="1")),
+        spacing="2",
         width="100%",
     )
 
@@ -194,7 +236,14 @@ def _messages() -> rx.Component:
                     LaunchState.messages,
                     lambda m: rx.table.row(
                         rx.table.cell(m.at),
-                        rx.table.cell(m.node),
+                        rx.table.cell(
+                            rx.hstack(
+                                rx.text(m.node),
+                                rx.cond(m.is_test, rx.badge("test", color_scheme="violet", variant="outline")),
+                                spacing="2",
+                                align="center",
+                            )
+                        ),
                         rx.table.cell(m.channel),
                         rx.table.cell(m.recipient),
                         rx.table.cell(_badge(m.status)),
@@ -238,34 +287,79 @@ def _failures() -> rx.Component:
 
 def _proof() -> rx.Component:
     return rx.card(
-        rx.heading("Send a proof", size="4"),
-        rx.hstack(
-            rx.select.root(
-                rx.select.trigger(placeholder="Message"),
-                rx.select.content(
-                    rx.foreach(LaunchState.message_choices, lambda c: rx.select.item(c.label, value=c.node_id))
+        rx.heading("Send a test", size="4"),
+        rx.text(
+            "A test goes only to the address you type, marked [TEST]; no customer's timeline or KPIs count it.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.flex(
+            rx.vstack(
+                rx.text("Message", size="1", weight="medium"),
+                rx.select.root(
+                    rx.select.trigger(placeholder="Message", aria_label="Message"),
+                    rx.select.content(
+                        rx.foreach(LaunchState.message_choices, lambda c: rx.select.item(c.label, value=c.node_id))
+                    ),
+                    value=LaunchState.proof_node,
+                    on_change=LaunchState.set_proof_node,
                 ),
-                value=LaunchState.proof_node,
-                on_change=LaunchState.set_proof_node,
+                spacing="1",
             ),
-            rx.input(
-                placeholder="Test profile: user id or email",
-                value=LaunchState.proof_customer,
-                on_change=LaunchState.set_proof_customer,
-                width="18em",
+            rx.vstack(
+                rx.text("Send to", size="1", weight="medium"),
+                rx.input(
+                    placeholder=LaunchState.proof_to_hint,
+                    value=LaunchState.proof_to,
+                    on_change=LaunchState.set_proof_to,
+                    aria_label="Send to",
+                    width="18em",
+                ),
+                spacing="1",
             ),
-            rx.button("Send proof", on_click=LaunchState.send_proof),
+            rx.vstack(
+                rx.text("Values", size="1", weight="medium"),
+                rx.select.root(
+                    rx.select.trigger(aria_label="Values"),
+                    rx.select.content(
+                        rx.select.item(f"Sample values ({SAMPLE_NAME})", value=SAMPLE),
+                        rx.select.item("As an existing customer", value=AS_CUSTOMER),
+                    ),
+                    value=LaunchState.proof_values,
+                    on_change=LaunchState.set_proof_values,
+                ),
+                spacing="1",
+            ),
+            rx.cond(
+                LaunchState.proof_values == AS_CUSTOMER,
+                rx.vstack(
+                    rx.text("Customer", size="1", weight="medium"),
+                    rx.input(
+                        placeholder="User id or email",
+                        value=LaunchState.proof_customer,
+                        on_change=LaunchState.set_proof_customer,
+                        aria_label="Customer",
+                        width="14em",
+                    ),
+                    spacing="1",
+                ),
+            ),
+            rx.button("Send test", on_click=LaunchState.send_proof),
             spacing="3",
+            align="end",
+            wrap="wrap",
         ),
         rx.cond(
             LaunchState.proof_preview != "",
             rx.box(
+                rx.text(LaunchState.proof_note, size="1", weight="medium", color_scheme="gray"),
                 rx.text(LaunchState.proof_preview, white_space="pre-wrap", size="2"),
                 data_testid="proof-preview",
                 padding="1em",
                 background="var(--gray-a3)",
                 border_radius="8px",
                 width="100%",
+                margin_top="0.75em",
             ),
         ),
         width="100%",

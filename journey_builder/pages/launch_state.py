@@ -9,11 +9,19 @@ import dataclasses
 import reflex as rx
 
 from engine.accounts import Action, allowed
-from engine.delivery import ProofError, send_proof
-from engine.journeys import CompileFailedError, JourneyNotFoundError, draft_of, get_journey, publish_journey
-from engine.map import PausePolicy, SendNode
-from engine.runtime import lifecycle, runs
-from engine.store import session_scope
+from engine.delivery import SAMPLE_TRAITS, ProofError, make_proof
+from engine.journeys import (
+    ArchiveError,
+    CompileFailedError,
+    JourneyNotFoundError,
+    draft_of,
+    get_journey,
+    has_unpublished_changes,
+    publish_journey,
+)
+from engine.map import Channel, PausePolicy, SendNode
+from engine.runtime import lifecycle, message_status_label, runs
+from engine.store import Journey, session_scope
 from journey_builder.auth import acting, requires, viewing
 from journey_builder.routes import journey_editor, journey_id_in, journey_map_kpis
 
@@ -45,6 +53,18 @@ class MessageRow:
     is_test: bool
 
 
+# What the "Send to" box asks for, by the channel of the message chosen.
+_ADDRESS_HINTS = {
+    Channel.EMAIL.value: "Email address",
+    Channel.SMS.value: "Phone number",
+    Channel.PUSH.value: "User id or device",
+    Channel.IN_APP.value: "User id",
+    Channel.WEBHOOK.value: "Webhook URL (empty: the message's own)",
+}
+SAMPLE = "sample"
+AS_CUSTOMER = "customer"
+
+
 @dataclasses.dataclass(frozen=True)
 class FailureRow:
     at: str
@@ -57,6 +77,7 @@ class FailureRow:
 class MessageChoice:
     node_id: str
     label: str
+    channel: str
 
 
 class LaunchState(rx.State):
@@ -73,10 +94,23 @@ class LaunchState(rx.State):
     failures: list[FailureRow] = rx.field(default_factory=list)
     message_choices: list[MessageChoice] = rx.field(default_factory=list)
     proof_node: str = ""
+    # Where the test goes (the signed-in user's email to start with), and whose values it shows.
+    proof_to: str = ""
+    proof_values: str = SAMPLE
     proof_customer: str = ""
     proof_preview: str = ""
+    proof_note: str = ""
     resume_policy: str = PausePolicy.SKIP_OVERDUE_SENDS.value
     problems: list[str] = rx.field(default_factory=list)
+    # Why each control is disabled now ("" when it is not), and what publishing does to customers inside.
+    publish_blocked: str = ""
+    launch_blocked: str = ""
+    pause_blocked: str = ""
+    resume_blocked: str = ""
+    stop_blocked: str = ""
+    drain_blocked: str = ""
+    publish_warning: str = ""
+    next_version: int = 1
 
     @rx.var
     def map_url(self) -> str:
@@ -86,10 +120,20 @@ class LaunchState(rx.State):
     def kpi_url(self) -> str:
         return journey_map_kpis(self.journey_id)
 
+    @rx.var
+    def proof_to_hint(self) -> str:
+        channel = next((c.channel for c in self.message_choices if c.node_id == self.proof_node), "")
+        return _ADDRESS_HINTS.get(channel, "Address")
+
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
     def load(self) -> None:
-        self.journey_id = journey_id_in(self.router.url.path)
+        journey_id = journey_id_in(self.router.url.path)
+        if journey_id != self.journey_id:
+            self.proof_node, self.proof_preview, self.proof_note, self.problems = "", "", "", []
+        self.journey_id = journey_id
+        if not self.proof_to:
+            self.proof_to = acting().email
         self._refresh()
 
     def _refresh(self) -> None:
@@ -99,11 +143,13 @@ class LaunchState(rx.State):
                 doc = draft_of(journey)
                 overview = runs.run_overview(session=session, journey_id=self.journey_id)
                 history = runs.versions(session=session, journey_id=self.journey_id)
+                changed = has_unpublished_changes(session=session, journey_id=self.journey_id)
         except JourneyNotFoundError:
             self.not_found = True
             return
         self.not_found = False
         self.name, self.status = journey.name, journey.status.value
+        self._controls(journey, latest=history[0].number if history else 0, changed=changed)
         titles = {n.id: n.title or n.id for n in doc.nodes}
         self.versions = [
             VersionRow(
@@ -138,7 +184,7 @@ class LaunchState(rx.State):
                 node=titles.get(m.node_id, m.node_id),
                 channel=m.channel,
                 recipient=m.recipient,
-                status=m.status.value,
+                status=message_status_label(m.status.value, m.reason),
                 reason=m.reason,
                 attempts=m.attempts,
                 at=f"{m.created_at:%Y-%m-%d %H:%M:%S}",
@@ -147,12 +193,37 @@ class LaunchState(rx.State):
             for m in shown
         ]
         self.message_choices = [
-            MessageChoice(node_id=n.id, label=f"{n.title or n.id} ({n.channel.value if n.channel else '?'})")
+            MessageChoice(
+                node_id=n.id,
+                label=f"{n.title or n.id} ({n.channel.value if n.channel else '?'})",
+                channel=n.channel.value if n.channel else "",
+            )
             for n in doc.nodes
             if isinstance(n, SendNode)
         ]
-        if not self.proof_node and self.message_choices:
-            self.proof_node = self.message_choices[0].node_id
+        if self.proof_node not in {c.node_id for c in self.message_choices}:
+            self.proof_node = self.message_choices[0].node_id if self.message_choices else ""
+
+    def _controls(self, journey: Journey, *, latest: int, changed: bool) -> None:
+        published = latest > 0
+        if journey.archived_at is not None:
+            self.publish_blocked = "The journey is archived: restore it from the journeys list first."
+        elif not changed:
+            self.publish_blocked = f"No changes since version {latest}: edit the map to publish a new version."
+        else:
+            self.publish_blocked = ""
+        self.next_version = latest + 1
+        self.publish_warning = lifecycle.publish_consequence(journey, latest=latest) or ""
+        blocked = {
+            action: lifecycle.action_blocker(journey, action, published=published) or ""
+            for action in ("launch", "pause", "resume", "stop", "drain")
+        }
+        self.launch_blocked, self.pause_blocked, self.resume_blocked = (
+            blocked["launch"],
+            blocked["pause"],
+            blocked["resume"],
+        )
+        self.stop_blocked, self.drain_blocked = blocked["stop"], blocked["drain"]
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
@@ -163,6 +234,16 @@ class LaunchState(rx.State):
     @requires(Action.TEST_SEND)
     def set_proof_node(self, value: str) -> None:
         self.proof_node = value
+
+    @rx.event
+    @requires(Action.TEST_SEND)
+    def set_proof_to(self, value: str) -> None:
+        self.proof_to = value
+
+    @rx.event
+    @requires(Action.TEST_SEND)
+    def set_proof_values(self, value: str) -> None:
+        self.proof_values = AS_CUSTOMER if value == AS_CUSTOMER else SAMPLE
 
     @rx.event
     @requires(Action.TEST_SEND)
@@ -184,6 +265,9 @@ class LaunchState(rx.State):
                 number = version.number
         except CompileFailedError as error:
             self.problems = [p.message for p in error.problems if p.severity == "error"]
+            return rx.toast.error(str(error))
+        except ArchiveError as error:
+            self._refresh()
             return rx.toast.error(str(error))
         self._refresh()
         return rx.toast.success(f"Published version {number}.")
@@ -241,19 +325,28 @@ class LaunchState(rx.State):
     async def send_proof(self) -> rx.event.EventSpec:
         # The designer's template renders on a worker thread: within its bounds it may still take a moment, and
         # the event loop goes on serving everyone else meanwhile.
+        customer = self.proof_customer if self.proof_values == AS_CUSTOMER else ""
+        if self.proof_values == AS_CUSTOMER and not customer.strip():
+            return rx.toast.error("Type the user id or email of the customer whose values the test shows.")
         try:
-            preview, recipient = await asyncio.to_thread(
-                _queue_proof, self.journey_id, self.proof_node, self.proof_customer
+            preview, recipient, rendered_as = await asyncio.to_thread(
+                _queue_proof, self.journey_id, self.proof_node, self.proof_to, customer
             )
         except ProofError as error:
             return rx.toast.error(str(error))
         self.proof_preview = preview
+        self.proof_note = f"Test to {recipient}, rendered with {rendered_as}"
         self._refresh()
-        return rx.toast.success(f"Proof queued for {recipient}.")
+        return rx.toast.success(f"Test queued for {recipient}.")
 
 
-def _queue_proof(journey_id: int, node_id: str, customer: str) -> tuple[str, str]:
-    """(the proof as it reads, who it goes to)."""
+def _queue_proof(journey_id: int, node_id: str, to: str, customer: str) -> tuple[str, str, str]:
+    """(the proof as it reads, who it goes to, whose values it shows)."""
     with session_scope() as session:
-        message = send_proof(session=session, journey_id=journey_id, node_id=node_id, customer=customer)
-        return "\n".join(part for part in (message.subject, message.body, message.url) if part), message.recipient
+        proof = make_proof(session=session, journey_id=journey_id, node_id=node_id, to=to, customer=customer)
+        message = proof.message
+        text = "\n".join(part for part in (message.subject, message.body, message.url) if part)
+        return text, message.recipient, proof.rendered_as
+
+
+SAMPLE_NAME = SAMPLE_TRAITS["first_name"]

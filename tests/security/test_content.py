@@ -26,7 +26,7 @@ from engine.content import (
     looks_like_html,
     render_content,
 )
-from engine.delivery import dispatch_due
+from engine.delivery import Proof, dispatch_due
 from engine.delivery.channels import SmtpSender
 from engine.intake import ingest
 from engine.journeys import create_journey
@@ -300,20 +300,20 @@ def test_the_proof_handler_renders_on_a_worker_thread_and_reports_a_bounded_fail
     # The test profile's event: first the marketer's 30-million range, then a harmless one.
     sizes = [30_000_000, 3]
     threads: list[int] = []
-    real = launch_state.send_proof
+    real = launch_state.make_proof
 
-    def recording(**kwargs: Any) -> OutboxMessage:
+    def recording(**kwargs: Any) -> Proof:
         threads.append(threading.get_ident())
         return real(**kwargs, event={"n": sizes.pop(0)})
 
-    monkeypatch.setattr(launch_state, "send_proof", recording)
+    monkeypatch.setattr(launch_state, "make_proof", recording)
 
     async def go() -> tuple[list[Outcome], dict[str, Any], int]:
         async with browser() as new_tab:
             tab: Tab = new_tab()
             await tab.open(routes.journey_launch(journey_id), secret)
             await tab.send(LaunchState.event_handlers["set_proof_node"], value="mail")
-            await tab.send(LaunchState.event_handlers["set_proof_customer"], value="qa@example.com")
+            await tab.send(LaunchState.event_handlers["set_proof_to"], value="qa@example.com")
             outcomes = [await tab.send(LaunchState.event_handlers["send_proof"]) for _ in sizes[:]]
             return outcomes, await tab.state(LaunchState), threading.get_ident()
 
@@ -325,7 +325,7 @@ def test_the_proof_handler_renders_on_a_worker_thread_and_reports_a_bounded_fail
     ((level, text),) = refused.toasts
     assert level == "error"
     assert f"at most {MAX_ITEMS}" in text
-    assert queued.toasts == [("success", "Proof queued for qa@example.com.")]
+    assert queued.toasts == [("success", "Test queued for qa@example.com.")]
     assert state["proof_preview"].endswith("5")
     with session_scope() as session:
         assert [m.body for m in session.execute(select(OutboxMessage)).scalars()] == ["5"]

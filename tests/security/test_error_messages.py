@@ -73,7 +73,7 @@ def support_agent(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("ann\x00@example.com", "Search: a user id, anonymous id or email cannot hold a NUL character."),
+        ("ann\x00@example.com", "Search: a name, email, phone or id cannot hold a NUL character."),
         (42, "Search: expected text."),
         (["ann@example.com"], "Search: expected text."),
     ],
