@@ -272,7 +272,7 @@ def customers_page() -> rx.Component:
             ),
             on_submit=lambda _: CustomerState.search(),
         ),
-        rx.cond(CustomerState.matches.length() > 1, _matches()),
+        rx.cond(CustomerState.matches.length() > 0, _matches()),
         rx.cond(
             CustomerState.found,
             _customer(),

@@ -7,6 +7,9 @@ backend's host, HttpOnly, SameSite=Lax). ``signed_in_as(role)`` opens a page in 
 
 The cookie belongs to the backend's host and is SameSite, so the pages are opened on that host too
 (``base_url``): a page of another site could not send it over its websocket.
+
+Email goes to a real SMTP server on 127.0.0.1 (``smtp_server``), started before the app so that the engine inside
+the app sends through it: a test reads what arrived there.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from engine.accounts import create_user, sign_in
 from engine.journeys import seed_starters
 from engine.store import Role, get_engine, session_scope, upgrade_database
 from journey_builder.auth import SESSION_COOKIE
+from tests.integration.servers import SmtpTestServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "e2e password, long enough"
@@ -83,20 +87,33 @@ def e2e_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app(e2e_database: str) -> Iterator[AppHarness]:
+def smtp_server() -> Iterator[SmtpTestServer]:
+    """The SMTP server the app's engine sends email through; ``messages`` holds what it received."""
+    with SmtpTestServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app(e2e_database: str, smtp_server: SmtpTestServer) -> Iterator[AppHarness]:
     # The harness starts the frontend on a port chosen when it starts, after the backend has read which
     # origins it answers (rxconfig.py allows only the app's own): Reflex's own override lets any origin in.
-    previous = os.environ.get("REFLEX_CORS_ALLOWED_ORIGINS")
-    os.environ["REFLEX_CORS_ALLOWED_ORIGINS"] = "*"
+    settings = {
+        "REFLEX_CORS_ALLOWED_ORIGINS": "*",
+        "JOURNEY_SMTP_HOST": smtp_server.host,
+        "JOURNEY_SMTP_PORT": str(smtp_server.port),
+    }
+    previous = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     try:
         # app_name is explicit: AppHarness would otherwise take it from the folder's name, which a clone may change.
         with AppHarness.create(root=ROOT, app_name="journey_builder") as harness:
             yield harness
     finally:
-        if previous is None:
-            os.environ.pop("REFLEX_CORS_ALLOWED_ORIGINS", None)
-        else:
-            os.environ["REFLEX_CORS_ALLOWED_ORIGINS"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -48,8 +48,8 @@ def test_a_marketer_publishes_launches_proofs_and_pauses(page: Page, journey_id:
     confirm(page, "Launch")
     expect(status).to_have_text("live", timeout=TIMEOUT_MS)
 
-    page.get_by_placeholder("Test profile: user id or email").fill("qa@example.com")
-    page.get_by_role("button", name="Send proof").click()
+    page.get_by_label("Send to").fill("qa@example.com")
+    page.get_by_role("button", name="Send test").click()
     expect(page.get_by_test_id("proof-preview")).to_contain_text("[TEST]", timeout=TIMEOUT_MS)
     expect(page.get_by_role("cell", name="qa@example.com").first).to_be_visible(timeout=TIMEOUT_MS)
 
