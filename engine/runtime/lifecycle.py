@@ -58,11 +58,11 @@ def action_blocker(journey: Journey, action: str, *, published: bool) -> str | N
     """Why ``action`` (launch, pause, resume, stop, drain) cannot be taken on the journey now, in a sentence for
     the person at the controls; None when it can."""
     if action == "launch" and journey.archived_at is not None:
-        return "The journey is archived: restore it from the journeys list first."
+        return "The journey is archived; restore it from the journeys list first."
     if not published:
         if action == "launch":
-            return "Publish a version first: a launched journey runs its newest published version."
-        return "Nothing to stop or pause yet: no version has been published and launched."
+            return "Publish a version first; a launched journey runs its newest published version."
+        return "Nothing to stop or pause yet; no version has been published and launched."
     allowed = _ALLOWED["stop" if action == "drain" else action] - (
         {JourneyStatus.DRAINING} if action == "drain" else set()
     )
@@ -71,12 +71,12 @@ def action_blocker(journey: Journey, action: str, *, published: bool) -> str | N
     status = journey.status.value
     if action == "launch":
         if journey.status is JourneyStatus.PAUSED:
-            return "The journey is paused: resume it instead."
+            return "The journey is paused; resume it instead."
         if journey.status in {JourneyStatus.STOPPED, JourneyStatus.DRAINING}:
-            return f"The journey is {status}: a journey runs once; duplicate it to run the map again."
+            return f"The journey is {status}, and a journey runs once; duplicate it to run the map again."
         return f"The journey is already {status}."
     if journey.status is JourneyStatus.DRAFT:
-        return f"Nothing to {action}: the journey has not been launched."
+        return f"Nothing to {action} yet; the journey has not been launched."
     return f"The journey is {status}; {action} needs it to be {' or '.join(sorted(s.value for s in allowed))}."
 
 

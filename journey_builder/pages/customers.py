@@ -154,7 +154,7 @@ def _match(match: rx.Var[MatchRow]) -> rx.Component:
         on_click=CustomerState.pick(match.profile_id),
         variant=rx.cond(CustomerState.profile_id == match.profile_id, "soft", "ghost"),
         color_scheme="gray",
-        justify="start",
+        justify_content="flex-start",
         width="100%",
         data_testid="customer-match",
     )
@@ -177,8 +177,15 @@ def _detail(item: rx.Var[TimelineRow]) -> rx.Component:
     return rx.cond(
         item.short != "",
         rx.el.details(
-            rx.el.summary(rx.text(item.short, **text), cursor="pointer"),
+            rx.el.summary(
+                rx.text(
+                    rx.text.span(item.short, class_name="jb-more-short"),
+                    rx.text.span(class_name="jb-more-toggle", aria_label="Show the whole text"),
+                    **text,
+                )
+            ),
             rx.text(item.detail, **text),
+            class_name="jb-more",
         ),
         rx.text(item.detail, **text),
     )
@@ -217,6 +224,10 @@ def _customer() -> rx.Component:
         ),
         rx.card(
             rx.heading("Journeys", size="4"),
+            rx.cond(
+                CustomerState.runs.length() == 0,
+                rx.text("Not in any journey yet.", size="2", color_scheme="gray"),
+            ),
             rx.table.root(
                 rx.table.header(
                     rx.table.row(

@@ -207,15 +207,15 @@ class LaunchState(rx.State):
     def _controls(self, journey: Journey, *, latest: int, changed: bool) -> None:
         published = latest > 0
         if journey.archived_at is not None:
-            self.publish_blocked = "The journey is archived: restore it from the journeys list first."
+            self.publish_blocked = "the journey is archived; restore it from the journeys list first."
         elif not changed:
-            self.publish_blocked = f"No changes since version {latest}: edit the map to publish a new version."
+            self.publish_blocked = f"no changes since version {latest}; edit the map to publish a new version."
         else:
             self.publish_blocked = ""
         self.next_version = latest + 1
         self.publish_warning = lifecycle.publish_consequence(journey, latest=latest) or ""
         blocked = {
-            action: lifecycle.action_blocker(journey, action, published=published) or ""
+            action: _after_colon(lifecycle.action_blocker(journey, action, published=published) or "")
             for action in ("launch", "pause", "resume", "stop", "drain")
         }
         self.launch_blocked, self.pause_blocked, self.resume_blocked = (
@@ -338,6 +338,11 @@ class LaunchState(rx.State):
         self.proof_note = f"Test to {recipient}, rendered with {rendered_as}"
         self._refresh()
         return rx.toast.success(f"Test queued for {recipient}.")
+
+
+def _after_colon(sentence: str) -> str:
+    """The sentence as it reads after "Launch: " beside the controls."""
+    return sentence[:1].lower() + sentence[1:]
 
 
 def _queue_proof(journey_id: int, node_id: str, to: str, customer: str) -> tuple[str, str, str]:

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from engine.intake import IdentifyMessage, ingest
+from engine.intake import IdentifyMessage, TrackMessage, ingest
 from engine.journeys import archive_journey, create_journey, get_journey, list_journeys, save_draft
 from engine.map.starters import load_template
 from engine.runtime import StopMode, stop_journey
 from engine.store import JourneyStatus, Role, session_scope
 from tests.e2e.conftest import email_of
+from tests.engine_factories import event_trigger, journey_map, node, publish_and_launch
 from tests.integration.servers import ReceivedMail, SmtpTestServer
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +81,7 @@ def test_a_marketer_tests_publishes_and_launches_from_the_list(
     launch = page.get_by_role("button", name="Launch", exact=True)
     expect(launch).to_be_disabled(timeout=TIMEOUT_MS)
     expect(page.get_by_role("button", name="Stop now", exact=True)).to_be_disabled()
-    expect(page.get_by_test_id("launch-reason")).to_contain_text("Publish a version first")
+    expect(page.get_by_test_id("launch-reason")).to_contain_text("publish a version first")
     expect(page.get_by_test_id("stop-now-reason")).to_contain_text("no version has been published")
     page.screenshot(path=str(artifacts / "marketer_launch_unpublished.png"), full_page=True)
 
@@ -101,7 +102,7 @@ def test_a_marketer_tests_publishes_and_launches_from_the_list(
     expect(page.get_by_text("v1 ·")).to_be_visible(timeout=TIMEOUT_MS)
     expect(launch).to_be_enabled(timeout=TIMEOUT_MS)
     expect(page.get_by_role("button", name="Publish draft")).to_be_disabled()
-    expect(page.get_by_test_id("publish-reason")).to_contain_text("No changes since version 1")
+    expect(page.get_by_test_id("publish-reason")).to_contain_text("no changes since version 1")
 
     confirm(page, "Launch")
     expect(page.get_by_test_id("journey-status")).to_have_text("live", timeout=TIMEOUT_MS)
@@ -127,15 +128,36 @@ def test_a_marketer_tests_publishes_and_launches_from_the_list(
     page.screenshot(path=str(artifacts / "marketer_launch_live.png"), full_page=True)
 
 
+LONG_BODY = "Hello {{ profile.first_name }}, " + "here is everything about your order. " * 12
+
+
 def test_a_customer_is_found_by_part_of_their_email_and_picked_from_a_list(
-    signed_in_as: Callable[[Role], Page], e2e_database: str, artifacts: Path
+    signed_in_as: Callable[[Role], Page], journey_id: int, e2e_database: str, artifacts: Path
 ) -> None:
+    # A live journey of the test's own (stopped and archived with the fixture's) that greets whoever signs up.
+    doc = journey_map(
+        [
+            event_trigger("signed_up_pick"),
+            node(
+                "greet",
+                "send",
+                title="Welcome email",
+                channel="email",
+                content={"subject": "Welcome", "body": LONG_BODY},
+            ),
+            node("later", "wait", title="Wait a day", duration="P1D"),
+        ],
+        [("entry", "greet"), ("greet", "later")],
+        name=f"{PREFIX}: greeting",
+    )
     with session_scope(e2e_database) as session:
+        publish_and_launch(session, doc)
         ingest(
             session=session,
             messages=[
                 IdentifyMessage(userId="pick-1", traits={"email": "pick.one@shop.example", "first_name": "Piper"}),
                 IdentifyMessage(userId="pick-2", traits={"email": "pick.two@shop.example", "first_name": "Pat"}),
+                TrackMessage(userId="pick-1", event="signed_up_pick"),
             ],
         )
     page = signed_in_as(Role.MARKETER)
@@ -154,5 +176,13 @@ def test_a_customer_is_found_by_part_of_their_email_and_picked_from_a_list(
     page.screenshot(path=str(artifacts / "marketer_customer_matches.png"), full_page=True)
     matches.filter(has_text="pick.one@shop.example").click()
     expect(page.get_by_role("heading", name="pick-1")).to_be_visible(timeout=TIMEOUT_MS)
-    expect(page.get_by_test_id("timeline-item").first).to_contain_text("identify")
+    # Steps are named by their cards' titles, and the message's whole text is a click away.
+    timeline = page.get_by_test_id("timeline-item")
+    expect(timeline.filter(has_text="entered Wait a day")).to_have_count(1, timeout=TIMEOUT_MS)
+    message = timeline.filter(has_text="Welcome email (email)")
+    expect(message).to_contain_text("…")
+    page.screenshot(path=str(artifacts / "marketer_customer_collapsed.png"), full_page=True)
+    expect(page.get_by_role("cell", name="Wait a day")).to_be_visible()
+    message.locator("summary").click()
+    expect(message).to_contain_text(("here is everything about your order. " * 12).strip())
     page.screenshot(path=str(artifacts / "marketer_customer.png"), full_page=True)
