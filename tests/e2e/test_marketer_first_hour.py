@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from engine.intake import IdentifyMessage, TrackMessage, ingest
 from engine.journeys import archive_journey, create_journey, get_journey, list_journeys, save_draft
@@ -56,6 +56,16 @@ def mail_to(server: SmtpTestServer, address: str, *, timeout: float = 30) -> Rec
     raise AssertionError(f"no mail to {address} arrived; the server holds {len(server.messages)} message(s)")
 
 
+def refresh_until(page: Page, rows: Locator) -> None:
+    """Recent messages are read when the page refreshes them: the dispatcher settles a test within seconds."""
+    for _ in range(60):
+        if rows.count():
+            return
+        page.get_by_role("button", name="Refresh").click()
+        page.wait_for_timeout(500)
+    expect(rows.first).to_be_visible()
+
+
 def confirm(page: Page, action: str) -> None:
     page.get_by_role("button", name=action, exact=True).first.click()
     page.get_by_role("alertdialog").get_by_role("button", name=action, exact=True).click()
@@ -96,6 +106,16 @@ def test_a_marketer_tests_publishes_and_launches_from_the_list(
     text = mail.message.get_body(("plain",))
     assert text is not None
     assert "Hi Test Alex" in text.get_content()
+
+    # An SMS test with no SMS provider set up is stored by the sandbox, and shown as not sent.
+    page.get_by_label("Message").click()
+    page.get_by_role("option", name=re.compile(r"\(sms\)$")).click()
+    send_to.fill("+1 555 0177")
+    page.get_by_role("button", name="Send test").click()
+    expect(page.get_by_test_id("proof-preview")).to_contain_text("[TEST]", timeout=TIMEOUT_MS)
+    sms_row = page.get_by_role("row").filter(has_text="+1 555 0177")
+    refresh_until(page, sms_row.filter(has_text="sandbox (not sent)"))
+    expect(sms_row).not_to_contain_text("delivered")
 
     # Publishing makes Launch possible; with nothing changed since, Publish is disabled and says so.
     page.get_by_role("button", name="Publish draft").click()
