@@ -17,7 +17,7 @@ from engine.journeys import (
     save_draft,
 )
 from engine.map.starters import load_template
-from engine.runtime import LifecycleError, launch_journey
+from engine.runtime import LifecycleError, action_blocker, launch_journey, publish_consequence
 from engine.store import JourneyStatus
 
 
@@ -66,3 +66,23 @@ def test_a_draft_has_unpublished_changes_until_published_and_again_after_an_edit
 
     publish_journey(session=session, journey_id=journey_id)
     assert not has_unpublished_changes(session=session, journey_id=journey_id)
+
+
+def test_the_controls_say_why_they_are_off_and_what_publishing_a_running_journey_does(session: Session) -> None:
+    journey_id = cart_journey(session)
+    journey = get_journey(session=session, journey_id=journey_id)
+
+    assert "Publish a version first" in (action_blocker(journey, "launch", published=False) or "")
+    assert "no version has been published" in (action_blocker(journey, "stop", published=False) or "")
+    assert publish_consequence(journey, latest=0) is None
+
+    publish_journey(session=session, journey_id=journey_id)
+    assert action_blocker(journey, "launch", published=True) is None
+    assert "has not been launched" in (action_blocker(journey, "stop", published=True) or "")
+
+    launch_journey(session=session, journey_id=journey_id, actor="maria")
+    assert action_blocker(journey, "stop", published=True) is None
+    assert action_blocker(journey, "launch", published=True) == "The journey is already live."
+    consequence = publish_consequence(journey, latest=1) or ""
+    assert "Customers already inside stay on version 1" in consequence
+    assert "enter from now on follow version 2" in consequence
