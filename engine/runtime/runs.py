@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, literal, select
 from sqlmodel import Session, col
 
+from engine.runtime.customers import message_status_label
 from engine.runtime.decisions import EndReason
 from engine.store import (
     Enrollment,
@@ -34,6 +35,8 @@ class MessageView(BaseModel):
     subject: str
     body: str
     status: MessageStatus
+    # The status as people read it: "sandbox (not sent)" for what the sandbox took, never "delivered".
+    shown_status: str
     reason: str
     attempts: int
     created_at: datetime
@@ -83,6 +86,7 @@ def _message_view(message: OutboxMessage) -> MessageView:
         subject=message.subject,
         body=message.body,
         status=message.status,
+        shown_status=message_status_label(message.status.value, message.reason),
         reason=message.reason,
         attempts=message.attempts,
         created_at=message.created_at,

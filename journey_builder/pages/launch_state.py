@@ -20,7 +20,7 @@ from engine.journeys import (
     publish_journey,
 )
 from engine.map import Channel, PausePolicy, SendNode
-from engine.runtime import lifecycle, message_status_label, runs
+from engine.runtime import lifecycle, runs
 from engine.store import Journey, session_scope
 from journey_builder.auth import acting, requires, viewing
 from journey_builder.routes import journey_editor, journey_id_in, journey_map_kpis
@@ -184,7 +184,7 @@ class LaunchState(rx.State):
                 node=titles.get(m.node_id, m.node_id),
                 channel=m.channel,
                 recipient=m.recipient,
-                status=message_status_label(m.status.value, m.reason),
+                status=m.shown_status,
                 reason=m.reason,
                 attempts=m.attempts,
                 at=f"{m.created_at:%Y-%m-%d %H:%M:%S}",

@@ -8,12 +8,13 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from engine.delivery import TEST_MARK, ProofError, dispatch_due, make_proof, send_proof
+from engine.delivery.channels import SandboxSender
 from engine.intake import IdentifyMessage, ingest
 from engine.journeys import create_journey, seed_starters
 from engine.map import Channel
 from engine.map.starters import load_template
-from engine.runtime import find_customer, pause_journey
-from engine.store import Enrollment, Event, MessageStatus, OutboxMessage, Transition, session_scope
+from engine.runtime import find_customer, pause_journey, run_overview
+from engine.store import Enrollment, Event, MessageStatus, OutboxMessage, Transition, session_scope, utc_now
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch
 from tests.unit.delivery.test_dispatcher import RecordingSender, sessions
 
@@ -174,3 +175,15 @@ def test_the_dispatcher_sends_a_typed_address_proof_of_a_paused_journey_unmarked
     with session_scope(db_url) as check:
         statuses = check.execute(select(OutboxMessage.status)).scalars().all()
     assert statuses == [MessageStatus.DELIVERED] * 2
+
+
+def test_a_test_the_sandbox_took_reads_as_not_sent_in_launch_control(session: Session, db_url: str) -> None:
+    journey_id = cart_journey(session)
+    send_proof(session=session, journey_id=journey_id, node_id="sms_last_call", to="+1 555 0100")
+    session.commit()
+
+    dispatch_due(sessions=sessions(db_url), senders={Channel.SMS: SandboxSender()}, now=utc_now)
+
+    with session_scope(db_url) as check:
+        (message,) = run_overview(session=check, journey_id=journey_id).recent_messages
+    assert (message.status, message.shown_status) == (MessageStatus.DELIVERED, "sandbox (not sent)")
