@@ -234,15 +234,14 @@ def publish_journey(*, session: Session, journey_id: int, published_by: str | No
     return version
 
 
-def latest_published_map(*, session: Session, journey_id: int) -> JourneyMap | None:
-    """The map of the journey's newest version, or None before its first publish."""
-    stored = session.execute(
-        select(col(JourneyVersion.map))
+def _newest_version(session: Session, journey_id: int) -> tuple[int, JourneyMap] | None:
+    row = session.execute(
+        select(col(JourneyVersion.number), col(JourneyVersion.map))
         .where(col(JourneyVersion.journey_id) == journey_id)
         .order_by(col(JourneyVersion.number).desc())
         .limit(1)
-    ).scalar_one_or_none()
-    return None if stored is None else JourneyMap.model_validate(stored)
+    ).one_or_none()
+    return None if row is None else (row[0], JourneyMap.model_validate(row[1]))
 
 
 def has_unpublished_changes(*, session: Session, journey_id: int) -> bool:
@@ -250,10 +249,19 @@ def has_unpublished_changes(*, session: Session, journey_id: int) -> bool:
 
     Both are compared as parsed documents, so a difference in how the JSON was stored is no change.
     """
-    published = latest_published_map(session=session, journey_id=journey_id)
-    if published is None:
-        return True
-    return draft_of(get_journey(session=session, journey_id=journey_id)) != published
+    newest = _newest_version(session, journey_id)
+    return newest is None or draft_of(get_journey(session=session, journey_id=journey_id)) != newest[1]
+
+
+def publish_blocker(*, session: Session, journey_id: int) -> str | None:
+    """Why publishing the journey now would be refused or pointless, in a sentence; None when it is worth doing."""
+    journey = get_journey(session=session, journey_id=journey_id)
+    if journey.archived_at is not None:
+        return "The journey is archived; restore it from the journeys list first."
+    newest = _newest_version(session, journey_id)
+    if newest is not None and draft_of(journey) == newest[1]:
+        return f"No changes since version {newest[0]}; edit the map to publish a new version."
+    return None
 
 
 def seed_starters(*, session: Session) -> list[Journey]:

@@ -16,7 +16,7 @@ from engine.journeys import (
     JourneyNotFoundError,
     draft_of,
     get_journey,
-    has_unpublished_changes,
+    publish_blocker,
     publish_journey,
 )
 from engine.map import Channel, PausePolicy, SendNode
@@ -143,13 +143,13 @@ class LaunchState(rx.State):
                 doc = draft_of(journey)
                 overview = runs.run_overview(session=session, journey_id=self.journey_id)
                 history = runs.versions(session=session, journey_id=self.journey_id)
-                changed = has_unpublished_changes(session=session, journey_id=self.journey_id)
+                publish_blocked = publish_blocker(session=session, journey_id=self.journey_id)
         except JourneyNotFoundError:
             self.not_found = True
             return
         self.not_found = False
         self.name, self.status = journey.name, journey.status.value
-        self._controls(journey, latest=history[0].number if history else 0, changed=changed)
+        self._controls(journey, latest=history[0].number if history else 0, publish_blocked=publish_blocked)
         titles = {n.id: n.title or n.id for n in doc.nodes}
         self.versions = [
             VersionRow(
@@ -204,14 +204,9 @@ class LaunchState(rx.State):
         if self.proof_node not in {c.node_id for c in self.message_choices}:
             self.proof_node = self.message_choices[0].node_id if self.message_choices else ""
 
-    def _controls(self, journey: Journey, *, latest: int, changed: bool) -> None:
+    def _controls(self, journey: Journey, *, latest: int, publish_blocked: str | None) -> None:
         published = latest > 0
-        if journey.archived_at is not None:
-            self.publish_blocked = "the journey is archived; restore it from the journeys list first."
-        elif not changed:
-            self.publish_blocked = f"no changes since version {latest}; edit the map to publish a new version."
-        else:
-            self.publish_blocked = ""
+        self.publish_blocked = _after_colon(publish_blocked or "")
         self.next_version = latest + 1
         self.publish_warning = lifecycle.publish_consequence(journey, latest=latest) or ""
         blocked = {

@@ -12,6 +12,7 @@ from engine.journeys import (
     create_journey,
     get_journey,
     has_unpublished_changes,
+    publish_blocker,
     publish_journey,
     restore_journey,
     save_draft,
@@ -38,6 +39,7 @@ def test_an_archived_journey_cannot_be_published_or_launched_until_restored(sess
         launch_journey(session=session, journey_id=journey_id, actor="maria")
     assert get_journey(session=session, journey_id=journey_id).status is JourneyStatus.DRAFT
 
+    assert "archived" in (publish_blocker(session=session, journey_id=journey_id) or "")
     restore_journey(session=session, journey_id=journey_id, actor="dana")
     assert publish_journey(session=session, journey_id=journey_id).number == 2
     assert launch_journey(session=session, journey_id=journey_id, actor="maria").status is JourneyStatus.LIVE
@@ -51,8 +53,12 @@ def test_a_draft_has_unpublished_changes_until_published_and_again_after_an_edit
     journey_id = cart_journey(session)
     assert has_unpublished_changes(session=session, journey_id=journey_id)
 
+    assert publish_blocker(session=session, journey_id=journey_id) is None
     publish_journey(session=session, journey_id=journey_id)
     assert not has_unpublished_changes(session=session, journey_id=journey_id)
+    assert publish_blocker(session=session, journey_id=journey_id) == (
+        "No changes since version 1; edit the map to publish a new version."
+    )
 
     journey = get_journey(session=session, journey_id=journey_id)
     doc = load_template("cart_abandonment")
