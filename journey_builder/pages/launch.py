@@ -348,6 +348,7 @@ def _proof() -> rx.Component:
             spacing="3",
             align="end",
             wrap="wrap",
+            margin_top="0.75em",
         ),
         rx.cond(
             LaunchState.proof_preview != "",
