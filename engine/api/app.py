@@ -49,6 +49,14 @@ class StopRequest(BaseModel):
     mode: lifecycle.StopMode = lifecycle.StopMode.NOW
 
 
+class UnprocessableAnswer(BaseModel):
+    """What a 422 carries: a request the schema refuses (``detail`` lists why, as FastAPI's own answer does) or a
+    draft that does not compile (``detail`` says so and ``problems`` lists the compiler's findings)."""
+
+    detail: str | list[dict[str, Any]]
+    problems: list[dict[str, Any]] | None = None
+
+
 def create_api(database_url: str | None = None) -> FastAPI:
     api = FastAPI(title="Journey Builder API", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
 
@@ -136,7 +144,8 @@ def create_api(database_url: str | None = None) -> FastAPI:
         )
         return committed(session, {"id": journey.id, "revision": journey.revision})
 
-    @api.post("/api/journeys/{journey_id}/publish", tags=["lifecycle"])
+    # Documented because a draft that does not compile is a 422 of its own shape beside FastAPI's validation one.
+    @api.post("/api/journeys/{journey_id}/publish", tags=["lifecycle"], responses={422: {"model": UnprocessableAnswer}})
     def publish(
         journey_id: JourneyId, session: SessionArg, who: Annotated[str, Depends(actor(Action.PUBLISH))]
     ) -> dict[str, Any]:

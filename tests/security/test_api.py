@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 from starlette.middleware.cors import CORSMiddleware
 
@@ -40,7 +41,10 @@ class Api:
         return self.client.request(method, path, json=body, headers=headers, **options)
 
     def create(self, name: str = "Welcome", description: str = "") -> int:
-        response = self.call("POST", "/api/journeys", waiting_map(name, description))
+        return self.create_raw(waiting_map(name, description))
+
+    def create_raw(self, doc: dict[str, Any]) -> int:
+        response = self.call("POST", "/api/journeys", doc)
         assert response.status_code == 201, response.text
         return int(response.json()["id"])
 
@@ -70,6 +74,21 @@ def api(db_url: str) -> Iterator[Api]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def both(request: pytest.FixtureRequest) -> Iterator[Api]:
     yield from _api(request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url"))
+
+
+def test_publishing_a_draft_that_does_not_compile_answers_the_documented_422(api: Api) -> None:
+    # Found by schemathesis: the compiler's 422 carried a text ``detail`` where the document promised FastAPI's list.
+    broken = journey_map([node("hold", "wait", duration="P1D")], [], name="No trigger")
+    journey_id = api.create_raw(broken.model_dump(mode="json"))
+
+    response = api.call("POST", f"/api/journeys/{journey_id}/publish")
+
+    assert response.status_code == 422, response.text
+    document = api.client.get("/api/openapi.json").json()
+    documented = document["paths"]["/api/journeys/{journey_id}/publish"]["post"]["responses"]["422"]
+    schema = {**documented["content"]["application/json"]["schema"], "components": document["components"]}
+    jsonschema_rs.validate(schema, response.json())
+    assert response.json()["problems"]
 
 
 # --- ids past what the databases hold -------------------------------------------------------------------------
