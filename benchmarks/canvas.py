@@ -52,11 +52,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.accounts import create_user, sign_in  # noqa: E402
-from engine.journeys import create_journey  # noqa: E402
+from engine.journeys import create_journey, get_journey  # noqa: E402
 from engine.map import Edge, JourneyMap, NodeKind, Position, Stage  # noqa: E402
 from engine.map import edits as map_edits  # noqa: E402
 from engine.store import Role, session_scope, upgrade_database  # noqa: E402
 from journey_builder.auth import SESSION_COOKIE  # noqa: E402
+from journey_builder.canvas.drawing import DraftCache  # noqa: E402
 
 REFERENCE = ROOT / "benchmarks" / "reference"
 CHROMIUM_ARGS = [
@@ -193,7 +194,18 @@ def running_app(database_url: str, log: Path) -> Iterator[str]:
         "JOURNEY_ENGINE": "off",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-    command = ["reflex", "run", "--env", "prod", "--frontend-port", str(port), "--backend-port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "reflex",
+        "run",
+        "--env",
+        "prod",
+        "--frontend-port",
+        str(port),
+        "--backend-port",
+        str(port),
+    ]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -251,6 +263,10 @@ class Opened:
     most_drawn: int
     js_gzip_bytes: int
     js_files: int
+    # From the page's first event (hydrate and load) sent to the map's arrival, as the browser sees it.
+    server_ms: float | None
+    # Socket.io frames the page sent, kept while the page stays open.
+    sent: list[str]
 
 
 @dataclass
@@ -266,6 +282,24 @@ def open_map(page: Page, url: str, n: int, timeout_ms: int) -> Opened:
     page.on(
         "response", lambda response: scripts.append(response) if response.request.resource_type == "script" else None
     )
+    sent: list[str] = []
+    asked: list[float] = []
+    answered: list[float] = []
+
+    def on_sent(payload: str | bytes) -> None:
+        sent.append(str(payload))
+        if not asked and str(payload).startswith("42"):
+            asked.append(time.perf_counter())
+
+    def on_received(payload: str | bytes) -> None:
+        if not answered and '"drawing' in str(payload):
+            answered.append(time.perf_counter())
+
+    def on_socket(socket: WebSocket) -> None:
+        socket.on("framesent", on_sent)
+        socket.on("framereceived", on_received)
+
+    page.on("websocket", on_socket)
     separator = "&" if "?" in url else "?"
     page.goto(f"{url}{separator}expect={n}")
     drawn: float | None = None
@@ -279,19 +313,13 @@ def open_map(page: Page, url: str, n: int, timeout_ms: int) -> Opened:
     for response in scripts:
         with contextlib.suppress(Exception):
             bodies.append(response.body())
-    return Opened(
-        drawn, int(page.evaluate("window.__mostDrawn")), sum(len(gzip.compress(b, 6)) for b in bodies), len(bodies)
-    )
+    server = (answered[0] - asked[0]) * 1000 if asked and answered else None
+    most = int(page.evaluate("window.__mostDrawn"))
+    return Opened(drawn, most, sum(len(gzip.compress(b, 6)) for b in bodies), len(bodies), server, sent)
 
 
-def move_around(page: Page, seconds: float) -> Moved:
-    sent: list[str] = []
-
-    def on_socket(socket: WebSocket) -> None:
-        socket.on("framesent", lambda payload: sent.append(str(payload)))
-
-    # The socket opened with the page; frames are counted from here on.
-    page.on("websocket", on_socket)
+def move_around(page: Page, seconds: float, sent: list[str]) -> Moved:
+    """Drag the card nearest the centre, then pan; ``sent`` fills with the frames the page sends."""
     page.wait_for_timeout(300)
     (x, y), (cx, cy) = page.evaluate(NEAREST_CARD)
     steps = max(5, int(seconds * 50))
@@ -359,11 +387,26 @@ def measure_moves(
     for _ in range(repeat):
         context = session_context(browser, app, secret)
         page = context.new_page()
-        open_map(page, url, n, timeout_ms=max(20_000, n * 30))
+        opened = open_map(page, url, n, timeout_ms=max(20_000, n * 30))
         page.wait_for_timeout(500)
-        runs.append(move_around(page, seconds))
+        runs.append(move_around(page, seconds, opened.sent))
         context.close()
     return runs
+
+
+def server_open_ms(database_url: str, journey_id: int) -> tuple[float, float]:
+    """The editor's own work to open a map (read, parse, compile, draw; as EditorState.load_journey does through
+    journey_builder.canvas.drawing), in this process: the first time and again, unchanged."""
+    cache = DraftCache()
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        with session_scope(database_url) as session:
+            journey = get_journey(session=session, journey_id=journey_id)
+            key, doc, _ = cache.opened(journey.draft_map)
+        cache.drawing(key, doc, "")
+        times.append((time.perf_counter() - start) * 1000)
+    return times[0], times[1]
 
 
 def ratio(product: float | None, plain: float | None) -> str:
@@ -380,6 +423,9 @@ def report_open(n: int, product: list[Opened], plain: list[Opened]) -> None:
     p_ms, p_text = drawn(product)
     r_ms, r_text = drawn(plain)
     print(f"{'navigation to all drawn, ' + str(n) + ' cards':<44}{p_text:>22}{r_text:>22}{ratio(p_ms, r_ms):>8}")
+    answers = [run.server_ms for run in product if run.server_ms is not None]
+    if answers:
+        print(f"{'  of which: first event to the map back':<44}{f'{median(answers):.0f} ms':>22}{'-':>22}{'':>8}")
 
 
 def main() -> None:
@@ -454,6 +500,8 @@ def main() -> None:
             r_kb = median([run.js_gzip_bytes for run in first_load[1]]) / 1000
             p_files = max(run.js_files for run in first_load[0])
             r_files = max(run.js_files for run in first_load[1])
+            first, again = server_open_ms(database_url, journeys[max(sizes)])
+            print(f"{f'server: open {max(sizes)} cards, first / again':<44}{f'{first:.0f} / {again:.0f} ms':>22}")
             print(
                 f"{'JavaScript on first load (gzip)':<44}{f'{p_kb:.0f} kB in {p_files} files':>22}"
                 f"{f'{r_kb:.0f} kB in {r_files} files':>22}{ratio(p_kb, r_kb):>8}"
