@@ -57,7 +57,7 @@ const MIN_ZOOM = 0.01;
 // covers a lane or the emotion curve: beside them when the map is tall, above them when it is wide.
 const FIT_LEFT_PX = 56;
 const FIT_RIGHT_PX = 184;
-const FIT_BOTTOM_PX = 140;
+const FIT_BOTTOM_PX = 160;
 const FIT_MARGIN_PX = 12;
 
 const KIND_COLOURS = {
@@ -127,8 +127,9 @@ function Face({ emotion, size = 20 }) {
   );
 }
 
-// Below this zoom a card's small print is unreadable; it is drawn as a bold title block instead.
-const OVERVIEW_ZOOM = 0.45;
+// Below this zoom a card's 13-pixel title would be drawn under 8 pixels, too small to read: the card is drawn
+// as its title in large type on its kind's colour instead (and the stage names along the top of the pane).
+const OVERVIEW_ZOOM = 0.6;
 const overviewSelector = (state) => state.transform[2] < OVERVIEW_ZOOM;
 
 function NodeKpi({ figures }) {
