@@ -288,7 +288,8 @@ def open_map(page: Page, url: str, n: int, timeout_ms: int) -> Opened:
 
     def on_sent(payload: str | bytes) -> None:
         sent.append(str(payload))
-        if not asked and str(payload).startswith("42"):
+        # Reflex sends its first event (hydrate and load) inside the namespace's connect packet.
+        if not asked and '"event"' in str(payload):
             asked.append(time.perf_counter())
 
     def on_received(payload: str | bytes) -> None:
