@@ -514,8 +514,11 @@ function Flow(props) {
   // those off-screen, the image is taken, and the canvas goes back as it was.
   const exportPng = useCallback(() => {
     setExporting(true);
-    const frames = () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-    return frames()
+    // Two frames to draw the full cards, a moment for React Flow to measure them and move the edges.
+    const drawn = () => new Promise((resolve) => {
+      requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 80)));
+    });
+    return drawn()
       .then(() => downloadPng(flow, fileName))
       .finally(() => setExporting(false));
   }, [flow, fileName]);

@@ -153,6 +153,13 @@ def test_the_demo_journey_opens_readable(
     for title in page.locator(".jc-overview-title").all():
         assert title.evaluate("el => el.scrollHeight <= el.clientHeight + 1"), title.inner_text()
 
+    # The PNG shows full cards (titles, pain points, emotion faces) whatever the zoom; the overview comes back.
+    with page.expect_download() as download:
+        page.locator("#jc-export-png").click()
+    download.value.save_as(artifacts / "editor_demo_export.png")
+    assert (artifacts / "editor_demo_export.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    expect(page.locator(".jc-card-overview")).to_have_count(len(doc.nodes))
+
     # With room to draw them (a larger window), full cards, titles wrapped rather than cut.
     page.set_viewport_size({"width": 1920, "height": 1080})
     expect(page.locator(".jc-card-overview")).to_have_count(0)
