@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page, WebSocket, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, WebSocket, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -70,7 +70,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1280, "height": 800}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 LANES = 10
 KINDS = [NodeKind.TOUCHPOINT, NodeKind.SEND, NodeKind.WAIT, NodeKind.TOUCHPOINT, NodeKind.SEND]
 EMAIL = "bench@canvas.example.com"
@@ -106,7 +106,7 @@ FRAME_COUNTER = """
 })
 """
 
-# The visible card nearest the pane's centre (its head, where a drag starts) and the pane's centre.
+# The head (where a drag starts) of the card nearest the pane's centre, among those wholly in view.
 NEAREST_CARD = """
 () => {
   const pane = document.querySelector(".react-flow__pane").getBoundingClientRect();
@@ -117,7 +117,7 @@ NEAREST_CARD = """
     .filter((r) => r.top > pane.top && r.bottom < pane.bottom);
   const distance = (r) => Math.hypot(centre(r)[0] - cx, centre(r)[1] - cy);
   const best = rects.reduce((b, r) => (distance(r) < distance(b) ? r : b));
-  return [centre(best), [cx, cy]];
+  return centre(best);
 }
 """
 
@@ -322,12 +322,15 @@ def open_map(page: Page, url: str, n: int, timeout_ms: int) -> Opened:
 def move_around(page: Page, seconds: float, sent: list[str]) -> Moved:
     """Drag the card nearest the centre, then pan; ``sent`` fills with the frames the page sends."""
     page.wait_for_timeout(300)
-    (x, y), (cx, cy) = page.evaluate(NEAREST_CARD)
+    x, y = page.evaluate(NEAREST_CARD)
     steps = max(5, int(seconds * 50))
 
     page.mouse.move(x, y)
     page.mouse.down()
-    events = lambda: sum(frame.startswith("42") for frame in sent)  # noqa: E731 - socket.io event frames
+
+    def events() -> int:
+        return sum(frame.startswith("42") for frame in sent)  # socket.io event frames
+
     before = events()
     fps = page.evaluate_handle(FRAME_COUNTER, seconds * 1000)
     for step in range(steps):
@@ -339,9 +342,7 @@ def move_around(page: Page, seconds: float, sent: list[str]) -> Moved:
     page.wait_for_timeout(800)
     at_drop = events() - before - during
 
-    # Pan from an empty spot of the pane: below the cards' row nearest the centre, between two cards.
-    page.mouse.move(cx, cy)
-    page.mouse.wheel(0, 0)
+    # Pan from an empty spot of the pane: its bottom-left corner, which the fit keeps clear of the map.
     start = page.evaluate(
         """() => { const r = document.querySelector('.react-flow__pane').getBoundingClientRect();
                   return [r.left + 8, r.bottom - 8]; }"""
