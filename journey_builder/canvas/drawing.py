@@ -23,7 +23,7 @@ from engine.map import JourneyMap
 
 from . import view
 
-CACHED_DRAFTS = 32
+CACHED_DRAFTS = 16
 
 
 def content_key(draft: dict[str, Any]) -> str:
