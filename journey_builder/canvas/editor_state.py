@@ -99,9 +99,14 @@ class EditorState(rx.State):
 
     @property
     def doc(self) -> JourneyMap:
-        if self._doc is None:
+        doc = self._doc
+        if doc is None:
             raise RuntimeError("no journey is open")
-        return self._doc
+        # Inside an event Reflex hands out state values wrapped in a proxy that watches for mutation, and wraps
+        # again every node and field read through it: reading a 1,000-card map that way cost more than the rest of
+        # opening it. The document is frozen (an edit replaces it), so the bare object is safe to read.
+        bare: JourneyMap = getattr(doc, "__wrapped__", doc)
+        return bare
 
     def _refresh(self, opened: tuple[str, tuple[Problem, ...]] | None = None) -> None:
         """Redraw from the document; ``opened`` is the key and problems of a draft just read from storage."""
@@ -131,7 +136,7 @@ class EditorState(rx.State):
         """
         if refusal := await refusal_if_view_only(self):
             return refusal
-        if doc == self._doc:
+        if doc == self.doc:
             return None
         self._undo = [*self._undo[-HISTORY_LIMIT:], self.doc]
         self._redo = []
