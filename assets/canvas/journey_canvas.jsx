@@ -4,6 +4,9 @@
 // committed (drag stop, connect, delete, drop, copy/paste, undo/redo). Everything the cards show
 // comes from the server's props, so the document on the server stays the single source of truth.
 //
+// The map arrives as one JSON text (cards, edges, lanes), parsed once per change; a card whose
+// fields did not change keeps its node object, so React Flow and the memoised card skip it.
+//
 // The KPI overlay arrives as its own prop and is laid over the drawn map (a context for the
 // cards and lanes, a memo for the edges), so a refresh never rebuilds the nodes: positions,
 // selection and the viewport stay where they are.
@@ -46,6 +49,16 @@ const IDLE_STROKE = "#cbd5e1";
 
 // The overlay's figures while it is on, else null.
 const KpiContext = createContext(null);
+// True while a PNG is being drawn: every card in full, whatever the zoom, and none left out as off-screen.
+const ExportContext = createContext(false);
+// Below this zoom the whole map may be made to fit; small enough for maps of thousands of cards.
+const MIN_ZOOM = 0.01;
+// Screen room kept free at fit so that neither the zoom controls (bottom left) nor the minimap (bottom right)
+// covers a lane or the emotion curve: beside them when the map is tall, above them when it is wide.
+const FIT_LEFT_PX = 56;
+const FIT_RIGHT_PX = 184;
+const FIT_BOTTOM_PX = 160;
+const FIT_MARGIN_PX = 12;
 
 const KIND_COLOURS = {
   trigger: "#16a34a",
@@ -114,8 +127,9 @@ function Face({ emotion, size = 20 }) {
   );
 }
 
-// Below this zoom a card's small print is unreadable; it is drawn as a bold title block instead.
-const OVERVIEW_ZOOM = 0.45;
+// Below this zoom a card's 13-pixel title would be drawn under 8 pixels, too small to read: the card is drawn
+// as its title in large type on its kind's colour instead (and the stage names along the top of the pane).
+const OVERVIEW_ZOOM = 0.6;
 const overviewSelector = (state) => state.transform[2] < OVERVIEW_ZOOM;
 
 function NodeKpi({ figures }) {
@@ -129,7 +143,8 @@ function NodeKpi({ figures }) {
 
 const CardNode = memo(function CardNode({ data, selected }) {
   const accent = KIND_COLOURS[data.kind] || "#64748b";
-  const overview = useStore(overviewSelector);
+  const exporting = useContext(ExportContext);
+  const overview = useStore(overviewSelector) && !exporting;
   const kpi = useContext(KpiContext);
   const figures = kpi ? kpi.nodes[data.id] : null;
   const classes = ["jc-card"];
@@ -188,7 +203,7 @@ const LaneNode = memo(function LaneNode({ data }) {
   const figures = kpi ? kpi.stages[data.id] : null;
   return (
     <div className={`jc-lane ${data.index % 2 ? "jc-lane-odd" : ""}`} style={{ height: data.height }}
-      data-testid="stage-lane">
+      data-testid="stage-lane" data-stage={data.id}>
       {figures ? <StageKpi stageId={data.id} figures={figures} /> : null}
       <div className="jc-lane-head">
         <h3 className="jc-lane-name">{data.name}</h3>
@@ -246,6 +261,34 @@ const CurveNode = memo(function CurveNode({ data }) {
 
 const NODE_TYPES = { card: CardNode, lane: LaneNode, curve: CurveNode };
 
+// In the overview the lanes' own headers are too small to read, so the stage names are drawn at a
+// readable size along the top of the pane, each over its lane and moving with it.
+function StageStrip({ lanes }) {
+  const overview = useStore(overviewSelector);
+  const [tx, , zoom] = useStore((state) => state.transform, (a, b) => a[0] === b[0] && a[2] === b[2]);
+  if (!overview || !lanes.length) return null;
+  return (
+    <div className="jc-stage-strip" data-testid="stage-strip" aria-hidden="true">
+      {lanes.map((lane, index) => (
+        <div key={lane.id} className="jc-stage-strip-name" title={lane.name}
+          style={{ left: tx + (index * LANE_WIDTH + LANE_INSET) * zoom, width: (LANE_WIDTH - 2 * LANE_INSET) * zoom }}>
+          {lane.name}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+// Stable, so the minimap does not redraw every node at each mouse move of a drag.
+function miniMapColour(node) {
+  return node.type === "card" ? KIND_COLOURS[node.data.kind] || "#94a3b8" : "rgba(226,232,240,0.6)";
+}
+
+function sameCard(a, b) {
+  for (const key in a) if (a[key] !== b[key]) return false;
+  return true;
+}
+
 // An edge customers took, while the overlay is on: drawn like the others (smooth steps), its
 // share as an HTML label. On a vertical edge between stacked cards the label sits beside the
 // line, so it covers neither the line nor the arrow in the short gap.
@@ -276,8 +319,11 @@ function laneHeight(cards) {
   return Math.max(640, bottom + 200);
 }
 
-function buildNodes(cards, lanes, selected) {
+// ``previous`` are the nodes drawn now: a card unchanged in data and position keeps its node (and with it
+// React Flow's measurements and the memoised card), so a drop or an edit redraws only what changed.
+function buildNodes(cards, lanes, selected, previous) {
   const height = laneHeight(cards);
+  const before = new Map(previous.map((node) => [node.id, node]));
   const background = lanes.map((lane, index) => ({
     id: `lane:${lane.id}`,
     type: "lane",
@@ -305,14 +351,20 @@ function buildNodes(cards, lanes, selected) {
         zIndex: -10,
       }]
     : [];
-  const front = cards.map((card) => ({
-    id: card.id,
-    type: "card",
-    position: { x: card.x, y: card.y },
-    data: card,
-    selected: selected.has(card.id),
-    style: { width: CARD_WIDTH },
-  }));
+  const front = cards.map((card) => {
+    const old = before.get(card.id);
+    if (old && old.type === "card" && old.position.x === card.x && old.position.y === card.y && sameCard(card, old.data)) {
+      return old;
+    }
+    return {
+      id: card.id,
+      type: "card",
+      position: { x: card.x, y: card.y },
+      data: card,
+      selected: selected.has(card.id),
+      style: { width: CARD_WIDTH },
+    };
+  });
   return [...background, ...curve, ...front];
 }
 
@@ -384,8 +436,11 @@ function downloadPng(flow, name) {
   });
 }
 
+const MINIMAP_STYLE = { width: 160, height: 110 };
+
 function Flow(props) {
   const { cards, edges: edgeViews, lanes, focus, fileName, kpi } = props;
+  const [exporting, setExporting] = useState(false);
   const readOnly = !!props.readOnly;
   const flow = useReactFlow();
   const selectedRef = useRef(new Set());
@@ -396,7 +451,7 @@ function Flow(props) {
   const [edges, setEdges, onEdgesChange] = useEdgesState([]);
 
   useEffect(() => {
-    setNodes(buildNodes(cards || [], lanes || [], selectedRef.current));
+    setNodes((current) => buildNodes(cards || [], lanes || [], selectedRef.current, current));
   }, [cards, lanes, setNodes]);
 
   useEffect(() => {
@@ -410,21 +465,30 @@ function Flow(props) {
 
   // Fitting to the lanes' known geometry rather than to measured nodes: with off-screen cards not
   // rendered, React Flow cannot measure them until they are in view.
+  const paneWidth = useStore((state) => state.width);
+  const paneHeight = useStore((state) => state.height);
+  const paneSize = useRef({ width: 0, height: 0 });
+  paneSize.current = { width: paneWidth, height: paneHeight };
+  // The whole map in the pane, clear of the zoom controls and the minimap (see FIT_*_PX).
   const fitMap = useCallback((duration) => {
     const all = cards || [];
-    // A little room on the right keeps the minimap off the last lane.
-    const width = Math.max(1, (lanes || []).length) * LANE_WIDTH + LANE_WIDTH / 2;
-    const height = laneHeight(all) + ((lanes || []).length ? CURVE_HEIGHT + 24 : 0);
-    // ... and a little on the left keeps the zoom controls off the first lane and the curve's title.
-    const left = LANE_WIDTH / 5;
-    const top = kpi ? STAGE_KPI_ROOM : 0;
-    flow.fitBounds({ x: -left, y: -top, width: width + left, height: height + top }, { padding: 0.04, duration });
+    const width = Math.max(1, (lanes || []).length) * LANE_WIDTH;
+    const height = laneHeight(all) + ((lanes || []).length ? CURVE_HEIGHT + 24 : 0) + (kpi ? STAGE_KPI_ROOM : 0);
+    const { width: paneW, height: paneH } = paneSize.current;
+    if (!(paneW > 0 && paneH > 0)) return;
+    const rooms = [
+      { left: FIT_LEFT_PX, w: paneW - FIT_LEFT_PX - FIT_RIGHT_PX, h: paneH - 2 * FIT_MARGIN_PX },
+      { left: FIT_MARGIN_PX, w: paneW - 2 * FIT_MARGIN_PX, h: paneH - FIT_MARGIN_PX - FIT_BOTTOM_PX },
+    ].map((room) => ({ ...room, zoom: Math.min(Math.max(40, room.w) / width, Math.max(40, room.h) / height) }));
+    const room = rooms[0].zoom >= rooms[1].zoom ? rooms[0] : rooms[1];
+    const zoom = Math.min(2, Math.max(MIN_ZOOM, room.zoom));
+    const x = room.left + (Math.max(40, room.w) - width * zoom) / 2;
+    const y = FIT_MARGIN_PX + (kpi ? STAGE_KPI_ROOM : 0) * zoom;
+    flow.setViewport({ x, y, zoom }, { duration });
   }, [cards, lanes, flow, !!kpi]);
 
   // Until the designer pans or zooms, the map follows the pane's size (the page may still be
   // laying out when the first cards arrive).
-  const paneWidth = useStore((state) => state.width);
-  const paneHeight = useStore((state) => state.height);
   const userMoved = useRef(false);
   const onMoveStart = useCallback((event) => {
     if (event) userMoved.current = true;
@@ -432,6 +496,32 @@ function Flow(props) {
   useEffect(() => {
     if (!userMoved.current && (cards || []).length && paneWidth > 0 && paneHeight > 0) fitMap(0);
   }, [(cards || []).length > 0, paneWidth, paneHeight, !!kpi]);
+
+  // A stage just added (the last lane) is brought into view if it is not: it would otherwise be drawn
+  // off to the right, under the inspector.
+  const laneCount = useRef((lanes || []).length);
+  useEffect(() => {
+    const count = (lanes || []).length;
+    const added = count > laneCount.current && laneCount.current > 0;
+    laneCount.current = count;
+    if (!added) return;
+    const { x, zoom } = flow.getViewport();
+    const right = x + count * LANE_WIDTH * zoom;
+    if (right > paneSize.current.width - FIT_RIGHT_PX) fitMap(300);
+  }, [(lanes || []).length]);
+
+  // A PNG shows every card in full: the cards are redrawn without the overview and without leaving out
+  // those off-screen, the image is taken, and the canvas goes back as it was.
+  const exportPng = useCallback(() => {
+    setExporting(true);
+    // Two frames to draw the full cards, a moment for React Flow to measure them and move the edges.
+    const drawn = () => new Promise((resolve) => {
+      requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(resolve, 80)));
+    });
+    return drawn()
+      .then(() => downloadPng(flow, fileName))
+      .finally(() => setExporting(false));
+  }, [flow, fileName]);
 
   // While a button is held (a drag may be starting) the selection waits, so a drag costs no event
   // before the drop.
@@ -546,7 +636,9 @@ function Flow(props) {
 
   return (
     <KpiContext.Provider value={kpi}>
+    <ExportContext.Provider value={exporting}>
     <ReactFlow
+      className={exporting ? "jc-exporting" : undefined}
       nodes={nodes}
       edges={shownEdges}
       nodeTypes={NODE_TYPES}
@@ -567,12 +659,12 @@ function Flow(props) {
       onDrop={onDrop}
       snapToGrid
       snapGrid={[GRID, GRID]}
-      minZoom={0.1}
+      minZoom={MIN_ZOOM}
       maxZoom={2}
       deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
       multiSelectionKeyCode={["Shift", "Meta", "Control"]}
       selectionKeyCode="Shift"
-      onlyRenderVisibleElements
+      onlyRenderVisibleElements={!exporting}
       proOptions={{ hideAttribution: true }}
       defaultEdgeOptions={{ type: "smoothstep" }}
     >
@@ -586,7 +678,7 @@ function Flow(props) {
             <Icon name="tidy" size={14} />
           </ControlButton>
         )}
-        <ControlButton onClick={() => downloadPng(flow, fileName)} title="Export as PNG image" aria-label="Export PNG" id="jc-export-png">
+        <ControlButton onClick={exportPng} title="Export as PNG image" aria-label="Export PNG" id="jc-export-png">
           <Icon name="image" size={14} />
         </ControlButton>
       </Controls>
@@ -594,11 +686,13 @@ function Flow(props) {
         pannable
         zoomable
         position="bottom-right"
-        nodeColor={(n) => (n.type === "card" ? KIND_COLOURS[n.data.kind] || "#94a3b8" : "rgba(226,232,240,0.6)")}
+        nodeColor={miniMapColour}
         maskColor="rgba(241,245,249,0.7)"
-        style={{ width: 160, height: 110 }}
+        style={MINIMAP_STYLE}
       />
+      <StageStrip lanes={lanes || []} />
     </ReactFlow>
+    </ExportContext.Provider>
     </KpiContext.Provider>
   );
 }
@@ -638,7 +732,10 @@ function KpiLegend({ kpi }) {
   );
 }
 
+const EMPTY_DRAWING = { cards: [], edges: [], lanes: [] };
+
 export function JourneyCanvas(props) {
+  const drawing = useMemo(() => (props.drawing ? JSON.parse(props.drawing) : EMPTY_DRAWING), [props.drawing]);
   const kpi = props.overlay && props.overlay.on ? props.overlay : null;
   const readOnly = !!props.readOnly;
   // The latest handler is read at each tick, so a re-render never restarts the timer.
@@ -656,12 +753,12 @@ export function JourneyCanvas(props) {
   if (kpi) classes.push("jc-kpi-on");
   return (
     <div className={classes.join(" ")} style={{ width: "100%", height: "100%", display: "flex", flexDirection: "column" }}
-      data-cards={(props.cards || []).length} data-edges={(props.edges || []).length}
+      data-cards={drawing.cards.length} data-edges={drawing.edges.length}
       data-read-only={readOnly ? "true" : "false"} data-kpi={kpi ? "on" : "off"}>
       {kpi ? <KpiLegend kpi={kpi} /> : null}
       <div style={{ flex: 1, minHeight: 0, position: "relative" }}>
         <ReactFlowProvider>
-          <Flow {...props} kpi={kpi} />
+          <Flow {...props} cards={drawing.cards} edges={drawing.edges} lanes={drawing.lanes} kpi={kpi} />
         </ReactFlowProvider>
       </div>
     </div>

@@ -8,12 +8,11 @@ from enum import StrEnum
 import reflex as rx
 
 from engine.accounts import Action
-from engine.compiler import Problem, compile_map
+from engine.compiler import Problem
 from engine.journeys import (
     DraftConflictError,
     JourneyNotFoundError,
     archive_blocker,
-    draft_of,
     get_journey,
     save_draft,
 )
@@ -24,6 +23,7 @@ from journey_builder.auth import requires, viewing
 from journey_builder.state import ago
 
 from . import view
+from .drawing import DRAFTS
 from .forms import NodeForm, node_form
 from .overlay_state import refusal_if_view_only
 
@@ -39,10 +39,11 @@ class SaveStatus(StrEnum):
     FAILED = "failed"
 
 
-def _load(journey_id: int) -> tuple[Journey, JourneyMap]:
+def _load(journey_id: int) -> tuple[Journey, str, JourneyMap, tuple[Problem, ...]]:
+    """The journey and its draft: content key, document and problems (parsed and compiled once per content)."""
     with session_scope() as session:
         journey = get_journey(session=session, journey_id=journey_id)
-        return journey, draft_of(journey)
+        return journey, *DRAFTS.opened(journey.draft_map)
 
 
 def sentence(message: str) -> str:
@@ -63,8 +64,8 @@ class EditorState(rx.State):
     save_status: SaveStatus = SaveStatus.SAVED
     save_message: str = ""
     not_found: bool = False
-    cards: list[view.CardView] = rx.field(default_factory=list)
-    edges: list[view.EdgeView] = rx.field(default_factory=list)
+    # Cards, edges and lanes as one JSON text (see drawing.py); ``lanes`` again for the stages panel.
+    drawing: str = ""
     lanes: list[view.LaneView] = rx.field(default_factory=list)
     problems: list[view.ProblemView] = rx.field(default_factory=list)
     error_count: int = 0
@@ -98,20 +99,23 @@ class EditorState(rx.State):
 
     @property
     def doc(self) -> JourneyMap:
-        if self._doc is None:
+        doc = self._doc
+        if doc is None:
             raise RuntimeError("no journey is open")
-        return self._doc
+        # Inside an event Reflex hands out state values wrapped in a proxy that watches for mutation, and wraps
+        # again every node and field read through it: reading a 1,000-card map that way cost more than the rest of
+        # opening it. The document is frozen (an edit replaces it), so the bare object is safe to read.
+        bare: JourneyMap = getattr(doc, "__wrapped__", doc)
+        return bare
 
-    def _refresh(self) -> None:
+    def _refresh(self, opened: tuple[str, tuple[Problem, ...]] | None = None) -> None:
+        """Redraw from the document; ``opened`` is the key and problems of a draft just read from storage."""
         doc = self.doc
         if self.persona not in {p.id for p in doc.personas}:
             self.persona = doc.personas[0].id if doc.personas else ""
         self.persona_name = next((p.name for p in doc.personas if p.id == self.persona), "")
-        persona = self.persona or None
-        self._problems = compile_map(doc).problems
-        self.cards = view.cards(doc, self._problems, persona)
-        self.edges = view.edges(doc, self._problems)
-        self.lanes = view.lanes(doc, persona)
+        key, self._problems = opened if opened is not None else DRAFTS.edited(doc)
+        self.drawing, self.lanes = DRAFTS.drawing(key, doc, self.persona)
         self.problems = view.problem_list(doc, self._problems)
         self.error_count = sum(problem.severity == "error" for problem in self._problems)
         self.problem_count = len(self._problems)
@@ -132,7 +136,7 @@ class EditorState(rx.State):
         """
         if refusal := await refusal_if_view_only(self):
             return refusal
-        if doc == self._doc:
+        if doc == self.doc:
             return None
         self._undo = [*self._undo[-HISTORY_LIMIT:], self.doc]
         self._redo = []
@@ -157,7 +161,7 @@ class EditorState(rx.State):
     def load_journey(self) -> None:
         self.current_journey_id = routes.journey_id_in(self.router.url.path)
         try:
-            journey, doc = _load(self.current_journey_id)
+            journey, key, doc, problems = _load(self.current_journey_id)
         except JourneyNotFoundError:
             self.not_found, self._doc = True, None
             return
@@ -167,7 +171,7 @@ class EditorState(rx.State):
         self._doc, self._undo, self._redo, self.selected = doc, [], [], []
         self.save_status, self.save_message = SaveStatus.SAVED, ""
         self.history_version += 1
-        self._refresh()
+        self._refresh(opened=(key, problems))
 
     def _show_journey(self, journey: Journey) -> None:
         """What the header says of the stored journey: archived since when and by whom, or why not archivable."""

@@ -13,7 +13,7 @@ import reflex as rx
 from reflex.vars import Var
 
 from .overlay_view import OverlayView
-from .view import CardView, EdgeView, LaneView, PaletteItem
+from .view import PaletteItem
 
 _MODULE = "$/public/canvas/journey_canvas.jsx"
 # Pinned so a fresh install draws the same canvas; html-to-image after 1.11.11 exports blank images.
@@ -62,9 +62,8 @@ class JourneyCanvas(rx.Component):
     tag = "JourneyCanvas"
     lib_dependencies: list[str] = _NPM
 
-    cards: Var[list[CardView]]
-    edges: Var[list[EdgeView]]
-    lanes: Var[list[LaneView]]
+    # Cards, edges and lanes as one JSON text (drawing.py): parsed once in the browser, never wrapped item by item.
+    drawing: Var[str]
     focus: Var[dict[str, Any]]
     file_name: Var[str]
     # KPI figures keyed by stage, node and edge id, laid over what the props above draw.

@@ -30,9 +30,7 @@ def _conflict_banner() -> rx.Component:
 
 def _canvas() -> rx.Component:
     return journey_canvas(
-        cards=EditorState.cards,
-        edges=EditorState.edges,
-        lanes=EditorState.lanes,
+        drawing=EditorState.drawing,
         focus={"ids": EditorState.focus_ids, "nonce": EditorState.focus_nonce, "center": EditorState.focus_center},
         file_name=EditorState.journey_name,
         on_move=CanvasState.move_nodes,

@@ -327,12 +327,12 @@ def test_personas_are_added_edited_switched_and_removed_with_what_was_drawn_for_
     ana = next(p for p in as_ana["personas"] if p.name == "Ana, the agency owner")
     assert (ana.description, ana.goals) == ("Runs a small agency", ["Win clients", "Keep them"])
     assert as_ana["persona_name"] == "Ana, the agency owner"
-    card_as_ana = next(c for c in as_ana["cards"] if c.id == card)
-    assert (card_as_ana.emotion, as_ana["form"].emotion) == (-2, -2)
+    card_as_ana = next(c for c in json.loads(as_ana["drawing"])["cards"] if c["id"] == card)
+    assert (card_as_ana["emotion"], as_ana["form"].emotion) == (-2, -2)
     assert [p.text for p in as_ana["form"].pain_points if not p.shared] == ["No agency plan"]
     # The starter's own persona feels what the map was drawn with, and has not Ana's pain point.
     original = load_template("trial_onboarding").nodes[0]
-    assert next(c for c in as_first["cards"] if c.id == card).emotion == original.emotion
+    assert next(c for c in json.loads(as_first["drawing"])["cards"] if c["id"] == card)["emotion"] == original.emotion
     assert "No agency plan" not in [p.text for p in as_first["form"].pain_points]
     assert [p.name for p in removed["personas"]] == [p.name for p in load_template("trial_onboarding").personas]
     assert stored(journey_id).node(card) == original
