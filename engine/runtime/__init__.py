@@ -1,7 +1,9 @@
 """Running customers through their plans: pure decisions, the walk that writes what happened, entries,
-reactions to events, the lifecycle of a journey (launch, pause, resume, stop) and the launch-control read model.
+the consumer of stored events and its reactions, the lifecycle of a journey (launch, pause, resume, stop) and
+the launch-control read model.
 """
 
+from engine.runtime.consume import CONSUME_BATCH, Consumed, consume_events
 from engine.runtime.decisions import (
     Customer,
     Ended,
@@ -31,18 +33,17 @@ from engine.runtime.lifecycle import (
     resume_journey,
     stop_journey,
 )
-from engine.runtime.reactions import Happening, IncomingEvent, TraitsChanged, react
 from engine.runtime.runs import find_customer, run_overview
 
 __all__ = [
     "CLAIM_BATCH",
+    "CONSUME_BATCH",
+    "Consumed",
     "Customer",
     "EndReason",
     "Ended",
     "Entrant",
     "GoalReached",
-    "Happening",
-    "IncomingEvent",
     "LifecycleError",
     "NodeEntered",
     "ResumeMode",
@@ -50,12 +51,12 @@ __all__ = [
     "SendSkipped",
     "SplitAssigned",
     "StopMode",
-    "TraitsChanged",
     "TraitsUpdated",
     "Waiting",
     "advance",
     "advance_due",
     "after_wait",
+    "consume_events",
     "enroll_many",
     "enroll_scheduled_audience",
     "find_customer",
@@ -64,7 +65,6 @@ __all__ = [
     "launch_journey",
     "next_local_time",
     "pause_journey",
-    "react",
     "resume_journey",
     "run_overview",
     "scheduled_journeys",

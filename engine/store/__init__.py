@@ -14,7 +14,7 @@ from engine.store.db import (
     utc_now,
 )
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
-from engine.store.events import Event
+from engine.store.events import Event, PendingEvent
 from engine.store.journeys import (
     Journey,
     JourneyStatus,
@@ -74,6 +74,7 @@ __all__ = [
     "JourneyVersion",
     "MessageStatus",
     "OutboxMessage",
+    "PendingEvent",
     "Profile",
     "ProfileAlias",
     "Role",

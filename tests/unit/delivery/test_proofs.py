@@ -4,15 +4,16 @@ import pytest
 from sqlmodel import Session
 
 from engine.delivery import ProofError, send_proof
-from engine.intake import IdentifyMessage, ingest
+from engine.intake import IdentifyMessage
 from engine.journeys import create_journey, seed_starters
 from engine.map.starters import load_template
 from engine.store import MessageStatus
+from tests.engine_factories import ingest_and_react
 
 
 def test_a_proof_is_rendered_for_the_test_profile_and_marked_as_a_test(session: Session) -> None:
     journey = create_journey(session=session, doc=load_template("cart_abandonment"))
-    ingest(
+    ingest_and_react(
         session=session,
         messages=[IdentifyMessage(userId="qa-1", traits={"email": "qa@example.com", "first_name": "Quinn"})],
     )
