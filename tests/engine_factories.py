@@ -14,7 +14,7 @@ from engine.intake import AnyMessage, IdentifyMessage, TrackMessage, ingest
 from engine.journeys import create_journey, publish_journey
 from engine.map import JourneyMap
 from engine.runtime import CONSUME_BATCH, consume_events, launch_journey
-from engine.store import utc_now
+from engine.store import session_scope, utc_now
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -155,3 +155,15 @@ def ingest_and_react(
         enrolled += consumed.entered
         if consumed.events + consumed.deferred < CONSUME_BATCH:
             return IngestedAndReacted(stored.accepted, stored.duplicates, enrolled)
+
+
+def react_to_pending(database_url: str) -> int:
+    """Run the engine's consumer over every pending event of a database, as the engine's consume job does; how many
+    customers it entered into journeys."""
+    entered = 0
+    while True:
+        with session_scope(database_url) as session:
+            consumed = consume_events(session=session, now=utc_now())
+        entered += consumed.entered
+        if consumed.events + consumed.deferred < CONSUME_BATCH:
+            return entered

@@ -45,11 +45,13 @@ def consume_events(*, session: Session, now: datetime, limit: int = CONSUME_BATC
     them was reacted to)."""
     postgres = session.get_bind().dialect.name == "postgresql"
     oldest = select(col(PendingEvent.event_id)).order_by(col(PendingEvent.event_id)).limit(limit)
-    if postgres:
-        oldest = oldest.with_for_update(skip_locked=True)
+    # On PostgreSQL a CTE runs once: a locking claim inlined into the DELETE's WHERE may be run again by the re-check
+    # of a row another transaction changed. SQLite needs the statement to start with DELETE, or its driver opens no
+    # transaction and the claim would commit on its own.
+    claim = select(oldest.with_for_update(skip_locked=True).cte("claim").c.event_id) if postgres else oldest
     claimed = session.execute(
         delete(PendingEvent)
-        .where(col(PendingEvent.event_id).in_(oldest.scalar_subquery()))
+        .where(col(PendingEvent.event_id).in_(claim))
         .returning(col(PendingEvent.event_id), col(PendingEvent.profile_id), col(PendingEvent.traits_before)),
         execution_options={"synchronize_session": False},
     ).all()
