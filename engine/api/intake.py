@@ -8,6 +8,7 @@ A body declared or found longer is refused 413 without reading the rest.
 
 import base64
 import binascii
+import logging
 import threading
 import zlib
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import ClientDisconnect
 
 from engine.accounts import AccessDeniedError, verify_write_key
@@ -44,6 +46,10 @@ from engine.intake import (
 from engine.store import get_engine, session_scope
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+STORE_FAILED = "the events could not be stored just now; nothing of this request was kept: send it again"
 
 MISSING_WRITE_KEY = "missing write key: send it as the HTTP Basic username or as writeKey in the body"
 
@@ -123,8 +129,14 @@ def add_intake_routes(api: FastAPI, database_url: str | None) -> None:
                 raise HTTPException(401, str(error)) from error
 
     def store(messages: list[AnyMessage]) -> dict[str, Any]:
-        with writers, session_scope(database_url) as session:
-            result = ingest(session=session, messages=messages)
+        try:
+            with writers, session_scope(database_url) as session:
+                result = ingest(session=session, messages=messages)
+        except DBAPIError as error:
+            # A lost connection, a deadlock, a messageId another request is storing at this moment: nothing of the
+            # request was stored, and sending it again is safe. The answer names no table, value or customer.
+            log.exception("intake could not store a request of %s messages", len(messages))
+            raise HTTPException(503, STORE_FAILED) from error
         return {"success": True, **result.model_dump()}
 
     async def received(request: Request, limit: int, parse: Callable[[bytes], T]) -> T:
