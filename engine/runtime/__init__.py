@@ -3,7 +3,7 @@ the consumer of stored events and its reactions, the lifecycle of a journey (lau
 the launch-control read model.
 """
 
-from engine.runtime.consume import CONSUME_BATCH, Consumed, consume_events
+from engine.runtime.consume import CONSUME_BATCH, Consumed, consume_batch, consume_events
 from engine.runtime.decisions import (
     Customer,
     Ended,
@@ -56,6 +56,7 @@ __all__ = [
     "advance",
     "advance_due",
     "after_wait",
+    "consume_batch",
     "consume_events",
     "enroll_many",
     "enroll_scheduled_audience",

@@ -18,11 +18,15 @@ Every look-up is bounded by the batch: the claim by the pending rows' key, the c
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, col
 
 from engine.runtime.reactions import Happening, IncomingEvent, TraitsChanged, react
@@ -30,14 +34,18 @@ from engine.store import Event, PendingEvent, Profile
 
 CONSUME_BATCH = 1_000
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Consumed:
-    """What one batch did: events reacted to, customers entered into journeys, events handed back."""
+    """What one batch did: events reacted to, customers entered into journeys, events handed back, and events
+    taken off the pending ones without a reaction because reacting to them failed."""
 
     events: int
     entered: int
     deferred: int
+    dropped: int = 0
 
 
 def consume_events(*, session: Session, now: datetime, limit: int = CONSUME_BATCH) -> Consumed:
@@ -128,3 +136,32 @@ def _happenings(session: Session, taken: list[Row[Any]]) -> list[Happening]:
                 )
             )
     return happenings
+
+
+def consume_batch(*, sessions: Callable[[], AbstractContextManager[Session]], now: datetime, limit: int) -> Consumed:
+    """One batch in its own transaction, as the engine's consume job runs it.
+
+    A batch that fails for anything but the database being unreachable or busy (which fails every batch alike, and
+    is tried again at the next run) could hold up every event behind it. Its oldest event is then tried alone, and
+    if that fails too it is taken off the pending events without a reaction, and logged with its id, so the others
+    go on. A run that fails within a batch never gets here: the reactions end that run alone, as failed.
+    """
+    try:
+        with sessions() as session:
+            return consume_events(session=session, now=now, limit=limit)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        log.exception("a batch of up to %s events failed; trying its oldest event alone", limit)
+    try:
+        with sessions() as session:
+            return consume_events(session=session, now=now, limit=1)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        with sessions() as session:
+            oldest = session.execute(select(func.min(col(PendingEvent.event_id)))).scalar_one_or_none()
+            if oldest is not None:
+                session.execute(delete(PendingEvent).where(col(PendingEvent.event_id) == oldest))
+        log.exception("event %s could not be reacted to and was left without a reaction", oldest)
+        return Consumed(events=0, entered=0, deferred=0, dropped=1)

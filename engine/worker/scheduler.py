@@ -29,7 +29,7 @@ from engine.runtime import (
     CLAIM_BATCH,
     CONSUME_BATCH,
     advance_due,
-    consume_events,
+    consume_batch,
     enroll_scheduled_audience,
     finish_drained,
     scheduled_journeys,
@@ -148,8 +148,7 @@ class Engine:
         deadline = clock.monotonic() + self.settings.tick_budget.total_seconds()
         total = 0
         while True:
-            with self._sessions() as session:
-                consumed = consume_events(session=session, now=self._now(), limit=self.settings.consume_batch)
+            consumed = consume_batch(sessions=self._sessions, now=self._now(), limit=self.settings.consume_batch)
             total += consumed.events
             if consumed.events + consumed.deferred < self.settings.consume_batch or clock.monotonic() >= deadline:
                 return total

@@ -11,13 +11,15 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+import engine.runtime.consume as consume
 from engine.intake import ingest
-from engine.runtime import advance_due, consume_events
+from engine.runtime import advance_due, consume_batch, consume_events
 from engine.store import (
     Enrollment,
     EnrollmentStatus,
@@ -291,3 +293,27 @@ def test_a_run_the_tick_is_walking_is_not_also_moved_by_an_event(pg: str) -> Non
         ]
     assert (run.status, run.step_id) == (EnrollmentStatus.WAITING, "late")
     assert steps == ["entry", "await_ping", "late"]
+
+
+def test_an_event_whose_reaction_fails_is_set_aside_and_the_others_go_on(
+    url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch that fails as a whole (a bug, not one customer's run) would hold up every event behind it: its oldest
+    event is tried alone, and the one that fails alone is logged and left without a reaction."""
+    launched(url, ping_journey())
+    store(url, track("a", "go"), track("b", "boom"), track("c", "go"))
+
+    def react(*, happenings: list[Any], **rest: Any) -> int:
+        if any(getattr(happening, "name", None) == "boom" for happening in happenings):
+            raise RuntimeError("a bug")
+        return real_react(happenings=happenings, **rest)
+
+    real_react = consume.react
+    monkeypatch.setattr(consume, "react", react)
+    done = [consume_batch(sessions=lambda: session_scope(url), now=NOW, limit=1_000) for _ in range(3)]
+
+    assert [(d.events, d.dropped) for d in done] == [(1, 0), (0, 1), (1, 0)]
+    with session_scope(url) as session:
+        assert runs_by_user(session) == {"a": [("waiting", "await_ping", None)], "c": [("waiting", "await_ping", None)]}
+    assert pending(url) == 0
+    assert "left without a reaction" in caplog.text
