@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-import engine.runtime.consume as consume
 from engine.intake import ingest
 from engine.runtime import advance_due, consume_batch, consume_events
 from engine.store import (
@@ -308,8 +307,8 @@ def test_an_event_whose_reaction_fails_is_set_aside_and_the_others_go_on(
             raise RuntimeError("a bug")
         return real_react(happenings=happenings, **rest)
 
-    real_react = consume.react
-    monkeypatch.setattr(consume, "react", react)
+    real_react = consume_events.__globals__["react"]
+    monkeypatch.setattr("engine.runtime.consume.react", react)
     done = [consume_batch(sessions=lambda: session_scope(url), now=NOW, limit=1_000) for _ in range(3)]
 
     assert [(d.events, d.dropped) for d in done] == [(1, 0), (0, 1), (1, 0)]
