@@ -8,9 +8,10 @@ live; each 100-event Segment batch is 50 identifies and 50 ``cart_abandoned`` tr
 reference (``benchmarks/reference_intake.py``) is served the same way and posted the same bodies by the same client
 in the same run. Customers waiting are seeded by bulk insert: profiles and runs waiting for ``order_completed``.
 
-Throughput is measured with no engine running (what the intake costs alone). Then a ``journey worker`` is started,
-catches up with what the throughput runs stored, and the intake runs at full speed again while a poller notes when
-each new customer's run appears: "reaction latency" is from the batch's acknowledgement to that moment.
+Throughput is measured with no engine running (what the intake costs alone). Then the engine runs as each database
+is deployed (on SQLite inside the API's process, as the web app runs it by default; on PostgreSQL as a separate
+``journey worker``), catches up with what the throughput runs stored, and the intake runs at full speed again while
+a poller notes when each new customer's run appears: "reaction latency" is from the batch's acknowledgement to then.
 
 Run: python benchmarks/intake.py [--events 30000] [--connections 16] [--waiting 0,100000,1000000] [--sqlite-only]
 """
@@ -27,27 +28,46 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from engine.accounts import create_write_key
+from engine.api import create_api
 from engine.journeys import create_journey, publish_journey
 from engine.map.starters import load_template
 from engine.runtime import launch_journey
 from engine.store import get_engine, normalise_url, session_scope, upgrade_database
+from engine.worker import Engine, EngineSettings
 
 BATCH = 100
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN_URL = normalise_url(
     os.environ.get("JOURNEY_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def embedded_app() -> FastAPI:
+    """The HTTP API with the engine running in its process, as the web app runs them by default."""
+    url = os.environ["DATABASE_URL"]
+    api = create_api(url)
+    engine = Engine(EngineSettings(database_url=url))
+
+    @asynccontextmanager
+    async def running(_: FastAPI) -> AsyncIterator[None]:
+        engine.start()
+        yield
+        engine.shutdown()
+
+    api.router.lifespan_context = running
+    return api
 
 
 def batch_body(run: str, start: int) -> tuple[bytes, list[str]]:
@@ -214,7 +234,7 @@ def worker(url: str) -> Iterator[None]:
 
 
 def reaction_latency(url: str, port: int, key: str, bodies: list[tuple[bytes, list[str]]], connections: int) -> str:
-    """With a worker running and caught up: intake at full speed, and when each new customer's run appeared."""
+    """With the engine running and caught up: intake at full speed, and when each new customer's run appeared."""
     seen: dict[str, float] = {}
     stop = threading.Event()
 
@@ -237,7 +257,7 @@ def reaction_latency(url: str, port: int, key: str, bodies: list[tuple[bytes, li
                 last = enrollment_id
             time.sleep(0.05)
 
-    with worker(url):
+    with nullcontext() if get_engine(url).dialect.name == "sqlite" else worker(url):
         deadline = time.monotonic() + 600
         while pending(url) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -254,7 +274,7 @@ def reaction_latency(url: str, port: int, key: str, bodies: list[tuple[bytes, li
     p50 = statistics.median(waits)
     p99 = waits[min(len(waits) - 1, int(len(waits) * 0.99))]
     return (
-        f"intake with the worker running {rate:>8,.0f} events/s; ack -> reacted p50 {p50:.2f} s, p99 {p99:.2f} s, "
+        f"intake with the engine running {rate:>8,.0f} events/s; ack -> reacted p50 {p50:.2f} s, p99 {p99:.2f} s, "
         f"max {waits[-1]:.2f} s ({len(waits):,}/{len(acked):,} customers)"
     )
 
@@ -280,9 +300,15 @@ def measure(name: str, url: str, args: argparse.Namespace, folder: Path) -> None
             flush=True,
         )
     bodies = [batch_body(f"{name}-latency", start) for start in range(0, args.latency_events, BATCH)]
-    with served("engine.api.app:create_api", args.port, env):
+    embedded = get_engine(url).dialect.name == "sqlite"
+    factory = "benchmarks.intake:embedded_app" if embedded else "engine.api.app:create_api"
+    with served(factory, args.port, {**env, "JOURNEY_SANDBOX": "true"}):
         warm_up(args.port, key, f"{name}-latency")
-        print(f"{name:<10} {seeded:>9,} waiting: {reaction_latency(url, args.port, key, bodies, args.connections)}")
+        engine = "engine in the API's process" if embedded else "engine in a journey worker"
+        print(
+            f"{name:<10} {seeded:>9,} waiting, {engine}: "
+            f"{reaction_latency(url, args.port, key, bodies, args.connections)}"
+        )
 
 
 @contextmanager

@@ -9,10 +9,8 @@ A body declared or found longer is refused 413 without reading the rest.
 import base64
 import binascii
 import logging
-import threading
 import zlib
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -43,7 +41,7 @@ from engine.intake import (
     parse_batch,
     parse_single,
 )
-from engine.store import get_engine, session_scope
+from engine.store import session_scope, writer_turns
 
 T = TypeVar("T")
 
@@ -116,10 +114,9 @@ def _decoded(body: bytes, encoding: str | None, limit: int) -> bytes:
 
 def add_intake_routes(api: FastAPI, database_url: str | None) -> None:
     # Intake runs in the thread pool: database work must not stall the event loop other requests share.
-    # SQLite takes one writer at a time; queueing writers here is cheaper than its busy-wait retries.
-    writers: AbstractContextManager[Any] = (
-        threading.Lock() if get_engine(database_url).dialect.name == "sqlite" else nullcontext()
-    )
+    # SQLite takes one writer at a time; queueing writers in turn (with the engine's consumer, when it runs in this
+    # process) is cheaper and fairer than its busy-wait retries.
+    writers = writer_turns(database_url)
 
     def check_key(key: str) -> None:
         with session_scope(database_url) as session:

@@ -12,6 +12,7 @@ from engine.store.db import (
     session_scope,
     upgrade_database,
     utc_now,
+    writer_turns,
 )
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
 from engine.store.events import Event, PendingEvent
@@ -110,4 +111,5 @@ __all__ = [
     "touch_journey",
     "upgrade_database",
     "utc_now",
+    "writer_turns",
 ]

@@ -34,7 +34,7 @@ from engine.runtime import (
     finish_drained,
     scheduled_journeys,
 )
-from engine.store import purge_sessions, purge_sign_in_attempts, session_scope, utc_now
+from engine.store import purge_sessions, purge_sign_in_attempts, session_scope, utc_now, writer_turns
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,8 @@ class Engine:
         deadline = clock.monotonic() + self.settings.tick_budget.total_seconds()
         total = 0
         while True:
-            consumed = consume_batch(sessions=self._sessions, now=self._now(), limit=self.settings.consume_batch)
+            with writer_turns(self.settings.database_url):
+                consumed = consume_batch(sessions=self._sessions, now=self._now(), limit=self.settings.consume_batch)
             total += consumed.events
             if consumed.events + consumed.deferred < self.settings.consume_batch or clock.monotonic() >= deadline:
                 return total
