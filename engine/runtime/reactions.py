@@ -364,16 +364,20 @@ def react(
     journeys = list(live) if live is not None else live_journeys(session=session)
     entered = 0
     tracked: list[IncomingEvent] = []
+    # Who has a track waiting in ``tracked``: a consumer's batch holds a thousand events, too many to scan per identify.
+    tracked_profiles: set[int] = set()
     for happening in happenings:
         if isinstance(happening, IncomingEvent):
             tracked.append(happening)
+            tracked_profiles.add(happening.profile_id)
             continue
-        if any(e.profile_id == happening.profile_id for e in tracked) and trait_entries(
+        if happening.profile_id in tracked_profiles and trait_entries(
             journeys, before=happening.before, after=happening.after
         ):
             # This customer's earlier events must act before the entry, or they would act on the new run.
             entered += react_to_events(session=session, events=tracked, now=now, live=journeys)
             tracked = []
+            tracked_profiles = set()
         entered += enter_by_traits(
             session=session,
             profile_id=happening.profile_id,
