@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from engine.compiler import compile_map
-from engine.intake import IdentifyMessage, TrackMessage
+from engine.intake import AnyMessage, IdentifyMessage, TrackMessage, ingest
 from engine.journeys import create_journey, publish_journey
 from engine.map import JourneyMap
-from engine.runtime import launch_journey
+from engine.runtime import CONSUME_BATCH, consume_events, launch_journey
+from engine.store import session_scope, utc_now
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -130,3 +133,37 @@ def identify(
             "context": context or {},
         }
     )
+
+
+@dataclass(frozen=True)
+class IngestedAndReacted:
+    accepted: int
+    duplicates: int
+    enrolled: int
+
+
+def ingest_and_react(
+    *, session: Session, messages: Sequence[AnyMessage], now: datetime | None = None
+) -> IngestedAndReacted:
+    """What the intake and then the engine do with messages: store them, then react to every pending event (as the
+    engine's consumer does after the intake has acknowledged them), in the same session; the caller commits."""
+    now = now or utc_now()
+    stored = ingest(session=session, messages=messages, now=now)
+    enrolled = 0
+    while True:
+        consumed = consume_events(session=session, now=now)
+        enrolled += consumed.entered
+        if consumed.events + consumed.deferred < CONSUME_BATCH:
+            return IngestedAndReacted(stored.accepted, stored.duplicates, enrolled)
+
+
+def react_to_pending(database_url: str) -> int:
+    """Run the engine's consumer over every pending event of a database, as the engine's consume job does; how many
+    customers it entered into journeys."""
+    entered = 0
+    while True:
+        with session_scope(database_url) as session:
+            consumed = consume_events(session=session, now=utc_now())
+        entered += consumed.entered
+        if consumed.events + consumed.deferred < CONSUME_BATCH:
+            return entered

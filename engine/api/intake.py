@@ -8,16 +8,16 @@ A body declared or found longer is refused 413 without reading the rest.
 
 import base64
 import binascii
-import threading
+import logging
 import zlib
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from typing import Annotated, Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import ClientDisconnect
 
 from engine.accounts import AccessDeniedError, verify_write_key
@@ -41,9 +41,13 @@ from engine.intake import (
     parse_batch,
     parse_single,
 )
-from engine.store import get_engine, session_scope
+from engine.store import session_scope, writer_turns
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+STORE_FAILED = "the events could not be stored just now; nothing of this request was kept: send it again"
 
 MISSING_WRITE_KEY = "missing write key: send it as the HTTP Basic username or as writeKey in the body"
 
@@ -110,10 +114,9 @@ def _decoded(body: bytes, encoding: str | None, limit: int) -> bytes:
 
 def add_intake_routes(api: FastAPI, database_url: str | None) -> None:
     # Intake runs in the thread pool: database work must not stall the event loop other requests share.
-    # SQLite takes one writer at a time; queueing writers here is cheaper than its busy-wait retries.
-    writers: AbstractContextManager[Any] = (
-        threading.Lock() if get_engine(database_url).dialect.name == "sqlite" else nullcontext()
-    )
+    # SQLite takes one writer at a time; queueing writers in turn (with the engine's consumer, when it runs in this
+    # process) is cheaper and fairer than its busy-wait retries.
+    writers = writer_turns(database_url)
 
     def check_key(key: str) -> None:
         with session_scope(database_url) as session:
@@ -123,8 +126,14 @@ def add_intake_routes(api: FastAPI, database_url: str | None) -> None:
                 raise HTTPException(401, str(error)) from error
 
     def store(messages: list[AnyMessage]) -> dict[str, Any]:
-        with writers, session_scope(database_url) as session:
-            result = ingest(session=session, messages=messages)
+        try:
+            with writers, session_scope(database_url) as session:
+                result = ingest(session=session, messages=messages)
+        except DBAPIError as error:
+            # A lost connection, a deadlock, a messageId another request is storing at this moment: nothing of the
+            # request was stored, and sending it again is safe. The answer names no table, value or customer.
+            log.exception("intake could not store a request of %s messages", len(messages))
+            raise HTTPException(503, STORE_FAILED) from error
         return {"success": True, **result.model_dump()}
 
     async def received(request: Request, limit: int, parse: Callable[[bytes], T]) -> T:

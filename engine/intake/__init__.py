@@ -1,7 +1,8 @@
 """Event intake in Segment's shape: parse and check each message on its own, store each event once, resolve the
 person (merging as ``identify`` and ``alias`` say), within the limits of ``engine.intake.limits``.
 
-Each stored batch is handed to the runtime's reactions in the order it happened.
+Each stored track, identify and group leaves a pending reaction, which the engine's consumer
+(``engine.runtime.consume_events``) takes afterwards, in the order the events were stored.
 """
 
 from engine.intake.ingest import GROUP_TRAIT, ingest

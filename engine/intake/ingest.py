@@ -1,9 +1,10 @@
-"""Event intake in Segment's shape: store each event once, resolve the person, react.
+"""Event intake in Segment's shape: store each event once, resolve the person, leave the reaction to the engine.
 
 A batch is handled in one transaction: existing ``messageId``s are looked up in one query (a
-retried event is harmless), profiles are resolved for the whole batch, events are inserted in
-bulk, then the batch's tracks and trait changes go, in the order they happened, to one call of
-:func:`engine.runtime.reactions.react`, which decides what they do to the customers' runs. An
+retried event is harmless), profiles are resolved for the whole batch, and events are inserted in
+bulk, each track, identify and group with a ``pending_event`` row. The intake touches no run: the
+engine's consumer (:func:`engine.runtime.consume_events`) reacts to the pending events afterwards,
+in order, so what an event costs here does not grow with the customers waiting in journeys. An
 ``alias`` may merge two people that the messages after it name, so it is resolved on its own,
 between the messages before it and those after it.
 
@@ -34,8 +35,7 @@ from engine.intake.messages import (
     TrackMessage,
 )
 from engine.intake.profiles import Person, Profiles, save_profiles
-from engine.runtime import Happening, IncomingEvent, TraitsChanged, react
-from engine.store import Event, utc_now
+from engine.store import Event, PendingEvent, utc_now
 
 #: The profile trait a ``group`` call sets to its group id.
 GROUP_TRAIT = "group_id"
@@ -44,7 +44,6 @@ GROUP_TRAIT = "group_id"
 class IngestResult(BaseModel):
     accepted: int
     duplicates: int
-    enrolled: int
 
 
 def _consent_changes(traits: dict[str, Any]) -> dict[str, bool]:
@@ -80,7 +79,7 @@ def _yes_or_no(value: Any) -> bool | None:
 
 
 def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | None = None) -> IngestResult:
-    """Store and act on a list of messages in one transaction (the caller commits)."""
+    """Store a list of messages in one transaction (the caller commits); the engine reacts to them later."""
     now = now or utc_now()
     ids = [m.messageId or f"generated-{uuid.uuid4()}" for m in messages]
     existing = set(session.execute(select(col(Event.message_id)).where(col(Event.message_id).in_(set(ids)))).scalars())
@@ -91,8 +90,9 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
             continue
         seen.add(message_id)
         fresh.append((message_id, message))
-    enrolled = sum(_ingest_run(session, run, now) for run in _runs(fresh))
-    return IngestResult(accepted=len(fresh), duplicates=len(messages) - len(fresh), enrolled=enrolled)
+    for run in _runs(fresh):
+        _ingest_run(session, run, now)
+    return IngestResult(accepted=len(fresh), duplicates=len(messages) - len(fresh))
 
 
 def _runs(fresh: list[tuple[str, AnyMessage]]) -> Iterator[list[tuple[str, AnyMessage]]]:
@@ -123,11 +123,14 @@ def _stored(message: AnyMessage) -> tuple[str | None, dict[str, Any]]:
     return None, {"previous_id": message.previous_id}
 
 
-def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: datetime) -> int:
-    """Store one run of messages and react to it; the number of customers it enrolled."""
+def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: datetime) -> None:
+    """Store one run of messages, with a pending reaction for each that can move a customer."""
     profiles = Profiles(session, [m for _, m in fresh], now)
     rows: list[dict[str, Any]] = []
-    reactions: list[tuple[AnyMessage, Person, dict[str, Any]]] = []
+    people: list[Person] = []
+    # Per message: whether the engine reacts to it (no journey reacts to a page, screen or alias) and, for a
+    # trait change, the traits before it.
+    reactions: list[tuple[bool, dict[str, Any] | None]] = []
     for message_id, message in fresh:
         profile = profiles.resolve(message)
         before = dict(profile.traits)
@@ -154,34 +157,25 @@ def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: date
                 "received_at": now,
             }
         )
-        reactions.append((message, profile, before))
-    reactions = [(message, profiles.current(profile), before) for message, profile, before in reactions]
-    for row, (_, profile, _) in zip(rows, reactions, strict=True):
-        row["profile_id"] = profile.id
-    save_profiles(session, profiles, {profile.id: profile for _, profile, _ in reactions})
-    session.execute(insert(Event.__table__), rows)  # type: ignore[attr-defined]
-
-    happenings: list[Happening] = []
-    for message, profile, before in reactions:
+        people.append(profile)
         if isinstance(message, TrackMessage):
-            happenings.append(
-                IncomingEvent(
-                    profile_id=profile.id,
-                    user_id=profile.user_id,
-                    traits=profile.traits,
-                    timezone=profile.timezone,
-                    name=message.event,
-                    properties=message.properties,
-                )
-            )
-        elif isinstance(message, IdentifyMessage | GroupMessage):
-            happenings.append(
-                TraitsChanged(
-                    profile_id=profile.id,
-                    user_id=profile.user_id,
-                    before=before,
-                    after=profile.traits,
-                    timezone=profile.timezone,
-                )
-            )
-    return react(session=session, happenings=happenings, now=now)
+            reactions.append((True, None))
+        else:
+            reactions.append((isinstance(message, IdentifyMessage | GroupMessage), before))
+    people = [profiles.current(profile) for profile in people]
+    for row, profile in zip(rows, people, strict=True):
+        row["profile_id"] = profile.id
+    save_profiles(session, profiles, {profile.id: profile for profile in people})
+    table = Event.__table__  # type: ignore[attr-defined]
+    # Matched back by messageId, not by position: an ordered RETURNING costs SQLite one statement per row.
+    ids = dict(
+        (message_id, event_id)
+        for event_id, message_id in session.execute(insert(table).returning(table.c.id, table.c.message_id), rows)
+    )
+    waiting = [
+        {"event_id": ids[row["message_id"]], "profile_id": row["profile_id"], "traits_before": before}
+        for row, (reacts, before) in zip(rows, reactions, strict=True)
+        if reacts
+    ]
+    if waiting:
+        session.execute(insert(PendingEvent.__table__), waiting)  # type: ignore[attr-defined]

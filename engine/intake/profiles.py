@@ -13,10 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from engine.intake.messages import AliasMessage, AnyMessage
-from engine.store import Enrollment, Event, OutboxMessage, Profile, ProfileAlias
+from engine.store import Enrollment, Event, OutboxMessage, PendingEvent, Profile, ProfileAlias
 
 
 @dataclass(eq=False)
@@ -108,20 +110,31 @@ class Profiles:
         # statement per row. People known only by an anonymous id have nothing to match on, and are
         # inserted one by one (rare: server-side tracking names people).
         if named:
-            ids = dict(
-                (user_id, profile_id)
-                for profile_id, user_id in self.session.execute(
-                    insert(table).returning(table.c.id, table.c.user_id),
-                    [self._new_row(user_id) for user_id, _ in named],
-                )
-            )
+            created = self._insert_or_get([user_id for user_id, _ in named if user_id])
             for user_id, anonymous_id in named:
                 assert user_id is not None
-                self._register(self._new_person(ids[user_id], user_id), user_id, anonymous_id)
+                self._register(created[user_id], user_id, anonymous_id)
         for user_id, anonymous_id in planned:
             if user_id is None:
                 profile_id = self.session.execute(insert(table).returning(table.c.id), self._new_row(None)).scalar_one()
                 self._register(self._new_person(profile_id, None), None, anonymous_id)
+
+    def _insert_or_get(self, user_ids: list[str]) -> dict[str, Person]:
+        """Profiles for user ids not seen yet: inserted, or, when another request has just created one of them,
+        that one (read after it commits). Two requests naming one new customer at once then both succeed."""
+        table = Profile.__table__  # type: ignore[attr-defined]
+        dialect = self.session.get_bind().dialect.name
+        upsert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+        returned = self.session.execute(
+            upsert.on_conflict_do_nothing(index_elements=[table.c.user_id]).returning(table.c.id, table.c.user_id),
+            [self._new_row(user_id) for user_id in dict.fromkeys(user_ids)],
+        )
+        people = {user_id: self._new_person(profile_id, user_id) for profile_id, user_id in returned}
+        taken = set(user_ids) - set(people)
+        if taken:
+            for row in self.session.execute(_PERSON_COLUMNS.where(col(Profile.user_id).in_(taken))):
+                people[row.user_id] = Person(*row)
+        return people
 
     def _new_row(self, user_id: str | None) -> dict[str, Any]:
         return {"user_id": user_id, "traits": {}, "consent": {}, "created_at": self.now, "updated_at": self.now}
@@ -193,6 +206,7 @@ class Profiles:
         for table, column in (
             (ProfileAlias, col(ProfileAlias.profile_id)),
             (Event, col(Event.profile_id)),
+            (PendingEvent, col(PendingEvent.profile_id)),
             (Enrollment, col(Enrollment.profile_id)),
             # Messages not yet sent must meet the merged person's consent, caps and time zone.
             (OutboxMessage, col(OutboxMessage.profile_id)),
@@ -227,7 +241,12 @@ def _same_person(known_user_id: str | None, user_id: str | None) -> bool:
 def save_profiles(session: Session, people: Profiles, profiles: dict[int, Person]) -> None:
     """Write the batch's people in one statement each: new aliases, then every changed profile."""
     if people.new_aliases:
-        session.execute(insert(ProfileAlias.__table__), people.new_aliases)  # type: ignore[attr-defined]
+        # Another request may have just saved the same new device for the same customer: keep theirs.
+        aliases = ProfileAlias.__table__  # type: ignore[attr-defined]
+        upsert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            upsert(aliases).on_conflict_do_nothing(index_elements=[aliases.c.anonymous_id]), people.new_aliases
+        )
     table = Profile.__table__  # type: ignore[attr-defined]
     session.execute(
         update(table).where(table.c.id == bindparam("pid")),

@@ -1,7 +1,9 @@
 """Running customers through their plans: pure decisions, the walk that writes what happened, entries,
-reactions to events, the lifecycle of a journey (launch, pause, resume, stop) and the launch-control read model.
+the consumer of stored events and its reactions, the lifecycle of a journey (launch, pause, resume, stop) and
+the launch-control read model.
 """
 
+from engine.runtime.consume import CONSUME_BATCH, Consumed, consume_batch, consume_events
 from engine.runtime.customers import (
     SANDBOXED,
     CustomerMatch,
@@ -42,12 +44,13 @@ from engine.runtime.lifecycle import (
     resume_journey,
     stop_journey,
 )
-from engine.runtime.reactions import Happening, IncomingEvent, TraitsChanged, react
 from engine.runtime.runs import run_overview
 
 __all__ = [
     "CLAIM_BATCH",
+    "CONSUME_BATCH",
     "SANDBOXED",
+    "Consumed",
     "Customer",
     "CustomerMatch",
     "CustomerView",
@@ -55,8 +58,6 @@ __all__ = [
     "Ended",
     "Entrant",
     "GoalReached",
-    "Happening",
-    "IncomingEvent",
     "LifecycleError",
     "NodeEntered",
     "ResumeMode",
@@ -64,13 +65,14 @@ __all__ = [
     "SendSkipped",
     "SplitAssigned",
     "StopMode",
-    "TraitsChanged",
     "TraitsUpdated",
     "Waiting",
     "action_blocker",
     "advance",
     "advance_due",
     "after_wait",
+    "consume_batch",
+    "consume_events",
     "customer_view",
     "enroll_many",
     "enroll_scheduled_audience",
@@ -82,7 +84,6 @@ __all__ = [
     "next_local_time",
     "pause_journey",
     "publish_consequence",
-    "react",
     "resume_journey",
     "run_overview",
     "scheduled_journeys",

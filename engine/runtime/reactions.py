@@ -1,7 +1,8 @@
 """What a batch of events does to customers' runs: end them (goal, exit criteria), resume waits, enter
-customers (by an event trigger, or by traits that start to meet a trait trigger). One call per batch.
+customers (by an event trigger, or by traits that start to meet a trait trigger). One call per batch, made by
+the engine's consumer of stored events (:mod:`engine.runtime.consume`).
 
-A whole intake batch is handled with a fixed number of queries: the waiting runs and the entry
+A whole batch is handled with a fixed number of queries: the waiting runs and the entry
 history of every customer in the batch are read once, events are applied in order in memory,
 and the writes go out in bulk. Only when a customer who has just been entered acts again in the
 same batch are the pending entries written first, so that event sees the run it belongs to.
@@ -102,7 +103,7 @@ class _Batch:
         self.pending_profiles: set[int] = set()
 
     def _load_waiting(self, profile_ids: set[int]) -> dict[int, list[_WaitingRun]]:
-        rows = self.session.execute(
+        query = (
             select(
                 col(Enrollment.id),
                 col(Enrollment.profile_id),
@@ -121,7 +122,12 @@ class _Batch:
             .join(Journey, col(Journey.id) == col(Enrollment.journey_id))
             .where(col(Enrollment.profile_id).in_(profile_ids), col(Enrollment.status) == EnrollmentStatus.WAITING)
             .order_by(col(Enrollment.id))
-        ).all()
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            # A tick walking one of these runs now holds it (and skips locked runs): wait for it, then read the
+            # run as it left it, so an event and a timeout never both act on one run.
+            query = query.with_for_update(of=Enrollment)
+        rows = self.session.execute(query).all()
         waiting: dict[int, list[_WaitingRun]] = defaultdict(list)
         for r in rows:
             waiting[r.profile_id].append(
@@ -358,16 +364,20 @@ def react(
     journeys = list(live) if live is not None else live_journeys(session=session)
     entered = 0
     tracked: list[IncomingEvent] = []
+    # Who has a track waiting in ``tracked``: a consumer's batch holds a thousand events, too many to scan per identify.
+    tracked_profiles: set[int] = set()
     for happening in happenings:
         if isinstance(happening, IncomingEvent):
             tracked.append(happening)
+            tracked_profiles.add(happening.profile_id)
             continue
-        if any(e.profile_id == happening.profile_id for e in tracked) and trait_entries(
+        if happening.profile_id in tracked_profiles and trait_entries(
             journeys, before=happening.before, after=happening.after
         ):
             # This customer's earlier events must act before the entry, or they would act on the new run.
             entered += react_to_events(session=session, events=tracked, now=now, live=journeys)
             tracked = []
+            tracked_profiles = set()
         entered += enter_by_traits(
             session=session,
             profile_id=happening.profile_id,

@@ -55,7 +55,6 @@ class SendReport:
     batches: int = 0
     accepted: int = 0
     duplicates: int = 0
-    enrolled: int = 0
     rejected: int = 0
     unsent: int = 0
     elapsed: float = 0.0
@@ -63,7 +62,7 @@ class SendReport:
     def summary(self) -> str:
         return (
             f"customers {self.customers:,}, events sent {self.events:,} in {self.batches:,} batches "
-            f"({self.accepted:,} accepted, {self.duplicates:,} duplicates, {self.enrolled:,} entries into journeys), "
+            f"({self.accepted:,} accepted, {self.duplicates:,} duplicates), "
             f"rejected {self.rejected:,}, not sent {self.unsent:,}, elapsed {_clock(self.elapsed)}"
         )
 
@@ -242,7 +241,6 @@ class Sender:
         report.unsent -= len(batch)
         report.accepted += int(answer.get("accepted", 0))
         report.duplicates += int(answer.get("duplicates", 0))
-        report.enrolled += int(answer.get("enrolled", 0))
         self._started.update(delivery.user_id for delivery in batch)
 
     def _show(self, elapsed: float) -> None:

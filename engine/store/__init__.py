@@ -12,9 +12,10 @@ from engine.store.db import (
     session_scope,
     upgrade_database,
     utc_now,
+    writer_turns,
 )
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
-from engine.store.events import Event
+from engine.store.events import Event, PendingEvent
 from engine.store.journeys import (
     Journey,
     JourneyStatus,
@@ -74,6 +75,7 @@ __all__ = [
     "JourneyVersion",
     "MessageStatus",
     "OutboxMessage",
+    "PendingEvent",
     "Profile",
     "ProfileAlias",
     "Role",
@@ -109,4 +111,5 @@ __all__ = [
     "touch_journey",
     "upgrade_database",
     "utc_now",
+    "writer_turns",
 ]

@@ -7,8 +7,9 @@ command line alike; without it, a SQLite file in the project folder is used.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
@@ -126,6 +127,43 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class _TurnLock:
+    """A lock handed to waiters in the order they asked for it.
+
+    SQLite takes one writer at a time and makes the others retry after growing sleeps, so a writer that commits and
+    writes again at once (the engine's event consumer, batch after batch) could keep the intake's requests waiting
+    for as long as it has work. Queued here in turn, each waits for at most the writes queued before it.
+    """
+
+    def __init__(self) -> None:
+        self._turns = threading.Condition()
+        self._issued = 0
+        self._serving = 0
+
+    def __enter__(self) -> None:
+        with self._turns:
+            ticket = self._issued
+            self._issued += 1
+            self._turns.wait_for(lambda: self._serving == ticket)
+
+    def __exit__(self, *_: object) -> None:
+        with self._turns:
+            self._serving += 1
+            self._turns.notify_all()
+
+
+@cache
+def _sqlite_writers(url: str) -> _TurnLock:
+    return _TurnLock()
+
+
+def writer_turns(url: str | None = None) -> AbstractContextManager[Any]:
+    """What a write transaction of this process holds while it runs: on SQLite a turn among the process's writers
+    (intake requests, the engine's event consumer), on PostgreSQL nothing (row locks order its writers)."""
+    engine = get_engine(url)
+    return _sqlite_writers(str(engine.url)) if engine.dialect.name == "sqlite" else nullcontext()
 
 
 def alembic_config(url: str | None = None) -> Config:

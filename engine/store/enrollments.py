@@ -25,7 +25,9 @@ class Enrollment(SQLModel, table=True):
     __tablename__ = "enrollment"
     __table_args__ = (
         Index("ix_enrollment_due", "status", "due_at"),
-        Index("ix_enrollment_profile_wait", "profile_id", "wait_event"),
+        # A customer's runs, waiting ones first: what reacting to a batch of events reads, bounded by the batch's
+        # customers however many others are waiting.
+        Index("ix_enrollment_profile", "profile_id", "status", "journey_id"),
         Index("ix_enrollment_journey_status", "journey_id", "status", "step_id"),
         # Runs by when they entered, with whether they reached the goal: the dashboard's daily trend.
         Index("ix_enrollment_journey_entered", "journey_id", "entered_at", "goal_reached_at"),

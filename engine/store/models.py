@@ -4,7 +4,7 @@ from sqlmodel import SQLModel
 
 from engine.store.audit import AuditEntry
 from engine.store.enrollments import Enrollment, Transition
-from engine.store.events import Event
+from engine.store.events import Event, PendingEvent
 from engine.store.journeys import Journey, JourneyVersion
 from engine.store.keys import ApiToken, WriteKey
 from engine.store.outbox import OutboxMessage
@@ -22,6 +22,7 @@ __all__ = [
     "Journey",
     "JourneyVersion",
     "OutboxMessage",
+    "PendingEvent",
     "Profile",
     "ProfileAlias",
     "SignInAttempt",

@@ -1,8 +1,9 @@
 """The engine's clock: APScheduler 3.11 ticks that advance due customers and deliver the outbox.
 
 APScheduler is only the clock. No job is ever created per customer: one interval job claims due
-rows in batches, one delivers the outbox, one cron job per scheduled-entry journey enrolls
-its audience, and an hourly job deletes ended sessions and sign-in attempts that no longer count.
+rows in batches, one reacts to the events the intake stored, one delivers the outbox, one cron job
+per scheduled-entry journey enrolls its audience, and an hourly job deletes ended sessions and
+sign-in attempts that no longer count.
 This is the only module that imports apscheduler.
 """
 
@@ -24,8 +25,16 @@ from sqlmodel import Session
 from engine.delivery import dispatch_due
 from engine.delivery.channels import ChannelSettings, Sender, build_senders
 from engine.map import Channel
-from engine.runtime import CLAIM_BATCH, advance_due, enroll_scheduled_audience, finish_drained, scheduled_journeys
-from engine.store import purge_sessions, purge_sign_in_attempts, session_scope, utc_now
+from engine.runtime import (
+    CLAIM_BATCH,
+    CONSUME_BATCH,
+    advance_due,
+    consume_batch,
+    enroll_scheduled_audience,
+    finish_drained,
+    scheduled_journeys,
+)
+from engine.store import purge_sessions, purge_sign_in_attempts, session_scope, utc_now, writer_turns
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,10 @@ class EngineSettings:
     # customers due at once is worked off at database speed rather than one batch per second.
     tick_budget: timedelta = timedelta(seconds=5)
     schedule_refresh: timedelta = timedelta(seconds=30)
+    # Stored events are reacted to this often (and, while full batches come back, at once again), so an event
+    # moves its customer well within a second of its acknowledgement.
+    consume: timedelta = timedelta(seconds=0.25)
+    consume_batch: int = CONSUME_BATCH
     # Ended sessions and old attempts only take room, and nothing reads them: hourly is often enough.
     purge: timedelta = timedelta(hours=1)
 
@@ -130,6 +143,17 @@ class Engine:
             if advanced < self.settings.batch or clock.monotonic() >= deadline:
                 return total
 
+    def consume_once(self) -> int:
+        """React to the events the intake stored, batch after batch, until none are left or the budget is spent."""
+        deadline = clock.monotonic() + self.settings.tick_budget.total_seconds()
+        total = 0
+        while True:
+            with writer_turns(self.settings.database_url):
+                consumed = consume_batch(sessions=self._sessions, now=self._now(), limit=self.settings.consume_batch)
+            total += consumed.events
+            if consumed.events + consumed.deferred < self.settings.consume_batch or clock.monotonic() >= deadline:
+                return total
+
     def deliver_once(self) -> int:
         report = dispatch_due(sessions=self._sessions, senders=self._senders, now=self._now)
         return report.handled
@@ -186,6 +210,11 @@ class Engine:
         seconds = self.settings.tick.total_seconds()
         self._scheduler.add_job(self._guarded(self.advance_once), IntervalTrigger(seconds=seconds), id="advance")
         self._scheduler.add_job(self._guarded(self.deliver_once), IntervalTrigger(seconds=seconds), id="deliver")
+        self._scheduler.add_job(
+            self._guarded(self.consume_once),
+            IntervalTrigger(seconds=self.settings.consume.total_seconds()),
+            id="consume",
+        )
         self._scheduler.add_job(
             self._guarded(self.refresh_schedules),
             IntervalTrigger(seconds=self.settings.schedule_refresh.total_seconds()),

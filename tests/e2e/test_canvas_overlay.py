@@ -21,14 +21,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from engine.intake import ingest
 from engine.journeys import draft_of, get_journey
 from engine.map import JourneyMap
 from engine.runtime import stop_journey
 from engine.store import session_scope, utc_now
 from journey_builder import routes
 from journey_builder.canvas.overlay_state import VIEW_ONLY_MESSAGE
-from tests.engine_factories import identify, publish_and_launch, track
+from tests.engine_factories import identify, ingest_and_react, publish_and_launch, track
 
 pytestmark = pytest.mark.e2e
 
@@ -104,7 +103,7 @@ def enter(plan: str, *, now: datetime | None = None) -> None:
     """One customer signs up on ``plan``: identified, then the trigger event, through the intake."""
     user_id = f"kpi-{uuid.uuid4().hex[:10]}"
     with session_scope() as session:
-        result = ingest(
+        result = ingest_and_react(
             session=session,
             messages=[identify(user_id, {"email": f"{user_id}@example.com", "plan": plan}), track(user_id, SIGNED_UP)],
             now=now,

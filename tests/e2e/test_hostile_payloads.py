@@ -11,11 +11,12 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from engine.accounts import create_api_token, create_user, create_write_key
-from engine.intake import IdentifyMessage, TrackMessage, ingest
+from engine.intake import IdentifyMessage, TrackMessage
 from engine.journeys import create_journey, publish_journey
 from engine.map import JourneyMap
 from engine.store import Role, session_scope, utc_now
 from journey_builder.routes import journey_map_kpis
+from tests.engine_factories import ingest_and_react
 from tests.history_factories import H, as_of, record_runs, story_map, story_run
 
 pytestmark = pytest.mark.e2e
@@ -72,7 +73,7 @@ def planted(e2e_database: str) -> int:
         record_runs(
             session, doc=doc, journey_id=journey.id, version_id=version.id, start=utc_now() - hours * H, runs=runs
         )
-        ingest(
+        ingest_and_react(
             session=session,
             messages=[
                 IdentifyMessage(

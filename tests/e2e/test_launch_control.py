@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from engine.intake import IdentifyMessage, ingest
+from engine.intake import IdentifyMessage
 from engine.journeys import create_journey
 from engine.map.starters import load_template
 from engine.store import session_scope
+from tests.engine_factories import ingest_and_react
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +23,7 @@ def journey_id(e2e_database: str) -> int:
     doc = load_template("cart_abandonment").model_copy(update={"name": "Launch control check"})
     with session_scope(e2e_database) as session:
         journey = create_journey(session=session, doc=doc, created_by="e2e")
-        ingest(
+        ingest_and_react(
             session=session,
             messages=[IdentifyMessage(userId="qa-1", traits={"email": "qa@example.com", "first_name": "Quinn"})],
         )

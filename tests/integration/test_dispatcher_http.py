@@ -14,11 +14,19 @@ from sqlalchemy import select
 
 from engine.delivery import DispatchReport, dispatch_due
 from engine.delivery.channels import HttpProviderSender, Sender, SmtpSender
-from engine.intake import ingest
 from engine.map import Channel
 from engine.runtime import stop_journey
 from engine.store import MessageStatus, OutboxMessage, session_scope
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, publish_and_launch, send, track
+from tests.engine_factories import (
+    NOW,
+    event_trigger,
+    identify,
+    ingest_and_react,
+    journey_map,
+    publish_and_launch,
+    send,
+    track,
+)
 from tests.integration.servers import HttpTestServer, SmtpTestServer
 
 PHONE = "+15550123"
@@ -58,7 +66,7 @@ def customer_gets(store: Store, channel: str, **traits: Any) -> str:
     with session_scope(store.url) as session:
         journey_id, _ = publish_and_launch(session, doc)
         store.journeys.append(journey_id)
-        ingest(session=session, messages=[identify(user, traits), track(user, "go")], now=NOW)
+        ingest_and_react(session=session, messages=[identify(user, traits), track(user, "go")], now=NOW)
     return user
 
 

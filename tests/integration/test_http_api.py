@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from engine.accounts import create_api_token, create_write_key, revoke_write_key
 from engine.intake import MAX_BATCH_BYTES, MAX_EVENT_BYTES
 from engine.store import Enrollment, Event, Journey, Profile, Role, audit, session_scope
-from tests.engine_factories import event_trigger, journey_map, node
+from tests.engine_factories import event_trigger, journey_map, node, react_to_pending
 from tests.integration.journey_harness import api_server
 
 
@@ -215,7 +215,8 @@ def test_a_tracked_event_enrolls_into_a_live_journey_over_http(api: Api) -> None
 
     response = api.intake("/v1/track", TRACK)
 
-    assert response.json() == {"success": True, "accepted": 1, "duplicates": 0, "enrolled": 1}
+    assert response.json() == {"success": True, "accepted": 1, "duplicates": 0}
+    assert react_to_pending(api.database_url) == 1
     assert api.count(Enrollment) == 1
     runs = api.as_role(Role.MARKETER, "GET", f"/api/journeys/{journey_id}/runs").json()
     assert runs["in_flight"] == 1

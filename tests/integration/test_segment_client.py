@@ -19,7 +19,7 @@ from sqlmodel import col
 from engine.accounts import create_write_key
 from engine.runtime import stop_journey
 from engine.store import Enrollment, EnrollmentStatus, Event, Profile, session_scope
-from tests.engine_factories import event_trigger, journey_map, node, publish_and_launch
+from tests.engine_factories import event_trigger, journey_map, node, publish_and_launch, react_to_pending
 from tests.integration.journey_harness import api_server
 
 
@@ -74,6 +74,8 @@ def stored_events(intake: Intake, *users: str) -> list[Event]:
 
 
 def runs(intake: Intake) -> list[Enrollment]:
+    """The journey's runs once the engine has reacted to every event stored."""
+    react_to_pending(intake.database_url)
     with session_scope(intake.database_url) as session:
         return list(session.execute(select(Enrollment).where(Enrollment.journey_id == intake.journey_id)).scalars())
 

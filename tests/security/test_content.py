@@ -28,14 +28,22 @@ from engine.content import (
 )
 from engine.delivery import Proof, dispatch_due
 from engine.delivery.channels import SmtpSender
-from engine.intake import ingest
 from engine.journeys import create_journey
 from engine.map import Channel, MessageContent
 from engine.store import OutboxMessage, Role, session_scope
 from journey_builder import routes
 from journey_builder.pages import launch_state
 from journey_builder.pages.launch_state import LaunchState
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, publish_and_launch, send, track
+from tests.engine_factories import (
+    NOW,
+    event_trigger,
+    identify,
+    ingest_and_react,
+    journey_map,
+    publish_and_launch,
+    send,
+    track,
+)
 from tests.integration.reflex_events import Outcome, Tab, browser, run
 from tests.integration.servers import SmtpTestServer
 
@@ -162,7 +170,7 @@ def _mail_for(db_url: str, smtp: SmtpTestServer, body: str) -> EmailMessage:
     user = f"u-{uuid.uuid4().hex[:8]}"
     with session_scope(db_url) as session:
         publish_and_launch(session, doc)
-        ingest(
+        ingest_and_react(
             session=session,
             messages=[
                 identify(user, {"email": "ada@example.com", "first_name": INJECTED}),
@@ -294,7 +302,7 @@ def test_the_proof_handler_renders_on_a_worker_thread_and_reports_a_bounded_fail
         create_user(session=session, email="m@example.com", password=PASSWORD, role=Role.MARKETER, actor="t")
         secret = sign_in(session=session, email="m@example.com", password=PASSWORD)[1]
         journey_id = create_journey(session=session, doc=doc, created_by="t").id
-        ingest(session=session, messages=[identify("qa", {"email": "qa@example.com"})], now=NOW)
+        ingest_and_react(session=session, messages=[identify("qa", {"email": "qa@example.com"})], now=NOW)
     assert journey_id is not None
 
     # The test profile's event: first the marketer's 30-million range, then a harmless one.

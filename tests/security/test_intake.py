@@ -128,7 +128,7 @@ def test_screen_group_and_alias_are_stored_beside_the_tracks_of_their_batch(inta
     )
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"success": True, "accepted": 6, "duplicates": 0, "enrolled": 0, "rejected": []}
+    assert response.json() == {"success": True, "accepted": 6, "duplicates": 0, "rejected": []}
     stored = intake.events()
     assert [(e.type, e.name, e.properties) for e in stored] == [
         ("track", "Viewed Pricing", {}),

@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from engine.accounts import create_write_key
-from engine.intake import ingest
 from engine.kpis import MetricsFilter, journey_overlay, stage_metrics
 from engine.runtime import advance_due, find_customer, run_overview
 from engine.store import (
@@ -38,7 +37,18 @@ from engine.store import (
 )
 from engine.worker import Engine, EngineSettings
 from tests.conftest import scratch_postgres_database
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
+from tests.engine_factories import (
+    NOW,
+    event_trigger,
+    identify,
+    ingest_and_react,
+    journey_map,
+    node,
+    publish_and_launch,
+    react_to_pending,
+    send,
+    track,
+)
 from tests.integration.journey_harness import api_server
 
 POISON = -99999999999999
@@ -140,7 +150,7 @@ def test_a_poisoned_customer_fails_alone_and_everyone_due_advances_in_the_first_
             if i == 2:
                 messages += [identify("poison"), track("poison", "go", {"d": POISON})]
         messages += [m for user in good_b for m in (identify(user), track(user, "visit"))]
-        ingest(session=session, messages=messages, now=NOW)
+        ingest_and_react(session=session, messages=messages, now=NOW)
 
     engine = Engine(EngineSettings(database_url=url), senders={}, now=lambda: AFTER_THE_WAIT)
     ticks, started = 0, time.perf_counter()
@@ -210,8 +220,10 @@ def test_a_poisoned_event_in_a_batch_fails_its_run_and_the_rest_of_the_batch_is_
         )
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"success": True, "accepted": 7, "duplicates": 0, "enrolled": 4, "rejected": []}
+    assert response.json() == {"success": True, "accepted": 7, "duplicates": 0, "rejected": []}
     assert single.status_code == 200, single.text
+    # a0, poison, a1 and b0 from the batch, poison2 from the single track.
+    assert react_to_pending(url) == 5
     with session_scope(url) as session:
         assert session.execute(select(func.count()).select_from(Event)).scalar_one() == 8
         for user in ("a0", "a1"):
@@ -245,7 +257,7 @@ def test_a_filter_that_fails_on_event_data_fails_only_that_customers_run(
         messages = [identify("good"), identify("poison"), identify("late")]
         messages += [track("good", "go", {"d": fine}), track("poison", "go", {"d": poison})]
         messages += [track("late", "go", {"d": fine})]
-        ingest(session=session, messages=messages, now=NOW)
+        ingest_and_react(session=session, messages=messages, now=NOW)
 
     with session_scope(db_url) as session:
         for user in ("good", "late"):
@@ -294,7 +306,7 @@ def test_a_wait_that_would_end_after_the_year_9999_fails_its_runs_and_the_tick_g
         other, _ = publish_and_launch(session, plain_journey("Unrelated", "visit"))
         messages = [identify("stuck"), track("stuck", "go")]
         messages += [m for user in ("b0", "b1") for m in (identify(user), track(user, "visit"))]
-        ingest(session=session, messages=messages, now=NOW)
+        ingest_and_react(session=session, messages=messages, now=NOW)
 
     with session_scope(db_url) as session:
         assert advance_due(session=session, now=AFTER_THE_WAIT) == 3
@@ -319,7 +331,7 @@ def test_a_wait_that_would_end_after_the_year_9999_fails_the_entrant_and_intake_
         journey, version_id = publish_and_launch(session, doc)
         stretch_forever(session, version_id, wait)
         other, _ = publish_and_launch(session, plain_journey("Unrelated", "visit"))
-        result = ingest(
+        result = ingest_and_react(
             session=session, messages=[track("stuck", "go"), track("b0", "visit"), track("b1", "visit")], now=NOW
         )
         assert (result.accepted, result.enrolled) == (3, 3)
@@ -339,7 +351,9 @@ def test_any_other_error_in_a_walk_drops_what_that_run_wrote_and_fails_it_alone(
     with session_scope(db_url) as session:
         journey, _ = publish_and_launch(session, plain_journey("Plain", "go"))
         users = ("a", "broken", "b")
-        ingest(session=session, messages=[m for user in users for m in (identify(user), track(user, "go"))], now=NOW)
+        ingest_and_react(
+            session=session, messages=[m for user in users for m in (identify(user), track(user, "go"))], now=NOW
+        )
         broken = run_of(session, "broken", journey)
 
     # The message row is built after the run's transition past the wait was written: an error there
@@ -389,7 +403,7 @@ def test_a_value_postgresql_refuses_fails_only_its_run(props: dict[str, Any]) ->
         with session_scope(url) as session:
             journey, _ = publish_and_launch(session, doc)
             messages = [track(user, "go", {"d": "fine", "cart": user}) for user in ("a", "b")]
-            ingest(session=session, messages=[*messages, track("refused", "go", props)], now=NOW)
+            ingest_and_react(session=session, messages=[*messages, track("refused", "go", props)], now=NOW)
 
         engine = Engine(EngineSettings(database_url=url), senders={}, now=lambda: AFTER_THE_WAIT)
         assert engine.advance_once() == 3

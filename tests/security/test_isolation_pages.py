@@ -9,13 +9,22 @@ from typing import Any
 import pytest
 
 from engine.accounts import create_user, sign_in
-from engine.intake import ingest
 from engine.runtime import advance_due
 from engine.store import Role, session_scope
 from journey_builder import routes
 from journey_builder.pages.customers import CustomerState
 from journey_builder.pages.launch_state import LaunchState
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
+from tests.engine_factories import (
+    NOW,
+    event_trigger,
+    identify,
+    ingest_and_react,
+    journey_map,
+    node,
+    publish_and_launch,
+    send,
+    track,
+)
 from tests.integration.reflex_events import browser, run
 
 PASSWORD = "correct horse battery staple"
@@ -42,7 +51,7 @@ def test_launch_control_and_the_customer_look_up_show_a_failed_run_and_why(
         journey_id, _ = publish_and_launch(session, doc)
         messages = [identify("good"), track("good", "go", {"d": 1_700_000_000})]
         messages += [identify("poison"), track("poison", "go", {"d": -99999999999999})]
-        ingest(session=session, messages=messages, now=NOW)
+        ingest_and_react(session=session, messages=messages, now=NOW)
     with session_scope() as session:
         advance_due(session=session, now=NOW + timedelta(hours=2))
 

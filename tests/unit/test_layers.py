@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "accounts": {"store"},
     "runtime": {"map", "compiler", "store", "content", "journeys"},
     "delivery": {"map", "store", "content", "journeys", "runtime"},
-    "intake": {"store", "runtime"},
+    "intake": {"store"},
     "kpis": {"map", "compiler", "store", "journeys"},
     "simulation": {"map", "compiler", "store", "journeys", "runtime"},
     "worker": {"map", "store", "runtime", "delivery"},

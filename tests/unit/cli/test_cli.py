@@ -22,7 +22,6 @@ from sqlmodel import select
 
 from engine.accounts import AccessDeniedError, SignInError, sign_in, verify_api_token, verify_write_key
 from engine.cli import Command, build_parser, main
-from engine.intake import ingest
 from engine.journeys import get_journey, list_journeys
 from engine.map import JourneyMap
 from engine.map.starters import list_templates, load_template
@@ -39,7 +38,7 @@ from engine.store import (
     session_scope,
     utc_now,
 )
-from tests.engine_factories import event_trigger, journey_map, node, publish_and_launch, send, track
+from tests.engine_factories import event_trigger, ingest_and_react, journey_map, node, publish_and_launch, send, track
 
 PROBLEM_FIELDS = {"code", "message", "severity", "node_id", "edge_id"}
 
@@ -674,7 +673,7 @@ def test_worker_advances_due_customers_until_sigterm(database: str, tmp_path: Pa
     with session_scope(database) as session:
         publish_and_launch(session, wait_then_send())
         # Entered two hours ago, so the hour's wait is over and the customer is due now.
-        ingest(session=session, messages=[track("u1", "go")], now=utc_now() - timedelta(hours=2))
+        ingest_and_react(session=session, messages=[track("u1", "go")], now=utc_now() - timedelta(hours=2))
     channels = {name: value for name, value in os.environ.items() if not name.startswith("JOURNEY_")}
     log = tmp_path / "worker.log"
     with log.open("wb") as stderr:

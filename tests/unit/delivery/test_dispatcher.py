@@ -12,11 +12,20 @@ from sqlmodel import Session, col
 
 from engine.delivery import BACKOFF_BASE, LEASE, MAX_ATTEMPTS, DispatchReport, backoff, claim, dispatch_due, send_proof
 from engine.delivery.channels import DeliveryResult, DeliveryStatus, OutboundMessage
-from engine.intake import ingest
 from engine.map import Channel
 from engine.runtime import advance_due, pause_journey
 from engine.store import MessageStatus, OutboxMessage, session_scope
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
+from tests.engine_factories import (
+    NOW,
+    event_trigger,
+    identify,
+    ingest_and_react,
+    journey_map,
+    node,
+    publish_and_launch,
+    send,
+    track,
+)
 
 # 12:00 UTC is 07:00 in New York: inside quiet hours that end at 08:00 there.
 QUIET = {"start": "21:00:00", "end": "08:00:00"}
@@ -54,7 +63,7 @@ def one_send_journey(
 
 
 def enter(session: Session, user: str = "u1", **traits: Any) -> None:
-    ingest(
+    ingest_and_react(
         session=session,
         messages=[identify(user, {"email": f"{user}@example.com", **traits}), track(user, "go")],
         now=NOW,
@@ -212,7 +221,7 @@ def test_quiet_hours_defer_the_message_to_their_end(session: Session, db_url: st
 
 def test_quiet_hours_follow_the_customer_time_zone(session: Session, db_url: str) -> None:
     one_send_journey(session, quiet_hours=QUIET, default_timezone="America/New_York")
-    ingest(
+    ingest_and_react(
         session=session,
         messages=[
             identify("u1", {"email": "u1@example.com"}, context={"timezone": "Europe/Paris"}),
@@ -287,7 +296,7 @@ def test_messages_of_a_paused_journey_are_held(session: Session, db_url: str) ->
 
 def test_a_test_send_goes_out_even_while_paused_and_in_quiet_hours(session: Session, db_url: str) -> None:
     journey_id, _ = one_send_journey(session, quiet_hours=QUIET, default_timezone="America/New_York")
-    ingest(session=session, messages=[identify("tester", {"email": "tester@example.com"})], now=NOW)
+    ingest_and_react(session=session, messages=[identify("tester", {"email": "tester@example.com"})], now=NOW)
     pause_journey(session=session, journey_id=journey_id, actor="test")
     proof = send_proof(session=session, journey_id=journey_id, node_id="mail0", customer="tester")
     session.commit()
@@ -335,7 +344,7 @@ def test_each_journey_counts_its_frequency_cap_over_its_own_window(session: Sess
     run(db_url, RecordingSender())
     two_hours_later = NOW + timedelta(hours=2)
     advance_due(session=session, now=two_hours_later)
-    ingest(session=session, messages=[track("u1", "later")], now=two_hours_later)
+    ingest_and_react(session=session, messages=[track("u1", "later")], now=two_hours_later)
     session.commit()
 
     report = run(db_url, RecordingSender(), two_hours_later)

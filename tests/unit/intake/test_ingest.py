@@ -16,12 +16,21 @@ from engine.intake import (
     PageMessage,
     Rejection,
     TrackMessage,
-    ingest,
     parse_batch,
     parse_single,
 )
 from engine.store import Enrollment, EnrollmentStatus, Event, MessageStatus, OutboxMessage, Profile, ProfileAlias
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
+from tests.engine_factories import (
+    NOW,
+    event_trigger,
+    identify,
+    ingest_and_react,
+    journey_map,
+    node,
+    publish_and_launch,
+    send,
+    track,
+)
 
 
 def profiles(session: Session) -> list[Profile]:
@@ -133,7 +142,7 @@ def test_oversized_bodies_are_refused_with_the_limit() -> None:
 
 
 def test_events_are_stored_with_their_profile(session: Session) -> None:
-    result = ingest(
+    result = ingest_and_react(
         session=session,
         messages=[
             identify("u1", {"email": "u1@example.com", "plan": "pro"}, message_id="i1"),
@@ -159,8 +168,8 @@ def test_events_are_stored_with_their_profile(session: Session) -> None:
 
 def test_a_retried_message_id_is_stored_once(session: Session) -> None:
     waiting_journey(session)
-    first = ingest(session=session, messages=[track("u1", "signed_up", message_id="m1")], now=NOW)
-    again = ingest(session=session, messages=[track("u1", "signed_up", message_id="m1")], now=NOW)
+    first = ingest_and_react(session=session, messages=[track("u1", "signed_up", message_id="m1")], now=NOW)
+    again = ingest_and_react(session=session, messages=[track("u1", "signed_up", message_id="m1")], now=NOW)
 
     assert (first.accepted, first.enrolled) == (1, 1)
     assert (again.accepted, again.duplicates, again.enrolled) == (0, 1, 0)
@@ -169,7 +178,7 @@ def test_a_retried_message_id_is_stored_once(session: Session) -> None:
 
 
 def test_a_message_id_repeated_inside_one_batch_is_stored_once(session: Session) -> None:
-    result = ingest(
+    result = ingest_and_react(
         session=session,
         messages=[track("u1", "viewed", message_id="same"), track("u1", "viewed", message_id="same")],
         now=NOW,
@@ -180,14 +189,14 @@ def test_a_message_id_repeated_inside_one_batch_is_stored_once(session: Session)
 
 
 def test_messages_without_a_message_id_are_each_stored(session: Session) -> None:
-    ingest(session=session, messages=[track("u1", "viewed"), track("u1", "viewed")], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "viewed"), track("u1", "viewed")], now=NOW)
 
     assert count(session, Event) == 2
 
 
 def test_an_anonymous_visitor_who_signs_in_keeps_one_profile(session: Session) -> None:
-    ingest(session=session, messages=[track(None, "viewed", anonymous_id="anon-1", message_id="t1")], now=NOW)
-    ingest(
+    ingest_and_react(session=session, messages=[track(None, "viewed", anonymous_id="anon-1", message_id="t1")], now=NOW)
+    ingest_and_react(
         session=session,
         messages=[identify("u1", {"email": "u1@example.com"}, anonymous_id="anon-1", message_id="i1")],
         now=NOW,
@@ -201,8 +210,8 @@ def test_an_anonymous_visitor_who_signs_in_keeps_one_profile(session: Session) -
 
 def test_an_anonymous_profile_is_merged_into_the_known_customer(session: Session) -> None:
     waiting_journey(session, "viewed")
-    ingest(session=session, messages=[identify("u1", {"email": "u1@example.com", "plan": "free"})], now=NOW)
-    ingest(
+    ingest_and_react(session=session, messages=[identify("u1", {"email": "u1@example.com", "plan": "free"})], now=NOW)
+    ingest_and_react(
         session=session,
         messages=[
             identify(None, {"plan": "pro", "color": "blue"}, anonymous_id="anon-1"),
@@ -212,7 +221,7 @@ def test_an_anonymous_profile_is_merged_into_the_known_customer(session: Session
     )
     assert len(profiles(session)) == 2
 
-    ingest(session=session, messages=[identify("u1", {"first_name": "Ada"}, anonymous_id="anon-1")], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1", {"first_name": "Ada"}, anonymous_id="anon-1")], now=NOW)
 
     (profile,) = profiles(session)
     enrollments = list(session.execute(select(Enrollment)).scalars())
@@ -229,9 +238,9 @@ def test_an_anonymous_profile_is_merged_into_the_known_customer(session: Session
 
 def test_an_anonymous_visit_and_the_sign_in_in_one_batch_merge(session: Session) -> None:
     waiting_journey(session, "viewed")
-    ingest(session=session, messages=[identify("u1", {"email": "u1@example.com"})], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1", {"email": "u1@example.com"})], now=NOW)
 
-    result = ingest(
+    result = ingest_and_react(
         session=session,
         messages=[
             track(None, "viewed", anonymous_id="anon-2"),
@@ -251,9 +260,9 @@ def test_an_anonymous_visit_and_the_sign_in_in_one_batch_merge(session: Session)
 
 
 def test_consent_comes_from_the_consent_trait_and_unsubscribed_flags(session: Session) -> None:
-    ingest(session=session, messages=[identify("u1", {"consent": {"sms": False, "email": True}})], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1", {"consent": {"sms": False, "email": True}})], now=NOW)
     flags = {"unsubscribed_email": True, "unsubscribed_push": False}
-    ingest(session=session, messages=[identify("u1", flags)], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1", flags)], now=NOW)
 
     (profile,) = profiles(session)
     assert profile.consent == {"sms": False, "email": False, "push": True}
@@ -261,8 +270,8 @@ def test_consent_comes_from_the_consent_trait_and_unsubscribed_flags(session: Se
 
 
 def test_the_time_zone_comes_from_the_context(session: Session) -> None:
-    ingest(session=session, messages=[track("u1", "viewed", context={"timezone": "Asia/Tokyo"})], now=NOW)
-    ingest(session=session, messages=[track("u2", "viewed")], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "viewed", context={"timezone": "Asia/Tokyo"})], now=NOW)
+    ingest_and_react(session=session, messages=[track("u2", "viewed")], now=NOW)
 
     tokyo, unknown = profiles(session)
     assert tokyo.timezone == "Asia/Tokyo"
@@ -273,7 +282,7 @@ def test_the_event_time_is_the_message_timestamp_when_given(session: Session) ->
     earlier = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
     message = TrackMessage.model_validate({"userId": "u1", "event": "viewed", "timestamp": earlier.isoformat()})
 
-    ingest(session=session, messages=[message, track("u1", "viewed")], now=NOW)
+    ingest_and_react(session=session, messages=[message, track("u1", "viewed")], now=NOW)
 
     assert [e.occurred_at for e in events(session)] == [earlier, NOW]
 
@@ -281,7 +290,7 @@ def test_the_event_time_is_the_message_timestamp_when_given(session: Session) ->
 def test_identify_enrolls_nobody_into_an_event_journey(session: Session) -> None:
     waiting_journey(session)
 
-    result = ingest(session=session, messages=[identify("u1")], now=NOW)
+    result = ingest_and_react(session=session, messages=[identify("u1")], now=NOW)
 
     assert result.enrolled == 0
     assert count(session, Enrollment) == 0
@@ -290,7 +299,7 @@ def test_identify_enrolls_nobody_into_an_event_journey(session: Session) -> None
 def test_an_event_enrolls_the_customer_into_the_live_journey(session: Session) -> None:
     journey_id = waiting_journey(session)
 
-    result = ingest(session=session, messages=[identify("u1"), track("u1", "signed_up")], now=NOW)
+    result = ingest_and_react(session=session, messages=[identify("u1"), track("u1", "signed_up")], now=NOW)
 
     (enrollment,) = session.execute(select(Enrollment)).scalars()
     assert result.enrolled == 1
@@ -301,18 +310,18 @@ def test_an_event_enrolls_the_customer_into_the_live_journey(session: Session) -
 
 def test_two_customers_signing_in_on_one_device_stay_two_customers(session: Session) -> None:
     journey_id = waiting_journey(session, "viewed")
-    ingest(
+    ingest_and_react(
         session=session,
         messages=[identify("u1", {"email": "u1@example.com"}, anonymous_id="shared"), track("u1", "viewed")],
         now=NOW,
     )
 
-    ingest(
+    ingest_and_react(
         session=session,
         messages=[identify("u2", {"email": "u2@example.com"}, anonymous_id="shared"), track("u2", "viewed")],
         now=NOW,
     )
-    ingest(session=session, messages=[track("u2", "bought", anonymous_id="shared")], now=NOW)
+    ingest_and_react(session=session, messages=[track("u2", "bought", anonymous_id="shared")], now=NOW)
 
     first, second = profiles(session)
     runs = {e.profile_id: e.journey_id for e in session.execute(select(Enrollment)).scalars()}
@@ -327,9 +336,11 @@ def test_two_customers_signing_in_on_one_device_stay_two_customers(session: Sess
 
 
 def test_a_known_customer_on_another_known_customers_device_in_one_batch(session: Session) -> None:
-    ingest(session=session, messages=[identify("u1", {"email": "u1@example.com"}, anonymous_id="shared")], now=NOW)
+    ingest_and_react(
+        session=session, messages=[identify("u1", {"email": "u1@example.com"}, anonymous_id="shared")], now=NOW
+    )
 
-    ingest(
+    ingest_and_react(
         session=session,
         messages=[
             identify("u2", {"email": "u2@example.com"}, anonymous_id="shared"),
@@ -351,16 +362,18 @@ def test_consent_flags_sent_as_text_mean_what_they_say(session: Session) -> None
         "consent": {"push": "no", "in_app": "yes", "webhook": 0},
     }
 
-    ingest(session=session, messages=[identify("u1", traits)], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1", traits)], now=NOW)
 
     (profile,) = profiles(session)
     assert profile.consent == {"email": True, "sms": False, "push": False, "in_app": True, "webhook": False}
 
 
 def test_a_consent_value_that_is_not_a_yes_or_no_changes_nothing(session: Session) -> None:
-    ingest(session=session, messages=[identify("u1", {"consent": {"sms": False}})], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1", {"consent": {"sms": False}})], now=NOW)
 
-    ingest(session=session, messages=[identify("u1", {"consent": {"sms": "maybe"}, "unsubscribed_sms": None})], now=NOW)
+    ingest_and_react(
+        session=session, messages=[identify("u1", {"consent": {"sms": "maybe"}, "unsubscribed_sms": None})], now=NOW
+    )
 
     (profile,) = profiles(session)
     assert profile.consent == {"sms": False}
@@ -369,8 +382,10 @@ def test_a_consent_value_that_is_not_a_yes_or_no_changes_nothing(session: Sessio
 def test_messages_waiting_for_an_anonymous_profile_follow_it_into_the_merge(session: Session) -> None:
     doc = journey_map([event_trigger("viewed"), send("mail")], [("entry", "mail")])
     publish_and_launch(session, doc)
-    ingest(session=session, messages=[identify("u1", {"email": "u1@example.com", "unsubscribed_email": True})], now=NOW)
-    ingest(
+    ingest_and_react(
+        session=session, messages=[identify("u1", {"email": "u1@example.com", "unsubscribed_email": True})], now=NOW
+    )
+    ingest_and_react(
         session=session,
         messages=[
             identify(None, {"email": "u1@example.com"}, anonymous_id="anon-3"),
@@ -379,7 +394,7 @@ def test_messages_waiting_for_an_anonymous_profile_follow_it_into_the_merge(sess
         now=NOW,
     )
 
-    ingest(session=session, messages=[identify("u1", {}, anonymous_id="anon-3")], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1", {}, anonymous_id="anon-3")], now=NOW)
     session.flush()
     claimed, report = claim(session=session, now=NOW)
 

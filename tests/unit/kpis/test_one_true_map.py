@@ -21,14 +21,13 @@ from sqlmodel import Session, col
 
 from engine.cli import main
 from engine.compiler import GoalStep, Plan
-from engine.intake import ingest
 from engine.journeys import create_journey, publish_journey
 from engine.kpis import MetricsFilter, goal_conversion, journey_overlay, journey_report, overlay_summary
 from engine.map import JourneyMap
 from engine.map.starters import load_template
 from engine.runtime import advance_due
 from engine.store import Enrollment, JourneyVersion, Transition, get_engine
-from tests.engine_factories import NOW, identify, publish_and_launch, track
+from tests.engine_factories import NOW, identify, ingest_and_react, publish_and_launch, track
 from tests.history_factories import H, Run, path, record_runs, story_map
 
 END = NOW + 40 * H
@@ -170,22 +169,24 @@ def play_cart_abandonment(session: Session, *, start: datetime) -> tuple[int, di
         "never": "timed out to the end",
         "still-inside": "waiting",
     }
-    ingest(session=session, messages=[identify(u, {"email": f"{u}@example.com"}) for u in users], now=start)
-    ingest(session=session, messages=[cart(u, "cart_abandoned", f"c-{u}") for u in users], now=start)
-    ingest(
+    ingest_and_react(session=session, messages=[identify(u, {"email": f"{u}@example.com"}) for u in users], now=start)
+    ingest_and_react(session=session, messages=[cart(u, "cart_abandoned", f"c-{u}") for u in users], now=start)
+    ingest_and_react(
         session=session,
         messages=[cart("while-waiting-an-hour", "order_completed", "c-while-waiting-an-hour")],
         now=start + 0.5 * H,
     )
     advance_due(session=session, now=start + 1 * H)
-    ingest(
+    ingest_and_react(
         session=session, messages=[cart("after-the-email", "order_completed", "c-after-the-email")], now=start + 2 * H
     )
-    ingest(session=session, messages=[cart("emptied", "cart_emptied", "c-emptied")], now=start + 2 * H)
+    ingest_and_react(session=session, messages=[cart("emptied", "cart_emptied", "c-emptied")], now=start + 2 * H)
     advance_due(session=session, now=start + 4 * H)
-    ingest(session=session, messages=[cart("after-the-push", "order_completed", "c-after-the-push")], now=start + 5 * H)
+    ingest_and_react(
+        session=session, messages=[cart("after-the-push", "order_completed", "c-after-the-push")], now=start + 5 * H
+    )
     advance_due(session=session, now=start + 24 * H)
-    ingest(session=session, messages=[cart("still-inside", "cart_abandoned", "c-again")], now=start + 24 * H)
+    ingest_and_react(session=session, messages=[cart("still-inside", "cart_abandoned", "c-again")], now=start + 24 * H)
     session.flush()
     return journey_id, users
 

@@ -14,7 +14,16 @@ from engine.intake import ingest
 from engine.map import Channel
 from engine.runtime import SANDBOXED, advance_due, customer_view, message_status_label, search_customers
 from engine.store import MessageStatus, get_engine
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, track
+from tests.engine_factories import (
+    NOW,
+    event_trigger,
+    identify,
+    ingest_and_react,
+    journey_map,
+    node,
+    publish_and_launch,
+    track,
+)
 
 MINE = {"u-ada", "u-bob", "u-cy"}
 
@@ -113,7 +122,9 @@ def test_the_timeline_names_cards_by_title_holds_the_whole_message_and_orders_on
     session: Session,
 ) -> None:
     titled_journey(session)
-    ingest(session=session, messages=[identify("u1", {"email": "u1@example.com"}), track("u1", "go")], now=NOW)
+    ingest_and_react(
+        session=session, messages=[identify("u1", {"email": "u1@example.com"}), track("u1", "go")], now=NOW
+    )
     advance_due(session=session, now=NOW + timedelta(minutes=1))
     session.flush()
     (match,) = search_customers(session=session, query="u1@")

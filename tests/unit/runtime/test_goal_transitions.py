@@ -9,10 +9,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.intake import ingest
 from engine.runtime import advance_due
 from engine.store import Enrollment, OutboxMessage, Transition
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
+from tests.engine_factories import (
+    NOW,
+    event_trigger,
+    identify,
+    ingest_and_react,
+    journey_map,
+    node,
+    publish_and_launch,
+    send,
+    track,
+)
 
 LATER = NOW.replace(hour=13)
 
@@ -36,10 +45,10 @@ def the_run(session: Session, journey_id: int) -> Enrollment:
 
 def play(session: Session, doc: Any, traits: dict[str, Any]) -> int:
     journey_id, _ = publish_and_launch(session, doc)
-    ingest(
+    ingest_and_react(
         session=session, messages=[identify("u1", {"email": "u1@example.com", **traits}), track("u1", "go")], now=NOW
     )
-    ingest(session=session, messages=[track("u1", "purchased")], now=LATER)
+    ingest_and_react(session=session, messages=[track("u1", "purchased")], now=LATER)
     session.flush()
     return journey_id
 
@@ -136,7 +145,7 @@ def test_a_run_that_passed_a_goal_in_the_same_batch_is_not_counted_on_it_twice(s
         [("entry", "won"), ("won", "hold")],
     )
     journey_id, _ = publish_and_launch(session, doc)
-    ingest(session=session, messages=[track("u1", "go"), track("u1", "purchased")], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "go"), track("u1", "purchased")], now=NOW)
 
     assert steps_after_entry(session, journey_id) == [("entry", "won", "s2"), ("won", "hold", "s2")]
     assert the_run(session, journey_id).end_reason == "goal"
@@ -148,7 +157,7 @@ def test_a_goal_passed_before_a_wait_stays_reached_when_the_run_goes_on(session:
         [("entry", "won"), ("won", "hold")],
     )
     journey_id, _ = publish_and_launch(session, doc)
-    ingest(session=session, messages=[track("u1", "go")], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "go")], now=NOW)
     advance_due(session=session, now=LATER)
     session.flush()
 

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from engine.delivery import claim, send_proof
-from engine.intake import ingest
 from engine.journeys import create_journey, publish_journey
 from engine.map import JourneyMap, PausePolicy
 from engine.runtime import (
@@ -25,6 +24,7 @@ from tests.engine_factories import (
     NOW,
     event_trigger,
     identify,
+    ingest_and_react,
     journey_map,
     node,
     publish_and_launch,
@@ -48,7 +48,9 @@ def reminder_journey(wait: str = "PT1H", **settings: object) -> JourneyMap:
 
 
 def enter(session: Session, *users: str, at: datetime = NOW) -> None:
-    ingest(session=session, messages=[m for user in users for m in (identify(user), track(user, "go"))], now=at)
+    ingest_and_react(
+        session=session, messages=[m for user in users for m in (identify(user), track(user, "go"))], now=at
+    )
 
 
 def runs(session: Session) -> list[Enrollment]:
@@ -271,7 +273,7 @@ def test_a_customer_inside_a_draining_journey_is_resumed_by_the_event_it_waits_f
     enter(session, "u1")
     stop_journey(session=session, journey_id=journey_id, actor="maria", mode=StopMode.DRAIN, now=NOW)
 
-    ingest(session=session, messages=[track("u1", "confirmed")], now=NOW + timedelta(minutes=5))
+    ingest_and_react(session=session, messages=[track("u1", "confirmed")], now=NOW + timedelta(minutes=5))
 
     (run,) = runs(session)
     assert (run.status, run.end_reason) == (EnrollmentStatus.ENDED, "completed")

@@ -5,9 +5,18 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from engine.intake import ingest
 from engine.runtime import advance_due, find_customer, run_overview
-from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, send, track
+from tests.engine_factories import (
+    NOW,
+    event_trigger,
+    identify,
+    ingest_and_react,
+    journey_map,
+    node,
+    publish_and_launch,
+    send,
+    track,
+)
 
 
 def two_step_journey(session: Session) -> int:
@@ -27,7 +36,7 @@ def two_step_journey(session: Session) -> int:
 
 def test_the_run_overview_counts_customers_and_messages(session: Session) -> None:
     journey_id = two_step_journey(session)
-    ingest(
+    ingest_and_react(
         session=session,
         messages=[
             identify("a", {"email": "a@example.com", "phone": "+15550001"}),
@@ -39,7 +48,7 @@ def test_the_run_overview_counts_customers_and_messages(session: Session) -> Non
         now=NOW,
     )
     advance_due(session=session, now=NOW + timedelta(hours=1))
-    ingest(session=session, messages=[track("c", "go")], now=NOW + timedelta(hours=1))
+    ingest_and_react(session=session, messages=[track("c", "go")], now=NOW + timedelta(hours=1))
     advance_due(session=session, now=NOW + timedelta(days=1, hours=1))
     session.flush()
 
@@ -69,8 +78,10 @@ def test_the_run_overview_of_an_untouched_journey_is_empty(session: Session) -> 
 @pytest.fixture
 def known_customer(session: Session) -> None:
     two_step_journey(session)
-    ingest(session=session, messages=[track(None, "viewed", anonymous_id="anon-7")], now=NOW - timedelta(days=1))
-    ingest(
+    ingest_and_react(
+        session=session, messages=[track(None, "viewed", anonymous_id="anon-7")], now=NOW - timedelta(days=1)
+    )
+    ingest_and_react(
         session=session,
         messages=[
             identify("u7", {"email": "ada@example.com", "first_name": "Ada"}, anonymous_id="anon-7"),
@@ -78,7 +89,7 @@ def known_customer(session: Session) -> None:
         ],
         now=NOW,
     )
-    ingest(session=session, messages=[identify("someone_else", {"email": "bob@example.com"})], now=NOW)
+    ingest_and_react(session=session, messages=[identify("someone_else", {"email": "bob@example.com"})], now=NOW)
     session.flush()
 
 

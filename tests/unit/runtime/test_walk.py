@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from engine.intake import ingest
 from engine.journeys import publish_journey, save_draft
 from engine.map import JourneyMap
 from engine.runtime import advance_due, enroll_scheduled_audience, pause_journey, resume_journey
@@ -27,6 +26,7 @@ from tests.engine_factories import (
     NOW,
     event_trigger,
     identify,
+    ingest_and_react,
     journey_map,
     node,
     publish_and_launch,
@@ -55,7 +55,7 @@ def test_each_database_runs_its_own_plan_for_the_same_version_id(db_url: str, ot
             doc = journey_map([event_trigger("go"), node("hold", "wait", duration=wait)], [("entry", "hold")])
             _, version_id = publish_and_launch(session, doc)
             assert version_id == 1
-            ingest(session=session, messages=[track("u1", "go")], now=NOW)
+            ingest_and_react(session=session, messages=[track("u1", "go")], now=NOW)
 
     for url, due in ((db_url, NOW + timedelta(days=1)), (other_db_url, NOW + timedelta(hours=1))):
         with session_scope(url) as session:
@@ -106,7 +106,9 @@ def test_an_event_enrolls_only_when_its_properties_pass_the_filters(session: Ses
         session, cart_journey(filters=[{"source": "event", "field": "cart_total", "op": "gte", "value": 50}])
     )
 
-    ingest(session=session, messages=[abandon("small", "c1", cart_total=20), abandon("big", "c2", cart_total=80)])
+    ingest_and_react(
+        session=session, messages=[abandon("small", "c1", cart_total=20), abandon("big", "c2", cart_total=80)]
+    )
 
     (run,) = runs_of(session, journey_id)
     assert run.context == {"cart_id": "c2", "cart_total": 80}
@@ -124,33 +126,33 @@ def test_reentry_policies(
 ) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey(reentry=policy))
 
-    ingest(session=session, messages=[abandon("u1", "c1")], now=NOW)
-    ingest(session=session, messages=[abandon("u1", "c2")], now=NOW)
+    ingest_and_react(session=session, messages=[abandon("u1", "c1")], now=NOW)
+    ingest_and_react(session=session, messages=[abandon("u1", "c2")], now=NOW)
     assert len(runs_of(session, journey_id)) == runs_after_second_entry
 
-    ingest(session=session, messages=[track("u1", "purchased")], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "purchased")], now=NOW)
     assert all(run.status is EnrollmentStatus.ENDED for run in runs_of(session, journey_id))
-    ingest(session=session, messages=[abandon("u1", "c3")], now=NOW)
+    ingest_and_react(session=session, messages=[abandon("u1", "c3")], now=NOW)
     assert len(runs_of(session, journey_id)) == runs_after_reentry_post_exit
 
 
 def test_reentry_is_judged_per_event_inside_one_batch(session: Session) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey(reentry="after_exit"))
 
-    ingest(session=session, messages=[abandon("u1", "c1"), abandon("u1", "c2")], now=NOW)
+    ingest_and_react(session=session, messages=[abandon("u1", "c1"), abandon("u1", "c2")], now=NOW)
 
     assert len(runs_of(session, journey_id)) == 1
 
 
 def test_an_exit_event_for_another_cart_does_not_end_the_run(session: Session) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey())
-    ingest(session=session, messages=[abandon("u1", "c1")], now=NOW)
+    ingest_and_react(session=session, messages=[abandon("u1", "c1")], now=NOW)
 
-    ingest(session=session, messages=[track("u1", "cart_emptied", {"cart_id": "other"})], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "cart_emptied", {"cart_id": "other"})], now=NOW)
     (run,) = runs_of(session, journey_id)
     assert run.status is EnrollmentStatus.WAITING
 
-    ingest(session=session, messages=[track("u1", "cart_emptied", {"cart_id": "c1"})], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "cart_emptied", {"cart_id": "c1"})], now=NOW)
     session.refresh(run)
     assert run.status is EnrollmentStatus.ENDED
     assert run.end_reason == "exit_criteria"
@@ -160,10 +162,10 @@ def test_an_exit_event_for_another_cart_does_not_end_the_run(session: Session) -
 
 def test_the_goal_event_ends_the_run_as_converted(session: Session) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey())
-    ingest(session=session, messages=[abandon("u1", "c1")], now=NOW)
+    ingest_and_react(session=session, messages=[abandon("u1", "c1")], now=NOW)
     later = NOW + timedelta(minutes=5)
 
-    ingest(session=session, messages=[track("u1", "purchased")], now=later)
+    ingest_and_react(session=session, messages=[track("u1", "purchased")], now=later)
 
     (run,) = runs_of(session, journey_id)
     assert run.status is EnrollmentStatus.ENDED
@@ -177,13 +179,13 @@ def test_the_goal_event_ends_the_run_as_converted(session: Session) -> None:
 
 def test_a_wait_for_event_is_resumed_only_by_the_correlated_event(session: Session) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey())
-    ingest(session=session, messages=[abandon("u1", "c1")], now=NOW)
+    ingest_and_react(session=session, messages=[abandon("u1", "c1")], now=NOW)
 
-    ingest(session=session, messages=[track("u1", "order_completed", {"cart_id": "c9"})], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "order_completed", {"cart_id": "c9"})], now=NOW)
     (run,) = runs_of(session, journey_id)
     assert run.step_id == "await_order"
 
-    ingest(session=session, messages=[track("u1", "order_completed", {"cart_id": "c1"})], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "order_completed", {"cart_id": "c1"})], now=NOW)
     session.refresh(run)
     assert run.status is EnrollmentStatus.ENDED
     assert run.end_reason == "goal"
@@ -193,7 +195,7 @@ def test_a_wait_for_event_is_resumed_only_by_the_correlated_event(session: Sessi
 
 def test_a_wait_that_times_out_takes_the_timeout_path(session: Session) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey())
-    ingest(session=session, messages=[identify("u1"), abandon("u1", "c1")], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1"), abandon("u1", "c1")], now=NOW)
 
     assert advance_due(session=session, now=NOW + timedelta(minutes=59)) == 0
     assert advance_due(session=session, now=NOW + timedelta(hours=1)) == 1
@@ -222,7 +224,7 @@ def two_stage_map() -> JourneyMap:
 def test_transitions_flag_the_first_entry_into_each_stage(session: Session) -> None:
     doc = two_stage_map()
     publish_and_launch(session, doc)
-    ingest(session=session, messages=[track("u1", "go")], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "go")], now=NOW)
 
     advance_due(session=session, now=NOW + timedelta(hours=1))
     advance_due(session=session, now=NOW + timedelta(hours=2))
@@ -239,7 +241,7 @@ def test_transitions_flag_the_first_entry_into_each_stage(session: Session) -> N
 def test_transitions_record_the_step_they_came_from_and_when_it_was_entered(session: Session) -> None:
     doc = two_stage_map()
     journey_id, _ = publish_and_launch(session, doc)
-    ingest(session=session, messages=[track("u1", "go")], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "go")], now=NOW)
 
     # Each wait ends later than it began: a resumed step names the wait and when the run entered it.
     advance_due(session=session, now=NOW + timedelta(hours=1, minutes=5))
@@ -273,11 +275,11 @@ def test_an_event_resuming_a_wait_records_the_wait_and_when_it_began(session: Se
         [("entry", "first"), ("first", "second", "event"), ("second", "won", "event")],
     )
     journey_id, _ = publish_and_launch(session, doc)
-    ingest(session=session, messages=[track("u1", "go")], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "go")], now=NOW)
 
     # One batch resumes the run twice: the second wait began at this batch's time, not the first's.
     later = NOW + timedelta(minutes=30)
-    ingest(session=session, messages=[track("u1", "opened"), track("u1", "clicked")], now=later)
+    ingest_and_react(session=session, messages=[track("u1", "opened"), track("u1", "clicked")], now=later)
 
     (run,) = runs_of(session, journey_id)
     assert [(t.node_id, t.at, t.from_node_id, t.from_at) for t in transitions(session, run.id)] == [
@@ -300,7 +302,7 @@ def test_split_arms_are_recorded_on_the_split_transition(session: Session) -> No
     )
     publish_and_launch(session, doc)
 
-    ingest(session=session, messages=[track(f"u{i}", "go") for i in range(40)], now=NOW)
+    ingest_and_react(session=session, messages=[track(f"u{i}", "go") for i in range(40)], now=NOW)
 
     splits = [t for t in transitions(session) if t.node_id == "ab"]
     waits = {e.id: e.step_id for e in enrollments(session)}
@@ -318,14 +320,16 @@ def test_a_trait_trigger_enrolls_when_traits_start_to_match(session: Session) ->
     )
     journey_id, _ = publish_and_launch(session, doc)
 
-    ingest(session=session, messages=[identify("u1", {"plan": "free"})], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1", {"plan": "free"})], now=NOW)
     assert runs_of(session, journey_id) == []
-    ingest(session=session, messages=[identify("u1", {"plan": "pro"})], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1", {"plan": "pro"})], now=NOW)
     assert len(runs_of(session, journey_id)) == 1
-    ingest(session=session, messages=[identify("u1", {"plan": "pro", "seats": 5})], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1", {"plan": "pro", "seats": 5})], now=NOW)
     assert len(runs_of(session, journey_id)) == 1
 
-    ingest(session=session, messages=[identify("u1", {"plan": "free"}), identify("u1", {"plan": "pro"})], now=NOW)
+    ingest_and_react(
+        session=session, messages=[identify("u1", {"plan": "free"}), identify("u1", {"plan": "pro"})], now=NOW
+    )
     assert len(runs_of(session, journey_id)) == 2
 
 
@@ -338,7 +342,7 @@ def test_a_scheduled_journey_enrolls_its_audience(session: Session) -> None:
         [("entry", "hold")],
         reentry="after_exit",
     )
-    ingest(
+    ingest_and_react(
         session=session,
         messages=[
             identify("pro1", {"plan": "pro"}),
@@ -359,11 +363,11 @@ def test_a_scheduled_journey_enrolls_its_audience(session: Session) -> None:
 
 def test_a_paused_journey_does_not_advance(session: Session) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey())
-    ingest(session=session, messages=[identify("u1"), abandon("u1", "c1")], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1"), abandon("u1", "c1")], now=NOW)
     pause_journey(session=session, journey_id=journey_id, actor="test")
 
     assert advance_due(session=session, now=NOW + timedelta(hours=2)) == 0
-    ingest(session=session, messages=[abandon("u2", "c2")], now=NOW)
+    ingest_and_react(session=session, messages=[abandon("u2", "c2")], now=NOW)
 
     (run,) = runs_of(session, journey_id)
     assert run.step_id == "await_order"
@@ -372,13 +376,13 @@ def test_a_paused_journey_does_not_advance(session: Session) -> None:
 
 def test_new_entrants_take_the_newest_version_while_runs_in_flight_keep_theirs(session: Session) -> None:
     journey_id, first_version = publish_and_launch(session, cart_journey())
-    ingest(session=session, messages=[identify("old"), abandon("old", "c1")], now=NOW)
+    ingest_and_react(session=session, messages=[identify("old"), abandon("old", "c1")], now=NOW)
     longer = cart_journey().model_dump(mode="json")
     longer["nodes"][1]["timeout"] = "PT5H"
     save_draft(session=session, journey_id=journey_id, doc=JourneyMap.from_dict(longer), expected_revision=1)
     second_version = publish_journey(session=session, journey_id=journey_id).id
 
-    ingest(session=session, messages=[identify("new"), abandon("new", "c2")], now=NOW)
+    ingest_and_react(session=session, messages=[identify("new"), abandon("new", "c2")], now=NOW)
     advance_due(session=session, now=NOW + timedelta(hours=1))
 
     old, new = runs_of(session, journey_id)
@@ -391,7 +395,7 @@ def test_new_entrants_take_the_newest_version_while_runs_in_flight_keep_theirs(s
 def test_a_run_ended_earlier_in_the_batch_lets_the_customer_in_again(session: Session, ending: str) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey(reentry="after_exit"))
 
-    ingest(
+    ingest_and_react(
         session=session,
         messages=[abandon("u1", "c1"), track("u1", ending, {"cart_id": "c1"}), abandon("u1", "c2")],
         now=NOW,
@@ -405,7 +409,7 @@ def test_a_run_ended_earlier_in_the_batch_lets_the_customer_in_again(session: Se
 def test_an_event_resumes_a_run_entered_earlier_in_the_same_batch(session: Session) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey())
 
-    ingest(
+    ingest_and_react(
         session=session,
         messages=[abandon("u1", "c1"), track("u1", "order_completed", {"cart_id": "c1"})],
         now=NOW,
@@ -428,7 +432,9 @@ def test_two_journeys_updating_one_customer_at_once_keep_both_changes(session: S
             name=name,
         )
         publish_and_launch(session, doc)
-    ingest(session=session, messages=[identify("u1", {"email": "u1@example.com"}), track("u1", "signed_up")], now=NOW)
+    ingest_and_react(
+        session=session, messages=[identify("u1", {"email": "u1@example.com"}), track("u1", "signed_up")], now=NOW
+    )
 
     assert advance_due(session=session, now=NOW + timedelta(hours=1)) == 2
     session.expire_all()
@@ -439,10 +445,10 @@ def test_two_journeys_updating_one_customer_at_once_keep_both_changes(session: S
 
 def test_an_awaited_event_during_a_pause_is_kept_and_taken_after_resuming(session: Session) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey())
-    ingest(session=session, messages=[identify("u1"), abandon("u1", "c1")], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1"), abandon("u1", "c1")], now=NOW)
     pause_journey(session=session, journey_id=journey_id, actor="test")
 
-    ingest(
+    ingest_and_react(
         session=session, messages=[track("u1", "order_completed", {"cart_id": "c1"})], now=NOW + timedelta(minutes=5)
     )
     assert advance_due(session=session, now=NOW + timedelta(minutes=6)) == 0
@@ -460,10 +466,10 @@ def test_an_awaited_event_during_a_pause_is_kept_and_taken_after_resuming(sessio
 
 def test_an_uncorrelated_event_during_a_pause_leaves_the_run_waiting_for_its_own(session: Session) -> None:
     journey_id, _ = publish_and_launch(session, cart_journey())
-    ingest(session=session, messages=[identify("u1"), abandon("u1", "c1")], now=NOW)
+    ingest_and_react(session=session, messages=[identify("u1"), abandon("u1", "c1")], now=NOW)
     pause_journey(session=session, journey_id=journey_id, actor="test")
 
-    ingest(
+    ingest_and_react(
         session=session, messages=[track("u1", "order_completed", {"cart_id": "c9"})], now=NOW + timedelta(minutes=5)
     )
     resume_journey(session=session, journey_id=journey_id, actor="test", now=NOW + timedelta(minutes=10))
@@ -480,7 +486,7 @@ def test_events_before_an_identify_in_one_batch_act_before_its_trait_entry(sessi
     )
     journey_id, _ = publish_and_launch(session, doc)
 
-    ingest(session=session, messages=[track("u1", "purchased"), identify("u1", {"plan": "pro"})], now=NOW)
+    ingest_and_react(session=session, messages=[track("u1", "purchased"), identify("u1", {"plan": "pro"})], now=NOW)
 
     (run,) = runs_of(session, journey_id)
     assert (run.status, run.step_id) == (EnrollmentStatus.WAITING, "hold")

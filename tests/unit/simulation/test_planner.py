@@ -14,7 +14,7 @@ from sqlmodel import Session, col
 
 from engine.cli import main
 from engine.compiler import Plan, compile_map
-from engine.intake import ingest, parse_batch
+from engine.intake import parse_batch
 from engine.journeys import create_journey, publish_journey, seed_starters
 from engine.map import JourneyMap, TraitTrigger, WaitForEventNode, WaitNode, all_hold
 from engine.map.starters import list_templates, load_template
@@ -38,7 +38,7 @@ from engine.simulation import (
     schedule,
 )
 from engine.store import Enrollment, EnrollmentStatus, JourneyStatus, JourneyVersion, WriteKey
-from tests.engine_factories import NOW, journey_map, node, publish_and_launch, schedule_trigger
+from tests.engine_factories import NOW, ingest_and_react, journey_map, node, publish_and_launch, schedule_trigger
 
 STARTERS = list_templates()
 
@@ -229,7 +229,7 @@ def test_the_cart_scripts_drive_the_engine_to_the_planned_outcomes(session: Sess
     publish_and_launch(session, doc)
     scripts = simulate("cart_abandonment", customers=120, seed=3)
     batch = parse_batch(json.dumps({"batch": [p.message for s in scripts for p in s.messages]}).encode()).messages
-    result = ingest(session=session, messages=batch, now=NOW)
+    result = ingest_and_react(session=session, messages=batch, now=NOW)
     assert result.accepted == len(batch)
     assert result.enrolled == 120
     runs = Counter(
