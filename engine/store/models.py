@@ -7,7 +7,7 @@ from engine.store.enrollments import Enrollment, Transition
 from engine.store.events import Event
 from engine.store.journeys import Journey, JourneyVersion
 from engine.store.keys import ApiToken, WriteKey
-from engine.store.outbox import OutboxMessage
+from engine.store.outbox import OutboxMessage, SendAttempt
 from engine.store.profiles import Profile, ProfileAlias
 from engine.store.sign_in_attempts import SignInAttempt
 from engine.store.users import User, UserSession
@@ -24,6 +24,7 @@ __all__ = [
     "OutboxMessage",
     "Profile",
     "ProfileAlias",
+    "SendAttempt",
     "SignInAttempt",
     "Transition",
     "User",

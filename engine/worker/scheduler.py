@@ -1,8 +1,9 @@
 """The engine's clock: APScheduler 3.11 ticks that advance due customers and deliver the outbox.
 
 APScheduler is only the clock. No job is ever created per customer: one interval job claims due
-rows in batches, one delivers the outbox, one cron job per scheduled-entry journey enrolls
-its audience, and an hourly job deletes ended sessions and sign-in attempts that no longer count.
+rows in batches, one cron job per scheduled-entry journey enrolls its audience, and an hourly job
+deletes ended sessions and sign-in attempts that no longer count. The outbox is delivered beside the
+clock by the delivery package's Dispatcher (its own threads, one set per channel).
 This is the only module that imports apscheduler.
 """
 
@@ -21,7 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
-from engine.delivery import dispatch_due
+from engine.delivery import Dispatcher, dispatch_due
 from engine.delivery.channels import ChannelSettings, Sender, build_senders
 from engine.map import Channel
 from engine.runtime import CLAIM_BATCH, advance_due, enroll_scheduled_audience, finish_drained, scheduled_journeys
@@ -52,6 +53,8 @@ class EngineSettings:
     schedule_refresh: timedelta = timedelta(seconds=30)
     # Ended sessions and old attempts only take room, and nothing reads them: hourly is often enough.
     purge: timedelta = timedelta(hours=1)
+    # A stopping engine waits this long for sends under way (a supervisor's stop timeout is usually 10 s).
+    stop_grace: timedelta = timedelta(seconds=7)
 
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -113,6 +116,7 @@ class Engine:
         )
         self._cron_jobs: dict[int, str] = {}
         self._lock = threading.Lock()
+        self._dispatcher = Dispatcher(sessions=self._sessions, senders=self._senders, now=now, idle=self.settings.tick)
 
     def _sessions(self) -> AbstractContextManager[Session]:
         return session_scope(self.settings.database_url)
@@ -185,7 +189,6 @@ class Engine:
     def start(self) -> None:
         seconds = self.settings.tick.total_seconds()
         self._scheduler.add_job(self._guarded(self.advance_once), IntervalTrigger(seconds=seconds), id="advance")
-        self._scheduler.add_job(self._guarded(self.deliver_once), IntervalTrigger(seconds=seconds), id="deliver")
         self._scheduler.add_job(
             self._guarded(self.refresh_schedules),
             IntervalTrigger(seconds=self.settings.schedule_refresh.total_seconds()),
@@ -199,9 +202,17 @@ class Engine:
             next_run_time=datetime.now(UTC),
         )
         self._scheduler.start()
+        self._dispatcher.start()
 
     def shutdown(self) -> None:
+        """Stop claiming, let the running tick and the sends under way finish (sends: within ``stop_grace``)."""
+        started = clock.monotonic()
+        self._dispatcher.stop_claiming()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
-        for sender in self._senders.values():
-            sender.close()
+        grace = self.settings.stop_grace.total_seconds() - (clock.monotonic() - started)
+        busy = self._dispatcher.stop(max(grace, 0.0))
+        # A sender still in a provider call is left to the process's end: closing it would wait for the call.
+        for channel, sender in self._senders.items():
+            if channel not in busy:
+                sender.close()
