@@ -106,6 +106,7 @@ class Claimed:
     worker: str
     lease_version: int
     in_doubt: bool
+    lease: timedelta = LEASE
 
 
 def _address(channel: Channel, traits: Mapping[str, Any], user_id: str | None, url: str) -> str:
@@ -157,6 +158,7 @@ def claim(
     limit: int = 200,
     channel: Channel | None = None,
     worker: str = "dispatcher",
+    lease: timedelta = LEASE,
 ) -> tuple[list[Claimed], DispatchReport]:
     """Lease due messages of live journeys (and test sends) on ``channel`` (every channel when None), settling
     those the policy blocks. A message still ``sending`` whose lease ran out is in doubt: asked again with the
@@ -310,7 +312,7 @@ def claim(
                         **unchanged,
                         "status": MessageStatus.PENDING,
                         "reason": "" if not in_doubt else "in doubt: asked again with the same idempotency key",
-                        "next_attempt_at": now + LEASE,
+                        "next_attempt_at": now + lease,
                         "attempts": row.attempts + 1,
                         "lease_owner": worker,
                         "lease_version": row.lease_version + 1,
@@ -337,6 +339,7 @@ def claim(
                         worker=worker,
                         lease_version=row.lease_version + 1,
                         in_doubt=in_doubt,
+                        lease=lease,
                     )
                 )
     session.execute(

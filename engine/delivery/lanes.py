@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 # Sends in flight at once per channel in one process. Email has one SMTP connection per process.
 WIDTHS: Mapping[Channel, int] = {Channel.EMAIL: 1}
 DEFAULT_WIDTH = 8
-HEARTBEAT = LEASE / 4
 
 
 def worker_name() -> str:
@@ -117,8 +116,10 @@ class Dispatcher:
         idle: timedelta = timedelta(seconds=1),
         worker: str | None = None,
         widths: Mapping[Channel, int] | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self.worker = worker or worker_name()
+        self._lease = lease
         self._sessions = sessions
         self._senders = senders
         self._now = now
@@ -207,7 +208,12 @@ class Dispatcher:
             try:
                 with self._sessions() as session:
                     claimed, report = claim(
-                        session=session, now=self._now(), limit=free, channel=lane.channel, worker=self.worker
+                        session=session,
+                        now=self._now(),
+                        limit=free,
+                        channel=lane.channel,
+                        worker=self.worker,
+                        lease=self._lease,
                     )
             except Exception:
                 log.exception("the %s claim failed; trying again", lane.channel.value)
@@ -245,7 +251,8 @@ class Dispatcher:
                     lane.ready.notify_all()
 
     def _heartbeat(self) -> None:
-        while not self._stopping.wait(HEARTBEAT.total_seconds()):
+        # Four beats per lease: a beat or two may fail (a busy database) before any lease runs out.
+        while not self._stopping.wait(self._lease.total_seconds() / 4):
             with self._lock:
                 rows = [{"mid": m.id, "version": m.lease_version} for m in self._in_flight.values()]
             if rows:
@@ -260,7 +267,7 @@ class Dispatcher:
                     & (OUTBOX.c.lease_version == bindparam("version"))
                     & OUTBOX.c.status.in_([MessageStatus.PENDING.value, MessageStatus.SENDING.value])
                 )
-                .values(next_attempt_at=self._now() + LEASE),
+                .values(next_attempt_at=self._now() + self._lease),
                 rows,
                 execution_options={"synchronize_session": False},
             )

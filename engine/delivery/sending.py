@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from engine.content import unsubscribe_url
 from engine.delivery.channels import DeliveryResult, DeliveryStatus, OutboundMessage, Sender
-from engine.delivery.dispatcher import LEASE, LIVE, MAX_ATTEMPTS, Claimed, SessionFactory, retry_delay
+from engine.delivery.dispatcher import LIVE, MAX_ATTEMPTS, Claimed, SessionFactory, retry_delay
 from engine.delivery.policy import CUSTOMER_FACING
 from engine.map import Channel
 from engine.store import Journey, MessageStatus, OutboxMessage, Profile, SendAttempt
@@ -126,7 +126,7 @@ def _gate(sessions: SessionFactory, message: Claimed, now: datetime) -> _Gate:
             session,
             update(OUTBOX)
             .where(_fenced(message, MessageStatus.PENDING))
-            .values(status=MessageStatus.SENDING, next_attempt_at=now + LEASE),
+            .values(status=MessageStatus.SENDING, next_attempt_at=now + message.lease),
         )
         if not done:
             return _Gate(False, Outcome.LOST_LEASE)

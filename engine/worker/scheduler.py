@@ -22,7 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
-from engine.delivery import Dispatcher, dispatch_due
+from engine.delivery import LEASE, Dispatcher, dispatch_due
 from engine.delivery.channels import ChannelSettings, Sender, build_senders
 from engine.map import Channel
 from engine.runtime import CLAIM_BATCH, advance_due, enroll_scheduled_audience, finish_drained, scheduled_journeys
@@ -55,6 +55,8 @@ class EngineSettings:
     purge: timedelta = timedelta(hours=1)
     # A stopping engine waits this long for sends under way (a supervisor's stop timeout is usually 10 s).
     stop_grace: timedelta = timedelta(seconds=7)
+    # How long a claimed message is this process's before another may take it (extended while a send runs).
+    send_lease: timedelta = LEASE
 
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -116,7 +118,13 @@ class Engine:
         )
         self._cron_jobs: dict[int, str] = {}
         self._lock = threading.Lock()
-        self._dispatcher = Dispatcher(sessions=self._sessions, senders=self._senders, now=now, idle=self.settings.tick)
+        self._dispatcher = Dispatcher(
+            sessions=self._sessions,
+            senders=self._senders,
+            now=now,
+            idle=self.settings.tick,
+            lease=self.settings.send_lease,
+        )
 
     def _sessions(self) -> AbstractContextManager[Session]:
         return session_scope(self.settings.database_url)
