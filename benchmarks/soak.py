@@ -63,8 +63,8 @@ PG_ADMIN_URL = normalise_url(
     os.environ.get("JOURNEY_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 CHANNELS = ("email", "push", "sms")
-# Sends in flight at once per worker (engine/delivery/lanes.py): email 1, push 8, SMS 8.
-IN_FLIGHT_PER_WORKER = 17
+# Sends in flight at once per worker (engine/delivery/lanes.py): email 4 (JOURNEY_SMTP_CONNECTIONS), push 8, SMS 8.
+IN_FLIGHT_PER_WORKER = 20
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*<([^@>]+)@", re.IGNORECASE | re.MULTILINE)
 
 
@@ -96,6 +96,13 @@ class Misbehaviour:
     failure_rate: float = 0.0
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A killed worker's connection resets mid-request: expected here, and not worth a traceback."""
+
+
 class HttpProvider:
     def __init__(self, ledger: Ledger, behaviour: Misbehaviour) -> None:
         self.ledger, self.behaviour = ledger, behaviour
@@ -113,8 +120,7 @@ class HttpProvider:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the ledger is the record."""
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/send"
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
 

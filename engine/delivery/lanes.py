@@ -38,9 +38,14 @@ from engine.store import MessageStatus
 
 log = logging.getLogger(__name__)
 
-# Sends in flight at once per channel in one process. Email has one SMTP connection per process.
+# Sends in flight at once per channel in one process: a sender that says how many it can carry (a pool of SMTP
+# connections) gets that many; a lone SMTP connection carries one; an HTTP provider's pooled client, eight.
 WIDTHS: Mapping[Channel, int] = {Channel.EMAIL: 1}
 DEFAULT_WIDTH = 8
+
+
+def width_of(channel: Channel, sender: Sender) -> int:
+    return int(getattr(sender, "width", 0)) or WIDTHS.get(channel, DEFAULT_WIDTH)
 
 
 def worker_name() -> str:
@@ -77,7 +82,7 @@ def dispatch_due(
     def channel_pass(channel: Channel) -> DispatchReport:
         with sessions() as session:
             claimed, part = claim(session=session, now=now(), limit=limit, channel=channel, worker=worker)
-        with ThreadPoolExecutor(max_workers=max(1, min(len(claimed), WIDTHS.get(channel, DEFAULT_WIDTH)))) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(len(claimed), width_of(channel, senders[channel])))) as pool:
             for outcome in pool.map(lambda m: send_claimed(m, sessions=sessions, senders=senders, now=now), claimed):
                 _tally(part, outcome)
         return part
@@ -124,8 +129,10 @@ class Dispatcher:
         self._senders = senders
         self._now = now
         self._idle = idle.total_seconds()
-        wanted = {**WIDTHS, **(widths or {})}
-        self._lanes = [_Lane(channel, wanted.get(channel, DEFAULT_WIDTH)) for channel in senders]
+        self._lanes = [
+            _Lane(channel, (widths or {}).get(channel) or width_of(channel, sender))
+            for channel, sender in senders.items()
+        ]
         self._stopping = threading.Event()
         self._in_flight: dict[int, Claimed] = {}
         self._lock = threading.Lock()
