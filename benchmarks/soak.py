@@ -482,8 +482,9 @@ def main() -> None:
                 "SMS hanging then failing, SMTP slow", args, kills=0, degraded=True, customers=args.provider_customers
             )
         )
+        change = degraded["push"] - healthy["push"]
         print(f"push (healthy) p99: {healthy['push']:.0f} ms with every provider healthy, "
-              f"{degraded['push']:.0f} ms beside the degraded ones ({degraded['push'] - healthy['push']:+.0f} ms)")  # fmt: skip
+              f"{degraded['push']:.0f} ms beside the degraded ones ({change:+.0f} ms)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -18,6 +18,11 @@ TINY = {
     "engine_throughput.py": ["--customers", "200", "--due", "200", "--waiting", "1000", "--naive-jobs", "100"],
     "metrics.py": ["--transitions", "2000", "--repeat", "1", "--sqlite-only"],
     "intake.py": ["--events", "500", "--connections", "2"],
+    # Both scenarios, small: 300 customers and 4 kills; 30 customers beside a provider that hangs for 3 s.
+    "soak.py": [
+        *("--customers", "300", "--kills", "4", "--kill-every", "1.5", "--provider-customers", "30"),
+        *("--arrival", "5", "--hang-window", "3", "--hang-seconds", "5", "--settle", "30"),
+    ],
 }
 
 
