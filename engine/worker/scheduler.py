@@ -22,7 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
-from engine.delivery import LEASE, Dispatcher, dispatch_due
+from engine.delivery import LEASE, Dispatcher
 from engine.delivery.channels import ChannelSettings, Sender, build_senders
 from engine.map import Channel
 from engine.runtime import CLAIM_BATCH, advance_due, enroll_scheduled_audience, finish_drained, scheduled_journeys
@@ -141,10 +141,6 @@ class Engine:
             total += advanced
             if advanced < self.settings.batch or clock.monotonic() >= deadline:
                 return total
-
-    def deliver_once(self) -> int:
-        report = dispatch_due(sessions=self._sessions, senders=self._senders, now=self._now)
-        return report.handled
 
     def refresh_schedules(self) -> None:
         """Keep one cron job per live journey with a scheduled entry, and none for the others."""
