@@ -161,13 +161,16 @@ class Dispatcher:
                 lane.busy -= len(queued)
                 lane.ready.notify_all()
             for message in queued:
-                self._guard(partial(release, self._sessions, message, self._now(), "released: its worker stopped"))
+                self._give_back(message)
 
     def stop(self, grace: float) -> set[Channel]:
         """Stop claiming, wait up to ``grace`` seconds for the sends under way, and end the leases of those still
         under way. Returns the channels with a send still in flight (their senders are in use)."""
         self.stop_claiming()
         deadline = time.monotonic() + grace
+        for lane in self._lanes:
+            if lane.threads:
+                lane.threads[0].join(max(0.0, deadline - time.monotonic()))
         for lane in self._lanes:
             with lane.ready:
                 while lane.busy > 0 and (left := deadline - time.monotonic()) > 0:
@@ -178,6 +181,9 @@ class Dispatcher:
             log.warning("stopping with %s sends still in flight; their leases end now (they are in doubt)", len(stuck))
             self._guard(partial(self._end_leases, stuck))
         return {message.channel for message in stuck}
+
+    def _give_back(self, message: Claimed) -> None:
+        self._guard(partial(release, self._sessions, message, self._now(), "released: its worker stopped"))
 
     def _guard(self, job: Callable[[], object]) -> None:
         try:
@@ -228,9 +234,18 @@ class Dispatcher:
                 continue
             if claimed:
                 with lane.ready:
-                    lane.busy += len(claimed)
-                    lane.queue.extend(claimed)
-                    lane.ready.notify_all()
+                    # Stopping began while this claim ran: what it took goes straight back.
+                    late = self._stopping.is_set()
+                    if not late:
+                        lane.busy += len(claimed)
+                        lane.queue.extend(claimed)
+                        lane.ready.notify_all()
+                if late:
+                    for message in claimed:
+                        self._guard(
+                            partial(release, self._sessions, message, self._now(), "released: its worker stopped")
+                        )
+                    return
             elif not (report.handled or report.rerouted or report.in_doubt):
                 self._stopping.wait(self._idle)
 
