@@ -18,7 +18,7 @@ from engine.delivery.channels import DeliveryResult, DeliveryStatus, OutboundMes
 from engine.intake import ingest
 from engine.map import Channel
 from engine.runtime import pause_journey, stop_journey
-from engine.store import MessageStatus, Profile, session_scope
+from engine.store import MessageStatus, Profile, session_scope, utc_now
 from engine.worker import Engine, EngineSettings
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, publish_and_launch, send, track
 from tests.integration.journey_harness import wait_for
@@ -224,3 +224,26 @@ def test_a_hanging_channel_holds_back_only_itself(session: Session, db_url: str)
     finally:
         hanging.go.set()
         engine.shutdown()
+
+
+def test_stopping_ends_the_lease_of_a_send_still_under_way_so_another_worker_takes_it_at_once(
+    session: Session, db_url: str
+) -> None:
+    journey_on(session, "sms")
+    customers(session, 1)
+    hanging = BlockingSender()
+    engine = Engine(
+        EngineSettings(database_url=db_url, tick=timedelta(seconds=0.1), stop_grace=timedelta(seconds=0.5)),
+        senders={Channel.SMS: hanging},
+    )
+    engine.start()
+    try:
+        assert hanging.called.wait(timeout=20)
+        engine.shutdown()
+        (message,) = messages(db_url)
+    finally:
+        hanging.go.set()
+
+    assert message.status is MessageStatus.SENDING
+    assert message.next_attempt_at is not None
+    assert message.next_attempt_at <= utc_now()
