@@ -2,7 +2,7 @@
 
 from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage, Sender
 from engine.delivery.channels.email import SmtpSender
-from engine.delivery.channels.http import HttpProviderSender
+from engine.delivery.channels.http import HttpProviderSender, parse_retry_after
 from engine.delivery.channels.pool import SenderPool
 from engine.delivery.channels.sandbox import SandboxSender
 from engine.delivery.channels.settings import ChannelSettings, ChannelSettingsError, build_senders
@@ -21,4 +21,5 @@ __all__ = [
     "SmtpSender",
     "WebhookSender",
     "build_senders",
+    "parse_retry_after",
 ]
