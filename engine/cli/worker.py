@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from engine.cli.common import PROG, USAGE, CommandFailedError, shown_url
+from engine.delivery import LEASE
 from engine.delivery.channels import ChannelSettingsError
 from engine.store import alembic_config, get_engine
 from engine.worker import Engine, EngineSettings
@@ -30,9 +31,27 @@ def _tick(text: str) -> float:
     return seconds
 
 
+def _lease(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    # Every provider call is bounded by 10 s; a lease must outlast one with room to spare.
+    if not 15 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"the send lease must be 15 to 3600 seconds, got {text}")
+    return seconds
+
+
 def worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tick", type=_tick, default=1.0, metavar="SECONDS", help="how often due customers are advanced (default 1)"
+    )
+    parser.add_argument(
+        "--lease",
+        type=_lease,
+        default=LEASE.total_seconds(),
+        metavar="SECONDS",
+        help="how long a claimed message stays this worker's without news (default 120; extended while sending)",
     )
 
 
@@ -51,7 +70,7 @@ def _require_newest_schema() -> None:
 def worker_command(args: argparse.Namespace) -> int:
     _require_newest_schema()
     try:
-        engine = Engine(EngineSettings(tick=timedelta(seconds=args.tick)))
+        engine = Engine(EngineSettings(tick=timedelta(seconds=args.tick), send_lease=timedelta(seconds=args.lease)))
     except ChannelSettingsError as error:
         raise CommandFailedError(str(error), USAGE) from None
     # The engine's own news at INFO; other libraries (APScheduler logs every job run at INFO,

@@ -1,18 +1,18 @@
-"""Delivering the outbox: claim due messages, apply the delivery policy, send, record the result.
+"""Claiming the outbox: due messages of one channel (or all), leased to one worker with a fencing token, the
+delivery policy (consent, caps, quiet hours) applied, and messages whose worker died mid-send found in doubt.
 
-A claim is a short lease (``next_attempt_at`` pushed ahead) committed before any network call,
-so no database transaction is held open while a provider answers; a worker that dies mid-send
-leaves a lease that runs out, and the idempotency key keeps the retry harmless downstream. The
-claim counts the attempt, so a lease that keeps running out still ends in the dead letter.
+A claim is a short lease (``next_attempt_at`` pushed ahead) committed before any network call, so no database
+transaction is held open while a provider answers. Every claim takes the next ``lease_version`` and names its
+worker: a later write about the send (``engine.delivery.sending``) is made only while the row still carries that
+version, so a worker that lost its lease can no longer change what another worker recorded. The claim counts the
+attempt, so a lease that keeps running out still ends in the dead letter.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,23 +21,33 @@ from typing import Any
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlmodel import Session, col
 
-from engine.content import unsubscribe_url
-from engine.delivery.channels import DeliveryResult, DeliveryStatus, OutboundMessage, Sender
 from engine.delivery.policy import CUSTOMER_FACING, Allow, Defer, Recipient, Suppress, decide
 from engine.journeys import PLANS
 from engine.map import Channel
-from engine.store import Enrollment, Journey, JourneyStatus, MessageStatus, OutboxMessage, Profile
+from engine.store import (
+    Enrollment,
+    Journey,
+    JourneyStatus,
+    MessageStatus,
+    OutboxMessage,
+    Profile,
+    SendAttempt,
+)
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
-SEND_LANES = 8
-MAX_SEND_THREADS = 16
 MAX_ATTEMPTS = 6
 BACKOFF_BASE = timedelta(seconds=15)
 BACKOFF_CAP = timedelta(hours=1)
+# A provider's Retry-After is honoured up to this; one asking for longer is tried again after this.
+RETRY_AFTER_MAX = timedelta(hours=1)
+# Channels whose provider can be asked again with the same Idempotency-Key when a send is in doubt. SMTP has no
+# such key that servers honour, so an email in doubt is held for a person (resend or mark sent).
+RESENDABLE = frozenset({Channel.SMS, Channel.PUSH, Channel.WEBHOOK, Channel.IN_APP})
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
+LIVE = (JourneyStatus.LIVE, JourneyStatus.DRAINING)
 
 
 def backoff(attempt: int, *, jitter: float | None = None) -> timedelta:
@@ -47,6 +57,13 @@ def backoff(attempt: int, *, jitter: float | None = None) -> timedelta:
     return base * (1 + 0.2 * spread)
 
 
+def retry_delay(attempt: int, retry_after: float | None) -> timedelta:
+    """The provider's Retry-After (up to RETRY_AFTER_MAX) when it gave one, else the backoff with jitter."""
+    if retry_after is not None:
+        return min(timedelta(seconds=retry_after), RETRY_AFTER_MAX)
+    return backoff(attempt)
+
+
 @dataclass
 class DispatchReport:
     delivered: int = 0
@@ -54,15 +71,26 @@ class DispatchReport:
     failed: int = 0
     suppressed: int = 0
     deferred: int = 0
+    # Sent to the fallback channel's own claim; released back (paused, stopping); found in doubt.
+    rerouted: int = 0
+    released: int = 0
+    in_doubt: int = 0
     details: list[str] = field(default_factory=list)
 
     @property
     def handled(self) -> int:
         return self.delivered + self.retried + self.failed + self.suppressed + self.deferred
 
+    def add(self, other: DispatchReport) -> None:
+        for name in ("delivered", "retried", "failed", "suppressed", "deferred", "rerouted", "released", "in_doubt"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.details += other.details
+
 
 @dataclass(frozen=True, kw_only=True)
-class _Claimed:
+class Claimed:
+    """A message leased to ``worker`` under ``lease_version``, addressed on the channel the policy chose."""
+
     id: int
     key: str
     channel: Channel
@@ -72,7 +100,13 @@ class _Claimed:
     url: str
     user_id: str | None
     profile_id: int | None
+    journey_id: int | None
+    is_test: bool
     attempts: int
+    worker: str
+    lease_version: int
+    in_doubt: bool
+    lease: timedelta = LEASE
 
 
 def _address(channel: Channel, traits: Mapping[str, Any], user_id: str | None, url: str) -> str:
@@ -101,8 +135,34 @@ def _sent_in_windows(session: Session, profile_ids: set[int], since: datetime) -
     return counts
 
 
-def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_Claimed], DispatchReport]:
-    """Lease due messages of live journeys (and test sends), settling those the policy blocks."""
+def _close_dead_attempts(session: Session, message_ids: list[int], now: datetime) -> None:
+    """The attempts left ``sending`` by a worker that died: the provider may or may not have the message."""
+    if not message_ids:
+        return
+    attempts = SendAttempt.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(attempts)
+        .where(attempts.c.message_id.in_(message_ids), attempts.c.outcome == "sending")
+        .values(
+            outcome="in_doubt",
+            finished_at=now,
+            detail="its worker stopped answering before the provider's answer was recorded",
+        )
+    )
+
+
+def claim(
+    *,
+    session: Session,
+    now: datetime,
+    limit: int = 200,
+    channel: Channel | None = None,
+    worker: str = "dispatcher",
+    lease: timedelta = LEASE,
+) -> tuple[list[Claimed], DispatchReport]:
+    """Lease due messages of live journeys (and test sends) on ``channel`` (every channel when None), settling
+    those the policy blocks. A message still ``sending`` whose lease ran out is in doubt: asked again with the
+    same key where the provider deduplicates (``RESENDABLE``), held for a person otherwise."""
     report = DispatchReport()
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     query = (
@@ -117,27 +177,31 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
             col(OutboxMessage.url),
             col(OutboxMessage.attempts),
             col(OutboxMessage.profile_id),
+            col(OutboxMessage.journey_id),
             col(OutboxMessage.is_test),
+            col(OutboxMessage.status),
+            col(OutboxMessage.in_doubt),
+            col(OutboxMessage.lease_version),
             col(Enrollment.version_id),
         )
         .outerjoin(Journey, col(Journey.id) == col(OutboxMessage.journey_id))
         .outerjoin(Enrollment, col(Enrollment.id) == col(OutboxMessage.enrollment_id))
         .where(
-            col(OutboxMessage.status) == MessageStatus.PENDING,
+            col(OutboxMessage.status).in_([MessageStatus.PENDING, MessageStatus.SENDING]),
             col(OutboxMessage.next_attempt_at) <= now,
-            or_(
-                col(OutboxMessage.is_test),
-                col(Journey.status).in_([JourneyStatus.LIVE, JourneyStatus.DRAINING]),
-            ),
+            or_(col(OutboxMessage.is_test), col(Journey.status).in_(LIVE)),
         )
         .order_by(col(OutboxMessage.next_attempt_at))
         .limit(limit)
     )
+    if channel is not None:
+        query = query.where(col(OutboxMessage.channel) == channel.value)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=OutboxMessage, skip_locked=True)
     rows = session.execute(query).all()
     if not rows:
         return [], report
+    _close_dead_attempts(session, [r.id for r in rows if r.status == MessageStatus.SENDING], now)
     profile_ids = {r.profile_id for r in rows if r.profile_id is not None}
     profiles = {
         pid: (user_id, traits or {}, tz, consent or {})
@@ -152,17 +216,42 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
     windows = {p.plan.frequency_cap.window for p in plans.values() if p.plan.frequency_cap is not None}
     sent = {window: _sent_in_windows(session, profile_ids, now - window) for window in windows}
 
-    claimed: list[_Claimed] = []
+    claimed: list[Claimed] = []
     settled: list[dict[str, Any]] = []
     for row in rows:
         user_id, traits, tz, consent = profiles.get(row.profile_id, (None, {}, None, {}))
         loaded = plans.get(row.version_id) if row.version_id is not None else None
         plan = loaded.plan if loaded is not None else None
-        channel = Channel(row.channel)
+        first = Channel(row.channel)
+        in_doubt = row.in_doubt or row.status == MessageStatus.SENDING
+        unchanged: dict[str, Any] = {
+            "mid": row.id,
+            "channel": first.value,
+            "recipient": row.recipient,
+            "attempts": row.attempts,
+            "lease_owner": None,
+            "lease_version": row.lease_version,
+            "in_doubt": in_doubt,
+        }
+        if in_doubt:
+            report.in_doubt += 1
+        if row.status == MessageStatus.SENDING and first not in RESENDABLE:
+            settled.append(
+                {
+                    **unchanged,
+                    "status": MessageStatus.IN_DOUBT,
+                    "next_attempt_at": None,
+                    "reason": (
+                        f"in doubt: attempt {row.attempts} was being sent when its worker stopped; "
+                        f"held for a person to resend or mark sent ({first.value} cannot be asked again safely)"
+                    ),
+                }
+            )
+            continue
         fallback = Channel(row.fallback_channel) if row.fallback_channel else None
         cap = plan.frequency_cap if plan and not row.is_test else None
         verdict = decide(
-            channel=channel,
+            channel=first,
             fallback=fallback,
             recipient=Recipient(
                 consent=consent,
@@ -178,27 +267,16 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
         match verdict:
             case Suppress(reason=reason):
                 settled.append(
-                    {
-                        "mid": row.id,
-                        "status": MessageStatus.SUPPRESSED,
-                        "reason": reason,
-                        "next_attempt_at": None,
-                        "channel": channel.value,
-                        "recipient": row.recipient,
-                        "attempts": row.attempts,
-                    }
+                    {**unchanged, "status": MessageStatus.SUPPRESSED, "reason": reason, "next_attempt_at": None}
                 )
                 report.suppressed += 1
             case Defer(until=until, reason=reason):
                 settled.append(
                     {
-                        "mid": row.id,
+                        **unchanged,
                         "status": MessageStatus.PENDING,
                         "reason": f"deferred: {reason}",
                         "next_attempt_at": until,
-                        "channel": channel.value,
-                        "recipient": row.recipient,
-                        "attempts": row.attempts,
                     }
                 )
                 report.deferred += 1
@@ -207,45 +285,61 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
                 # sending keeps killing the worker ends in the dead letter instead of being retried forever.
                 settled.append(
                     {
-                        "mid": row.id,
+                        **unchanged,
                         "status": MessageStatus.FAILED,
                         "reason": f"dead letter after {row.attempts} attempts: the sender never answered",
                         "next_attempt_at": None,
-                        "channel": channel.value,
-                        "recipient": row.recipient,
-                        "attempts": row.attempts,
                     }
                 )
                 report.failed += 1
-            case Allow(channel=chosen):
-                recipient = row.recipient if chosen is channel else _address(chosen, traits, user_id, row.url)
+            case Allow(channel=chosen) if chosen is not first:
+                # The fallback channel has claims of its own (and its own provider's pace): hand the message over,
+                # due now, rather than send it from this channel's lane.
                 settled.append(
                     {
-                        "mid": row.id,
+                        **unchanged,
                         "status": MessageStatus.PENDING,
-                        "reason": "" if chosen is channel else f"sent on {chosen.value}: {channel.value} blocked",
-                        "next_attempt_at": now + LEASE,
+                        "reason": f"sent on {chosen.value}: {first.value} blocked",
+                        "next_attempt_at": now,
                         "channel": chosen.value,
-                        "recipient": recipient,
-                        "attempts": row.attempts + 1,
+                        "recipient": _address(chosen, traits, user_id, row.url),
                     }
                 )
-                if chosen in CUSTOMER_FACING and row.profile_id is not None:
+                report.rerouted += 1
+            case Allow():
+                settled.append(
+                    {
+                        **unchanged,
+                        "status": MessageStatus.PENDING,
+                        "reason": "" if not in_doubt else "in doubt: asked again with the same idempotency key",
+                        "next_attempt_at": now + lease,
+                        "attempts": row.attempts + 1,
+                        "lease_owner": worker,
+                        "lease_version": row.lease_version + 1,
+                    }
+                )
+                if first in CUSTOMER_FACING and row.profile_id is not None:
                     for by_profile in sent.values():
                         counts = by_profile.setdefault(row.profile_id, {})
-                        counts[chosen.value] = counts.get(chosen.value, 0) + 1
+                        counts[first.value] = counts.get(first.value, 0) + 1
                 claimed.append(
-                    _Claimed(
+                    Claimed(
                         id=row.id,
                         key=row.idempotency_key,
-                        channel=chosen,
-                        recipient=recipient,
+                        channel=first,
+                        recipient=row.recipient,
                         subject=row.subject,
                         body=row.body,
                         url=row.url,
                         user_id=user_id,
                         profile_id=row.profile_id,
+                        journey_id=row.journey_id,
+                        is_test=row.is_test,
                         attempts=row.attempts + 1,
+                        worker=worker,
+                        lease_version=row.lease_version + 1,
+                        in_doubt=in_doubt,
+                        lease=lease,
                     )
                 )
     session.execute(
@@ -254,104 +348,3 @@ def claim(*, session: Session, now: datetime, limit: int = 200) -> tuple[list[_C
         execution_options={"synchronize_session": False},
     )
     return claimed, report
-
-
-def _send(sender: Sender, message: _Claimed) -> DeliveryResult:
-    return sender.send(
-        OutboundMessage(
-            idempotency_key=message.key,
-            channel=message.channel,
-            to=message.recipient,
-            subject=message.subject,
-            body=message.body,
-            url=message.url,
-            user_id=message.user_id,
-            metadata=(
-                {"unsubscribe_url": unsubscribe_url(message.profile_id, message.channel)}
-                if message.profile_id is not None and message.channel in CUSTOMER_FACING
-                else {}
-            ),
-        )
-    )
-
-
-def _send_one(message: _Claimed, senders: Mapping[Channel, Sender], now: datetime) -> dict[str, Any]:
-    sender = senders[message.channel]
-    try:
-        result = _send(sender, message)
-    except Exception as error:
-        # Senders report failures rather than raise; one that raises anyway has a bug. Recording it as
-        # a transient failure keeps the rest of the pass (messages already sent) from being lost and re-sent.
-        log.exception("the %s sender raised for message %s", message.channel.value, message.id)
-        result = DeliveryResult(DeliveryStatus.RETRY, f"the {message.channel.value} sender raised {error!r}")
-    update_row: dict[str, Any] = {
-        "mid": message.id,
-        "attempts": message.attempts,
-        "reason": result.detail,
-        "provider_message_id": result.provider_message_id,
-        "delivered_at": None,
-        "next_attempt_at": None,
-    }
-    if result.status is DeliveryStatus.DELIVERED:
-        return {**update_row, "status": MessageStatus.DELIVERED, "delivered_at": now}
-    if result.status is DeliveryStatus.RETRY and message.attempts < MAX_ATTEMPTS:
-        return {
-            **update_row,
-            "status": MessageStatus.PENDING,
-            "next_attempt_at": now + backoff(message.attempts),
-            "reason": f"attempt {message.attempts} failed, will retry: {result.detail}",
-        }
-    if result.status is DeliveryStatus.RETRY:
-        return {
-            **update_row,
-            "status": MessageStatus.FAILED,
-            "reason": f"dead letter after {message.attempts} attempts: {result.detail}",
-        }
-    return {**update_row, "status": MessageStatus.FAILED}
-
-
-def _send_all(
-    claimed: list[_Claimed], senders: Mapping[Channel, Sender], now: Callable[[], datetime]
-) -> list[dict[str, Any]]:
-    """Send concurrently across messages: providers answer in tens of milliseconds, and one at a time
-    a pass of 200 would take seconds. Each channel's messages stay in one lane, in order, because a
-    sender (one SMTP connection) need not be safe to share between threads; HTTP channels get several."""
-    lanes: dict[tuple[Channel, int], list[_Claimed]] = defaultdict(list)
-    for index, message in enumerate(claimed):
-        width = 1 if message.channel is Channel.EMAIL else SEND_LANES
-        lanes[(message.channel, index % width)].append(message)
-
-    def run(lane: list[_Claimed]) -> list[dict[str, Any]]:
-        return [_send_one(message, senders, now()) for message in lane]
-
-    if len(lanes) == 1:
-        return run(next(iter(lanes.values())))
-    with ThreadPoolExecutor(max_workers=min(len(lanes), MAX_SEND_THREADS)) as pool:
-        return [row for rows in pool.map(run, lanes.values()) for row in rows]
-
-
-def dispatch_due(
-    *, sessions: SessionFactory, senders: Mapping[Channel, Sender], now: Callable[[], datetime], limit: int = 200
-) -> DispatchReport:
-    """One dispatcher pass: claim, send outside any transaction, record every result."""
-    with sessions() as session:
-        claimed, report = claim(session=session, now=now(), limit=limit)
-    if not claimed:
-        return report
-    results = _send_all(claimed, senders, now)
-    for row in results:
-        status = row["status"]
-        if status is MessageStatus.DELIVERED:
-            report.delivered += 1
-        elif status is MessageStatus.PENDING:
-            report.retried += 1
-        else:
-            report.failed += 1
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    with sessions() as session:
-        session.execute(
-            update(table).where(table.c.id == bindparam("mid")),
-            results,
-            execution_options={"synchronize_session": False},
-        )
-    return report

@@ -190,8 +190,10 @@ def scoped_node_metrics(session: Session, scope: Scope, flows: _Flows) -> tuple[
     result = []
     for node_id in order:
         sent = by_status.get(node_id, {})
-        pending, delivered, failed = (
-            sent.get(s.value, 0) for s in (MessageStatus.PENDING, MessageStatus.DELIVERED, MessageStatus.FAILED)
+        delivered, failed = (sent.get(s.value, 0) for s in (MessageStatus.DELIVERED, MessageStatus.FAILED))
+        # Messages being sent, or held in doubt, are not settled yet: they count as pending.
+        pending = sum(
+            sent.get(s.value, 0) for s in (MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.IN_DOUBT)
         )
         result.append(
             NodeMetrics(

@@ -34,7 +34,7 @@ from engine.store.journeys import (
 )
 from engine.store.keys import ApiToken, WriteKey
 from engine.store.models import metadata
-from engine.store.outbox import MessageStatus, OutboxMessage
+from engine.store.outbox import MessageStatus, OutboxMessage, SendAttempt
 from engine.store.profiles import Profile, ProfileAlias
 from engine.store.sign_in_attempts import (
     ATTEMPTS_KEPT,
@@ -79,6 +79,7 @@ __all__ = [
     "Profile",
     "ProfileAlias",
     "Role",
+    "SendAttempt",
     "SignInAttempt",
     "Transition",
     "User",

@@ -7,7 +7,7 @@ from engine.store.enrollments import Enrollment, Transition
 from engine.store.events import Event, PendingEvent
 from engine.store.journeys import Journey, JourneyVersion
 from engine.store.keys import ApiToken, WriteKey
-from engine.store.outbox import OutboxMessage
+from engine.store.outbox import OutboxMessage, SendAttempt
 from engine.store.profiles import Profile, ProfileAlias
 from engine.store.sign_in_attempts import SignInAttempt
 from engine.store.users import User, UserSession
@@ -25,6 +25,7 @@ __all__ = [
     "PendingEvent",
     "Profile",
     "ProfileAlias",
+    "SendAttempt",
     "SignInAttempt",
     "Transition",
     "User",

@@ -1,9 +1,10 @@
 """The engine's clock: APScheduler 3.11 ticks that advance due customers and deliver the outbox.
 
 APScheduler is only the clock. No job is ever created per customer: one interval job claims due
-rows in batches, one reacts to the events the intake stored, one delivers the outbox, one cron job
-per scheduled-entry journey enrolls its audience, and an hourly job deletes ended sessions and
-sign-in attempts that no longer count.
+rows in batches, one reacts to the events the intake stored, one cron job per scheduled-entry journey
+enrolls its audience, and an hourly job deletes ended sessions and sign-in attempts that no longer count.
+The outbox is delivered beside the clock by the delivery package's Dispatcher (its own threads, one set per
+channel).
 This is the only module that imports apscheduler.
 """
 
@@ -22,7 +23,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import Session
 
-from engine.delivery import dispatch_due
+from engine.delivery import LEASE, Dispatcher
 from engine.delivery.channels import ChannelSettings, Sender, build_senders
 from engine.map import Channel
 from engine.runtime import (
@@ -65,6 +66,10 @@ class EngineSettings:
     consume_batch: int = CONSUME_BATCH
     # Ended sessions and old attempts only take room, and nothing reads them: hourly is often enough.
     purge: timedelta = timedelta(hours=1)
+    # A stopping engine waits this long for sends under way (a supervisor's stop timeout is usually 10 s).
+    stop_grace: timedelta = timedelta(seconds=7)
+    # How long a claimed message is this process's before another may take it (extended while a send runs).
+    send_lease: timedelta = LEASE
 
 
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -126,6 +131,13 @@ class Engine:
         )
         self._cron_jobs: dict[int, str] = {}
         self._lock = threading.Lock()
+        self._dispatcher = Dispatcher(
+            sessions=self._sessions,
+            senders=self._senders,
+            now=now,
+            idle=self.settings.tick,
+            lease=self.settings.send_lease,
+        )
 
     def _sessions(self) -> AbstractContextManager[Session]:
         return session_scope(self.settings.database_url)
@@ -153,10 +165,6 @@ class Engine:
             total += consumed.events
             if consumed.events + consumed.deferred < self.settings.consume_batch or clock.monotonic() >= deadline:
                 return total
-
-    def deliver_once(self) -> int:
-        report = dispatch_due(sessions=self._sessions, senders=self._senders, now=self._now)
-        return report.handled
 
     def refresh_schedules(self) -> None:
         """Keep one cron job per live journey with a scheduled entry, and none for the others."""
@@ -209,7 +217,6 @@ class Engine:
     def start(self) -> None:
         seconds = self.settings.tick.total_seconds()
         self._scheduler.add_job(self._guarded(self.advance_once), IntervalTrigger(seconds=seconds), id="advance")
-        self._scheduler.add_job(self._guarded(self.deliver_once), IntervalTrigger(seconds=seconds), id="deliver")
         self._scheduler.add_job(
             self._guarded(self.consume_once),
             IntervalTrigger(seconds=self.settings.consume.total_seconds()),
@@ -228,9 +235,17 @@ class Engine:
             next_run_time=datetime.now(UTC),
         )
         self._scheduler.start()
+        self._dispatcher.start()
 
     def shutdown(self) -> None:
+        """Stop claiming, let the running tick and the sends under way finish (sends: within ``stop_grace``)."""
+        started = clock.monotonic()
+        self._dispatcher.stop_claiming()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
-        for sender in self._senders.values():
-            sender.close()
+        grace = self.settings.stop_grace.total_seconds() - (clock.monotonic() - started)
+        busy = self._dispatcher.stop(max(grace, 0.0))
+        # A sender still in a provider call is left to the process's end: closing it would wait for the call.
+        for channel, sender in self._senders.items():
+            if channel not in busy:
+                sender.close()

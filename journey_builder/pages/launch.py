@@ -24,6 +24,8 @@ STATUS_COLORS = {
     "draining": "orange",
     "stopped": "red",
     "pending": "blue",
+    "sending": "blue",
+    "in_doubt": "orange",
     "delivered": "green",
     SANDBOXED: "gray",
     "failed": "red",
@@ -285,6 +287,52 @@ def _failures() -> rx.Component:
     )
 
 
+def _in_doubt() -> rx.Component:
+    return rx.card(
+        rx.heading(f"In doubt ({LaunchState.in_doubt_count})", size="4"),
+        rx.text(
+            "These emails were with the mail server when their worker stopped: they may or may not have arrived. "
+            "Resend them (the customer may get two) or mark them sent.",
+            color_scheme="gray",
+            size="2",
+        ),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(*[rx.table.column_header_cell(h) for h in ("Customer", "Step", "To", "Reason", "")])
+            ),
+            rx.table.body(
+                rx.foreach(
+                    LaunchState.in_doubt,
+                    lambda m: rx.table.row(
+                        rx.table.cell(m.customer),
+                        rx.table.cell(m.node),
+                        rx.table.cell(m.recipient),
+                        rx.table.cell(m.reason),
+                        rx.table.cell(
+                            rx.cond(
+                                SessionState.can_resume,
+                                rx.hstack(
+                                    rx.button("Resend", size="1", on_click=LaunchState.resend_in_doubt(m.id)),
+                                    rx.button(
+                                        "Mark sent",
+                                        size="1",
+                                        variant="soft",
+                                        on_click=LaunchState.mark_in_doubt_sent(m.id),
+                                    ),
+                                    spacing="2",
+                                ),
+                            )
+                        ),
+                    ),
+                )
+            ),
+            size="1",
+        ),
+        width="100%",
+        data_testid="in-doubt",
+    )
+
+
 def _proof() -> rx.Component:
     return rx.card(
         rx.heading("Send a test", size="4"),
@@ -412,6 +460,7 @@ def launch_page() -> rx.Component:
             rx.cond(SessionState.can_test_send, _proof()),
             rx.cond(SessionState.can_view_customers, _messages()),
             rx.cond(SessionState.can_view_customers & (LaunchState.failures.length() > 0), _failures()),
+            rx.cond(SessionState.can_view_customers & (LaunchState.in_doubt_count > 0), _in_doubt()),
             spacing="5",
             width="100%",
         ),

@@ -9,7 +9,7 @@ import dataclasses
 import reflex as rx
 
 from engine.accounts import Action, allowed
-from engine.delivery import SAMPLE_TRAITS, ProofError, make_proof
+from engine.delivery import SAMPLE_TRAITS, InDoubtError, ProofError, in_doubt_messages, make_proof, mark_sent, resend
 from engine.journeys import (
     ArchiveError,
     CompileFailedError,
@@ -74,6 +74,16 @@ class FailureRow:
 
 
 @dataclasses.dataclass(frozen=True)
+class InDoubtRow:
+    id: int
+    node: str
+    channel: str
+    customer: str
+    recipient: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
 class MessageChoice:
     node_id: str
     label: str
@@ -92,6 +102,9 @@ class LaunchState(rx.State):
     ended: int = 0
     failed: int = 0
     failures: list[FailureRow] = rx.field(default_factory=list)
+    # Messages whose worker died mid-send on a channel that cannot be asked again safely: a person decides.
+    in_doubt_count: int = 0
+    in_doubt: list[InDoubtRow] = rx.field(default_factory=list)
     message_choices: list[MessageChoice] = rx.field(default_factory=list)
     proof_node: str = ""
     # Where the test goes (the signed-in user's email to start with), and whose values it shows.
@@ -142,6 +155,7 @@ class LaunchState(rx.State):
                 journey = get_journey(session=session, journey_id=self.journey_id)
                 doc = draft_of(journey)
                 overview = runs.run_overview(session=session, journey_id=self.journey_id)
+                doubt_count, doubtful = in_doubt_messages(session=session, journey_id=self.journey_id)
                 history = runs.versions(session=session, journey_id=self.journey_id)
                 publish_blocked = publish_blocker(session=session, journey_id=self.journey_id)
         except JourneyNotFoundError:
@@ -177,6 +191,18 @@ class LaunchState(rx.State):
                 reason=f.reason,
             )
             for f in (overview.recent_failures if customers_shown else [])
+        ]
+        self.in_doubt_count = doubt_count
+        self.in_doubt = [
+            InDoubtRow(
+                id=m.id,
+                node=titles.get(m.node_id, m.node_id),
+                channel=m.channel,
+                customer=m.user_id or "anonymous",
+                recipient=m.recipient,
+                reason=m.reason,
+            )
+            for m in (doubtful if customers_shown else [])
         ]
         self.messages = [
             MessageRow(
@@ -314,6 +340,27 @@ class LaunchState(rx.State):
     @requires(Action.STOP)
     def stop_drain(self) -> rx.event.EventSpec:
         return self._act("drain")
+
+    def _settle_in_doubt(self, message_id: int, resending: bool) -> rx.event.EventSpec:
+        actor = acting().email
+        try:
+            with session_scope() as session:
+                (resend if resending else mark_sent)(session=session, message_id=message_id, actor=actor)
+        except InDoubtError as error:
+            self._refresh()
+            return rx.toast.error(str(error))
+        self._refresh()
+        return rx.toast.success("Message queued to be sent again." if resending else "Message marked as sent.")
+
+    @rx.event
+    @requires(Action.RESUME)
+    def resend_in_doubt(self, message_id: int) -> rx.event.EventSpec:
+        return self._settle_in_doubt(message_id, resending=True)
+
+    @rx.event
+    @requires(Action.RESUME)
+    def mark_in_doubt_sent(self, message_id: int) -> rx.event.EventSpec:
+        return self._settle_in_doubt(message_id, resending=False)
 
     @rx.event
     @requires(Action.TEST_SEND)

@@ -1,4 +1,4 @@
-"""Launch control in the browser: publish, launch with confirmation, send a proof, pause."""
+"""Launch control in the browser: publish, launch with confirmation, send a proof, pause; emails in doubt."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
+from sqlmodel import col
 
 from engine.intake import IdentifyMessage
-from engine.journeys import create_journey
+from engine.journeys import create_journey, publish_journey
 from engine.map.starters import load_template
-from engine.store import session_scope
+from engine.runtime import launch_journey
+from engine.store import MessageStatus, OutboxMessage, Profile, session_scope
 from tests.engine_factories import ingest_and_react
 
 pytestmark = pytest.mark.e2e
@@ -57,3 +60,39 @@ def test_a_marketer_publishes_launches_proofs_and_pauses(page: Page, journey_id:
     confirm(page, "Pause")
     expect(status).to_have_text("paused", timeout=TIMEOUT_MS)
     page.screenshot(path=str(artifacts / "launch_control.png"), full_page=True)
+
+
+def test_an_email_in_doubt_is_shown_and_marked_sent(page: Page, journey_id: int, e2e_database: str) -> None:
+    with session_scope(e2e_database) as session:
+        publish_journey(session=session, journey_id=journey_id, published_by="e2e")
+        launch_journey(session=session, journey_id=journey_id, actor="e2e")
+        profile = session.execute(select(Profile).where(col(Profile.user_id) == "qa-1")).scalar_one()
+        session.add(
+            OutboxMessage(
+                idempotency_key=f"e2e-doubt-{journey_id}",
+                journey_id=journey_id,
+                profile_id=profile.id,
+                node_id="reminder",
+                channel="email",
+                recipient="qa@example.com",
+                subject="Your cart",
+                status=MessageStatus.IN_DOUBT,
+                attempts=1,
+                in_doubt=True,
+                reason="in doubt: attempt 1 was being sent when its worker stopped; held for a person",
+            )
+        )
+    page.goto(f"/journeys/{journey_id}/launch")
+
+    held = page.get_by_test_id("in-doubt")
+    expect(held).to_contain_text("In doubt (1)", timeout=TIMEOUT_MS)
+    expect(held).to_contain_text("qa@example.com")
+    held.get_by_role("button", name="Mark sent").click()
+
+    expect(held).to_be_hidden(timeout=TIMEOUT_MS)
+    with session_scope(e2e_database) as session:
+        message = session.execute(
+            select(OutboxMessage).where(col(OutboxMessage.idempotency_key) == f"e2e-doubt-{journey_id}")
+        ).scalar_one()
+    assert message.status is MessageStatus.DELIVERED
+    assert message.reason.startswith("in doubt; marked sent by ")

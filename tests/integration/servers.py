@@ -44,11 +44,13 @@ class SmtpTestServer:
     ``fail_next(n, code)`` makes the next ``n`` recipients be refused with that reply code (4xx transient,
     5xx permanent). ``credentials`` turns on AUTH (without TLS, which is fine on 127.0.0.1) and refuses
     any other user name or password. ``drop_connections()`` closes every open client connection, as a
-    server does on an idle timeout or a restart.
+    server does on an idle timeout or a restart. ``delay`` seconds pass before each message is accepted (a slow
+    server).
     """
 
-    def __init__(self, *, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(self, *, credentials: tuple[str, str] | None = None, delay: float = 0.0) -> None:
         self.host = LOCALHOST
+        self.delay = delay
         self.port = 0
         self.connections = 0
         self._credentials = credentials
@@ -156,6 +158,8 @@ class _SmtpHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        if self._server.delay:
+            await asyncio.sleep(self._server.delay)
         # Stored as a mailbox would, with local line endings, so tests compare plain "\n" text.
         raw = (envelope.original_content or b"").replace(b"\r\n", b"\n")
         message = BytesParser(policy=default_policy).parsebytes(raw)

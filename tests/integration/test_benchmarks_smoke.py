@@ -21,6 +21,11 @@ TINY = {
     # Builds the plain React Flow page (npm) and the app's production build, then opens a 3-card map once on each
     # side: about 40 s on a 2-core machine, most of it the build.
     "canvas.py": ["--sizes", "3", "--repeat", "1", "--seconds", "0.3"],
+    # Both scenarios, small: 300 customers and 4 kills; 30 customers beside a provider that hangs for 3 s.
+    "soak.py": [
+        *("--customers", "300", "--kills", "4", "--kill-every", "1.5", "--provider-customers", "30"),
+        *("--arrival", "5", "--hang-window", "3", "--hang-seconds", "5", "--settle", "30"),
+    ],
 }
 
 

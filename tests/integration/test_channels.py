@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -492,7 +493,7 @@ def test_settings_defaults_give_sandboxes_and_a_guarded_webhook() -> None:
     senders = build_senders(settings)
 
     assert settings == ChannelSettings()
-    assert (settings.smtp_port, settings.smtp_from) == (25, "journeys@localhost")
+    assert (settings.smtp_port, settings.smtp_from, settings.smtp_connections) == (25, "journeys@localhost", 4)
     assert set(senders) == set(SENDABLE_CHANNELS)
     assert isinstance(senders[Channel.WEBHOOK], WebhookSender)
     for channel in (Channel.EMAIL, Channel.SMS, Channel.PUSH, Channel.IN_APP):
@@ -556,6 +557,7 @@ def test_sandbox_setting_sends_nothing_on_any_channel(http_server: HttpTestServe
         ({"JOURNEY_SMTP_PORT": "70000"}, "JOURNEY_SMTP_PORT must be a port number"),
         ({"JOURNEY_SMTP_PORT": "0"}, "JOURNEY_SMTP_PORT must be a port number"),
         ({"JOURNEY_SMTP_STARTTLS": "maybe"}, "JOURNEY_SMTP_STARTTLS must be true or false"),
+        ({"JOURNEY_SMTP_CONNECTIONS": "0"}, "JOURNEY_SMTP_CONNECTIONS must be a whole number from 1 to 32"),
         ({"JOURNEY_SANDBOX": "2"}, "JOURNEY_SANDBOX must be true or false"),
         ({"JOURNEY_SMS_URL": "sms.example.com/send"}, "JOURNEY_SMS_URL must be an http"),
         ({"JOURNEY_PUSH_URL": "ftp://push.example.com"}, "JOURNEY_PUSH_URL must be an http"),
@@ -575,3 +577,24 @@ def test_settings_keep_secrets_out_of_repr() -> None:
 
     assert settings.smtp_password == "pw-secret"
     assert "secret" not in repr(settings)
+
+
+def test_several_smtp_connections_send_emails_side_by_side() -> None:
+    with SmtpTestServer(delay=0.5) as server:
+        environ = {
+            "JOURNEY_SMTP_HOST": server.host,
+            "JOURNEY_SMTP_PORT": str(server.port),
+            "JOURNEY_SMTP_CONNECTIONS": "3",
+        }
+        sender = build_senders(ChannelSettings.from_env(environ))[Channel.EMAIL]
+        try:
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                results = list(pool.map(sender.send, [make_message(key=f"pooled-{i}") for i in range(3)]))
+        finally:
+            sender.close()
+
+        assert [r.status for r in results] == [DeliveryStatus.DELIVERED] * 3
+        assert server.connections == 3
+        assert sorted(m.message["Message-ID"] for m in server.messages) == [
+            f"<pooled-{i}@journey-builder>" for i in range(3)
+        ]

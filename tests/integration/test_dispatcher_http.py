@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.delivery import DispatchReport, dispatch_due
+from engine.delivery import RETRY_AFTER_MAX, DispatchReport, dispatch_due
 from engine.delivery.channels import HttpProviderSender, Sender, SmtpSender
 from engine.map import Channel
 from engine.runtime import stop_journey
@@ -151,3 +151,26 @@ def test_an_smtp_4xx_then_acceptance_delivers_one_mail(store: Store, smtp: SmtpT
     assert mail.rcpt_tos == ("ada@example.com",)
     assert message.idempotency_key in mail.message["Message-ID"]
     assert (message.status, message.attempts) == (MessageStatus.DELIVERED, 2)
+
+
+@pytest.mark.parametrize(
+    ("said", "waited"), [("600", timedelta(seconds=600)), ("86400", RETRY_AFTER_MAX)], ids=["as-said", "capped"]
+)
+def test_a_429_is_retried_when_its_retry_after_says_up_to_the_maximum(
+    store: Store, provider: HttpTestServer, said: str, waited: timedelta
+) -> None:
+    customer_gets(store, "sms", phone=PHONE)
+    sender = HttpProviderSender(f"{provider.url}/sms", Channel.SMS)
+    provider.respond_next(status=429, body="slow down", headers={"Retry-After": said})
+    try:
+        deliver(store, {Channel.SMS: sender})
+        waiting = the_message(store)
+        early = deliver(store, {Channel.SMS: sender}, waited - timedelta(seconds=1))
+        on_time = deliver(store, {Channel.SMS: sender}, waited)
+    finally:
+        sender.close()
+
+    assert waiting.next_attempt_at == NOW + waited
+    assert waiting.reason == f"attempt 1 failed, will retry: HTTP 429: slow down (Retry-After: {said})"
+    assert (early.handled, on_time.delivered) == (0, 1)
+    assert len(provider.requests) == 2

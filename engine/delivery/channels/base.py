@@ -61,6 +61,8 @@ class DeliveryResult:
     status: DeliveryStatus
     detail: str
     provider_message_id: str | None = None
+    # Seconds the provider asked us to wait before trying again (its Retry-After), when it said.
+    retry_after: float | None = None
 
 
 class Sender(Protocol):

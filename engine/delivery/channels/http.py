@@ -16,6 +16,8 @@ and at most ``MAX_ANSWER_BYTES`` of an answer are read.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,16 +51,34 @@ def result_for_response(response: httpx.Response, body: bytes) -> DeliveryResult
     """The result of an answer, from its status, headers and (the start of) its ``body``."""
     status = status_for_http(response.status_code)
     detail = f"HTTP {response.status_code}"
+    retry_after = None
     if 300 <= response.status_code < 400:
         detail += f": redirect to {response.headers.get('location', '(no location)')} not followed"
     elif status is not DeliveryStatus.DELIVERED:
         text = body.decode(response.encoding or "utf-8", errors="replace").strip()
         if text:
             detail += f": {text[:_DETAIL_LIMIT]}"
-        retry_after = response.headers.get("retry-after")
-        if retry_after:
-            detail += f" (Retry-After: {retry_after})"
-    return DeliveryResult(status, detail, _provider_id(body) if status is DeliveryStatus.DELIVERED else None)
+        said = response.headers.get("retry-after")
+        if said:
+            detail += f" (Retry-After: {said})"
+            retry_after = parse_retry_after(said) if status is DeliveryStatus.RETRY else None
+    return DeliveryResult(
+        status, detail, _provider_id(body) if status is DeliveryStatus.DELIVERED else None, retry_after
+    )
+
+
+def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date; None when unreadable."""
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def result_for_transport_error(error: httpx.HTTPError) -> DeliveryResult:

@@ -8,6 +8,7 @@
 | `JOURNEY_SMTP_USERNAME` | unset | Log in with this user name (after STARTTLS when that is on). |
 | `JOURNEY_SMTP_PASSWORD` | unset | Password for `JOURNEY_SMTP_USERNAME`. |
 | `JOURNEY_SMTP_STARTTLS` | `false` | Upgrade the SMTP connection with STARTTLS (a flag, see below). |
+| `JOURNEY_SMTP_CONNECTIONS` | `4` | SMTP connections per engine process, 1-32: how many emails it sends at once. |
 | `JOURNEY_SMS_URL` | unset | http(s) URL of the SMS provider. Unset: SMS goes to the sandbox. |
 | `JOURNEY_SMS_TOKEN` | unset | Sent as `Authorization: Bearer <token>` to the SMS provider. |
 | `JOURNEY_PUSH_URL` | unset | http(s) URL of the push provider. Unset: push goes to the sandbox. |
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from engine.delivery.channels.base import Sender
 from engine.delivery.channels.email import SmtpSender
 from engine.delivery.channels.http import HttpProviderSender, require_http_url
+from engine.delivery.channels.pool import SenderPool
 from engine.delivery.channels.sandbox import SandboxSender
 from engine.delivery.channels.webhook import WebhookSender, parse_allowlist
 from engine.map import SENDABLE_CHANNELS, Channel
@@ -52,6 +54,7 @@ class ChannelSettings:
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
+    smtp_connections: int = 4
     sms_url: str | None = None
     sms_token: str | None = field(default=None, repr=False)
     push_url: str | None = None
@@ -75,6 +78,7 @@ class ChannelSettings:
             smtp_username=text("JOURNEY_SMTP_USERNAME"),
             smtp_password=environ.get("JOURNEY_SMTP_PASSWORD") or None,
             smtp_starttls=_flag(environ, "JOURNEY_SMTP_STARTTLS"),
+            smtp_connections=_count(environ, "JOURNEY_SMTP_CONNECTIONS", default=4, most=32),
             sms_url=_url(environ, "JOURNEY_SMS_URL"),
             sms_token=text("JOURNEY_SMS_TOKEN"),
             push_url=_url(environ, "JOURNEY_PUSH_URL"),
@@ -94,14 +98,18 @@ def build_senders(settings: ChannelSettings) -> dict[Channel, Sender]:
 
 def _sender_for(channel: Channel, settings: ChannelSettings) -> Sender:
     if channel is Channel.EMAIL and settings.smtp_host:
-        return SmtpSender(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_from,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-        )
+        connections = [
+            SmtpSender(
+                settings.smtp_host,
+                settings.smtp_port,
+                settings.smtp_from,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                starttls=settings.smtp_starttls,
+            )
+            for _ in range(settings.smtp_connections)
+        ]
+        return connections[0] if len(connections) == 1 else SenderPool(connections)
     if channel is Channel.SMS and settings.sms_url:
         return HttpProviderSender(settings.sms_url, Channel.SMS, token=settings.sms_token)
     if channel is Channel.PUSH and settings.push_url:
@@ -122,6 +130,15 @@ def _port(environ: Mapping[str, str], name: str, *, default: int) -> int:
     if not 0 < port < 65536:
         raise ChannelSettingsError(f"{name} must be a port number (1-65535), got {raw!r}")
     return port
+
+
+def _count(environ: Mapping[str, str], name: str, *, default: int, most: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise ChannelSettingsError(f"{name} must be a whole number from 1 to {most}, got {raw!r}")
+    return int(raw)
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:

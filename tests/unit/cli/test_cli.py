@@ -605,6 +605,7 @@ def test_user_list_shows_roles_and_sign_ins(
         (["user", "create", "--role", "admin"], "the following arguments are required: --email"),
         (["worker", "--tick", "0"], "the tick must be more than 0"),
         (["worker", "--tick", "soon"], "not a number of seconds: 'soon'"),
+        (["worker", "--lease", "5"], "the send lease must be 15 to 3600 seconds, got 5"),
     ],
 )
 def test_bad_arguments_are_usage_errors(capsys: pytest.CaptureFixture[str], argv: list[str], complaint: str) -> None:

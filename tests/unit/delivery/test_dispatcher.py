@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from engine.delivery import BACKOFF_BASE, LEASE, MAX_ATTEMPTS, DispatchReport, backoff, claim, dispatch_due, send_proof
-from engine.delivery.channels import DeliveryResult, DeliveryStatus, OutboundMessage
+from engine.delivery.channels import DeliveryResult, DeliveryStatus, OutboundMessage, parse_retry_after
 from engine.map import Channel
 from engine.runtime import advance_due, pause_journey
 from engine.store import MessageStatus, OutboxMessage, session_scope
@@ -402,3 +402,10 @@ def test_a_sender_that_raises_does_not_lose_the_other_deliveries_of_the_pass(ses
     assert text.attempts == 2
     assert text.status is MessageStatus.DELIVERED
     assert again.delivered == 1
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("Mon, 23 Nov 2026 12:05:00 GMT", now=NOW) == 300
+    assert parse_retry_after("Mon, 23 Nov 2026 11:00:00 GMT", now=NOW) == 0
+    assert parse_retry_after("soon") is None
