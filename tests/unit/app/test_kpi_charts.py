@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -173,7 +173,13 @@ def test_velocity_stacks_each_stages_buckets_as_shares_with_the_median_beside_it
 
 def days(*counts: tuple[int, int], first: date = date(2026, 11, 1)) -> tuple[DailyConversion, ...]:
     return tuple(
-        DailyConversion(day=first + timedelta(days=i), entered=entered, converted=converted, goals_reached=converted)
+        DailyConversion(
+            start=datetime.combine(first + timedelta(days=i), time(), UTC),
+            size=timedelta(days=1),
+            entered=entered,
+            converted=converted,
+            goals_reached=converted,
+        )
         for i, (entered, converted) in enumerate(counts)
     )
 
@@ -190,6 +196,26 @@ def test_conversion_over_time_draws_daily_entries_and_the_days_conversion_on_a_s
     assert figure.layout.yaxis2.overlaying == "y"
     assert figure.layout.yaxis2.range == (0, 100.0)
     assert figure.layout.yaxis.dtick == 1
+
+
+def test_a_short_history_is_drawn_per_hour_with_times_of_day_on_the_axis() -> None:
+    start = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    hours = tuple(
+        DailyConversion(
+            start=start + n * timedelta(hours=1), size=timedelta(hours=1), entered=e, converted=c, goals_reached=c
+        )
+        for n, (e, c) in enumerate([(4, 1), (0, 0), (2, 2)])
+    )
+
+    figure = conversion_over_time(hours)
+
+    bars, line = figure.data
+    assert title(figure)[1] == "Per hour (UTC): customers who entered, and the % of them who reached the goal"
+    assert list(bars.x) == ["2026-11-01 09:00", "2026-11-01 10:00", "2026-11-01 11:00"]
+    assert list(line.y) == [25.0, None, 100.0]
+    assert figure.layout.xaxis.tickformat == "%H:%M"
+    assert "%H:%M" in bars.hovertemplate
+    assert figure.layout.xaxis.dtick is None
 
 
 def test_a_long_series_shows_the_trailing_weeks_conversion() -> None:
@@ -281,12 +307,13 @@ def test_emotion_runs_above_the_drop_off_of_each_stage_on_a_shared_stage_axis() 
 def test_a_sparkline_is_one_line_of_daily_entries_without_axes() -> None:
     trend = JourneyTrend(
         journey_id=1,
+        bucket=timedelta(days=1),
         entered=7,
         reached_goal=2,
         days=(
-            DayCount(day=date(2026, 11, 1), entered=3, converted=1),
-            DayCount(day=date(2026, 11, 2), entered=0, converted=0),
-            DayCount(day=date(2026, 11, 3), entered=4, converted=1),
+            DayCount(start=datetime(2026, 11, 1, tzinfo=UTC), entered=3, converted=1),
+            DayCount(start=datetime(2026, 11, 2, tzinfo=UTC), entered=0, converted=0),
+            DayCount(start=datetime(2026, 11, 3, tzinfo=UTC), entered=4, converted=1),
         ),
     )
 
