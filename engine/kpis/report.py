@@ -301,6 +301,25 @@ def journey_report(*, session: Session, metrics_filter: MetricsFilter) -> Journe
     )
 
 
+class StageLine(_Frozen):
+    """One stage of the plan, named as on the map, with its figures: what the dashboard lists."""
+
+    stage: StageView
+    metrics: StageMetrics
+
+
+def stage_lines(*, session: Session, metrics_filter: MetricsFilter) -> tuple[StageLine, ...]:
+    """The plan's stages in its order, with :func:`engine.kpis.stages.stage_metrics`'s figures (the
+    overlay's and the KPI page's); ``stage.tracked`` says whether the engine runs anything there."""
+    _, plan, doc = _version(session, metrics_filter)
+    views = {view.id: view for view in _stage_views(doc, plan)}
+    return tuple(
+        StageLine(stage=views[m.stage_id], metrics=m)
+        for m in stage_metrics(session=session, metrics_filter=metrics_filter)
+        if m.stage_id in views
+    )
+
+
 def journey_trends(
     *, session: Session, since: datetime, until: datetime | None = None, bucket: timedelta | None = None
 ) -> dict[int, JourneyTrend]:
