@@ -87,6 +87,9 @@ class ArchiveError(ValueError):
     """Archiving or restoring that the journey's state does not allow; the message says why."""
 
 
+TOUCHPOINT_KINDS: Final = frozenset({NodeKind.SEND.value, NodeKind.TOUCHPOINT.value})
+
+
 class JourneySummary(BaseModel):
     """One line of the journey list."""
 
@@ -98,6 +101,9 @@ class JourneySummary(BaseModel):
     description: str
     stage_count: int
     node_count: int
+    # What a designer calls touchpoints: the moments the customer meets the brand on a channel (messages
+    # and drawn touchpoints), not the engine's waits, branches, splits, triggers, goals and exits.
+    touchpoint_count: int
     updated_at: datetime
     latest_version: int | None
     archived_at: datetime | None = None
@@ -160,6 +166,9 @@ def list_journeys(
                 description=journey.description,
                 stage_count=len(journey.draft_map.get("stages", [])),
                 node_count=len(journey.draft_map.get("nodes", [])),
+                touchpoint_count=sum(
+                    1 for node in journey.draft_map.get("nodes", []) if node.get("kind") in TOUCHPOINT_KINDS
+                ),
                 updated_at=journey.updated_at,
                 latest_version=versions.get(journey.id),
                 archived_at=journey.archived_at,

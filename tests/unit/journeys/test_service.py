@@ -238,10 +238,24 @@ def test_list_journeys_summarises_each_journey(session: Session) -> None:
         description=cart_doc.description,
         stage_count=len(cart_doc.stages),
         node_count=len(cart_doc.nodes),
+        touchpoint_count=6,
         updated_at=get_journey(session=session, journey_id=older.id).updated_at,
         latest_version=1,
     )
     assert summaries[0].latest_version is None
+
+
+def test_touchpoints_are_the_messages_and_drawn_touchpoints_not_every_step(session: Session) -> None:
+    doc = cart()
+    create_journey(session=session, doc=doc)
+
+    [summary] = list_journeys(session=session)
+
+    # The cart starter: 12 cards, of which 3 messages (email, push, SMS) and 3 drawn touchpoints (browsing,
+    # checkout, the confirmation); the trigger, two waits for the order, a wait, the goal and the exit are steps.
+    kinds = [n.kind.value for n in doc.nodes]
+    assert (len(kinds), kinds.count("send"), kinds.count("touchpoint")) == (12, 3, 3)
+    assert (summary.node_count, summary.touchpoint_count) == (12, 6)
 
 
 def test_list_journeys_is_empty_without_journeys(session: Session) -> None:
