@@ -24,7 +24,6 @@ from engine.store import (
     audit,
     clear_archived,
     find_journey,
-    find_journey_by_name,
     journey_names,
     latest_version_numbers,
     mark_archived,
@@ -179,7 +178,10 @@ def list_journeys(
 
 
 def save_draft(*, session: Session, journey_id: int, doc: JourneyMap, expected_revision: int) -> Journey:
-    """Store a new draft; refused when the stored draft is no longer at ``expected_revision``."""
+    """Store a new draft; refused when the stored draft is no longer at ``expected_revision``, and
+    (JourneyNameError) when the draft renames the journey to a name another journey has."""
+    if doc.name != get_journey(session=session, journey_id=journey_id).name:
+        doc = doc.model_copy(update={"name": _checked_name(session, doc.name, except_id=journey_id)})
     saved = replace_draft(
         session=session,
         journey_id=journey_id,
@@ -227,11 +229,12 @@ def publish_journey(*, session: Session, journey_id: int, published_by: str | No
 
 
 def seed_starters(*, session: Session) -> list[Journey]:
-    """Create a journey for each starter not yet stored (matched by name); running it twice adds nothing."""
+    """Create a journey for each starter not yet stored (matched by name, ignoring case, as names are unique);
+    running it twice adds nothing."""
     created = []
     for name in list_templates():
         doc = load_template(name)
-        if find_journey_by_name(session=session, name=doc.name) is None:
+        if doc.name.casefold() not in _taken(session):
             created.append(create_journey(session=session, doc=doc, created_by=STARTER_AUTHOR))
     return created
 
@@ -303,6 +306,14 @@ def _create_named(session: Session, doc: JourneyMap, *, actor: str, starter: str
 def create_blank_journey(*, session: Session, name: str, actor: str) -> Journey:
     """A new draft called ``name`` holding :func:`blank_map`; refused (JourneyNameError) when the name is taken."""
     return _create_named(session, blank_map(_checked_name(session, name)), actor=actor, starter=None)
+
+
+def import_journey(*, session: Session, doc: JourneyMap, actor: str) -> Journey:
+    """A new draft holding ``doc`` (a map from a file or the HTTP API) under its own name; refused
+    (JourneyNameError, naming a free name) when the name is taken, as on the journeys list."""
+    return _create_named(
+        session, doc.model_copy(update={"name": _checked_name(session, doc.name)}), actor=actor, starter=None
+    )
 
 
 def create_from_starter(*, session: Session, starter: str, name: str, actor: str) -> Journey:
