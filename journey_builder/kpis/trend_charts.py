@@ -50,8 +50,8 @@ def _from_first_activity(daily: Sequence[DailyConversion]) -> Sequence[DailyConv
 
 
 def _x(start: datetime, size: timedelta) -> str:
-    # Plotly reads "YYYY-MM-DD HH:MM" as a time on a date axis, without a zone to shift it by.
-    return bucket_text(start, size)
+    # Plotly reads "YYYY-MM-DD HH:MM:SS" as a time on a date axis, without a zone to shift it by.
+    return bucket_text(start, size) if size >= DAY else start.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _hover(size: timedelta) -> str:
@@ -89,7 +89,8 @@ def conversion_over_time(daily: Sequence[DailyConversion]) -> go.Figure:
         y=rates,
         name=rate_name,
         yaxis="y2",
-        mode="lines+markers" if len(points) <= ROLLING_FROM else "lines",
+        # Points between empty buckets have no line to them: with few of them, markers draw them.
+        mode="lines+markers" if sum(r is not None for r in rates) <= ROLLING_FROM else "lines",
         line={"color": ACCENT, "width": 2.5, "shape": "spline", "smoothing": 0.4},
         marker={"size": 6},
         connectgaps=False,
@@ -99,6 +100,8 @@ def conversion_over_time(daily: Sequence[DailyConversion]) -> go.Figure:
     figure.update_layout(
         xaxis=_axis(
             type="date",
+            # Half a bucket either side, so the first and last bars are drawn whole.
+            range=[_x(daily[0].start - size / 2, size / 2), _x(daily[-1].start + size / 2, size / 2)],
             tickformat=_tick_format(size, len(points)),
             showgrid=False,
             dtick=_day_tick(len(points)) if size >= DAY else None,

@@ -42,12 +42,16 @@ def _text_link(label: str, href: rx.Var[str], test_id: str) -> rx.Component:
 
 
 def _stage_speed(speed: rx.Var[StageSpeed]) -> rx.Component:
-    return rx.hstack(
+    return rx.vstack(
         rx.text(speed.move, size="1", weight="medium"),
-        rx.text(speed.conversion, size="1", style=NUMBER),
-        rx.text(speed.median, size="1", color_scheme="gray", style=NUMBER),
-        spacing="2",
-        wrap="wrap",
+        rx.text(
+            speed.conversion,
+            rx.cond(speed.median != "", " · " + speed.median, ""),
+            size="1",
+            color_scheme="gray",
+            style=NUMBER,
+        ),
+        spacing="0",
         data_testid="stage-velocity",
     )
 
@@ -55,7 +59,7 @@ def _stage_speed(speed: rx.Var[StageSpeed]) -> rx.Component:
 def _velocity_cell(row: rx.Var[JourneyRow]) -> rx.Component:
     return rx.cond(
         row.stages.length() > 0,
-        rx.vstack(rx.foreach(row.stages, _stage_speed), spacing="1"),
+        rx.vstack(rx.foreach(row.stages, _stage_speed), spacing="2"),
         rx.text("Not published", size="1", color_scheme="gray"),
     )
 
@@ -92,8 +96,8 @@ def _journey_row(row: rx.Var[JourneyRow]) -> rx.Component:
                 spacing="2",
                 align="center",
                 justify="end",
-                wrap="wrap",
-            )
+            ),
+            white_space="nowrap",
         ),
         align="center",
         data_testid="journey-row",
@@ -143,8 +147,8 @@ def dashboard_page() -> rx.Component:
                         rx.table.column_header_cell("Status"),
                         rx.table.column_header_cell("Entered (30 d)"),
                         rx.table.column_header_cell("Goal conversion"),
-                        rx.table.column_header_cell(DashboardState.trend_label + f" ({TREND_DAYS} d)"),
-                        rx.table.column_header_cell(f"Stages ({TREND_DAYS} d): moved on, median time to the next"),
+                        rx.table.column_header_cell(DashboardState.trend_label),
+                        rx.table.column_header_cell(f"Stages ({TREND_DAYS} d): moved on · median time"),
                         rx.table.column_header_cell(""),
                     )
                 ),

@@ -155,7 +155,7 @@ def dashboard_figures() -> Figures:
         ],
         rows=[_row(s, trends.get(s.id, empty), lines[s.id], now) for s in summaries],
         entered=format_count(sum(t.entered for t in trends.values())),
-        trend_label=f"Entries per {bucket_name(bucket)}",
+        trend_label=f"Entries ({TREND_DAYS} d) per {bucket_name(bucket)}",
         at=f"{now:%H:%M:%S} UTC",
     )
 
@@ -164,7 +164,7 @@ class DashboardState(rx.State):
     counts: list[StatusCount] = rx.field(default_factory=list)
     rows: list[JourneyRow] = rx.field(default_factory=list)
     entered: str = "0"
-    trend_label: str = "Entries per UTC day"
+    trend_label: str = f"Entries ({TREND_DAYS} d) per UTC day"
     # When the figures were computed (server time, shown) and a stamp that changes at every refresh.
     at: str = ""
     stamp: float = 0.0

@@ -122,14 +122,31 @@ def test_the_funnel_shows_tracked_stages_top_down_with_the_share_of_the_stage_be
     figure = stage_funnel(STAGES, METRICS)
 
     [bars] = figure.data
-    assert title(figure) == ("Stage funnel", "Customers who entered each stage · % of the stage before")
+    assert title(figure) == (
+        "Stage funnel",
+        "Customers who entered each stage · % of them who moved on to the next (last: reached the goal)",
+    )
     assert (bars.type, bars.orientation) == ("bar", "h")
     # Research holds touchpoints only: left out rather than drawn as zero.
     assert list(bars.y) == ["Sign up", "Trial", "Purchase"]
     assert list(bars.x) == [200, 120, 30]
-    assert list(bars.text) == ["200", "120 · 60%", "30 · 25%"]
+    # The lanes' words and shares: the engine's conversion of each stage, the goal rate of the last.
+    assert list(bars.text) == ["200 · 60% → next", "120 · 25% → next", "30 · 80% reached the goal"]
     assert figure.layout.yaxis.autorange == "reversed"
     assert figure.layout.xaxis.title.text == "Customers"
+
+
+def test_a_stage_entered_from_further_back_lends_nothing_to_the_stage_before() -> None:
+    # Nobody moved on from Trial, yet Purchase was entered: 3 reached the goal from Sign up.
+    metrics = (
+        stage("signup", 10, 4, 3, conversion=0.4),
+        stage("trial", 4, 0, 1, conversion=0.0),
+        stage("buy", 3, None, 0, goal=3),
+    )
+
+    [bars] = stage_funnel(STAGES, metrics).data
+
+    assert list(bars.text) == ["10 · 40% → next", "4 · 0% → next", "3 · 100% reached the goal"]
 
 
 def test_an_empty_window_draws_a_message_not_empty_axes() -> None:
@@ -211,7 +228,11 @@ def test_a_short_history_is_drawn_per_hour_with_times_of_day_on_the_axis() -> No
 
     bars, line = figure.data
     assert title(figure)[1] == "Per hour (UTC): customers who entered, and the % of them who reached the goal"
-    assert list(bars.x) == ["2026-11-01 09:00", "2026-11-01 10:00", "2026-11-01 11:00"]
+    assert list(bars.x) == ["2026-11-01 09:00:00", "2026-11-01 10:00:00", "2026-11-01 11:00:00"]
+    # Half an hour either side: the first and last bars are drawn whole.
+    assert figure.layout.xaxis.range == ("2026-11-01 08:30:00", "2026-11-01 11:30:00")
+    # Few points between empty buckets: drawn as markers, which a line alone would leave out.
+    assert line.mode == "lines+markers"
     assert list(line.y) == [25.0, None, 100.0]
     assert figure.layout.xaxis.tickformat == "%H:%M"
     assert "%H:%M" in bars.hovertemplate
