@@ -21,6 +21,7 @@ from engine.kpis import (
     goal_conversion,
     journey_report,
     journey_trends,
+    stage_lines,
     stage_metrics,
     velocity_distribution,
     window_filter,
@@ -283,6 +284,17 @@ def test_trends_of_a_few_hours_are_drawn_per_hour_from_the_first_entry(any_sessi
         (T0 + 9 * H, 1, 0),
     ]
     assert (trend.entered, trend.reached_goal) == (3, 1)
+
+
+def test_stage_lines_name_the_plans_stages_with_the_overlays_figures(any_session: Session) -> None:
+    doc, journey_id, [version_id] = published(any_session)
+    record_runs(any_session, doc=doc, journey_id=journey_id, version_id=version_id, start=T0, runs=velocity_runs())
+    metrics_filter = MetricsFilter.all_time(journey_id=journey_id)
+
+    lines = stage_lines(session=any_session, metrics_filter=metrics_filter)
+
+    assert [(line.stage.id, line.stage.name) for line in lines] == [("a", "Discover"), ("b", "Consider"), ("c", "Buy")]
+    assert tuple(line.metrics for line in lines) == stage_metrics(session=any_session, metrics_filter=metrics_filter)
 
 
 def test_trends_leave_archived_journeys_out(session: Session) -> None:
