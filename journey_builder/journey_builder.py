@@ -22,7 +22,8 @@ from journey_builder.pages.admin_audit import AuditState, audit_page
 from journey_builder.pages.admin_keys import KeysState, keys_page
 from journey_builder.pages.admin_users import UsersState, users_page
 from journey_builder.pages.customers import CustomerState, customers_page
-from journey_builder.pages.dashboard import DashboardState, dashboard_page
+from journey_builder.pages.dashboard import dashboard_page
+from journey_builder.pages.dashboard_state import DashboardState
 from journey_builder.pages.editor import editor_page
 from journey_builder.pages.first_run import FirstRunState, first_run_page
 from journey_builder.pages.journey_kpis import JourneyKpisState, journey_kpis_page

@@ -129,7 +129,7 @@ def create_api(database_url: str | None = None) -> FastAPI:
     def create_journey(
         doc: JourneyMapBody, session: SessionArg, who: Annotated[str, Depends(actor(Action.EDIT_DRAFT))]
     ) -> dict[str, Any]:
-        journey = journey_service.create_journey(session=session, doc=doc, created_by=who)
+        journey = journey_service.import_journey(session=session, doc=doc, actor=who)
         return committed(session, {"id": journey.id, "revision": journey.revision})
 
     @api.put("/api/journeys/{journey_id}/draft", tags=["journeys"])
@@ -203,6 +203,7 @@ def create_api(database_url: str | None = None) -> FastAPI:
 
     api.add_exception_handler(journey_service.JourneyNotFoundError, answer(404))
     api.add_exception_handler(journey_service.DraftConflictError, answer(409))
+    api.add_exception_handler(journey_service.JourneyNameError, answer(409))
     api.add_exception_handler(journey_service.CompileFailedError, answer(422))
     api.add_exception_handler(journey_service.ArchiveError, answer(409))
     api.add_exception_handler(lifecycle.LifecycleError, answer(409))

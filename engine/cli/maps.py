@@ -20,7 +20,7 @@ from engine.cli.common import (
     report,
 )
 from engine.compiler import Problem, ProblemSeverity, compile_map
-from engine.journeys import create_journey, export_map
+from engine.journeys import JourneyNameError, export_map, import_journey
 from engine.map import MAX_DOCUMENT_BYTES, JourneyMap, document_text_problem
 from engine.map.starters import UnknownTemplateError, list_templates, load_template
 from engine.store import session_scope
@@ -140,7 +140,10 @@ def import_command(args: argparse.Namespace) -> int:
         lines = "\n".join(problem_line(p) for p in problems)
         raise CommandFailedError(f"{args.file} is not a journey map; nothing was stored:\n{lines}")
     with session_scope() as session:
-        journey = create_journey(session=session, doc=doc, created_by=actor())
+        try:
+            journey = import_journey(session=session, doc=doc, actor=actor())
+        except JourneyNameError as error:
+            raise CommandFailedError(f"{args.file} was not stored: {error}") from None
         print(journey.id)
     return 0
 

@@ -25,7 +25,6 @@ from engine.store import (
     audit,
     clear_archived,
     find_journey,
-    find_journey_by_name,
     journey_names,
     latest_version_numbers,
     mark_archived,
@@ -99,6 +98,9 @@ def archived_refusal(journey: Journey, action: str) -> str | None:
     return f"cannot {action} journey {journey.name!r}: it is archived; restore it from the journeys list first"
 
 
+TOUCHPOINT_KINDS: Final = frozenset({NodeKind.SEND.value, NodeKind.TOUCHPOINT.value})
+
+
 class JourneySummary(BaseModel):
     """One line of the journey list."""
 
@@ -110,6 +112,9 @@ class JourneySummary(BaseModel):
     description: str
     stage_count: int
     node_count: int
+    # What a designer calls touchpoints: the moments the customer meets the brand on a channel (messages
+    # and drawn touchpoints), not the engine's waits, branches, splits, triggers, goals and exits.
+    touchpoint_count: int
     updated_at: datetime
     latest_version: int | None
     archived_at: datetime | None = None
@@ -172,6 +177,9 @@ def list_journeys(
                 description=journey.description,
                 stage_count=len(journey.draft_map.get("stages", [])),
                 node_count=len(journey.draft_map.get("nodes", [])),
+                touchpoint_count=sum(
+                    1 for node in journey.draft_map.get("nodes", []) if node.get("kind") in TOUCHPOINT_KINDS
+                ),
                 updated_at=journey.updated_at,
                 latest_version=versions.get(journey.id),
                 archived_at=journey.archived_at,
@@ -182,7 +190,10 @@ def list_journeys(
 
 
 def save_draft(*, session: Session, journey_id: int, doc: JourneyMap, expected_revision: int) -> Journey:
-    """Store a new draft; refused when the stored draft is no longer at ``expected_revision``."""
+    """Store a new draft; refused when the stored draft is no longer at ``expected_revision``, and
+    (JourneyNameError) when the draft renames the journey to a name another journey has."""
+    if doc.name != get_journey(session=session, journey_id=journey_id).name:
+        doc = doc.model_copy(update={"name": _checked_name(session, doc.name, except_id=journey_id)})
     saved = replace_draft(
         session=session,
         journey_id=journey_id,
@@ -265,11 +276,12 @@ def publish_blocker(*, session: Session, journey_id: int) -> str | None:
 
 
 def seed_starters(*, session: Session) -> list[Journey]:
-    """Create a journey for each starter not yet stored (matched by name); running it twice adds nothing."""
+    """Create a journey for each starter not yet stored (matched by name, ignoring case, as names are unique);
+    running it twice adds nothing."""
     created = []
     for name in list_templates():
         doc = load_template(name)
-        if find_journey_by_name(session=session, name=doc.name) is None:
+        if doc.name.casefold() not in _taken(session):
             created.append(create_journey(session=session, doc=doc, created_by=STARTER_AUTHOR))
     return created
 
@@ -341,6 +353,14 @@ def _create_named(session: Session, doc: JourneyMap, *, actor: str, starter: str
 def create_blank_journey(*, session: Session, name: str, actor: str) -> Journey:
     """A new draft called ``name`` holding :func:`blank_map`; refused (JourneyNameError) when the name is taken."""
     return _create_named(session, blank_map(_checked_name(session, name)), actor=actor, starter=None)
+
+
+def import_journey(*, session: Session, doc: JourneyMap, actor: str) -> Journey:
+    """A new draft holding ``doc`` (a map from a file or the HTTP API) under its own name; refused
+    (JourneyNameError, naming a free name) when the name is taken, as on the journeys list."""
+    return _create_named(
+        session, doc.model_copy(update={"name": _checked_name(session, doc.name)}), actor=actor, starter=None
+    )
 
 
 def create_from_starter(*, session: Session, starter: str, name: str, actor: str) -> Journey:

@@ -81,12 +81,13 @@ class StageMetrics(_Frozen):
     A visit is a customer entering the stage from another one (or entering the journey there); a
     customer who comes back to a stage visits it again, and a customer who never leaves a stage's
     part of the map visits it once. ``moved_on`` visits went on to the next stage, before the window
-    closed; ``conversion`` is the shared definition, visits to the next stage in the window / visits
-    to this one. ``dropped_off`` visits ended the run there without the goal, ``reached_goal`` ones
-    reached it there (a success); ``in_flight`` are still there: neither moved out (to the next
-    stage or elsewhere) nor ended. Velocity is the time from entering this stage to entering the
-    next, over the visits that moved on. The last stage has no next one: its ``moved_on``,
-    ``conversion`` and velocity are None. All as things stood when the window closed.
+    closed; ``conversion`` is the shared definition, ``moved_on`` / ``entered``: the share of this
+    stage's visits that went on to the next stage (visits to the next stage that came from elsewhere,
+    such as a goal reached from an earlier stage, are not this stage's). ``dropped_off`` visits ended
+    the run there without the goal, ``reached_goal`` ones reached it there (a success); ``in_flight``
+    are still there: neither moved out (to the next stage or elsewhere) nor ended. Velocity is the
+    time from entering this stage to entering the next, over the visits that moved on. The last stage
+    has no next one: its ``moved_on``, ``conversion`` and velocity are None. All as things stood when the window closed.
     """
 
     stage_id: str
@@ -154,13 +155,19 @@ class SplitResult(_Frozen):
 
 
 class DailyConversion(_Frozen):
-    """One UTC day: customers who entered then, how many of them reached the goal (by the end of
-    the window), and how many goals were reached that day (by anyone)."""
+    """One bucket of time (a UTC day, or an hour or minutes for a short history, see
+    :mod:`engine.kpis.buckets`) starting at ``start``: customers who entered then, how many of them
+    reached the goal (by the end of the window), and how many goals were reached in it (by anyone)."""
 
-    day: date
+    start: datetime
+    size: timedelta
     entered: int
     converted: int
     goals_reached: int
+
+    @property
+    def day(self) -> date:
+        return self.start.date()
 
 
 class EdgeShare(_Frozen):

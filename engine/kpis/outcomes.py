@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, false, func, or_, select
 from sqlmodel import Session
 
 from engine.compiler import SplitStep
+from engine.kpis.buckets import as_utc, bucket_for, bucket_index, start_of, starts
 from engine.kpis.figures import (
     ArmResult,
     ChannelRecovery,
@@ -220,47 +220,66 @@ def split_results(*, session: Session, metrics_filter: MetricsFilter) -> tuple[S
     return tuple(results)
 
 
-def _utc_day(column: Any, dialect: str) -> Any:
-    if dialect == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
+def history_span(session: Session, scope: Scope) -> tuple[datetime, datetime] | None:
+    """The part of the window the entries and goals cover: from the first of them to the window's end (to
+    the last of them for an open end); None when the window holds none and has no bounds to show."""
+    f = scope.filter
+    e = ENROLLMENT.c
+    first_entry, last_entry = session.execute(
+        select(func.min(e.entered_at), func.max(e.entered_at)).where(*enrollments_of(scope), *window(e.entered_at, f))
+    ).one()
+    first_goal, last_goal = session.execute(
+        select(func.min(e.goal_reached_at), func.max(e.goal_reached_at)).where(
+            *enrollments_of(scope), *window(e.goal_reached_at, f, nullable=True)
+        )
+    ).one()
+    firsts = [as_utc(at) for at in (first_entry, first_goal) if at is not None]
+    lasts = [as_utc(at) for at in (last_entry, last_goal) if at is not None]
+    first = min(firsts) if firsts else f.since
+    if f.until is not None:
+        last: datetime | None = f.until - timedelta(microseconds=1)
+    elif f.since is not None:
+        last = utc_now()
+    else:
+        last = max(lasts) if lasts else None
+    if first is None or last is None:
+        return None
+    return first, max(first, last)
 
 
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def conversion_over_time(*, session: Session, metrics_filter: MetricsFilter) -> tuple[DailyConversion, ...]:
-    """Per UTC day of the window (every day, empty ones too): entries, their conversions, goals reached."""
+def conversion_over_time(
+    *, session: Session, metrics_filter: MetricsFilter, bucket: timedelta | None = None
+) -> tuple[DailyConversion, ...]:
+    """Per bucket of time (every one from the first entry or goal in the window to its end, empty ones too):
+    entries, their conversions, goals reached. The bucket is chosen from that span (:func:`bucket_for`:
+    minutes or hours for a short history, UTC days for a long one) unless ``bucket`` is given."""
     scope = resolve_scope(session, metrics_filter)
     f = scope.filter
-    entry_day = _utc_day(ENROLLMENT.c.entered_at, scope.dialect).label("day")
-    entries = session.execute(
-        select(entry_day, func.count(), count_if(by_until(ENROLLMENT.c.goal_reached_at, f)))
-        .where(*enrollments_of(scope), *window(ENROLLMENT.c.entered_at, f))
-        .group_by(entry_day)
-    ).all()
-    goal_day = _utc_day(ENROLLMENT.c.goal_reached_at, scope.dialect).label("day")
-    goals = session.execute(
-        select(goal_day, func.count())
-        .where(*enrollments_of(scope), *window(ENROLLMENT.c.goal_reached_at, f, nullable=True))
-        .group_by(goal_day)
-    ).all()
-    by_day: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for day, entered, converted in entries:
-        by_day[_as_date(day)][:2] = [entered, converted]
-    for day, reached in goals:
-        by_day[_as_date(day)][2] = reached
-    days = set(by_day)
-    if f.since is not None:
-        days.add(f.since.astimezone(UTC).date())
-    if f.since is not None or f.until is not None:
-        end = f.until - timedelta(microseconds=1) if f.until is not None else utc_now()
-        days.add(end.astimezone(UTC).date())
-    if not days:
+    span = history_span(session, scope)
+    if span is None:
         return ()
-    first, final = min(days), max(days)
+    size = bucket if bucket is not None else bucket_for(span[1] - span[0])
+    e = ENROLLMENT.c
+    entry_bucket = bucket_index(e.entered_at, size, scope.dialect).label("bucket")
+    entries = session.execute(
+        select(entry_bucket, func.count(), count_if(by_until(e.goal_reached_at, f)))
+        .where(*enrollments_of(scope), *window(e.entered_at, f))
+        .group_by(entry_bucket)
+    ).all()
+    goal_bucket = bucket_index(e.goal_reached_at, size, scope.dialect).label("bucket")
+    goals = session.execute(
+        select(goal_bucket, func.count())
+        .where(*enrollments_of(scope), *window(e.goal_reached_at, f, nullable=True))
+        .group_by(goal_bucket)
+    ).all()
+    by_start: dict[datetime, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for index, entered, converted in entries:
+        by_start[start_of(int(index), size)][:2] = [entered, converted]
+    for index, reached in goals:
+        by_start[start_of(int(index), size)][2] = reached
     return tuple(
-        DailyConversion(day=day, entered=by_day[day][0], converted=by_day[day][1], goals_reached=by_day[day][2])
-        for day in (first + timedelta(days=n) for n in range((final - first).days + 1))
+        DailyConversion(
+            start=at, size=size, entered=by_start[at][0], converted=by_start[at][1], goals_reached=by_start[at][2]
+        )
+        for at in starts(*span, size)
     )

@@ -5,13 +5,13 @@ The figures follow the definitions of :mod:`engine.kpis.metrics` (and reuse the 
 
 - the velocity *distribution* of each stage (customers per time bucket), for a histogram;
 - the cohort of a window (entered, reached the goal, dropped off, still in flight) in one query;
-- every journey's entries per UTC day, in one query for all journeys, for the dashboard's sparklines.
+- every journey's entries per bucket of time, in one query for all journeys, for the dashboard's sparklines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import pairwise
 from typing import Any, Final
 
@@ -31,6 +31,7 @@ from sqlmodel import Session
 
 from engine.compiler import Plan
 from engine.journeys import JourneyNotFoundError
+from engine.kpis.buckets import as_utc, bucket_for, bucket_index, start_of, starts
 from engine.kpis.figures import (
     ChannelRecovery,
     DailyConversion,
@@ -130,15 +131,22 @@ class JourneyReport(_Frozen):
 
 
 class DayCount(_Frozen):
-    day: date
+    """Entries in one bucket of time starting at ``start`` (a UTC day, or less for a short history)."""
+
+    start: datetime
     entered: int
     converted: int
 
+    @property
+    def day(self) -> date:
+        return self.start.date()
+
 
 class JourneyTrend(_Frozen):
-    """One journey's runs that entered in the window, per UTC day (every day of the window)."""
+    """One journey's runs that entered in the window, per bucket of time (every one, empty ones too)."""
 
     journey_id: int
+    bucket: timedelta
     entered: int
     reached_goal: int
     days: tuple[DayCount, ...]
@@ -164,23 +172,6 @@ def _window(column: Any, f: MetricsFilter) -> list[ColumnElement[bool]]:
 def _by_until(column: Any, until: datetime | None) -> ColumnElement[bool]:
     """Happened, and before the window closed."""
     return and_(column.is_not(None), column < until) if until is not None else column.is_not(None)
-
-
-def _utc_day(column: Any, dialect: str) -> Any:
-    if dialect == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _days(since: datetime, until: datetime) -> list[date]:
-    """Every UTC day the window [since, until) touches."""
-    first = since.astimezone(UTC).date()
-    last = (until - timedelta(microseconds=1)).astimezone(UTC).date()
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _version(session: Session, metrics_filter: MetricsFilter) -> tuple[int | None, Plan | None, JourneyMap | None]:
@@ -310,39 +301,78 @@ def journey_report(*, session: Session, metrics_filter: MetricsFilter) -> Journe
     )
 
 
-def journey_trends(*, session: Session, since: datetime, until: datetime | None = None) -> dict[int, JourneyTrend]:
-    """Every journey's runs that entered in [since, until), per UTC day: one query for all of them.
+class StageLine(_Frozen):
+    """One stage of the plan, named as on the map, with its figures: what the dashboard lists."""
 
-    Journeys without entries are there too, with zeros on every day; archived journeys are not.
+    stage: StageView
+    metrics: StageMetrics
+
+
+def stage_lines(*, session: Session, metrics_filter: MetricsFilter) -> tuple[StageLine, ...]:
+    """The plan's stages in its order, with :func:`engine.kpis.stages.stage_metrics`'s figures (the
+    overlay's and the KPI page's); ``stage.tracked`` says whether the engine runs anything there."""
+    _, plan, doc = _version(session, metrics_filter)
+    views = {view.id: view for view in _stage_views(doc, plan)}
+    return tuple(
+        StageLine(stage=views[m.stage_id], metrics=m)
+        for m in stage_metrics(session=session, metrics_filter=metrics_filter)
+        if m.stage_id in views
+    )
+
+
+def journey_trends(
+    *, session: Session, since: datetime, until: datetime | None = None, bucket: timedelta | None = None
+) -> dict[int, JourneyTrend]:
+    """Every journey's runs that entered in [since, until), per bucket of time: one query for all of them
+    (and one for the span of their entries when ``bucket`` is not given).
+
+    The series run from the first entry of any journey in the window to its end, in a bucket chosen from
+    that span (:func:`engine.kpis.buckets.bucket_for`), the same for every journey so their sparklines
+    compare; a window nobody entered in runs from ``since``. Journeys without entries are there too, with
+    zeros in every bucket; archived journeys are not.
     """
     until = until if until is not None else utc_now()
     dialect = session.get_bind().dialect.name
     in_window = and_(
         ENROLLMENT.c.journey_id == JOURNEY.c.id, ENROLLMENT.c.entered_at >= since, ENROLLMENT.c.entered_at < until
     )
-    day = _utc_day(ENROLLMENT.c.entered_at, dialect).label("day")
+    first = since
+    if bucket is None:
+        first_entry = session.execute(
+            select(func.min(ENROLLMENT.c.entered_at))
+            .select_from(JOURNEY.join(ENROLLMENT, in_window))
+            .where(JOURNEY.c.archived_at.is_(None))
+        ).scalar()
+        first = as_utc(first_entry) if first_entry is not None else since
+    size = bucket if bucket is not None else bucket_for(until - first)
+    index = bucket_index(ENROLLMENT.c.entered_at, size, dialect).label("bucket")
     rows = session.execute(
         select(
-            JOURNEY.c.id, day, func.count(ENROLLMENT.c.id), _count_if(_by_until(ENROLLMENT.c.goal_reached_at, until))
+            JOURNEY.c.id, index, func.count(ENROLLMENT.c.id), _count_if(_by_until(ENROLLMENT.c.goal_reached_at, until))
         )
         .select_from(outerjoin(JOURNEY, ENROLLMENT, in_window))
         .where(JOURNEY.c.archived_at.is_(None))
-        .group_by(JOURNEY.c.id, day)
+        .group_by(JOURNEY.c.id, index)
     ).all()
-    per_day: dict[int, dict[date, tuple[int, int]]] = {}
-    for journey_id, entry_day, entered, converted in rows:
-        counts = per_day.setdefault(journey_id, {})
-        if entry_day is not None:
-            counts[_as_date(entry_day)] = (entered, converted)
-    days = _days(since, until)
-    return {journey_id: _trend(journey_id, days, counts) for journey_id, counts in sorted(per_day.items())}
+    per_bucket: dict[int, dict[datetime, tuple[int, int]]] = {}
+    for journey_id, entry_bucket, entered, converted in rows:
+        counts = per_bucket.setdefault(journey_id, {})
+        if entry_bucket is not None:
+            counts[start_of(int(entry_bucket), size)] = (entered, converted)
+    series = starts(first, until - timedelta(microseconds=1), size)
+    return {journey_id: _trend(journey_id, size, series, counts) for journey_id, counts in sorted(per_bucket.items())}
 
 
-def _trend(journey_id: int, days: Sequence[date], counts: dict[date, tuple[int, int]]) -> JourneyTrend:
-    series = tuple(DayCount(day=d, entered=counts.get(d, (0, 0))[0], converted=counts.get(d, (0, 0))[1]) for d in days)
+def _trend(
+    journey_id: int, size: timedelta, series: Sequence[datetime], counts: dict[datetime, tuple[int, int]]
+) -> JourneyTrend:
+    points = tuple(
+        DayCount(start=at, entered=counts.get(at, (0, 0))[0], converted=counts.get(at, (0, 0))[1]) for at in series
+    )
     return JourneyTrend(
         journey_id=journey_id,
-        entered=sum(d.entered for d in series),
-        reached_goal=sum(d.converted for d in series),
-        days=series,
+        bucket=size,
+        entered=sum(p.entered for p in points),
+        reached_goal=sum(p.converted for p in points),
+        days=points,
     )

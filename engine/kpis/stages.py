@@ -111,7 +111,9 @@ def scoped_stage_metrics(session: Session, scope: Scope, outcomes: Outcomes) -> 
                 stage_id=stage_id,
                 entered=entered[stage_id],
                 moved_on=onward_spread.count if onward_spread else None,
-                conversion=ratio(entered[stages[i + 1]], entered[stage_id]) if onward_spread else None,
+                # Of this stage's own visits: a customer who came into the next stage from elsewhere (the goal
+                # reached from an earlier stage) is not this stage's conversion.
+                conversion=ratio(onward_spread.count, entered[stage_id]) if onward_spread else None,
                 dropped_off=dropped,
                 reached_goal=reached,
                 in_flight=entered[stage_id] - moved_out[stage_id] - dropped - reached,

@@ -10,6 +10,7 @@ a factor; ``journey simulate --speed`` with the same factor brings customers in 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final
@@ -17,7 +18,7 @@ from typing import Final
 from sqlmodel import Session
 
 from engine.journeys import create_journey, publish_journey
-from engine.map import JourneyMap, WaitForEventNode, WaitNode
+from engine.map import JourneyMap, NodeKind, WaitForEventNode, WaitNode
 from engine.map.starters import load_template
 from engine.runtime import latest_version, launch_journey
 from engine.store import Journey, JourneyStatus, find_journey_by_name
@@ -45,13 +46,68 @@ def compress_waits(doc: JourneyMap, speed: float) -> JourneyMap:
     return doc.model_copy(update={"nodes": nodes, "settings": settings})
 
 
+# Cards whose titles and notes speak of the journey's own timing; a trigger's or a touchpoint's speak of the
+# world outside ("30 minutes after the last cart activity"), which the demo does not speed up.
+TIMED_KINDS: Final = frozenset({NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT, NodeKind.EXIT})
+_SPOKEN_DURATION = re.compile(r"\b(?P<count>\d+|an?)\s+(?P<unit>minutes?|min|hours?|h|days?)\b", re.IGNORECASE)
+_UNIT_SECONDS = {"min": 60, "minute": 60, "h": 3600, "hour": 3600, "day": 86400}
+_QUIET_HOURS = re.compile(r"[^.]*\bquiet hours\b[^.]*\.\s*", re.IGNORECASE)
+
+
+def _spoken(seconds: float) -> str:
+    """A duration as a card says it, short: "45 s", "4 min", "24 min", "2 h", "3 days"."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            count = seconds / size
+            text = f"{count:.0f}" if count >= 10 or count == round(count) else f"{count:.1f}"
+            return f"{text} {'day' if unit == 'days' and text == '1' else unit}"
+    return f"{max(1, round(seconds))} s"
+
+
+def _retimed(text: str, speed: float) -> tuple[str, list[str]]:
+    """``text`` with every duration it speaks of divided by ``speed``, and those durations as they were."""
+    found: list[str] = []
+
+    def shorter(match: re.Match[str]) -> str:
+        count = match["count"].lower()
+        number = 1 if count in ("a", "an") else int(count)
+        unit = match["unit"].lower().rstrip("s")
+        seconds = number * _UNIT_SECONDS[unit]
+        # Production's time as the starter says it ("24 hours" stays 24 h, not 1 day).
+        short = {"minute": "min", "hour": "h"}.get(unit, unit)
+        found.append(f"{number} {short}" if short != "day" or number == 1 else f"{number} days")
+        return _spoken(seconds / speed)
+
+    return _SPOKEN_DURATION.sub(shorter, text), found
+
+
+def retitle_for_demo(doc: JourneyMap, speed: float) -> JourneyMap:
+    """Titles and notes that say the demo's own times, with production's beside them, so a card never says
+    "Wait 1 hour" over figures of customers who waited a minute: "Wait 1 min (1 h in production)".
+
+    Notes drop what the demo does not do (quiet hours) and keep the production text after the demo's.
+    """
+    nodes = []
+    for node in doc.nodes:
+        if node.kind in TIMED_KINDS:
+            title, originals = _retimed(node.title, speed)
+            if originals:
+                title = f"{title} ({', '.join(originals)} in production)"
+            notes, spoken = _retimed(_QUIET_HOURS.sub("", node.notes).strip(), speed)
+            if spoken:
+                notes = f"{notes} In production: {node.notes}"
+            node = node.model_copy(update={"title": title, "notes": notes if spoken else node.notes})
+        nodes.append(node)
+    return doc.model_copy(update={"nodes": nodes})
+
+
 def _shorter(duration: timedelta, speed: float) -> timedelta:
     # Whole seconds: durations are shown and stored as ISO text, and a fraction of a second means nothing here.
     return timedelta(seconds=max(1, round(duration.total_seconds() / speed)))
 
 
 def demo_map(starter: str = DEMO_STARTER, speed: float = DEMO_SPEED) -> JourneyMap:
-    doc = compress_waits(load_template(starter), speed)
+    doc = retitle_for_demo(compress_waits(load_template(starter), speed), speed)
     return doc.model_copy(
         update={
             "name": f"{doc.name} (demo, {speed:g}x faster)",

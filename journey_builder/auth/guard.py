@@ -21,8 +21,9 @@ from typing import Any, TypeVar, cast
 
 import reflex as rx
 from reflex.istate.proxy import StateProxy
+from sqlalchemy.exc import SQLAlchemyError
 
-from engine.accounts import AccessDeniedError, Action, Identity, identity_for, require
+from engine.accounts import AccessDeniedError, Action, Identity, has_users, identity_for, require
 from engine.store import session_scope
 from journey_builder import routes
 
@@ -50,6 +51,15 @@ def _identity(secret: str) -> Identity | None:
         return identity_for(session=session, secret=secret)
 
 
+def _anyone_has_an_account() -> bool:
+    # A refusal must not fail in turn: a store that cannot be read sends the caller to sign in, as before.
+    try:
+        with session_scope() as session:
+            return has_users(session=session)
+    except SQLAlchemyError:
+        return True
+
+
 def _here(state: rx.State) -> str:
     url = state.router.url
     return f"{url.path}?{url.query}" if url.query else url.path
@@ -60,6 +70,9 @@ async def _check(state: rx.State, rule: Rule) -> tuple[Identity | None, list[rx.
     identity = _identity(secret)
     (await state.get_state(SessionState))._show(identity)
     if identity is None:
+        if not secret and not _anyone_has_an_account():
+            # A fresh install: nobody could sign in, so the way on is the first run, without a sign-in prompt.
+            return None, [rx.redirect(routes.first_run())]
         reason = "Your session has ended; sign in again." if secret else "Sign in to continue."
         return None, [rx.toast.info(reason), rx.redirect(routes.sign_in(_here(state)))]
     assert rule.action is not None

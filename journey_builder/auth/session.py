@@ -49,6 +49,10 @@ def take_session(code: str, then: str) -> rx.event.EventSpec:
     return _post_then_load(SESSION_ROUTE, code, routes.safe_next(then))
 
 
+# What launch control does; a role that may do none of it is not offered the way there.
+RUN_ACTIONS = (Action.PUBLISH, Action.LAUNCH, Action.PAUSE, Action.RESUME, Action.STOP, Action.TEST_SEND)
+
+
 class SessionState(rx.State):
     user_email: str = ""
     user_name: str = ""
@@ -94,6 +98,12 @@ class SessionState(rx.State):
     @rx.var
     def can_stop(self) -> bool:
         return self._can(Action.STOP)
+
+    @rx.var
+    def can_run_journeys(self) -> bool:
+        """Whether launch control (publish, launch, pause, resume, stop, test sends) is any use to this role:
+        its links show only then, so an executive sees no controls that are not theirs."""
+        return any(self._can(action) for action in RUN_ACTIONS)
 
     @rx.var
     def can_test_send(self) -> bool:

@@ -111,15 +111,20 @@ def _journey_menu() -> rx.Component:
 
 
 def _actions() -> rx.Component:
+    """What a role may do from the map: the publish state and Publish for those who edit or publish, launch
+    control for those who run journeys; an executive, whose map is its figures, gets none of it."""
     return rx.fragment(
-        rx.el.span(
-            rx.cond(
-                EditorState.error_count > 0,
-                EditorState.error_count.to_string() + " to fix before publishing",
-                "Ready to publish",
+        rx.cond(
+            (SessionState.can_edit | SessionState.can_publish) & ~OverlayState.kpi_view,
+            rx.el.span(
+                rx.cond(
+                    EditorState.error_count > 0,
+                    EditorState.error_count.to_string() + " to fix before publishing",
+                    "Ready to publish",
+                ),
+                class_name=rx.cond(EditorState.error_count > 0, "jc-status jc-status-bad", "jc-status jc-status-ok"),
+                id="jc-publish-state",
             ),
-            class_name=rx.cond(EditorState.error_count > 0, "jc-status jc-status-bad", "jc-status jc-status-ok"),
-            id="jc-publish-state",
         ),
         rx.cond(
             SessionState.can_publish & ~OverlayState.kpi_view & ~EditorState.archived,
@@ -129,7 +134,15 @@ def _actions() -> rx.Component:
             SessionState.can_edit & ~OverlayState.kpi_view,
             rx.el.a("New journey", href=routes.new_journey(), class_name="jc-button", id="jc-new-journey"),
         ),
-        rx.el.a("Launch control", href=routes.journey_launch(EditorState.current_journey_id), class_name="jc-button"),
+        rx.cond(
+            SessionState.can_run_journeys,
+            rx.el.a(
+                "Launch control",
+                href=routes.journey_launch(EditorState.current_journey_id),
+                class_name="jc-button",
+                id="jc-launch-control",
+            ),
+        ),
     )
 
 

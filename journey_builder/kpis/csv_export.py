@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.kpis import JourneyReport
-from journey_builder.kpis.formatting import CHANNEL_LABELS, NO_CHANNEL, _percent
+from journey_builder.kpis.formatting import CHANNEL_LABELS, NO_CHANNEL, _percent, bucket_column, bucket_text
 from journey_builder.kpis.stage_charts import _stage_names, _tracked
-from journey_builder.kpis.trend_charts import LONG_SERIES, _from_first_activity
+from journey_builder.kpis.trend_charts import DAY, LONG_SERIES, _from_first_activity
 
 
 class _Figure(str):
@@ -138,18 +138,19 @@ def report_csv(report: JourneyReport, *, window_label: str, generated_at: dateti
             if v.stage_id not in untracked
         ],
     )
+    bucket_header, goals_header = bucket_column(report.daily[0].size if report.daily else DAY)
     _section(
         writer,
         "Goal conversion over time",
         [
-            "Day (UTC)",
+            bucket_header,
             "Entered (customers)",
             "Of them reached goal (customers)",
             "Goal conversion (%)",
-            "Goals reached that day (customers)",
+            goals_header,
         ],
         [
-            [d.day.isoformat(), d.entered, d.converted, _pct(d.converted, d.entered), d.goals_reached]
+            [bucket_text(d.start, d.size), d.entered, d.converted, _pct(d.converted, d.entered), d.goals_reached]
             for d in (_from_first_activity(report.daily) if len(report.daily) > LONG_SERIES else report.daily)
         ],
     )

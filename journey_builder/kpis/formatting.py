@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 CHANNEL_LABELS: Final = {
@@ -40,3 +40,34 @@ def format_duration(value: timedelta | None) -> str:
     if minutes < 48 * 60:
         return f"{minutes / 60:.1f} h"
     return f"{minutes / 1440:.1f} days"
+
+
+def per_bucket(size: timedelta) -> str:
+    """What one point of a series over time stands for: "Per UTC day", "Per hour (UTC)", "Per 5 minutes (UTC)"."""
+    return "Per " + bucket_name(size)
+
+
+def bucket_name(size: timedelta) -> str:
+    if size >= timedelta(days=1):
+        return "UTC day"
+    if size == timedelta(hours=1):
+        return "hour (UTC)"
+    minutes = int(size.total_seconds() // 60)
+    return "minute (UTC)" if minutes == 1 else f"{minutes} minutes (UTC)"
+
+
+def bucket_text(start: datetime, size: timedelta) -> str:
+    """A bucket's start as the CSV and the charts write it: the day, or the day and the UTC time."""
+    return start.date().isoformat() if size >= timedelta(days=1) else start.strftime("%Y-%m-%d %H:%M")
+
+
+def bucket_column(size: timedelta) -> tuple[str, str]:
+    """The CSV's headers for a bucket's start and for the goals reached in it."""
+    if size >= timedelta(days=1):
+        return "Day (UTC)", "Goals reached that day (customers)"
+    if size == timedelta(hours=1):
+        return "Hour (UTC)", "Goals reached that hour (customers)"
+    name = bucket_name(size).removesuffix(" (UTC)")
+    return f"{name.capitalize()} from (UTC)", f"Goals reached in those {name} (customers)".replace(
+        "those minute ", "that minute "
+    )

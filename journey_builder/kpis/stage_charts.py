@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -42,12 +41,22 @@ def _share(part: int, whole: int) -> str:
     return "—" if share is None else f"{share:.0f}%"
 
 
+def _onward(stage: StageMetrics) -> str:
+    """What became of a stage's visits, as the map's lane says it: "60% → next", or for the last stage
+    "80% reached the goal". The share is the engine's conversion (moved on / entered), so a stage entered
+    from further back (a goal reached from an earlier stage) never lends its entries to the stage before."""
+    if stage.moved_on is None:
+        return f"{_share(stage.reached_goal, stage.entered)} reached the goal"
+    share = "—" if stage.conversion is None else f"{100 * stage.conversion:.0f}%"
+    return f"{share} → next"
+
+
 def stage_funnel(stages: Sequence[StageView], metrics: Sequence[StageMetrics]) -> go.Figure:
-    """Customers who entered each stage, top to bottom in stage order, with the share of the stage before."""
+    """Customers who entered each stage, top to bottom in stage order, with the share of them who moved on."""
     figure = go.Figure(
         layout=_layout(
             "Stage funnel",
-            "Customers who entered each stage · % of the stage before",
+            "Customers who entered each stage · % of them who moved on to the next (last: reached the goal)",
             height=max(CHART_HEIGHT, 130 + 52 * len(metrics)),
         )
     )
@@ -57,9 +66,7 @@ def stage_funnel(stages: Sequence[StageView], metrics: Sequence[StageMetrics]) -
     names = _stage_names(stages)
     labels = [plain(names.get(m.stage_id, m.stage_id)) for m in shown]
     counts = [m.entered for m in shown]
-    texts = [format_count(counts[0])]
-    for before, stage in itertools.pairwise(shown):
-        texts.append(f"{format_count(stage.entered)} · {_share(stage.entered, before.entered)}")
+    texts = [f"{format_count(m.entered)} · {_onward(m)}" if m.entered else "0" for m in shown]
     figure.add_bar(
         x=counts,
         y=labels,

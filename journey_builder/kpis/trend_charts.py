@@ -1,8 +1,10 @@
-"""Figures over UTC days: a journey's goal conversion over time and the dashboard's sparkline of entries."""
+"""Figures over time, in the engine's buckets (UTC days, or hours and minutes for a short history): a journey's
+goal conversion over time and the dashboard's sparkline of entries."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Final
 
 import plotly.graph_objects as go
@@ -20,8 +22,9 @@ from journey_builder.kpis.charts import (
     _layout,
     _nice_top,
 )
-from journey_builder.kpis.formatting import _percent
+from journey_builder.kpis.formatting import _percent, bucket_text, per_bucket
 
+DAY: Final = timedelta(days=1)
 # Longer series show the conversion over the trailing week: a day's handful of customers swings
 # between 0 and 100 %, which reads as noise, not as a trend.
 ROLLING_DAYS: Final = 7
@@ -46,14 +49,25 @@ def _from_first_activity(daily: Sequence[DailyConversion]) -> Sequence[DailyConv
     return daily[first:]
 
 
+def _x(start: datetime, size: timedelta) -> str:
+    # Plotly reads "YYYY-MM-DD HH:MM:SS" as a time on a date axis, without a zone to shift it by.
+    return bucket_text(start, size) if size >= DAY else start.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _hover(size: timedelta) -> str:
+    return "%{x|%d %b}" if size >= DAY else "%{x|%d %b %H:%M}"
+
+
 def conversion_over_time(daily: Sequence[DailyConversion]) -> go.Figure:
-    """Per UTC day: customers who entered (bars) and the share of them who reached the goal (line)."""
-    rolling = len(daily) >= ROLLING_FROM
+    """Per bucket of time (a UTC day, or an hour or minutes when the history is short): customers who
+    entered (bars) and the share of them who reached the goal (line)."""
+    size = daily[0].size if daily else DAY
+    rolling = size >= DAY and len(daily) >= ROLLING_FROM
     rate_name = f"Goal conversion, trailing {ROLLING_DAYS} days (%)" if rolling else "Goal conversion (%)"
     figure = go.Figure(
         layout=_layout(
             "Goal conversion over time",
-            "Per UTC day: customers who entered, and the % of them who reached the goal",
+            f"{per_bucket(size)}: customers who entered, and the % of them who reached the goal",
             legend_rows=1,
         )
     )
@@ -61,33 +75,36 @@ def conversion_over_time(daily: Sequence[DailyConversion]) -> go.Figure:
         return _empty(figure, "No customers entered in this window")
     if len(daily) > LONG_SERIES:
         daily = _from_first_activity(daily)
-    days = [d.day.isoformat() for d in daily]
+    points = [_x(d.start, size) for d in daily]
     rates = rolling_rates(daily, ROLLING_DAYS if rolling else 1)
     figure.add_bar(
-        x=days,
+        x=points,
         y=[d.entered for d in daily],
         name="Entered (customers)",
         marker={"color": ACCENT_SOFT},
-        hovertemplate="%{x|%d %b}: %{y:,} entered<extra></extra>",
+        hovertemplate=_hover(size) + ": %{y:,} entered<extra></extra>",
     )
     figure.add_scatter(
-        x=days,
+        x=points,
         y=rates,
         name=rate_name,
         yaxis="y2",
-        mode="lines+markers" if len(days) <= ROLLING_FROM else "lines",
+        # Points between empty buckets have no line to them: with few of them, markers draw them.
+        mode="lines+markers" if sum(r is not None for r in rates) <= ROLLING_FROM else "lines",
         line={"color": ACCENT, "width": 2.5, "shape": "spline", "smoothing": 0.4},
         marker={"size": 6},
         connectgaps=False,
-        hovertemplate="%{x|%d %b}: %{y:.1f}%<extra>" + rate_name + "</extra>",
+        hovertemplate=_hover(size) + ": %{y:.1f}%<extra>" + rate_name + "</extra>",
     )
     top = max((r for r in rates if r is not None), default=0.0)
     figure.update_layout(
         xaxis=_axis(
             type="date",
-            tickformat="%d %b" if len(days) <= LONG_SERIES * 2 else "%b %Y",
+            # Half a bucket either side, so the first and last bars are drawn whole.
+            range=[_x(daily[0].start - size / 2, size / 2), _x(daily[-1].start + size / 2, size / 2)],
+            tickformat=_tick_format(size, len(points)),
             showgrid=False,
-            dtick=_day_tick(len(days)),
+            dtick=_day_tick(len(points)) if size >= DAY else None,
             nticks=8,
         ),
         yaxis=_axis(
@@ -110,6 +127,13 @@ def conversion_over_time(daily: Sequence[DailyConversion]) -> go.Figure:
     return figure
 
 
+def _tick_format(size: timedelta, points: int) -> str:
+    if size < DAY:
+        # A span of hours reads as times of day; the date is in the hover.
+        return "%H:%M"
+    return "%d %b" if points <= LONG_SERIES * 2 else "%b %Y"
+
+
 def _day_tick(days: int) -> int | None:
     """Milliseconds between date ticks: every day for a week, weekly for a month, then plotly's choice."""
     day = 86_400_000
@@ -121,7 +145,8 @@ def _day_tick(days: int) -> int | None:
 
 
 def sparkline(trend: JourneyTrend) -> go.Figure:
-    """A journey's entries per day as a tiny area line: no axes, no title, a hover per day."""
+    """A journey's entries per bucket (day, hour or minutes) as a tiny area line: no axes, no title, a hover
+    per bucket."""
     figure = go.Figure(
         layout={
             "template": TEMPLATE,
@@ -139,12 +164,12 @@ def sparkline(trend: JourneyTrend) -> go.Figure:
         }
     )
     figure.add_scatter(
-        x=[d.day.isoformat() for d in trend.days],
+        x=[_x(d.start, trend.bucket) for d in trend.days],
         y=[d.entered for d in trend.days],
         mode="lines",
         line={"color": ACCENT, "width": 1.5, "shape": "spline", "smoothing": 0.6},
         fill="tozeroy",
         fillcolor="rgba(110, 86, 207, 0.12)",
-        hovertemplate="%{x|%d %b}: %{y:,} entered<extra></extra>",
+        hovertemplate=_hover(trend.bucket) + ": %{y:,} entered<extra></extra>",
     )
     return figure

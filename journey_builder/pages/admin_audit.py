@@ -78,7 +78,11 @@ class AuditState(rx.State):
         try:
             since, until = audit.day_bounds(filters["since"], filters["until"])
             with session_scope() as session:
-                names = {s.id: s.name for s in list_journeys(session=session)}
+                # Archived journeys keep their trail, so they can be filtered on too.
+                names = {
+                    s.id: f"{s.name} (archived)" if s.archived_at is not None else s.name
+                    for s in sorted(list_journeys(session=session, archived=None), key=lambda s: s.name.casefold())
+                }
                 found = audit.entries(
                     session=session,
                     journey_id=None if journey == ANY else int(journey),

@@ -1,106 +1,21 @@
-"""The executive dashboard: how many journeys are in each status, and every journey's last 30 days
-(entered, goal conversion, a sparkline of daily entries) with links to its KPIs, map and launch control."""
+"""The executive dashboard: how many journeys are in each status, and every journey's last 30 days (entered,
+goal conversion, a sparkline of entries, each stage's conversion and velocity) with links to its KPIs, map and,
+for the roles who run journeys, launch control. It refreshes itself and says how fresh its figures are."""
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import timedelta
-
-import plotly.graph_objects as go
 import reflex as rx
 
-from engine.accounts import Action
-from engine.journeys import list_journeys
-from engine.kpis import JourneyTrend, journey_trends
-from engine.store import JourneyStatus, session_scope, utc_now
-from journey_builder import routes
-from journey_builder.auth import viewing
+from journey_builder.auth import SessionState
+from journey_builder.components.freshness import freshness
 from journey_builder.components.layout import app_shell, page_header
-from journey_builder.components.status_badge import STATUS_COLORS, status_badge
+from journey_builder.components.status_badge import status_badge
 from journey_builder.kpis.charts import SPARKLINE_CONFIG, TEMPLATE
-from journey_builder.kpis.formatting import format_count, format_rate
-from journey_builder.kpis.trend_charts import sparkline
-from journey_builder.state import ago
 
-TREND_DAYS = 30
+from .dashboard_state import REFRESH_MS, TREND_DAYS, DashboardState, JourneyRow, StageSpeed, StatusCount
+
 # Digits of equal width, so the figures of one column line up.
 NUMBER = {"font_variant_numeric": "tabular-nums"}
-
-STATUS_BLURBS = {
-    JourneyStatus.DRAFT: "Being designed",
-    JourneyStatus.LIVE: "Enrolling customers",
-    JourneyStatus.PAUSED: "Holding customers",
-    JourneyStatus.DRAINING: "Finishing runs",
-    JourneyStatus.STOPPED: "Ended",
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class StatusCount:
-    status: str
-    blurb: str
-    count: int
-    color: str
-
-
-@dataclasses.dataclass(frozen=True)
-class JourneyRow:
-    id: int
-    name: str
-    status: str
-    version: str
-    updated: str
-    entered: str
-    goal_rate: str
-    has_trend: bool
-    trend: go.Figure
-    kpis_href: str
-    map_href: str
-    launch_href: str
-
-
-class DashboardState(rx.State):
-    counts: list[StatusCount] = rx.field(default_factory=list)
-    rows: list[JourneyRow] = rx.field(default_factory=list)
-    entered: str = "0"
-
-    @rx.event
-    @viewing(Action.VIEW_JOURNEYS)
-    def load(self) -> None:
-        now = utc_now()
-        with session_scope() as session:
-            summaries = list_journeys(session=session)
-            trends = journey_trends(session=session, since=now - timedelta(days=TREND_DAYS), until=now)
-        self.counts = [
-            StatusCount(
-                status=status.value,
-                blurb=STATUS_BLURBS[status],
-                count=sum(1 for s in summaries if s.status is status),
-                color=STATUS_COLORS[status.value],
-            )
-            for status in JourneyStatus
-        ]
-        empty = JourneyTrend(journey_id=0, entered=0, reached_goal=0, days=())
-        self.rows = []
-        for s in summaries:
-            trend = trends.get(s.id, empty)
-            self.rows.append(
-                JourneyRow(
-                    id=s.id,
-                    name=s.name,
-                    status=s.status.value,
-                    version=f"v{s.latest_version}" if s.latest_version else "Not published",
-                    updated=ago(s.updated_at, now),
-                    entered=format_count(trend.entered),
-                    goal_rate=format_rate(trend.goal_rate),
-                    has_trend=trend.entered > 0,
-                    trend=sparkline(trend),
-                    kpis_href=routes.journey_kpis(s.id),
-                    map_href=routes.journey_editor(s.id),
-                    launch_href=routes.journey_launch(s.id),
-                )
-            )
-        self.entered = format_count(sum(t.entered for t in trends.values()))
 
 
 def _status_tile(count: rx.Var[StatusCount]) -> rx.Component:
@@ -122,14 +37,30 @@ def _status_tile(count: rx.Var[StatusCount]) -> rx.Component:
     )
 
 
-def _icon_link(icon: str, label: str, href: rx.Var[str]) -> rx.Component:
-    return rx.tooltip(
-        rx.link(
-            rx.icon_button(rx.icon(icon, size=15), variant="ghost", color_scheme="gray", size="2"),
-            href=href,
-            aria_label=label,
+def _text_link(label: str, href: rx.Var[str], test_id: str) -> rx.Component:
+    return rx.link(rx.button(label, size="1", variant="soft", color_scheme="gray"), href=href, data_testid=test_id)
+
+
+def _stage_speed(speed: rx.Var[StageSpeed]) -> rx.Component:
+    return rx.vstack(
+        rx.text(speed.move, size="1", weight="medium"),
+        rx.text(
+            speed.conversion,
+            rx.cond(speed.median != "", " · " + speed.median, ""),
+            size="1",
+            color_scheme="gray",
+            style=NUMBER,
         ),
-        content=label,
+        spacing="0",
+        data_testid="stage-velocity",
+    )
+
+
+def _velocity_cell(row: rx.Var[JourneyRow]) -> rx.Component:
+    return rx.cond(
+        row.stages.length() > 0,
+        rx.vstack(rx.foreach(row.stages, _stage_speed), spacing="2"),
+        rx.text("Not published", size="1", color_scheme="gray"),
     )
 
 
@@ -153,15 +84,20 @@ def _journey_row(row: rx.Var[JourneyRow]) -> rx.Component:
             ),
             data_testid="journey-trend",
         ),
+        rx.table.cell(_velocity_cell(row), data_testid="journey-velocity"),
         rx.table.cell(
             rx.hstack(
-                rx.link(rx.button("KPIs", size="1", variant="soft"), href=row.kpis_href),
-                _icon_link("map", "Open the map", row.map_href),
-                _icon_link("rocket", "Launch control", row.launch_href),
+                _text_link("KPIs", row.kpis_href, "open-kpis"),
+                _text_link("Map", row.map_href, "open-map"),
+                rx.cond(
+                    SessionState.can_run_journeys,
+                    _text_link("Launch control", row.launch_href, "open-launch"),
+                ),
                 spacing="2",
                 align="center",
                 justify="end",
-            )
+            ),
+            white_space="nowrap",
         ),
         align="center",
         data_testid="journey-row",
@@ -174,7 +110,27 @@ def dashboard_page() -> rx.Component:
         page_header(
             "Dashboard",
             f"Where every journey stands, and its last {TREND_DAYS} days.",
-            rx.badge(DashboardState.entered + f" customers entered in {TREND_DAYS} days", variant="surface", size="2"),
+            rx.vstack(
+                rx.badge(
+                    DashboardState.entered + f" customers entered in {TREND_DAYS} days", variant="surface", size="2"
+                ),
+                rx.text(
+                    freshness(
+                        stamp=DashboardState.stamp,
+                        at=DashboardState.at,
+                        interval_ms=REFRESH_MS,
+                        on_refresh=DashboardState.refresh,
+                    ),
+                    size="1",
+                    color_scheme="gray",
+                ),
+                align="end",
+                spacing="1",
+            ),
+        ),
+        rx.cond(
+            DashboardState.error != "",
+            rx.callout(DashboardState.error, icon="triangle-alert", color_scheme="red", size="1", role="alert"),
         ),
         rx.grid(
             rx.foreach(DashboardState.counts, _status_tile),
@@ -191,7 +147,8 @@ def dashboard_page() -> rx.Component:
                         rx.table.column_header_cell("Status"),
                         rx.table.column_header_cell("Entered (30 d)"),
                         rx.table.column_header_cell("Goal conversion"),
-                        rx.table.column_header_cell("Daily entries (30 d)"),
+                        rx.table.column_header_cell(DashboardState.trend_label),
+                        rx.table.column_header_cell(f"Stages ({TREND_DAYS} d): moved on · median time"),
                         rx.table.column_header_cell(""),
                     )
                 ),

@@ -27,7 +27,7 @@ from engine.kpis import (
     window_filter,
 )
 from engine.store import session_scope, utc_now
-from journey_builder.auth import viewing
+from journey_builder.auth import SessionState, viewing
 from journey_builder.components.layout import app_shell, page_header
 from journey_builder.components.status_badge import status_badge
 from journey_builder.kpis.charts import PLOT_CONFIG, TEMPLATE
@@ -337,9 +337,12 @@ def _content() -> rx.Component:
             "Journey KPIs · " + JourneyKpisState.window_note,
             rx.box(status_badge(JourneyKpisState.status), data_testid="journey-status", margin_bottom="5px"),
             rx.link(rx.button(rx.icon("map", size=15), "Map", variant="soft"), href=JourneyKpisState.map_url),
-            rx.link(
-                rx.button(rx.icon("rocket", size=15), "Launch control", variant="soft"),
-                href=JourneyKpisState.launch_url,
+            rx.cond(
+                SessionState.can_run_journeys,
+                rx.link(
+                    rx.button(rx.icon("rocket", size=15), "Launch control", variant="soft"),
+                    href=JourneyKpisState.launch_url,
+                ),
             ),
             rx.button(
                 rx.icon("download", size=15),

@@ -96,7 +96,7 @@ def _card(s: JourneySummary, now: datetime) -> JourneyCard:
         description=s.description,
         status=s.status.value,
         stages=s.stage_count,
-        touchpoints=s.node_count,
+        touchpoints=s.touchpoint_count,
         version=f"v{s.latest_version}" if s.latest_version else "Not published",
         updated=updated,
         href=routes.journey_editor(s.id),

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from engine.accounts import AccessDeniedError, create_user, list_users, sign_in, verify_api_token
+from engine.journeys import archive_journey, create_blank_journey
 from engine.store import AuditEntry, Role, session_scope
 from journey_builder import routes
 from journey_builder.pages.admin_audit import PAGE_SIZE, AuditState
@@ -89,6 +90,29 @@ def test_the_audit_log_pages_through_and_filters_by_journey_actor_action_and_dat
     assert [row.detail for row in one_day["rows"]] == [f"n: {n}" for n in range(35, 11, -1)]
     assert len(cleared["rows"]) == PAGE_SIZE
     assert cleared["form_key"] == one_day["form_key"] + 1
+
+
+def test_the_audit_logs_journey_filter_lists_archived_journeys_too(admin: str) -> None:
+    with session_scope() as session:
+        kept = create_blank_journey(session=session, name="Welcome", actor="ann@example.com")
+        gone = create_blank_journey(session=session, name="Autumn sale", actor="ann@example.com")
+        assert gone.id is not None
+        archive_journey(session=session, journey_id=gone.id, actor="ann@example.com")
+
+    [loaded, filtered] = steps(
+        routes.ADMIN_AUDIT,
+        admin,
+        [(AuditState.event_handlers["apply"], {"form": {"journey": str(gone.id)}})],
+        AuditState,
+    )
+
+    assert [(c.value, c.label) for c in loaded["journeys"]] == [
+        ("any", "Any journey"),
+        (str(gone.id), "Autumn sale (archived)"),
+        (str(kept.id), "Welcome"),
+    ]
+    assert [row.action for row in filtered["rows"]] == ["journey.archive", "journey.create"]
+    assert {row.journey for row in filtered["rows"]} == {"Autumn sale (archived)"}
 
 
 def test_an_admin_creates_re_roles_and_removes_an_account(admin: str) -> None:

@@ -159,3 +159,33 @@ def test_a_refused_role_runs_none_of_any_kind_of_handler(secrets: dict[Role, str
 def test_acting_outside_a_guarded_handler_is_an_error() -> None:
     with pytest.raises(RuntimeError, match="only inside a handler"):
         acting()
+
+
+def send_signed_out(secret: str) -> Outcome:
+    async def go() -> Outcome:
+        async with browser() as new_tab:
+            tab: Tab = new_tab()
+            await tab.open("/probe", secret)
+            return await tab.send(handler("look"))
+
+    return run(go())
+
+
+def test_on_a_fresh_install_a_signed_out_call_goes_to_the_first_run_without_a_sign_in_prompt(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", db_url)
+
+    outcome = send_signed_out("")
+
+    assert not outcome.ran
+    assert outcome.toasts == []
+    assert outcome.redirects == ["/first-run"]
+
+
+def test_once_someone_has_an_account_a_signed_out_call_is_asked_to_sign_in(secrets: dict[Role, str]) -> None:
+    outcome = send_signed_out("")
+
+    assert not outcome.ran
+    assert outcome.toasts == [("info", "Sign in to continue.")]
+    assert [redirect.split("?")[0] for redirect in outcome.redirects] == ["/sign-in"]

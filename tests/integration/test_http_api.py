@@ -313,6 +313,29 @@ def test_saving_a_stale_draft_answers_409(api: Api) -> None:
     assert api.as_role(Role.DESIGNER, "GET", f"/api/journeys/{journey_id}").json()["name"] == "One"
 
 
+def test_journey_names_are_unique_through_the_api_as_on_the_journeys_list(api: Api) -> None:
+    first = create(api, waiting_map("Welcome"))
+    other = create(api, waiting_map("Winback"))
+
+    taken = api.as_role(Role.DESIGNER, "POST", "/api/journeys", waiting_map("  WELCOME "))
+    renamed = api.as_role(
+        Role.DESIGNER, "PUT", f"/api/journeys/{other}/draft", {"map": waiting_map("welcome"), "expected_revision": 1}
+    )
+
+    assert taken.status_code == 409
+    assert taken.json()["detail"] == (
+        "another journey is already called 'Welcome'; choose another name, such as 'WELCOME (2)'"
+    )
+    assert renamed.status_code == 409
+    assert "such as 'welcome (2)'" in renamed.json()["detail"]
+    assert api.as_role(Role.DESIGNER, "GET", f"/api/journeys/{other}").json()["name"] == "Winback"
+    # Saving a draft under its own name, or a free one, is no rename to refuse.
+    same = api.as_role(
+        Role.DESIGNER, "PUT", f"/api/journeys/{first}/draft", {"map": waiting_map("Welcome"), "expected_revision": 1}
+    )
+    assert same.status_code == 200, same.text
+
+
 def test_an_invalid_lifecycle_transition_answers_409(api: Api) -> None:
     journey_id = create(api, waiting_map())
 
@@ -366,6 +389,7 @@ def test_a_marketer_runs_the_whole_lifecycle(api: Api) -> None:
     with session_scope(api.database_url) as session:
         trail = [(e.action, e.actor, e.detail) for e in reversed(audit.entries(session=session, journey_id=journey_id))]
     assert trail == [
+        ("journey.create", "token:designer", {"name": "Welcome", "starter": None}),
         ("launch", "token:marketer", {"version": 1}),
         ("pause", "token:marketer", {}),
         ("resume", "token:marketer", {"policy": "send_late", "overdue_customers": 0}),

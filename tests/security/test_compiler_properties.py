@@ -26,7 +26,7 @@ from engine.cli import main
 from engine.compiler import WaitForEventStep, WaitStep, compile_map
 from engine.map import MAX_DOCUMENT_BYTES, MAX_DURATION, MAX_NODES, JourneyMap, document_text_problem, out_of_bounds
 from engine.map.starters import list_templates, load_template
-from engine.store import upgrade_database
+from engine.store import journey_names, session_scope, upgrade_database
 from tests.unit.compiler.test_properties import assert_sound
 
 Doc = Any
@@ -195,8 +195,22 @@ def test_journey_compile_and_import_answer_0_or_1_with_a_reason(workdir: Path, t
     assert report["ok"] == (status == 0)
     assert readable or not report["ok"]
 
+    doc = read(text)
+    with session_scope() as session:
+        # Names are unique, ignoring case: a starter imported again is refused, naming a free name.
+        taken = doc is not None and doc.name.strip().casefold() in {
+            name.casefold() for name in journey_names(session=session).values()
+        }
     status, out, err = run("import", str(path))
-    if readable:
+    if taken:
+        assert (status, out) == (1, "")
+        assert f"{path} was not stored: " in err
+        assert "choose another name, such as" in err
+    elif readable and status == 1:
+        # A name the journeys list would refuse too (blank once trimmed, say) is refused with the reason.
+        assert out == ""
+        assert err.startswith(f"journey: {path} was not stored: ")
+    elif readable:
         assert (status, err) == (0, "")
         assert int(out) > 0
     else:

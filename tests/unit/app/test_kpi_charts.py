@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -122,14 +122,31 @@ def test_the_funnel_shows_tracked_stages_top_down_with_the_share_of_the_stage_be
     figure = stage_funnel(STAGES, METRICS)
 
     [bars] = figure.data
-    assert title(figure) == ("Stage funnel", "Customers who entered each stage · % of the stage before")
+    assert title(figure) == (
+        "Stage funnel",
+        "Customers who entered each stage · % of them who moved on to the next (last: reached the goal)",
+    )
     assert (bars.type, bars.orientation) == ("bar", "h")
     # Research holds touchpoints only: left out rather than drawn as zero.
     assert list(bars.y) == ["Sign up", "Trial", "Purchase"]
     assert list(bars.x) == [200, 120, 30]
-    assert list(bars.text) == ["200", "120 · 60%", "30 · 25%"]
+    # The lanes' words and shares: the engine's conversion of each stage, the goal rate of the last.
+    assert list(bars.text) == ["200 · 60% → next", "120 · 25% → next", "30 · 80% reached the goal"]
     assert figure.layout.yaxis.autorange == "reversed"
     assert figure.layout.xaxis.title.text == "Customers"
+
+
+def test_a_stage_entered_from_further_back_lends_nothing_to_the_stage_before() -> None:
+    # Nobody moved on from Trial, yet Purchase was entered: 3 reached the goal from Sign up.
+    metrics = (
+        stage("signup", 10, 4, 3, conversion=0.4),
+        stage("trial", 4, 0, 1, conversion=0.0),
+        stage("buy", 3, None, 0, goal=3),
+    )
+
+    [bars] = stage_funnel(STAGES, metrics).data
+
+    assert list(bars.text) == ["10 · 40% → next", "4 · 0% → next", "3 · 100% reached the goal"]
 
 
 def test_an_empty_window_draws_a_message_not_empty_axes() -> None:
@@ -173,7 +190,13 @@ def test_velocity_stacks_each_stages_buckets_as_shares_with_the_median_beside_it
 
 def days(*counts: tuple[int, int], first: date = date(2026, 11, 1)) -> tuple[DailyConversion, ...]:
     return tuple(
-        DailyConversion(day=first + timedelta(days=i), entered=entered, converted=converted, goals_reached=converted)
+        DailyConversion(
+            start=datetime.combine(first + timedelta(days=i), time(), UTC),
+            size=timedelta(days=1),
+            entered=entered,
+            converted=converted,
+            goals_reached=converted,
+        )
         for i, (entered, converted) in enumerate(counts)
     )
 
@@ -190,6 +213,30 @@ def test_conversion_over_time_draws_daily_entries_and_the_days_conversion_on_a_s
     assert figure.layout.yaxis2.overlaying == "y"
     assert figure.layout.yaxis2.range == (0, 100.0)
     assert figure.layout.yaxis.dtick == 1
+
+
+def test_a_short_history_is_drawn_per_hour_with_times_of_day_on_the_axis() -> None:
+    start = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    hours = tuple(
+        DailyConversion(
+            start=start + n * timedelta(hours=1), size=timedelta(hours=1), entered=e, converted=c, goals_reached=c
+        )
+        for n, (e, c) in enumerate([(4, 1), (0, 0), (2, 2)])
+    )
+
+    figure = conversion_over_time(hours)
+
+    bars, line = figure.data
+    assert title(figure)[1] == "Per hour (UTC): customers who entered, and the % of them who reached the goal"
+    assert list(bars.x) == ["2026-11-01 09:00:00", "2026-11-01 10:00:00", "2026-11-01 11:00:00"]
+    # Half an hour either side: the first and last bars are drawn whole.
+    assert figure.layout.xaxis.range == ("2026-11-01 08:30:00", "2026-11-01 11:30:00")
+    # Few points between empty buckets: drawn as markers, which a line alone would leave out.
+    assert line.mode == "lines+markers"
+    assert list(line.y) == [25.0, None, 100.0]
+    assert figure.layout.xaxis.tickformat == "%H:%M"
+    assert "%H:%M" in bars.hovertemplate
+    assert figure.layout.xaxis.dtick is None
 
 
 def test_a_long_series_shows_the_trailing_weeks_conversion() -> None:
@@ -281,12 +328,13 @@ def test_emotion_runs_above_the_drop_off_of_each_stage_on_a_shared_stage_axis() 
 def test_a_sparkline_is_one_line_of_daily_entries_without_axes() -> None:
     trend = JourneyTrend(
         journey_id=1,
+        bucket=timedelta(days=1),
         entered=7,
         reached_goal=2,
         days=(
-            DayCount(day=date(2026, 11, 1), entered=3, converted=1),
-            DayCount(day=date(2026, 11, 2), entered=0, converted=0),
-            DayCount(day=date(2026, 11, 3), entered=4, converted=1),
+            DayCount(start=datetime(2026, 11, 1, tzinfo=UTC), entered=3, converted=1),
+            DayCount(start=datetime(2026, 11, 2, tzinfo=UTC), entered=0, converted=0),
+            DayCount(start=datetime(2026, 11, 3, tzinfo=UTC), entered=4, converted=1),
         ),
     )
 

@@ -216,6 +216,23 @@ def test_import_then_export_gives_back_the_map(
     assert JourneyMap.from_json(out) == doc
 
 
+def test_import_refuses_a_name_another_journey_has_ignoring_case_and_names_a_free_one(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = load_template("support_escalation")
+    status, out, _ = run(capsys, "import", str(write(tmp_path, doc)))
+    assert status == 0
+    shouting = doc.model_copy(update={"name": doc.name.upper()})
+
+    status, out, err = run(capsys, "import", str(write(tmp_path, shouting)))
+
+    assert (status, out) == (1, "")
+    assert f"is already called {doc.name!r}" in err
+    assert f"such as {doc.name.upper() + ' (2)'!r}" in err
+    with session_scope(database) as session:
+        assert len(list_journeys(session=session)) == 1
+
+
 def test_import_stores_a_draft_that_does_not_compile_yet(
     database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -327,12 +344,14 @@ def test_publish_launch_pause_resume_and_stop(
         log = sorted(audit.entries(session=session, journey_id=journey_id), key=lambda entry: entry.id or 0)
         [version] = session.exec(select(JourneyVersion).where(JourneyVersion.journey_id == journey_id)).all()
     assert [(entry.actor, entry.action) for entry in log] == [
+        # Imported as the journeys list creates one: recorded, with who did it.
+        (actor, "journey.create"),
         (actor, "launch"),
         (actor, "pause"),
         (actor, "resume"),
         (actor, "stop"),
     ]
-    assert log[2].detail["policy"] == "send_late"
+    assert log[3].detail["policy"] == "send_late"
     assert version.published_by == actor
 
 
@@ -360,7 +379,8 @@ def test_an_action_the_status_does_not_allow_is_refused_with_the_reason(
     assert err == "journey: cannot pause journey 'Test journey': it is draft, and pause needs live\n"
     with session_scope(database) as session:
         assert get_journey(session=session, journey_id=journey_id).status is JourneyStatus.DRAFT
-        assert audit.entries(session=session, journey_id=journey_id) == []
+        # Only the import is on record: the refused pause wrote nothing.
+        assert [e.action for e in audit.entries(session=session, journey_id=journey_id)] == ["journey.create"]
 
 
 def test_launch_before_publishing_says_to_publish(

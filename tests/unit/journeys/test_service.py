@@ -23,9 +23,11 @@ from engine.journeys import (
     create_blank_journey,
     create_from_starter,
     create_journey,
+    draft_of,
     duplicate_journey,
     export_map,
     get_journey,
+    import_journey,
     list_journeys,
     publish_journey,
     rename_journey,
@@ -238,10 +240,24 @@ def test_list_journeys_summarises_each_journey(session: Session) -> None:
         description=cart_doc.description,
         stage_count=len(cart_doc.stages),
         node_count=len(cart_doc.nodes),
+        touchpoint_count=6,
         updated_at=get_journey(session=session, journey_id=older.id).updated_at,
         latest_version=1,
     )
     assert summaries[0].latest_version is None
+
+
+def test_touchpoints_are_the_messages_and_drawn_touchpoints_not_every_step(session: Session) -> None:
+    doc = cart()
+    create_journey(session=session, doc=doc)
+
+    [summary] = list_journeys(session=session)
+
+    # The cart starter: 12 cards, of which 3 messages (email, push, SMS) and 3 drawn touchpoints (browsing,
+    # checkout, the confirmation); the trigger, two waits for the order, a wait, the goal and the exit are steps.
+    kinds = [n.kind.value for n in doc.nodes]
+    assert (len(kinds), kinds.count("send"), kinds.count("touchpoint")) == (12, 3, 3)
+    assert (summary.node_count, summary.touchpoint_count) == (12, 6)
 
 
 def test_list_journeys_is_empty_without_journeys(session: Session) -> None:
@@ -511,3 +527,17 @@ def test_archiving_reads_the_journey_as_stored_now_not_a_stale_copy_in_the_sessi
             archive_journey(session=session, journey_id=journey_id, actor="dana")
     with session_scope(db_url) as session:
         assert get_journey(session=session, journey_id=journey_id).archived_at is None
+
+
+def test_an_imported_map_may_not_take_an_archived_journeys_name(session: Session) -> None:
+    kept = create_journey(session=session, doc=cart("Spring sale"))
+    assert kept.id is not None
+    archive_journey(session=session, journey_id=kept.id, actor="dana@example.com")
+
+    refusal = r"an archived journey is already called 'Spring sale'; choose another name, such as 'spring sale \(2\)'"
+    with pytest.raises(JourneyNameError, match=refusal):
+        import_journey(session=session, doc=cart("spring sale"), actor="dana@example.com")
+    imported = import_journey(session=session, doc=cart(" Summer sale "), actor="dana@example.com")
+
+    assert imported.name == "Summer sale"
+    assert draft_of(imported).name == "Summer sale"

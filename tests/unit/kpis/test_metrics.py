@@ -185,6 +185,30 @@ def test_a_customer_who_skips_a_stage_left_it_for_elsewhere_and_counts_where_it_
     assert (c.entered, c.dropped_off, c.in_flight) == (1, 1, 0)
 
 
+def test_a_goal_reached_from_an_earlier_stage_is_not_the_conversion_of_the_stage_it_skipped(
+    any_session: Session,
+) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    record(
+        any_session,
+        journey_id,
+        version_id,
+        # Into b and waiting there.
+        Run(path(*A, ("ab", 1), ("text", 1), ("cool", 1)), arm="control"),
+        # The goal event arrives while waiting in a: straight into the goal card in c, past b.
+        Run(path(*A, ("won", 2)), ended=2 * H, goal=2 * H),
+    )
+
+    a, b, c = stage_metrics(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+
+    assert (a.entered, a.moved_on, a.conversion) == (2, 1, 0.5)
+    # Nobody moved on from b: its conversion says so too, though c was entered (from a).
+    assert (b.entered, b.moved_on, b.conversion, b.velocity_median) == (1, 0, 0.0, None)
+    assert (c.entered, c.reached_goal) == (1, 1)
+    for stage in (a, b):
+        assert stage.conversion == (stage.moved_on or 0) / stage.entered
+
+
 def test_a_customer_who_comes_back_to_a_stage_visits_it_again(any_session: Session) -> None:
     journey_id, [version_id] = published_journey(any_session)
     # a -> b, back to a, on to b again and still waiting there.
@@ -403,11 +427,11 @@ def test_an_unknown_journey_or_version_is_refused_by_name(session: Session) -> N
         journey_overlay(session=session, metrics_filter=MetricsFilter.all_time(journey_id=987654))
 
 
-def test_conversion_over_time_buckets_entries_and_goals_by_utc_day_with_empty_days(session: Session) -> None:
-    journey_id, [version_id] = published_journey(session)
+def test_conversion_over_time_buckets_entries_and_goals_by_utc_day_with_empty_days(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
     day = 24.0
     record(
-        session,
+        any_session,
         journey_id,
         version_id,
         Run(path(*A), ended=(day + 1) * H, goal=(day + 1) * H),
@@ -419,7 +443,7 @@ def test_conversion_over_time_buckets_entries_and_goals_by_utc_day_with_empty_da
         ),
     )
 
-    days = conversion_over_time(session=session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
+    days = conversion_over_time(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id))
 
     assert [(d.day, d.entered, d.converted, d.goals_reached) for d in days] == [
         (date(2026, 11, 13), 2, 1, 0),
@@ -427,6 +451,60 @@ def test_conversion_over_time_buckets_entries_and_goals_by_utc_day_with_empty_da
         (date(2026, 11, 15), 0, 0, 0),
         (date(2026, 11, 16), 1, 1, 1),
     ]
+    assert {d.size for d in days} == {timedelta(days=1)}
+
+
+def test_a_history_of_a_few_hours_is_drawn_per_hour_and_one_of_minutes_per_minutes(any_session: Session) -> None:
+    journey_id, [version_id] = published_journey(any_session)
+    # Three entries within 3 hours of 12:00 UTC, one goal at 14:30.
+    record(
+        any_session,
+        journey_id,
+        version_id,
+        Run(path(*A), ended=2.5 * H, goal=2.5 * H),
+        Run(path(("entry", 1.25), ("mail", 1.25), ("pause", 1.25))),
+        Run(path(("entry", 3), ("mail", 3), ("pause", 3))),
+    )
+    all_time = MetricsFilter.all_time(journey_id=journey_id)
+
+    hours = conversion_over_time(session=any_session, metrics_filter=all_time)
+
+    # 12:00 to 15:00 is 3 hours: 5-minute buckets would be 37 of them, so 5 minutes it is.
+    assert {d.size for d in hours} == {timedelta(minutes=5)}
+    assert (hours[0].start, hours[-1].start) == (T0, T0 + 3 * H)
+    assert sum(d.entered for d in hours) == 3
+    assert [(d.start, d.entered, d.converted) for d in hours if d.entered] == [
+        (T0, 1, 1),
+        (T0 + 1.25 * H, 1, 0),
+        (T0 + 3 * H, 1, 0),
+    ]
+    assert [(d.start, d.goals_reached) for d in hours if d.goals_reached] == [(T0 + 2.5 * H, 1)]
+    # The last 24 hours up to 18:00 UTC: the entries span 6 hours in it, drawn per 15 minutes.
+    day = conversion_over_time(
+        session=any_session,
+        metrics_filter=MetricsFilter.last_24h(journey_id=journey_id, now=T0 + 6 * H),
+    )
+    assert {d.size for d in day} == {timedelta(minutes=15)}
+    assert (day[0].start, day[-1].start, len(day)) == (T0, T0 + 5.75 * H, 24)
+    # A week: the same entries, over 5 days and a half from the first: per UTC day.
+    week = conversion_over_time(
+        session=any_session,
+        metrics_filter=MetricsFilter.last_7d(journey_id=journey_id, now=T0 + 5.5 * 24 * H),
+    )
+    assert {d.size for d in week} == {timedelta(days=1)}
+    assert [d.entered for d in week] == [3, 0, 0, 0, 0, 0]
+
+
+def test_a_window_nobody_entered_in_has_empty_buckets_and_all_time_none(any_session: Session) -> None:
+    journey_id, _ = published_journey(any_session)
+
+    assert conversion_over_time(session=any_session, metrics_filter=MetricsFilter.all_time(journey_id=journey_id)) == ()
+    day = conversion_over_time(
+        session=any_session, metrics_filter=MetricsFilter.last_24h(journey_id=journey_id, now=T0)
+    )
+    assert {d.size for d in day} == {timedelta(hours=1)}
+    assert len(day) == 24
+    assert all(d.entered == d.goals_reached == 0 for d in day)
 
 
 def test_the_overlay_gives_stages_nodes_edge_shares_and_the_goal_in_one_call(any_session: Session) -> None:

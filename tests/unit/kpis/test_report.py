@@ -21,6 +21,7 @@ from engine.kpis import (
     goal_conversion,
     journey_report,
     journey_trends,
+    stage_lines,
     stage_metrics,
     velocity_distribution,
     window_filter,
@@ -207,7 +208,7 @@ def test_the_cohort_splits_entrants_into_goal_dropped_and_in_flight_as_the_windo
     assert (everything.entered, everything.reached_goal, everything.dropped_off, everything.in_flight) == (6, 2, 3, 1)
 
 
-def test_trends_give_every_journey_its_entries_per_day_in_one_query(session: Session) -> None:
+def test_trends_give_every_journey_its_entries_per_day_in_two_queries(session: Session) -> None:
     doc, busy, [busy_version] = published(session)
     other_doc, quiet, [quiet_version] = published(session)
     _, empty, _ = published(session)
@@ -244,8 +245,10 @@ def test_trends_give_every_journey_its_entries_per_day_in_one_query(session: Ses
     finally:
         event.remove(engine, "before_cursor_execute", count)
 
-    assert len(statements) == 1
+    # One for the span of the entries (it picks the bucket), one for every journey's counts.
+    assert len(statements) == 2
     assert {busy, quiet, empty} <= set(trends)
+    assert {trends[j].bucket for j in (busy, quiet, empty)} == {timedelta(days=1)}
     first, third = date(2026, 11, 13), date(2026, 11, 15)
     assert [(d.day, d.entered, d.converted) for d in trends[busy].days] == [
         (first, 2, 1),
@@ -256,6 +259,42 @@ def test_trends_give_every_journey_its_entries_per_day_in_one_query(session: Ses
     assert [d.entered for d in trends[quiet].days] == [1, 0, 0]
     assert [d.entered for d in trends[empty].days] == [0, 0, 0]
     assert (trends[empty].entered, trends[empty].goal_rate) == (0, None)
+
+
+def test_trends_of_a_few_hours_are_drawn_per_hour_from_the_first_entry(any_session: Session) -> None:
+    doc, journey_id, [version_id] = published(any_session)
+    record_runs(
+        any_session,
+        doc=doc,
+        journey_id=journey_id,
+        version_id=version_id,
+        start=T0,
+        runs=[Run(path(*A), ended=H, goal=H), Run(path(("entry", 2.5), ("mail", 2.5))), Run(path(("entry", 9)))],
+    )
+
+    # A 30-day window ending 20 hours after the first entry: the entries span 20 hours of it.
+    trends = journey_trends(session=any_session, since=T0 + 20 * H - timedelta(days=30), until=T0 + 20 * H)
+
+    trend = trends[journey_id]
+    assert trend.bucket == H
+    assert (trend.days[0].start, trend.days[-1].start, len(trend.days)) == (T0, T0 + 19 * H, 20)
+    assert [(d.start, d.entered, d.converted) for d in trend.days if d.entered] == [
+        (T0, 1, 1),
+        (T0 + 2 * H, 1, 0),
+        (T0 + 9 * H, 1, 0),
+    ]
+    assert (trend.entered, trend.reached_goal) == (3, 1)
+
+
+def test_stage_lines_name_the_plans_stages_with_the_overlays_figures(any_session: Session) -> None:
+    doc, journey_id, [version_id] = published(any_session)
+    record_runs(any_session, doc=doc, journey_id=journey_id, version_id=version_id, start=T0, runs=velocity_runs())
+    metrics_filter = MetricsFilter.all_time(journey_id=journey_id)
+
+    lines = stage_lines(session=any_session, metrics_filter=metrics_filter)
+
+    assert [(line.stage.id, line.stage.name) for line in lines] == [("a", "Discover"), ("b", "Consider"), ("c", "Buy")]
+    assert tuple(line.metrics for line in lines) == stage_metrics(session=any_session, metrics_filter=metrics_filter)
 
 
 def test_trends_leave_archived_journeys_out(session: Session) -> None:

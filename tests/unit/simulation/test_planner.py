@@ -387,6 +387,29 @@ def test_the_demo_journey_is_the_starter_with_its_waits_divided_by_the_speed() -
     )
 
 
+def test_the_demo_cards_say_the_demos_own_times_with_productions_beside_them() -> None:
+    doc = demo_map("cart_abandonment", 60)
+    cards = {n.id: n for n in doc.nodes}
+
+    assert cards["wait_1h"].title == "Wait 1 min (1 h in production)"
+    assert isinstance(cards["wait_1h"], WaitNode)
+    assert cards["wait_1h"].duration == timedelta(minutes=1)
+    # Both order waits count from entry: 1 min of waiting, then 3 min, then 20 more.
+    assert cards["wait_order_4h"].title == "Ordered within 4 min? (4 h in production)"
+    assert cards["wait_order_24h"].title == "Ordered within 24 min? (24 h in production)"
+    assert cards["sequence_over"].title == "No order after 24 min (24 h in production)"
+    assert cards["wait_order_4h"].notes.startswith("Times out 4 min after entry (1 min wait + 3 min).")
+    # The demo has no quiet hours: its note does not promise them, production's text still does.
+    assert cards["wait_order_24h"].notes == (
+        "Times out 24 min after entry. In production: Times out 24 hours after entry. "
+        "Quiet hours hold the SMS until morning."
+    )
+    # What the storefront does is not the journey's timing: left as it is.
+    assert cards["cart_abandoned"].notes == load_template("cart_abandonment").nodes[2].notes
+    assert "30 minutes" in cards["cart_abandoned"].notes
+    assert compile_map(doc).ok
+
+
 def test_the_demo_journey_is_made_live_once_and_left_alone_when_paused(session: Session) -> None:
     first = ensure_demo_journey(session=session, actor="test")
     assert (first.created, first.published_version, first.launched) == (True, 1, True)
