@@ -34,7 +34,14 @@ def format_rate(rate: float | None) -> str:
 def format_duration(value: timedelta | None) -> str:
     if value is None:
         return "—"
-    minutes = value.total_seconds() / 60
+    seconds = value.total_seconds()
+    # Under a minute in whole seconds, cut as the map's overlay cuts them (canvas/overlay_view.py's short_duration):
+    # "0 min" or "7 s" here beside the map's "6 s" would read as a contradiction.
+    if seconds < 1:
+        return "< 1 s"
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    minutes = seconds / 60
     if minutes < 60:
         return f"{minutes:.0f} min"
     if minutes < 48 * 60:

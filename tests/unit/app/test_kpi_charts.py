@@ -348,7 +348,17 @@ def test_a_sparkline_is_one_line_of_daily_entries_without_axes() -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(None, "—"), (timedelta(minutes=45), "45 min"), (3 * H, "3.0 h"), (47 * H, "47.0 h"), (72 * H, "3.0 days")],
+    [
+        (None, "—"),
+        (timedelta(milliseconds=300), "< 1 s"),
+        (timedelta(seconds=6), "6 s"),
+        (timedelta(seconds=6.7), "6 s"),
+        (timedelta(seconds=59.6), "59 s"),
+        (timedelta(minutes=45), "45 min"),
+        (3 * H, "3.0 h"),
+        (47 * H, "47.0 h"),
+        (72 * H, "3.0 days"),
+    ],
 )
 def test_durations_read_in_the_unit_that_suits_them(value: timedelta | None, text: str) -> None:
     assert format_duration(value) == text
