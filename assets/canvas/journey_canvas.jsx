@@ -181,6 +181,9 @@ const CardNode = memo(function CardNode({ data, selected }) {
           {data.opportunities > 0 ? <span className="jc-badge jc-opp" title="opportunities">+ {data.opportunities}</span> : null}
         </div>
       )}
+      {exporting && data.pain_texts && data.pain_texts.length ? (
+        <ul className="jc-card-pains">{data.pain_texts.map((text, i) => <li key={i}>{text}</li>)}</ul>
+      ) : null}
       {data.problem ? <div className="jc-problem" role="alert">{data.problem}</div> : null}
       <Handle type="source" position={Position.Bottom} id="bottom" />
       <Handle type="source" position={Position.Right} id="right" />

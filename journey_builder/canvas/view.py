@@ -72,6 +72,8 @@ class CardView:
     emotion: int
     pains: int
     opportunities: int
+    # Shown only in the PNG export, which is read away from the app: there the count alone would say nothing.
+    pain_texts: tuple[str, ...] = ()
     problem: str = ""
     severity: str = ""
 
@@ -197,7 +199,8 @@ def cards(doc: JourneyMap, problems: Sequence[Problem], persona: str | None = No
                 hint=_hint(node),
                 channel=node.channel.value if node.channel else "",
                 emotion=emotion_for(node, persona),
-                pains=len(pain_points_for(doc, node, persona)),
+                pains=len(pains := pain_points_for(doc, node, persona)),
+                pain_texts=tuple(pain.text for _, pain in pains),
                 opportunities=len(node.opportunities),
                 problem=problem.message if problem else "",
                 severity=problem.severity.value if problem else "",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from engine.compiler import Problem, compile_map
-from engine.map import JourneyMap, NodeKind, Position, Stage
+from engine.map import JourneyMap, NodeKind, Position, Stage, pain_points_for
 from engine.map import edits as map_edits
-from journey_builder.canvas.drawing import DraftCache, content_key, doc_key
+from engine.simulation import demo_map
+from journey_builder.canvas.drawing import DraftCache, content_key, doc_key, drawing_json
 
 
 def small_map() -> JourneyMap:
@@ -95,3 +96,15 @@ def test_keys_depend_on_content_only() -> None:
     doc = small_map()
     assert doc_key(doc) == content_key(json.loads(doc.to_json()))
     assert doc_key(doc) != doc_key(doc.model_copy(update={"name": "Other"}))
+
+
+def test_the_drawing_carries_each_cards_pain_points_for_the_png_export() -> None:
+    doc = demo_map()
+    persona = doc.personas[0].id if doc.personas else None
+    cards = json.loads(drawing_json(doc, [], persona)[0])["cards"]
+
+    drawn = {card["id"]: card["pain_texts"] for card in cards}
+    expected = {node.id: [pain.text for _, pain in pain_points_for(doc, node, persona)] for node in doc.nodes}
+    assert drawn == expected
+    assert any(drawn.values())
+    assert all(card["pains"] == len(card["pain_texts"]) for card in cards)
