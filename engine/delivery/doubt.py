@@ -33,6 +33,8 @@ class InDoubtMessage(BaseModel):
     created_at: datetime
     # Held for a person (resend or mark sent); False while it waits to be asked again with the same key.
     held: bool = True
+    # Held and its journey not stopped (a stopped journey sends nothing more: it can only be marked sent).
+    resendable: bool = True
 
 
 def in_doubt_messages(*, session: Session, journey_id: int, limit: int = 50) -> tuple[int, list[InDoubtMessage]]:
@@ -51,6 +53,8 @@ def in_doubt_messages(*, session: Session, journey_id: int, limit: int = 50) -> 
         .order_by(col(OutboxMessage.id))
         .limit(limit)
     ).all()
+    journey = session.get(Journey, journey_id)
+    stopped = journey is not None and journey.status == JourneyStatus.STOPPED
     return int(count), [
         InDoubtMessage(
             id=message.id,
@@ -62,6 +66,7 @@ def in_doubt_messages(*, session: Session, journey_id: int, limit: int = 50) -> 
             reason=message.reason,
             created_at=message.created_at,
             held=message.status == MessageStatus.IN_DOUBT,
+            resendable=message.status == MessageStatus.IN_DOUBT and not stopped,
         )
         for message, user_id in rows
     ]

@@ -45,7 +45,7 @@ def test_a_send_cut_short_in_a_journey_stopped_since_is_held_in_doubt_and_never_
     assert [a.outcome for a in attempts(db_url)] == ["in_doubt"]
     with session_scope(db_url) as check:
         count, held = in_doubt_messages(session=check, journey_id=journey_id)
-    assert (count, [m.held for m in held]) == (1, [True])
+    assert (count, [(m.held, m.resendable) for m in held]) == (1, [(True, False)])
     with session_scope(db_url) as person, pytest.raises(InDoubtError, match="stopped"):
         resend(session=person, message_id=message.id, actor="ops@example.com")
     with session_scope(db_url) as person:
@@ -70,7 +70,7 @@ def test_an_sms_cut_short_in_a_journey_paused_since_is_shown_in_doubt_and_asked_
     assert "asked again with the same idempotency key after it resumes" in waiting.reason
     with session_scope(db_url) as check:
         count, shown = in_doubt_messages(session=check, journey_id=journey_id)
-    assert (count, [m.held for m in shown]) == (1, [False])
+    assert (count, [(m.held, m.resendable) for m in shown]) == (1, [(False, False)])
 
     with session_scope(db_url) as other:
         resume_journey(
@@ -96,4 +96,4 @@ def test_an_email_cut_short_in_a_journey_paused_since_is_held_for_a_person(sessi
     assert message.status == MessageStatus.IN_DOUBT
     with session_scope(db_url) as check:
         count, held = in_doubt_messages(session=check, journey_id=journey_id)
-    assert (count, [m.held for m in held]) == (1, [True])
+    assert (count, [(m.held, m.resendable) for m in held]) == (1, [(True, True)])
