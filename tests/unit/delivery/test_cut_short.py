@@ -97,3 +97,35 @@ def test_an_email_cut_short_in_a_journey_paused_since_is_held_for_a_person(sessi
     with session_scope(db_url) as check:
         count, held = in_doubt_messages(session=check, journey_id=journey_id)
     assert (count, [(m.held, m.resendable) for m in held]) == (1, [(True, True)])
+
+
+@pytest.mark.parametrize("then", ["stop", "resume skipping overdue sends"])
+def test_an_sms_waiting_in_doubt_is_held_not_skipped_when_its_journey_stops_or_skips_overdue_sends(
+    session: Session, db_url: str, then: str
+) -> None:
+    journey_id = cut_short(session, db_url, "sms")
+    with session_scope(db_url) as other:
+        pause_journey(session=other, journey_id=journey_id, actor="test")
+    dispatch_due(sessions=sessions(db_url), senders={Channel.SMS: RecordingSender()}, now=lambda: NOW + LEASE)
+
+    with session_scope(db_url) as other:
+        if then == "stop":
+            stop_journey(session=other, journey_id=journey_id, actor="test", now=NOW + LEASE)
+        else:
+            resume_journey(
+                session=other,
+                journey_id=journey_id,
+                actor="test",
+                policy=PausePolicy.SKIP_OVERDUE_SENDS,
+                now=NOW + LEASE,
+            )
+    after = RecordingSender()
+    dispatch_due(sessions=sessions(db_url), senders={Channel.SMS: after}, now=lambda: NOW + LEASE)
+
+    assert after.sent == []
+    (message,) = messages(db_url)
+    assert (message.status, message.in_doubt) == (MessageStatus.IN_DOUBT, True)
+    assert "held, not sent again" in message.reason
+    with session_scope(db_url) as check:
+        count, held = in_doubt_messages(session=check, journey_id=journey_id)
+    assert (count, [m.held for m in held]) == (1, [True])
