@@ -16,10 +16,10 @@ from engine.delivery.dispatcher import (
     retry_delay,
 )
 from engine.delivery.doubt import InDoubtError, InDoubtMessage, in_doubt_messages, mark_sent, resend
-from engine.delivery.lanes import Dispatcher, dispatch_due, worker_name
+from engine.delivery.lanes import THROTTLED, Dispatcher, dispatch_due, worker_name
 from engine.delivery.policy import Allow, Defer, Recipient, Suppress, decide, quiet_hours_end
 from engine.delivery.proofs import SAMPLE_TRAITS, TEST_MARK, Proof, ProofError, make_proof, mark_as_test, send_proof
-from engine.delivery.sending import Outcome, record, send_claimed
+from engine.delivery.sending import Outcome, Throttle, record, send_claimed
 
 __all__ = [
     "BACKOFF_BASE",
@@ -29,6 +29,7 @@ __all__ = [
     "RETRY_AFTER_MAX",
     "SAMPLE_TRAITS",
     "TEST_MARK",
+    "THROTTLED",
     "Allow",
     "Claimed",
     "Defer",
@@ -41,6 +42,7 @@ __all__ = [
     "ProofError",
     "Recipient",
     "Suppress",
+    "Throttle",
     "backoff",
     "claim",
     "decide",

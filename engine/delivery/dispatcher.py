@@ -151,6 +151,65 @@ def _close_dead_attempts(session: Session, message_ids: list[int], now: datetime
     )
 
 
+def _settle_cut_short(session: Session, now: datetime, channel: Channel | None) -> int:
+    """Messages left ``sending`` by a dead worker in a journey paused or stopped since: no claim takes them (only
+    live journeys are claimed), so they are settled here. A stopped journey sends nothing more, so every channel's
+    is held for a person (mark sent, or leave it); a paused one's email is held as in a live journey, and its HTTP
+    messages wait, pending and in doubt, to be asked again with the same key once the journey resumes."""
+    query = (
+        select(col(OutboxMessage.id), col(OutboxMessage.channel), col(OutboxMessage.attempts), col(Journey.status))
+        .join(Journey, col(Journey.id) == col(OutboxMessage.journey_id))
+        .where(
+            col(OutboxMessage.status) == MessageStatus.SENDING,
+            col(OutboxMessage.next_attempt_at) <= now,
+            ~col(OutboxMessage.is_test),
+            col(Journey.status).in_([JourneyStatus.PAUSED, JourneyStatus.STOPPED]),
+        )
+    )
+    if channel is not None:
+        query = query.where(col(OutboxMessage.channel) == channel.value)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=OutboxMessage, skip_locked=True)
+    rows = session.execute(query).all()
+    if not rows:
+        return 0
+    _close_dead_attempts(session, [r.id for r in rows], now)
+    cut = "was being sent when its worker stopped"
+    settled: list[dict[str, Any]] = []
+    for row in rows:
+        values: dict[str, Any] = {"mid": row.id, "lease_owner": None, "in_doubt": True}
+        if row.status == JourneyStatus.STOPPED:
+            values |= {
+                "status": MessageStatus.IN_DOUBT,
+                "next_attempt_at": None,
+                "reason": f"in doubt: attempt {row.attempts} {cut}; the journey is stopped, so it is not sent again",
+            }
+        elif Channel(row.channel) in RESENDABLE:
+            values |= {
+                "status": MessageStatus.PENDING,
+                "next_attempt_at": now,
+                "reason": (
+                    f"in doubt: attempt {row.attempts} {cut}; the journey is paused: asked again with the same "
+                    "idempotency key after it resumes"
+                ),
+            }
+        else:
+            values |= {
+                "status": MessageStatus.IN_DOUBT,
+                "next_attempt_at": None,
+                "reason": (
+                    f"in doubt: attempt {row.attempts} {cut}; held for a person to resend or mark sent "
+                    f"({row.channel} cannot be asked again safely)"
+                ),
+            }
+        settled.append(values)
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table).where(table.c.id == bindparam("mid")), settled, execution_options={"synchronize_session": False}
+    )
+    return len(settled)
+
+
 def claim(
     *,
     session: Session,
@@ -162,8 +221,9 @@ def claim(
 ) -> tuple[list[Claimed], DispatchReport]:
     """Lease due messages of live journeys (and test sends) on ``channel`` (every channel when None), settling
     those the policy blocks. A message still ``sending`` whose lease ran out is in doubt: asked again with the
-    same key where the provider deduplicates (``RESENDABLE``), held for a person otherwise."""
-    report = DispatchReport()
+    same key where the provider deduplicates (``RESENDABLE``), held for a person otherwise; one in a journey paused
+    or stopped since is settled by ``_settle_cut_short``."""
+    report = DispatchReport(in_doubt=_settle_cut_short(session, now, channel))
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     query = (
         select(

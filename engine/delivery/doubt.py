@@ -1,5 +1,7 @@
-"""Messages in doubt: handed to a provider that cannot be asked again safely (SMTP) by a worker that died before
-the answer was recorded. The engine holds them; a person looks at the attempts and resends or marks them sent.
+"""Messages in doubt: handed to a provider by a worker that died before the answer was recorded. Those that cannot
+be asked again safely (SMTP, or any channel once the journey is stopped) are held; a person looks at the attempts
+and resends or marks them sent. Those waiting to be asked again with the same key (a paused journey's SMS, push,
+webhooks) are listed too, so nothing in doubt is out of sight.
 """
 
 from __future__ import annotations
@@ -7,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session, col
 
 from engine.delivery.sending import changed
-from engine.store import MessageStatus, OutboxMessage, Profile, audit, utc_now
+from engine.store import Journey, JourneyStatus, MessageStatus, OutboxMessage, Profile, audit, utc_now
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 
@@ -29,11 +31,20 @@ class InDoubtMessage(BaseModel):
     attempts: int
     reason: str
     created_at: datetime
+    # Held for a person (resend or mark sent); False while it waits to be asked again with the same key.
+    held: bool = True
+    # Held and its journey not stopped (a stopped journey sends nothing more: it can only be marked sent).
+    resendable: bool = True
 
 
 def in_doubt_messages(*, session: Session, journey_id: int, limit: int = 50) -> tuple[int, list[InDoubtMessage]]:
-    """How many of the journey's messages are held in doubt, and the oldest ``limit`` of them."""
-    held = (col(OutboxMessage.journey_id) == journey_id, col(OutboxMessage.status) == MessageStatus.IN_DOUBT)
+    """How many of the journey's messages are in doubt (held, or waiting to be asked again), and the oldest
+    ``limit`` of them."""
+    waiting = and_(col(OutboxMessage.in_doubt), col(OutboxMessage.status) == MessageStatus.PENDING)
+    held = (
+        col(OutboxMessage.journey_id) == journey_id,
+        or_(col(OutboxMessage.status) == MessageStatus.IN_DOUBT, waiting),
+    )
     count = session.execute(select(func.count()).where(*held)).scalar_one()
     rows = session.execute(
         select(OutboxMessage, col(Profile.user_id))
@@ -42,6 +53,8 @@ def in_doubt_messages(*, session: Session, journey_id: int, limit: int = 50) -> 
         .order_by(col(OutboxMessage.id))
         .limit(limit)
     ).all()
+    journey = session.get(Journey, journey_id)
+    stopped = journey is not None and journey.status == JourneyStatus.STOPPED
     return int(count), [
         InDoubtMessage(
             id=message.id,
@@ -52,6 +65,8 @@ def in_doubt_messages(*, session: Session, journey_id: int, limit: int = 50) -> 
             attempts=message.attempts,
             reason=message.reason,
             created_at=message.created_at,
+            held=message.status == MessageStatus.IN_DOUBT,
+            resendable=message.status == MessageStatus.IN_DOUBT and not stopped,
         )
         for message, user_id in rows
     ]
@@ -73,7 +88,15 @@ def _settle(session: Session, message_id: int, actor: str, action: str, **values
 
 
 def resend(*, session: Session, message_id: int, actor: str, now: datetime | None = None) -> None:
-    """Send the message again (same Message-ID): the customer may receive it twice."""
+    """Send the message again (same Message-ID): the customer may receive it twice. Refused once the journey is
+    stopped: a stopped journey sends nothing more."""
+    status = session.execute(
+        select(col(Journey.status))
+        .join(OutboxMessage, col(OutboxMessage.journey_id) == col(Journey.id))
+        .where(col(OutboxMessage.id) == message_id)
+    ).scalar_one_or_none()
+    if status == JourneyStatus.STOPPED:
+        raise InDoubtError(f"message {message_id} cannot be resent: its journey is stopped (mark it sent or leave it)")
     _settle(
         session,
         message_id,

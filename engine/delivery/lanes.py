@@ -10,6 +10,9 @@ never spent waiting in a queue. A heartbeat extends the lease of every message i
 period, and ends the lease of any still under way then, so another worker takes them (as in doubt) at once rather
 than after the lease. The threads are daemons: a send stuck in a provider call cannot keep the process alive.
 
+A provider that answers 429 with ``Retry-After`` is limiting the sender: its channel's lane claims and sends nothing
+until then (``Throttle``). Webhooks are not throttled as a lane: each journey posts to its own endpoint.
+
 ``dispatch_due`` is one pass over every channel at once, for tests and one-off runs.
 """
 
@@ -32,7 +35,7 @@ from sqlalchemy import bindparam, update
 
 from engine.delivery.channels import Sender
 from engine.delivery.dispatcher import LEASE, Claimed, DispatchReport, SessionFactory, claim
-from engine.delivery.sending import OUTBOX, Outcome, release, send_claimed
+from engine.delivery.sending import OUTBOX, Outcome, Throttle, release, send_claimed
 from engine.map import Channel
 from engine.store import MessageStatus
 
@@ -42,6 +45,12 @@ log = logging.getLogger(__name__)
 # connections) gets that many; a lone SMTP connection carries one; an HTTP provider's pooled client, eight.
 WIDTHS: Mapping[Channel, int] = {Channel.EMAIL: 1}
 DEFAULT_WIDTH = 8
+# Channels with one provider each, whose 429 holds back the whole channel.
+THROTTLED = frozenset(Channel) - {Channel.WEBHOOK}
+
+
+def throttle_for(channel: Channel) -> Throttle | None:
+    return Throttle() if channel in THROTTLED else None
 
 
 def width_of(channel: Channel, sender: Sender) -> int:
@@ -82,8 +91,12 @@ def dispatch_due(
     def channel_pass(channel: Channel) -> DispatchReport:
         with sessions() as session:
             claimed, part = claim(session=session, now=now(), limit=limit, channel=channel, worker=worker)
+        throttle = throttle_for(channel)
         with ThreadPoolExecutor(max_workers=max(1, min(len(claimed), width_of(channel, senders[channel])))) as pool:
-            for outcome in pool.map(lambda m: send_claimed(m, sessions=sessions, senders=senders, now=now), claimed):
+            sends = pool.map(
+                lambda m: send_claimed(m, sessions=sessions, senders=senders, now=now, throttle=throttle), claimed
+            )
+            for outcome in sends:
                 _tally(part, outcome)
         return part
 
@@ -104,6 +117,7 @@ class _Lane:
     channel: Channel
     width: int
     busy: int = 0
+    throttle: Throttle | None = None
     queue: deque[Claimed] = field(default_factory=deque)
     ready: threading.Condition = field(default_factory=threading.Condition)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -130,7 +144,7 @@ class Dispatcher:
         self._now = now
         self._idle = idle.total_seconds()
         self._lanes = [
-            _Lane(channel, (widths or {}).get(channel) or width_of(channel, sender))
+            _Lane(channel, (widths or {}).get(channel) or width_of(channel, sender), throttle=throttle_for(channel))
             for channel, sender in senders.items()
         ]
         self._stopping = threading.Event()
@@ -218,6 +232,9 @@ class Dispatcher:
                 free = lane.width - lane.busy
             if self._stopping.is_set():
                 return
+            if lane.throttle is not None and (until := lane.throttle.until(self._now())) is not None:
+                self._stopping.wait(min(self._idle, max((until - self._now()).total_seconds(), 0.01)))
+                continue
             try:
                 with self._sessions() as session:
                     claimed, report = claim(
@@ -260,7 +277,9 @@ class Dispatcher:
             with self._lock:
                 self._in_flight[message.id] = message
             try:
-                send_claimed(message, sessions=self._sessions, senders=self._senders, now=self._now)
+                send_claimed(
+                    message, sessions=self._sessions, senders=self._senders, now=self._now, throttle=lane.throttle
+                )
             except Exception:
                 # The database failed around the send: the lease runs out and the message is claimed again (in
                 # doubt if it had been handed to the provider).

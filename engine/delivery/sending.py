@@ -11,14 +11,18 @@
    refused; its attempt row says ``late`` and keeps the provider's answer.
 
 A worker killed between 1 and 3 leaves the message ``sending``: the next claim after the lease finds it in doubt.
+
+A ``Throttle`` is a channel's pause after its provider answered 429 with ``Retry-After``: the provider is limiting
+the sender, not the message, so until then the channel sends nothing (what was claimed goes back, due then).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
@@ -27,7 +31,7 @@ from sqlmodel import Session
 
 from engine.content import unsubscribe_url
 from engine.delivery.channels import DeliveryResult, DeliveryStatus, OutboundMessage, Sender
-from engine.delivery.dispatcher import LIVE, MAX_ATTEMPTS, Claimed, SessionFactory, retry_delay
+from engine.delivery.dispatcher import LIVE, MAX_ATTEMPTS, RETRY_AFTER_MAX, Claimed, SessionFactory, retry_delay
 from engine.delivery.policy import CUSTOMER_FACING
 from engine.map import Channel
 from engine.store import Journey, MessageStatus, OutboxMessage, Profile, SendAttempt
@@ -47,6 +51,28 @@ class Outcome(StrEnum):
     RELEASED = "released"
     # Not sent, or sent but not recorded: the lease had gone to another worker.
     LOST_LEASE = "lost_lease"
+
+
+class Throttle:
+    """The time before which a channel sends nothing, because its provider said 429 with ``Retry-After`` (honoured
+    up to ``RETRY_AFTER_MAX``, as for the message itself). Shared by the channel's sending threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until: datetime | None = None
+
+    def note(self, result: DeliveryResult, now: datetime) -> None:
+        if not (result.throttled and result.retry_after is not None):
+            return
+        until = now + min(timedelta(seconds=result.retry_after), RETRY_AFTER_MAX)
+        with self._lock:
+            if self._until is None or until > self._until:
+                self._until = until
+
+    def until(self, now: datetime) -> datetime | None:
+        """When the channel may send again, or None when it may now."""
+        with self._lock:
+            return self._until if self._until is not None and self._until > now else None
 
 
 @dataclass(frozen=True)
@@ -233,11 +259,18 @@ def send_claimed(
     sessions: SessionFactory,
     senders: Mapping[Channel, Sender],
     now: Callable[[], datetime],
+    throttle: Throttle | None = None,
 ) -> Outcome:
-    """Gate, call the provider, record: the whole life of one attempt."""
+    """Gate, call the provider, record: the whole life of one attempt. While ``throttle`` holds the channel the
+    message goes back unsent, due when the provider said."""
+    if throttle is not None and (until := throttle.until(now())) is not None:
+        reason = f"held: the {message.channel.value} provider asked to wait until {until:%H:%M:%S} (429)"
+        return Outcome.RELEASED if release(sessions, message, until, reason) else Outcome.LOST_LEASE
     gate = _gate(sessions, message, now())
     if not gate.open:
         assert gate.outcome is not None
         return gate.outcome
     result = _call(senders[message.channel], message)
+    if throttle is not None:
+        throttle.note(result, now())
     return record(sessions, message, result, now())

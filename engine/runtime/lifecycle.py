@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
@@ -170,14 +171,16 @@ def resume_journey(
             .values(resume_mode=chosen.value)
         ).rowcount
         outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+        overdue_sends = (
+            outbox.c.journey_id == journey_id,
+            outbox.c.status == MessageStatus.PENDING,
+            ~outbox.c.is_test,
+            outbox.c.next_attempt_at <= now,
+        )
+        _hold_in_doubt(session, "its journey resumed skipping overdue sends", *overdue_sends)
         session.execute(
             update(outbox)
-            .where(
-                outbox.c.journey_id == journey_id,
-                outbox.c.status == MessageStatus.PENDING,
-                ~outbox.c.is_test,
-                outbox.c.next_attempt_at <= now,
-            )
+            .where(*overdue_sends)
             .values(status=MessageStatus.SKIPPED, reason="held while the journey was paused; skipped on resume")
         )
     _set_status(session, journey, JourneyStatus.LIVE, now)
@@ -223,12 +226,26 @@ def end_all_runs(*, session: Session, journey_id: int, now: datetime) -> int:
         )
     ).rowcount
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+    pending = (outbox.c.journey_id == journey_id, outbox.c.status == MessageStatus.PENDING, ~outbox.c.is_test)
+    _hold_in_doubt(session, "its journey stopped", *pending)
+    session.execute(update(outbox).where(*pending).values(status=MessageStatus.SKIPPED, reason="journey stopped"))
+    return ended
+
+
+def _hold_in_doubt(session: Session, why: str, *where: Any) -> None:
+    """A message waiting to be asked again after an attempt in doubt may already have reached the customer: rather
+    than skipped out of sight, it is held for a person (launch control's in-doubt list), who may mark it sent."""
+    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     session.execute(
         update(outbox)
-        .where(outbox.c.journey_id == journey_id, outbox.c.status == MessageStatus.PENDING, ~outbox.c.is_test)
-        .values(status=MessageStatus.SKIPPED, reason="journey stopped")
+        .where(*where, outbox.c.in_doubt)
+        .values(
+            status=MessageStatus.IN_DOUBT,
+            lease_owner=None,
+            next_attempt_at=None,
+            reason=f"in doubt: an earlier attempt may have reached the customer; held, not sent again: {why}",
+        )
     )
-    return ended
 
 
 def finish_drained(*, session: Session, now: datetime | None = None) -> list[int]:

@@ -291,8 +291,10 @@ def _in_doubt() -> rx.Component:
     return rx.card(
         rx.heading(f"In doubt ({LaunchState.in_doubt_count})", size="4"),
         rx.text(
-            "These emails were with the mail server when their worker stopped: they may or may not have arrived. "
-            "Resend them (the customer may get two) or mark them sent.",
+            "These messages were with the provider when their worker stopped: they may or may not have arrived. "
+            "Resend a held one (the customer may get two) or mark it sent; a stopped journey's can only be marked "
+            "sent. SMS and push waiting for a resume are asked again with the same key, which providers "
+            "deduplicate on.",
             color_scheme="gray",
             size="2",
         ),
@@ -310,9 +312,12 @@ def _in_doubt() -> rx.Component:
                         rx.table.cell(m.reason),
                         rx.table.cell(
                             rx.cond(
-                                SessionState.can_resume,
+                                SessionState.can_resume & m.held,
                                 rx.hstack(
-                                    rx.button("Resend", size="1", on_click=LaunchState.resend_in_doubt(m.id)),
+                                    rx.cond(
+                                        m.resendable,
+                                        rx.button("Resend", size="1", on_click=LaunchState.resend_in_doubt(m.id)),
+                                    ),
                                     rx.button(
                                         "Mark sent",
                                         size="1",

@@ -81,6 +81,9 @@ class InDoubtRow:
     customer: str
     recipient: str
     reason: str
+    # Held for a person; otherwise it waits (a paused journey's SMS or push) to be asked again with its key.
+    held: bool = True
+    resendable: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,6 +204,8 @@ class LaunchState(rx.State):
                 customer=m.user_id or "anonymous",
                 recipient=m.recipient,
                 reason=m.reason,
+                held=m.held,
+                resendable=m.resendable,
             )
             for m in (doubtful if customers_shown else [])
         ]

@@ -1,4 +1,4 @@
-"""Launch control in the browser: publish, launch with confirmation, send a proof, pause; emails in doubt."""
+"""Launch control in the browser: publish, launch with confirmation, send a proof, pause; messages in doubt."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlmodel import col
 from engine.intake import IdentifyMessage
 from engine.journeys import create_journey, publish_journey
 from engine.map.starters import load_template
-from engine.runtime import launch_journey
+from engine.runtime import launch_journey, pause_journey, stop_journey
 from engine.store import MessageStatus, OutboxMessage, Profile, session_scope
 from tests.engine_factories import ingest_and_react
 
@@ -96,3 +96,47 @@ def test_an_email_in_doubt_is_shown_and_marked_sent(page: Page, journey_id: int,
         ).scalar_one()
     assert message.status is MessageStatus.DELIVERED
     assert message.reason.startswith("in doubt; marked sent by ")
+
+
+def test_a_paused_journeys_waiting_sms_is_shown_in_doubt_and_a_stopped_journeys_email_cannot_be_resent(
+    page: Page, journey_id: int, e2e_database: str
+) -> None:
+    with session_scope(e2e_database) as session:
+        publish_journey(session=session, journey_id=journey_id, published_by="e2e")
+        launch_journey(session=session, journey_id=journey_id, actor="e2e")
+        pause_journey(session=session, journey_id=journey_id, actor="e2e")
+        profile = session.execute(select(Profile).where(col(Profile.user_id) == "qa-1")).scalar_one()
+        for channel, recipient, status in (
+            ("email", "qa@example.com", MessageStatus.IN_DOUBT),
+            ("sms", "+15550199", MessageStatus.PENDING),
+        ):
+            session.add(
+                OutboxMessage(
+                    idempotency_key=f"e2e-{channel}-{journey_id}",
+                    journey_id=journey_id,
+                    profile_id=profile.id,
+                    node_id="reminder",
+                    channel=channel,
+                    recipient=recipient,
+                    status=status,
+                    attempts=1,
+                    in_doubt=True,
+                    reason=f"in doubt: attempt 1 was being sent when its worker stopped ({channel})",
+                )
+            )
+    page.goto(f"/journeys/{journey_id}/launch")
+
+    shown = page.get_by_test_id("in-doubt")
+    expect(shown).to_contain_text("In doubt (2)", timeout=TIMEOUT_MS)
+    expect(shown).to_contain_text("+15550199")
+    # Only the held email has actions: the SMS is asked again with its key when the journey resumes.
+    expect(shown.get_by_role("button", name="Resend")).to_have_count(1)
+    expect(shown.get_by_role("button", name="Mark sent")).to_have_count(1)
+
+    with session_scope(e2e_database) as session:
+        stop_journey(session=session, journey_id=journey_id, actor="e2e")
+    page.reload()
+
+    expect(shown).to_contain_text("In doubt (1)", timeout=TIMEOUT_MS)
+    expect(shown.get_by_role("button", name="Mark sent")).to_have_count(1)
+    expect(shown.get_by_role("button", name="Resend")).to_have_count(0)

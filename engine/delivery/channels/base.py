@@ -63,6 +63,8 @@ class DeliveryResult:
     provider_message_id: str | None = None
     # Seconds the provider asked us to wait before trying again (its Retry-After), when it said.
     retry_after: float | None = None
+    # The provider said 429: it is rate-limiting the sender, not refusing this message.
+    throttled: bool = False
 
 
 class Sender(Protocol):

@@ -63,7 +63,11 @@ def result_for_response(response: httpx.Response, body: bytes) -> DeliveryResult
             detail += f" (Retry-After: {said})"
             retry_after = parse_retry_after(said) if status is DeliveryStatus.RETRY else None
     return DeliveryResult(
-        status, detail, _provider_id(body) if status is DeliveryStatus.DELIVERED else None, retry_after
+        status,
+        detail,
+        _provider_id(body) if status is DeliveryStatus.DELIVERED else None,
+        retry_after,
+        throttled=response.status_code == 429,
     )
 
 
