@@ -172,7 +172,8 @@ def title_is_whole(page: Page, name: str) -> None:
     clipped = title.evaluate("el => el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1")
     assert not clipped, f"the journey name is cut in the header: {title.bounding_box()}"
     box = title.bounding_box()
-    assert box is not None and box["width"] >= 160
+    assert box is not None
+    assert box["width"] >= 160
 
 
 # An admin's header is the fullest: it edits, publishes and runs journeys.
