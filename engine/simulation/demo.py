@@ -145,21 +145,22 @@ def ensure_demo_journey(
     created = journey is None
     if journey is None:
         journey = create_journey(session=session, doc=doc, created_by=DEMO_AUTHOR)
-    assert journey.id is not None
+    journey_id = journey.id
+    assert journey_id is not None
     if journey.archived_at is not None:
         return DemoJourney(journey=journey, created=False, published_version=None, launched=False)
     updated = draft_of(journey) != doc
     if updated:
-        journey = save_draft(session=session, journey_id=journey.id, doc=doc, expected_revision=journey.revision)
+        journey = save_draft(session=session, journey_id=journey_id, doc=doc, expected_revision=journey.revision)
     published = None
-    never_published = latest_version(session=session, journey_id=journey.id) is None
+    never_published = latest_version(session=session, journey_id=journey_id) is None
     if never_published or (
-        journey.status is JourneyStatus.LIVE and has_unpublished_changes(session=session, journey_id=journey.id)
+        journey.status is JourneyStatus.LIVE and has_unpublished_changes(session=session, journey_id=journey_id)
     ):
-        published = publish_journey(session=session, journey_id=journey.id, published_by=actor).number
+        published = publish_journey(session=session, journey_id=journey_id, published_by=actor).number
     launched = journey.status is JourneyStatus.DRAFT
     if launched:
-        journey = launch_journey(session=session, journey_id=journey.id, actor=actor)
+        journey = launch_journey(session=session, journey_id=journey_id, actor=actor)
     return DemoJourney(
         journey=journey, created=created, published_version=published, launched=launched, updated=updated
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
-from engine.journeys import draft_of, get_journey
+from engine.journeys import archive_journey, create_journey, draft_of, get_journey
 from engine.map import JourneyMap
 from engine.runtime import pause_journey
 from engine.simulation import demo_map, ensure_demo_journey
@@ -68,3 +68,14 @@ def test_a_paused_demo_journey_gets_the_new_draft_but_no_version(session: Sessio
 def test_a_fresh_demo_journey_is_not_counted_as_updated(session: Session) -> None:
     demo = ensure_demo_journey(session=session, actor="test")
     assert (demo.created, demo.updated, demo.published_version, demo.launched) == (True, False, 1, True)
+
+
+def test_an_archived_demo_journey_is_not_touched(session: Session) -> None:
+    journey = create_journey(session=session, doc=older_demo(), created_by="test")
+    assert journey.id is not None
+    archive_journey(session=session, journey_id=journey.id, actor="test")
+
+    demo = ensure_demo_journey(session=session, actor="test")
+
+    assert (demo.created, demo.updated, demo.published_version, demo.launched) == (False, False, None, False)
+    assert draft_of(get_journey(session=session, journey_id=journey.id)) == older_demo()
