@@ -275,6 +275,7 @@ def demo_command(args: argparse.Namespace) -> int:
         journey = demo.journey
         done = [
             *(["created"] if demo.created else []),
+            *(["updated the map"] if demo.updated else []),
             *([f"published version {demo.published_version}"] if demo.published_version else []),
             *(["launched"] if demo.launched else []),
         ]

@@ -17,7 +17,7 @@ from typing import Final
 
 from sqlmodel import Session
 
-from engine.journeys import create_journey, publish_journey
+from engine.journeys import create_journey, draft_of, has_unpublished_changes, publish_journey, save_draft
 from engine.map import JourneyMap, NodeKind, WaitForEventNode, WaitNode
 from engine.map.starters import load_template
 from engine.runtime import latest_version, launch_journey
@@ -126,6 +126,8 @@ class DemoJourney:
     created: bool
     published_version: int | None
     launched: bool
+    # The stored draft was brought up to date with the demo map this code makes.
+    updated: bool = False
 
 
 def ensure_demo_journey(
@@ -133,18 +135,32 @@ def ensure_demo_journey(
 ) -> DemoJourney:
     """Store, publish and launch the demo journey, each only if not done yet.
 
-    A demo journey someone paused or stopped is left as it is: that was a decision, not an accident.
+    A demo journey stored by an older release, or edited since, gets this release's map as its draft, published
+    as a new version while it is live (runs in flight stay on the version they entered with); one that is not
+    live only gets the draft. A demo journey someone paused or stopped is otherwise left as it is: that was a
+    decision, not an accident. An archived one is left entirely alone.
     """
     doc = demo_map(starter, speed)
     journey = find_journey_by_name(session=session, name=doc.name)
     created = journey is None
     if journey is None:
         journey = create_journey(session=session, doc=doc, created_by=DEMO_AUTHOR)
-    assert journey.id is not None
+    journey_id = journey.id
+    assert journey_id is not None
+    if journey.archived_at is not None:
+        return DemoJourney(journey=journey, created=False, published_version=None, launched=False)
+    updated = draft_of(journey) != doc
+    if updated:
+        journey = save_draft(session=session, journey_id=journey_id, doc=doc, expected_revision=journey.revision)
     published = None
-    if latest_version(session=session, journey_id=journey.id) is None:
-        published = publish_journey(session=session, journey_id=journey.id, published_by=actor).number
+    never_published = latest_version(session=session, journey_id=journey_id) is None
+    if never_published or (
+        journey.status is JourneyStatus.LIVE and has_unpublished_changes(session=session, journey_id=journey_id)
+    ):
+        published = publish_journey(session=session, journey_id=journey_id, published_by=actor).number
     launched = journey.status is JourneyStatus.DRAFT
     if launched:
-        journey = launch_journey(session=session, journey_id=journey.id, actor=actor)
-    return DemoJourney(journey=journey, created=created, published_version=published, launched=launched)
+        journey = launch_journey(session=session, journey_id=journey_id, actor=actor)
+    return DemoJourney(
+        journey=journey, created=created, published_version=published, launched=launched, updated=updated
+    )

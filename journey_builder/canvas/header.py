@@ -132,7 +132,15 @@ def _actions() -> rx.Component:
         ),
         rx.cond(
             SessionState.can_edit & ~OverlayState.kpi_view,
-            rx.el.a("New journey", href=routes.new_journey(), class_name="jc-button", id="jc-new-journey"),
+            rx.el.a(
+                rx.icon("plus", size=14),
+                "New",
+                href=routes.new_journey(),
+                class_name="jc-button",
+                id="jc-new-journey",
+                title="Start a new journey",
+                aria_label="New journey",
+            ),
         ),
         rx.cond(
             SessionState.can_run_journeys,
@@ -157,7 +165,7 @@ def _state_badge() -> rx.Component:
 def header() -> rx.Component:
     return rx.el.header(
         rx.el.a("← Journeys", href=routes.journeys_list(), class_name="jc-back"),
-        rx.el.h1(EditorState.journey_name, class_name="jc-title"),
+        rx.el.h1(EditorState.journey_name, class_name="jc-title", title=EditorState.journey_name, id="jc-title"),
         rx.cond(SessionState.can_edit & ~OverlayState.kpi_view, _journey_menu()),
         _state_badge(),
         toolbar(),

@@ -139,22 +139,30 @@ def _edit_tools() -> rx.Component:
     return rx.fragment(
         rx.el.span(class_name="jc-divider"),
         rx.el.button(
-            "Undo",
+            rx.icon("undo-2", size=14),
             on_click=EditorState.undo,
             disabled=~EditorState.can_undo,
             class_name="jc-button",
             title="Undo (Ctrl+Z)",
+            aria_label="Undo",
         ),
         rx.el.button(
-            "Redo",
+            rx.icon("redo-2", size=14),
             on_click=EditorState.redo,
             disabled=~EditorState.can_redo,
             class_name="jc-button",
             title="Redo (Shift+Ctrl+Z)",
+            aria_label="Redo",
         ),
         rx.el.span(class_name="jc-divider"),
         rx.upload.root(
-            rx.el.button("Import JSON", class_name="jc-button", type="button"),
+            rx.el.button(
+                rx.icon("upload", size=14),
+                class_name="jc-button",
+                type="button",
+                title="Import JSON: replace the map with one from a file (Undo brings the old one back)",
+                aria_label="Import JSON",
+            ),
             id=IMPORT_UPLOAD_ID,
             accept={"application/json": [".json"]},
             multiple=False,
@@ -175,4 +183,11 @@ def toolbar() -> rx.Component:
 
 
 def export_button() -> rx.Component:
-    return rx.el.button("Export JSON", on_click=CanvasState.export_json, class_name="jc-button", id="jc-export-json")
+    return rx.el.button(
+        rx.icon("download", size=14),
+        on_click=CanvasState.export_json,
+        class_name="jc-button",
+        id="jc-export-json",
+        title="Export JSON: download the map as a file",
+        aria_label="Export JSON",
+    )

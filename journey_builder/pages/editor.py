@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from journey_builder import routes
+from journey_builder.auth import SessionState
 from journey_builder.canvas.canvas_state import CanvasState
 from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.flow import journey_canvas
@@ -76,7 +77,8 @@ def editor_page() -> rx.Component:
                     ),
                     rx.el.aside(
                         inspector(),
-                        problems_panel(),
+                        # What stands between the draft and publishing is for those who fix or publish it.
+                        rx.cond(SessionState.can_edit | SessionState.can_publish, problems_panel()),
                         class_name="jc-right",
                     ),
                     class_name="jc-body",

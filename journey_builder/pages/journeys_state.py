@@ -133,6 +133,9 @@ class JourneysState(rx.State):
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
     def load(self) -> None:
+        # Each visit opens at All: the tab lives in the browser's state, so one kept from an earlier visit would
+        # show Archived to someone coming back after restoring a journey from its map, without that journey.
+        self.status_filter = ALL
         self._read()
         self.dialog = ""
         if self.router.url.query_parameters.get(routes.NEW_PARAM) and allowed(acting().role, Action.EDIT_DRAFT):

@@ -124,6 +124,8 @@ def test_a_designers_first_hour_has_no_dead_ends(
     expect(banner).to_have_count(0, timeout=TIMEOUT_MS)
     expect(page.locator("input[name=new_persona]")).to_be_visible()
     page.get_by_role("link", name="← Journeys").click()
+    # Back on the list at All, not at the Archived tab left selected (which other archived journeys keep there).
+    expect(page.get_by_role("radio", name=re.compile(r"^All \d+$"))).to_be_checked(timeout=TIMEOUT_MS)
     expect(card_of(page, copy)).to_have_count(1, timeout=TIMEOUT_MS)
     expect(card_of(page, copy)).to_have_attribute("data-archived", "false")
     expect(card_of(page, RENAMED)).to_have_count(1)

@@ -137,6 +137,9 @@ def test_an_executive_sees_no_publish_or_launch_controls(
     expect(page.locator('a[href*="/launch"]')).to_have_count(0)
     # The demo's cards say the demo's times.
     expect(page.get_by_text("Wait 1 min (1 h in production)")).to_be_visible()
+    # What stands between a draft and publishing is the designer's business, not the executive's.
+    expect(page.locator("#problems")).to_have_count(0)
+    expect(page.get_by_text("this journey can be published")).to_have_count(0)
     page.screenshot(path=str(artifacts / "map_executive.png"), full_page=True)
 
     page.goto(routes.journey_kpis(demo.journey_id))
@@ -159,6 +162,41 @@ def test_an_executive_sees_no_publish_or_launch_controls(
     expect(page.get_by_role("button", name="New journey")).to_have_count(0)
     expect(page.get_by_test_id("journey-menu")).to_have_count(0)
     page.screenshot(path=str(artifacts / "journeys_executive.png"), full_page=True)
+
+
+def title_is_whole(page: Page, name: str) -> None:
+    """The header's journey name is shown in full (on up to two lines, nothing clipped) and has it as tooltip."""
+    title = page.locator("#jc-title")
+    expect(title).to_have_text(name, timeout=TIMEOUT_MS)
+    expect(title).to_have_attribute("title", name)
+    clipped = title.evaluate("el => el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1")
+    assert not clipped, f"the journey name is cut in the header: {title.bounding_box()}"
+    box = title.bounding_box()
+    assert box is not None
+    assert box["width"] >= 160
+
+
+# An admin's header is the fullest: it edits, publishes and runs journeys.
+@pytest.mark.parametrize("role", [Role.DESIGNER, Role.EXECUTIVE, Role.ADMIN])
+def test_the_maps_name_is_readable_in_a_1280_px_wide_header(
+    signed_in_as: Callable[[Role], Page], demo: Demo, artifacts: Path, role: Role
+) -> None:
+    page = signed_in_as(role)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(routes.journey_editor(demo.journey_id))
+    expect(page.locator(".react-flow__node-card").first).to_be_visible(timeout=TIMEOUT_MS)
+    if role is Role.EXECUTIVE:
+        expect(page.get_by_test_id("kpi-legend")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.locator("#problems")).to_have_count(0)
+    else:
+        expect(page.locator("#jc-publish-state")).to_be_visible()
+        expect(page.locator("#jc-new-journey")).to_be_visible()
+        expect(page.locator("#problems")).to_be_visible()
+    if role is Role.ADMIN:
+        expect(page.locator("#jc-publish")).to_be_visible()
+        expect(page.locator("#jc-launch-control")).to_be_visible()
+    page.screenshot(path=str(artifacts / f"map_header_1280_{role.value}.png"))
+    title_is_whole(page, demo.name)
 
 
 @pytest.fixture
