@@ -15,6 +15,7 @@ the app sends through it: a test reads what arrived there.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from engine.accounts import create_user, sign_in
 from engine.journeys import seed_starters
 from engine.store import Role, get_engine, session_scope, upgrade_database
 from journey_builder.auth import SESSION_COOKIE
-from tests.integration.servers import SmtpTestServer
+from tests.integration.servers import ReceivedMail, SmtpTestServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "e2e password, long enough"
@@ -179,3 +180,15 @@ def signed_in_as(new_context: Callable[..., BrowserContext], backend_url: str) -
         return context.new_page()
 
     return open_as
+
+
+def mail_to(server: SmtpTestServer, address: str, *, after: int = 0, timeout: float = 30) -> ReceivedMail:
+    """The first mail to ``address`` among those the server received after its first ``after``: the server is
+    shared by every browser test, and a marketer's own address receives the tests of several of them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for mail in server.messages[after:]:
+            if address in mail.rcpt_tos:
+                return mail
+        time.sleep(0.2)
+    raise AssertionError(f"no mail to {address} arrived; the server holds {len(server.messages)} message(s)")

@@ -182,7 +182,7 @@ def test_each_role_signs_in_and_is_offered_only_its_actions(
     runs_journeys = role in (Role.MARKETER, Role.ADMIN)
     for action in LAUNCH_ACTIONS:
         expect(page.get_by_role("button", name=action, exact=True)).to_have_count(1 if runs_journeys else 0)
-    expect(page.get_by_role("heading", name="Send a proof")).to_have_count(1 if runs_journeys else 0)
+    expect(page.get_by_role("heading", name="Send a test")).to_have_count(1 if runs_journeys else 0)
     expect(page.get_by_test_id("view-only-note")).to_have_count(0 if runs_journeys else 1)
     expect(nav(page, "Customers")).to_have_count(1 if runs_journeys else 0)
     expect(nav(page, "Admin")).to_have_count(1 if role is Role.ADMIN else 0)

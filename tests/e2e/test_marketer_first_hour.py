@@ -6,7 +6,6 @@ by part of their email and picked from a list."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,9 +17,9 @@ from engine.journeys import archive_journey, create_journey, get_journey, list_j
 from engine.map.starters import load_template
 from engine.runtime import StopMode, stop_journey
 from engine.store import JourneyStatus, Role, session_scope
-from tests.e2e.conftest import email_of
+from tests.e2e.conftest import email_of, mail_to
 from tests.engine_factories import event_trigger, journey_map, node, publish_and_launch
-from tests.integration.servers import ReceivedMail, SmtpTestServer
+from tests.integration.servers import SmtpTestServer
 
 pytestmark = pytest.mark.e2e
 
@@ -44,16 +43,6 @@ def journey_id(e2e_database: str) -> Iterator[int]:
                 if summary.status in {JourneyStatus.LIVE, JourneyStatus.PAUSED, JourneyStatus.DRAINING}:
                     stop_journey(session=session, journey_id=summary.id, actor="e2e", mode=StopMode.NOW)
                 archive_journey(session=session, journey_id=summary.id, actor="e2e")
-
-
-def mail_to(server: SmtpTestServer, address: str, *, timeout: float = 30) -> ReceivedMail:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for mail in server.messages:
-            if address in mail.rcpt_tos:
-                return mail
-        time.sleep(0.2)
-    raise AssertionError(f"no mail to {address} arrived; the server holds {len(server.messages)} message(s)")
 
 
 def refresh_until(page: Page, rows: Locator) -> None:
@@ -98,10 +87,11 @@ def test_a_marketer_tests_publishes_and_launches_from_the_list(
     # A test to their own address (filled in for them) reaches the SMTP server, marked and with sample values.
     send_to = page.get_by_label("Send to")
     expect(send_to).to_have_value(email_of(Role.MARKETER))
+    received = len(smtp_server.messages)
     page.get_by_role("button", name="Send test").click()
     expect(page.get_by_test_id("proof-preview")).to_contain_text("[TEST]", timeout=TIMEOUT_MS)
     expect(page.get_by_test_id("proof-preview")).to_contain_text("rendered with sample values")
-    mail = mail_to(smtp_server, email_of(Role.MARKETER))
+    mail = mail_to(smtp_server, email_of(Role.MARKETER), after=received)
     assert str(mail.message["Subject"]).startswith("[TEST] ")
     text = mail.message.get_body(("plain",))
     assert text is not None
