@@ -52,13 +52,23 @@ class UtcDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
         bind = self.process_bind_param
+        # The last timestamp written and its text: a batch binds one ``now`` to most rows of every statement.
+        # One tuple, replaced whole, so threads sharing this processor never pair a value with another's text.
+        last: list[tuple[datetime | None, str | None]] = [(None, None)]
 
         # SQLite stores the text SQLAlchemy's DateTime would write ("2026-12-06 12:00:00.000000"),
         # written here by datetime's own formatting in C: the engine binds several timestamps for
         # every step a customer takes, and SQLAlchemy's formatting of each was the larger cost.
         def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            seen, text = last[0]
+            if seen is value:
+                return text
             utc = bind(value, dialect)
-            return None if utc is None else utc.isoformat(" ", "microseconds")
+            text = None if utc is None else utc.isoformat(" ", "microseconds")
+            last[0] = (value, text)
+            return text
 
         return process
 
