@@ -30,7 +30,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session, col
 
 from engine.runtime.reactions import Happening, IncomingEvent, TraitsChanged, react
-from engine.store import Event, PendingEvent, Profile
+from engine.store import Event, PendingEvent, Profile, among
 
 # On SQLite a batch is one turn among the writers, each intake request another (store.writer_turns): between two
 # of the consumer's turns, 16 busy connections posting 100 events each store 1,600 events, so batches of 1,000
@@ -86,7 +86,7 @@ def _held_elsewhere(session: Session, taken: list[Row[Any]]) -> set[int]:
         first.setdefault(row.profile_id, row.event_id)
     rows = session.execute(
         select(col(PendingEvent.profile_id), func.min(col(PendingEvent.event_id)))
-        .where(col(PendingEvent.profile_id).in_(first))
+        .where(among(col(PendingEvent.profile_id), first, dialect=session.get_bind().dialect.name))
         .group_by(col(PendingEvent.profile_id))
     )
     return {profile_id for profile_id, earliest in rows if earliest < first[profile_id]}
@@ -97,12 +97,13 @@ def _happenings(session: Session, taken: list[Row[Any]]) -> list[Happening]:
     they stand now (traits, user id, time zone) and, for a trait change, the traits just before it."""
     if not taken:
         return []
+    dialect = session.get_bind().dialect.name
     # Rows unpacked once into plain tuples: a batch reads thousands, and each named look-up on a row costs more.
     events = {
         event_id: (kind, name, properties)
         for event_id, kind, name, properties in session.execute(
             select(col(Event.id), col(Event.type), col(Event.name), col(Event.properties)).where(
-                col(Event.id).in_([row.event_id for row in taken])
+                among(col(Event.id), [row.event_id for row in taken], dialect=dialect)
             )
         )
     }
@@ -110,7 +111,7 @@ def _happenings(session: Session, taken: list[Row[Any]]) -> list[Happening]:
         profile_id: (user_id, traits, timezone)
         for profile_id, user_id, traits, timezone in session.execute(
             select(col(Profile.id), col(Profile.user_id), col(Profile.traits), col(Profile.timezone)).where(
-                col(Profile.id).in_({row.profile_id for row in taken})
+                among(col(Profile.id), {row.profile_id for row in taken}, dialect=dialect)
             )
         )
     }
