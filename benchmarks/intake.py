@@ -8,10 +8,11 @@ live; each 100-event Segment batch is 50 identifies and 50 ``cart_abandoned`` tr
 reference (``benchmarks/reference_intake.py``) is served the same way and posted the same bodies by the same client
 in the same run. Customers waiting are seeded by bulk insert: profiles and runs waiting for ``order_completed``.
 
-Throughput is measured with no engine running (what the intake costs alone). Then the engine runs as each database
-is deployed (on SQLite inside the API's process, as the web app runs it by default; on PostgreSQL as a separate
-``journey worker``), catches up with what the throughput runs stored, and the intake runs at full speed again while
-a poller notes when each new customer's run appears: "reaction latency" is from the batch's acknowledgement to then.
+Throughput is measured with no engine running (what the intake costs alone). Then the engine's consumer reacts alone,
+in this process, to the backlog those runs stored ("consumer events/s over a backlog of N"). Then the engine runs as
+each database is deployed (on SQLite inside the API's process, as the web app runs it by default; on PostgreSQL as a
+separate ``journey worker``) and the intake runs at full speed again while a poller notes when each new customer's
+run appears: "reaction latency" is from the batch's acknowledgement to then.
 
 Run: python benchmarks/intake.py [--events 30000] [--connections 16] [--waiting 0,100000,1000000] [--sqlite-only]
 """
@@ -43,7 +44,7 @@ from engine.accounts import create_write_key
 from engine.api import create_api
 from engine.journeys import create_journey, publish_journey
 from engine.map.starters import load_template
-from engine.runtime import launch_journey
+from engine.runtime import CONSUME_BATCH, consume_batch, launch_journey
 from engine.store import get_engine, normalise_url, session_scope, upgrade_database
 from engine.worker import Engine, EngineSettings
 
@@ -216,6 +217,23 @@ def pending(url: str) -> int:
         return int(connection.execute(text("SELECT count(*) FROM pending_event")).scalar_one())
 
 
+def consume_backlog(url: str) -> str:
+    """The engine's consumer alone, in this process, batch after batch over what the throughput runs stored."""
+    backlog = pending(url)
+    reacted = 0
+    started = time.perf_counter()
+    while True:
+        consumed = consume_batch(sessions=lambda: session_scope(url), now=datetime.now(UTC), limit=CONSUME_BATCH)
+        reacted += consumed.events
+        if consumed.events + consumed.deferred == 0:
+            break
+    elapsed = time.perf_counter() - started
+    return (
+        f"consumer {reacted / elapsed:>8,.0f} events/s over a backlog of {backlog:,} "
+        f"(batches of {CONSUME_BATCH:,}, alone in one process)"
+    )
+
+
 @contextmanager
 def worker(url: str) -> Iterator[None]:
     env = {**os.environ, "DATABASE_URL": url, "JOURNEY_SANDBOX": "true"}
@@ -299,6 +317,7 @@ def measure(name: str, url: str, args: argparse.Namespace, folder: Path) -> None
             f"bare FastAPI + pydantic + SQLite {reference:>8,.0f} events/s; ratio {product / reference:.2f}",
             flush=True,
         )
+    print(f"{name:<10} {seeded:>9,} waiting: {consume_backlog(url)}", flush=True)
     bodies = [batch_body(f"{name}-latency", start) for start in range(0, args.latency_events, BATCH)]
     embedded = get_engine(url).dialect.name == "sqlite"
     factory = "benchmarks.intake:embedded_app" if embedded else "engine.api.app:create_api"

@@ -26,7 +26,7 @@ from engine.runtime.decisions import Ended, EndReason, after_wait
 from engine.runtime.entry import enter_by_traits, insert_enrollments, trait_entries
 from engine.runtime.walk import RunContext, reach_goal, transition_row, walk
 from engine.runtime.writes import NOWHERE, BatchWrites, Position, enrollment_update
-from engine.store import Enrollment, EnrollmentStatus, Journey, JourneyStatus
+from engine.store import Enrollment, EnrollmentStatus, Journey, JourneyStatus, among
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +88,7 @@ class _Batch:
         self, session: Session, events: Sequence[IncomingEvent], now: datetime, journeys: Sequence[LiveJourney]
     ) -> None:
         self.session = session
+        self.dialect = session.get_bind().dialect.name
         self.now = now
         self.writes = BatchWrites(now=now)
         self.by_event: dict[str, list[LiveJourney]] = defaultdict(list)
@@ -120,10 +121,13 @@ class _Batch:
                 col(Enrollment.goal_reached_at),
             )
             .join(Journey, col(Journey.id) == col(Enrollment.journey_id))
-            .where(col(Enrollment.profile_id).in_(profile_ids), col(Enrollment.status) == EnrollmentStatus.WAITING)
+            .where(
+                among(col(Enrollment.profile_id), profile_ids, dialect=self.dialect),
+                col(Enrollment.status) == EnrollmentStatus.WAITING,
+            )
             .order_by(col(Enrollment.id))
         )
-        if self.session.get_bind().dialect.name == "postgresql":
+        if self.dialect == "postgresql":
             # A tick walking one of these runs now holds it (and skips locked runs): wait for it, then read the
             # run as it left it, so an event and a timeout never both act on one run.
             query = query.with_for_update(of=Enrollment)
@@ -152,7 +156,10 @@ class _Batch:
             return history
         rows = self.session.execute(
             select(col(Enrollment.profile_id), col(Enrollment.journey_id), col(Enrollment.status))
-            .where(col(Enrollment.profile_id).in_(profile_ids), col(Enrollment.journey_id).in_(journey_ids))
+            .where(
+                among(col(Enrollment.profile_id), profile_ids, dialect=self.dialect),
+                col(Enrollment.journey_id).in_(journey_ids),
+            )
             .distinct()
         )
         for profile_id, journey_id, status in rows:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,9 +18,11 @@ from typing import Any
 
 from alembic.command import upgrade
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import ColumnElement, DateTime, Engine, Integer, any_, bindparam, create_engine, event
 from sqlalchemy import Enum as SqlEnum
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
@@ -52,13 +54,23 @@ class UtcDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
         bind = self.process_bind_param
+        # The last timestamp written and its text: a batch binds one ``now`` to most rows of every statement.
+        # One tuple, replaced whole, so threads sharing this processor never pair a value with another's text.
+        last: list[tuple[datetime | None, str | None]] = [(None, None)]
 
         # SQLite stores the text SQLAlchemy's DateTime would write ("2026-12-06 12:00:00.000000"),
         # written here by datetime's own formatting in C: the engine binds several timestamps for
         # every step a customer takes, and SQLAlchemy's formatting of each was the larger cost.
         def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            seen, text = last[0]
+            if seen is value:
+                return text
             utc = bind(value, dialect)
-            return None if utc is None else utc.isoformat(" ", "microseconds")
+            text = None if utc is None else utc.isoformat(" ", "microseconds")
+            last[0] = (value, text)
+            return text
 
         return process
 
@@ -66,6 +78,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def among(column: ColumnElement[Any] | Mapped[Any], ids: Iterable[int], *, dialect: str) -> ColumnElement[bool]:
+    """``column IN ids``; on PostgreSQL as ``column = ANY(:ids)``, one array parameter. A batch looks up thousands of
+    ids, and psycopg converts the text of a statement with thousands of placeholders on every run (it caches no
+    conversion of a statement that long)."""
+    values = list(ids)
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
+    return column.in_(values)
 
 
 def enum_type(enum: type[StrEnum]) -> SqlEnum:
