@@ -14,7 +14,7 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 
 from engine.accounts import MAX_FAILURES, AccessDeniedError, create_user, sign_in, verify_write_key
-from engine.journeys import create_journey, get_journey
+from engine.journeys import archive_journey, create_journey
 from engine.map.starters import load_template
 from engine.store import Role, SignInAttempt, User, email_hash, session_scope, utc_now
 from journey_builder import routes
@@ -156,9 +156,10 @@ def journey_id(e2e_database: str) -> Iterator[int]:
     with session_scope() as session:
         journey_id: int = create_journey(session=session, doc=doc, created_by="e2e").id
     yield journey_id
-    # Other browser tests count the journeys in the shared database, so each test takes its journey away.
+    # Other browser tests count the journeys in the shared database, so each test puts its journey away: archived,
+    # not deleted, since SQLite would hand a deleted journey's id to the next one made.
     with session_scope() as session:
-        session.delete(get_journey(session=session, journey_id=journey_id))
+        archive_journey(session=session, journey_id=journey_id, actor="e2e")
 
 
 LAUNCH_ACTIONS = ("Publish draft", "Launch", "Pause", "Resume", "Stop now")

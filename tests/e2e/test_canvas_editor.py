@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from engine.journeys import create_journey, draft_of, get_journey
+from engine.journeys import archive_journey, create_journey, draft_of, get_journey
 from engine.map import LANE_WIDTH, JourneyMap, NodeKind, SendNode
 from engine.map.starters import load_template
 from engine.store import session_scope
@@ -42,9 +42,11 @@ def editor_url(base_url: str) -> Callable[[int], str]:
 def journey_id() -> Iterator[int]:
     journey_id = new_journey(load_template("cart_abandonment").model_copy(update={"name": "Canvas test journey"}))
     yield journey_id
-    # Other browser tests count the journeys in the shared database, so each test takes its journey away.
+    # Other browser tests count the journeys in the shared database, so each test puts its journey away: archived,
+    # not deleted, since SQLite would hand a deleted journey's id to the next one made, and a save still on its way
+    # from this test's editor would land in that journey.
     with session_scope() as session:
-        session.delete(get_journey(session=session, journey_id=journey_id))
+        archive_journey(session=session, journey_id=journey_id, actor="e2e")
 
 
 @pytest.fixture

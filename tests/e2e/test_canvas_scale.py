@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from engine.journeys import create_journey, get_journey
+from engine.journeys import archive_journey, create_journey
 from engine.map import Edge, JourneyMap, NodeKind, Position, Stage
 from engine.map import edits as map_edits
 from engine.simulation import demo_map
@@ -77,10 +77,12 @@ def stored() -> Iterator[Callable[[JourneyMap], int]]:
         return journey_id
 
     yield store
-    # Other browser tests count the journeys in the shared database.
+    # Other browser tests count the journeys in the shared database. Archived, not deleted: SQLite would hand a
+    # deleted journey's id to the next one made, and a save still on its way from this test's editor would land
+    # in that journey (seen: the designer's live journey renamed "Grid of 30").
     with session_scope() as session:
         for journey_id in made:
-            session.delete(get_journey(session=session, journey_id=journey_id))
+            archive_journey(session=session, journey_id=journey_id, actor="e2e")
 
 
 def open_editor(page: Page, base_url: str, journey_id: int, cards: int) -> None:
@@ -179,6 +181,15 @@ def test_a_new_stage_appears_in_view(
     page.locator("#jc-add-stage").click()
     expect(page.locator(".react-flow__node-lane")).to_have_count(LANES + 1)
     all_drawn_and_clear(page, 30, timeout=10_000)
+    # The map moves there in a 300 ms animation, which a loaded machine may not have finished yet.
+    page.wait_for_function(
+        """() => {
+            const lanes = document.querySelectorAll(".react-flow__node-lane");
+            const lane = lanes[lanes.length - 1].getBoundingClientRect();
+            return lane.right <= document.querySelector(".react-flow__pane").getBoundingClientRect().right + 1;
+        }""",
+        timeout=10_000,
+    )
     lane = page.locator(".react-flow__node-lane").last
     pane = page.locator(".react-flow__pane").bounding_box()
     box = lane.bounding_box()
