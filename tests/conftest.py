@@ -66,6 +66,18 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def own_database_url(request: pytest.FixtureRequest, db_url: str) -> Iterator[str]:
+    """A migrated database of the test's own, on SQLite and on PostgreSQL (a scratch database, dropped after), for
+    tests that commit, run other processes against it or count what the whole database holds."""
+    if request.param == "sqlite":
+        yield db_url
+        return
+    with scratch_postgres_database("journey_own") as url:
+        upgrade_database(url)
+        yield url
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: their app (and the engine ticking inside it) then runs alone, at the end."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

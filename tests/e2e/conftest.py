@@ -25,10 +25,11 @@ import pytest
 import reflex as rx
 from playwright.sync_api import BrowserContext, Page
 from reflex.testing import AppHarness
+from sqlmodel import col, select, update
 
 from engine.accounts import create_user, sign_in
 from engine.journeys import seed_starters
-from engine.store import Role, get_engine, session_scope, upgrade_database
+from engine.store import Role, User, get_engine, session_scope, upgrade_database, utc_now
 from journey_builder.auth import SESSION_COOKIE
 from tests.integration.servers import ReceivedMail, SmtpTestServer
 
@@ -192,3 +193,18 @@ def mail_to(server: SmtpTestServer, address: str, *, after: int = 0, timeout: fl
                 return mail
         time.sleep(0.2)
     raise AssertionError(f"no mail to {address} arrived; the server holds {len(server.messages)} message(s)")
+
+
+@pytest.fixture
+def nobody_has_an_account(e2e_database: str) -> Iterator[None]:
+    """The first run is open only while nobody has an account: the e2e users step aside for this test.
+
+    They are marked removed straight in the database and brought back afterwards with their sessions intact,
+    which removing them through the accounts service (it ends their sessions) would not allow.
+    """
+    with session_scope() as session:
+        present = list(session.exec(select(User.id).where(col(User.removed_at).is_(None))))
+        session.execute(update(User).where(col(User.id).in_(present)).values(removed_at=utc_now()))
+    yield
+    with session_scope() as session:
+        session.execute(update(User).where(col(User.id).in_(present)).values(removed_at=None))

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
-from sqlalchemy import func, update
-from sqlmodel import col, select
+from sqlalchemy import func
+from sqlmodel import select
 
 from engine.accounts import MAX_FAILURES, AccessDeniedError, create_user, sign_in, verify_write_key
 from engine.journeys import archive_journey, create_journey
 from engine.map.starters import load_template
-from engine.store import Role, SignInAttempt, User, email_hash, session_scope, utc_now
+from engine.store import Role, SignInAttempt, email_hash, session_scope
 from journey_builder import routes
 from journey_builder.auth import SESSION_COOKIE
 from tests.e2e.conftest import PASSWORD, email_of
@@ -35,21 +35,6 @@ def sign_in_on_the_page(page: Page, email: str, password: str) -> None:
 
 def nav(page: Page, label: str) -> Locator:
     return page.locator("header").get_by_role("link", name=label, exact=True)
-
-
-@pytest.fixture
-def nobody_has_an_account(e2e_database: str) -> Iterator[None]:
-    """The first run is open only while nobody has an account: the e2e users step aside for this test.
-
-    They are marked removed straight in the database and brought back afterwards with their sessions intact,
-    which removing them through the accounts service (it ends their sessions) would not allow.
-    """
-    with session_scope() as session:
-        present = list(session.exec(select(User.id).where(col(User.removed_at).is_(None))))
-        session.execute(update(User).where(col(User.id).in_(present)).values(removed_at=utc_now()))
-    yield
-    with session_scope() as session:
-        session.execute(update(User).where(col(User.id).in_(present)).values(removed_at=None))
 
 
 def test_the_first_run_creates_the_first_admin(

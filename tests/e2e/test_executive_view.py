@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
-from sqlmodel import col, select, update
 
 from engine.journeys import archive_journey
 from engine.map import JourneyMap
 from engine.runtime import StopMode, stop_journey
 from engine.simulation import demo_map
-from engine.store import Role, User, session_scope, utc_now
+from engine.store import Role, session_scope, utc_now
 from journey_builder import routes
 from tests.engine_factories import publish_and_launch
 from tests.history_factories import Run, path, record_runs
@@ -210,17 +209,6 @@ def test_the_maps_name_is_readable_in_a_1280_px_wide_header(
         expect(page.locator("#jc-launch-control")).to_be_visible()
     page.screenshot(path=str(artifacts / f"map_header_1280_{role.value}.png"))
     title_is_whole(page, demo.name)
-
-
-@pytest.fixture
-def nobody_has_an_account(e2e_database: str) -> Iterator[None]:
-    """The e2e users step aside (marked removed, then brought back with their sessions), as on a fresh install."""
-    with session_scope() as session:
-        present = list(session.exec(select(User.id).where(col(User.removed_at).is_(None))))
-        session.execute(update(User).where(col(User.id).in_(present)).values(removed_at=utc_now()))
-    yield
-    with session_scope() as session:
-        session.execute(update(User).where(col(User.id).in_(present)).values(removed_at=None))
 
 
 def test_the_first_run_asks_nobody_to_sign_in(

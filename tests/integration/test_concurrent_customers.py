@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,23 +14,14 @@ from sqlmodel import Session, col
 from engine.accounts import create_write_key
 from engine.api import create_api
 from engine.intake import ingest
-from engine.store import Event, Profile, ProfileAlias, get_engine, session_scope, upgrade_database
-from tests.conftest import scratch_postgres_database
+from engine.store import Event, Profile, ProfileAlias, get_engine, session_scope
 from tests.engine_factories import NOW, identify, track
 from tests.security.serving import served
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        path = f"sqlite:///{tmp_path / 'customers.db'}"
-        upgrade_database(path)
-        yield path
-        get_engine(path).dispose()
-        return
-    with scratch_postgres_database("journey_customers") as pg:
-        upgrade_database(pg)
-        yield pg
+@pytest.fixture
+def url(own_database_url: str) -> str:
+    return own_database_url
 
 
 def test_two_requests_creating_one_new_customer_at_once_both_succeed(url: str) -> None:

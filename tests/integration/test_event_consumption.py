@@ -25,7 +25,6 @@ from engine.store import (
     PendingEvent,
     Profile,
     Transition,
-    get_engine,
     session_scope,
     upgrade_database,
     utc_now,
@@ -46,17 +45,9 @@ from tests.engine_factories import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        path = f"sqlite:///{tmp_path / 'consume.db'}"
-        upgrade_database(path)
-        yield path
-        get_engine(path).dispose()
-        return
-    with scratch_postgres_database("journey_consume") as pg:
-        upgrade_database(pg)
-        yield pg
+@pytest.fixture
+def url(own_database_url: str) -> str:
+    return own_database_url
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ and a backlog of other events pending."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +27,7 @@ from engine.store import (
     ProfileAlias,
     get_engine,
     session_scope,
-    upgrade_database,
 )
-from tests.conftest import scratch_postgres_database
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, track
 
 WAITING = 5_000
@@ -39,17 +35,9 @@ BACKLOG = 2_000
 CUSTOMER_TABLES = ("enrollment", "event", "pending_event", "profile", "profile_alias", "transition", "outbox_message")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        path = f"sqlite:///{tmp_path / 'plans.db'}"
-        upgrade_database(path)
-        yield path
-        get_engine(path).dispose()
-        return
-    with scratch_postgres_database("journey_plans") as pg:
-        upgrade_database(pg)
-        yield pg
+@pytest.fixture
+def url(own_database_url: str) -> str:
+    return own_database_url
 
 
 def seed_waiting_customers(url: str) -> None:
