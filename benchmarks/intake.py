@@ -14,7 +14,8 @@ each database is deployed (on SQLite inside the API's process, as the web app ru
 separate ``journey worker``) and the intake runs at full speed again while a poller notes when each new customer's
 run appears: "reaction latency" is from the batch's acknowledgement to then.
 
-Run: python benchmarks/intake.py [--events 30000] [--connections 16] [--waiting 0,100000,1000000] [--sqlite-only]
+Run: python benchmarks/intake.py [--events 30000] [--connections 16] [--waiting 0,100000,1000000]
+     [--sqlite-only | --postgres-only]
 """
 
 from __future__ import annotations
@@ -363,7 +364,9 @@ def main() -> None:
         default=[0, 100_000, 1_000_000],
         help="customers waiting in the live journey, comma-separated",
     )
-    parser.add_argument("--sqlite-only", action="store_true")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--sqlite-only", action="store_true")
+    only.add_argument("--postgres-only", action="store_true")
     args = parser.parse_args()
     print(
         f"{args.events:,} events per run in batches of {BATCH} (half of them new customers entering the journey), "
@@ -371,7 +374,8 @@ def main() -> None:
         flush=True,
     )
     with tempfile.TemporaryDirectory() as folder:
-        measure("SQLite", f"sqlite:///{Path(folder) / 'intake.db'}", args, Path(folder))
+        if not args.postgres_only:
+            measure("SQLite", f"sqlite:///{Path(folder) / 'intake.db'}", args, Path(folder))
         if args.sqlite_only:
             return
         with scratch_postgres() as pg:

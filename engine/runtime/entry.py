@@ -18,6 +18,7 @@ from engine.map import ReentryPolicy, ScheduleTrigger, TraitTrigger, all_hold
 from engine.runtime.walk import RunContext, transition_row, walk
 from engine.runtime.writes import NOWHERE, BatchWrites
 from engine.store import Enrollment, EnrollmentStatus, Profile
+from engine.store.bulk import insert_rows
 
 AUDIENCE_CHUNK = 1_000
 
@@ -47,22 +48,27 @@ def insert_enrollments(
     one statement per row. A customer entered twice at once gets ids in insertion order.
     """
     table = Enrollment.__table__  # type: ignore[attr-defined]
-    returned = session.execute(
-        insert(table).returning(table.c.id, table.c.profile_id),
-        [
-            {
-                "journey_id": journey_id,
-                "version_id": version_id,
-                "profile_id": profile_id,
-                "status": EnrollmentStatus.WAITING,
-                "step_id": None,
-                "due_at": None,
-                "context": dict(context),
-                "entered_at": now,
-            }
-            for profile_id, context in entrants
-        ],
-    ).all()
+    rows = [
+        {
+            "journey_id": journey_id,
+            "version_id": version_id,
+            "profile_id": profile_id,
+            "status": EnrollmentStatus.WAITING,
+            "step_id": None,
+            "due_at": None,
+            "context": dict(context),
+            "entered_at": now,
+        }
+        for profile_id, context in entrants
+    ]
+    returned: list[tuple[int, int]]
+    if session.get_bind().dialect.name == "postgresql":
+        returned = [
+            (row.id, row.profile_id) for row in insert_rows(session, table, rows, returning=("id", "profile_id"))
+        ]
+    else:
+        inserted = session.execute(insert(table).returning(table.c.id, table.c.profile_id), rows)
+        returned = [(enrollment_id, profile_id) for enrollment_id, profile_id in inserted]
     by_profile: dict[int, list[int]] = defaultdict(list)
     for enrollment_id, profile_id in sorted(returned):
         by_profile[profile_id].append(enrollment_id)

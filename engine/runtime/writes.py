@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import Integer, bindparam, func, insert, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from engine.runtime.decisions import Ended, EndReason, Waiting
 from engine.store import Enrollment, EnrollmentStatus, OutboxMessage, Profile, Transition, UtcDateTime
+from engine.store.bulk import insert_rows, update_rows
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,9 @@ class BatchWrites:
                 log.warning("profile %s: traits set by a journey could not be stored: %s", profile_id, _refusal(error))
 
     def _write(self, session: Session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            self._write_unnested(session)
+            return
         if self.transitions:
             session.execute(insert(Transition.__table__), self.transitions)  # type: ignore[attr-defined]
         if self.messages:
@@ -188,6 +192,57 @@ class BatchWrites:
                 [{"pid": pid, "traits": traits} for pid, traits in self.traits.items()],
                 execution_options={"synchronize_session": False},
             )
+
+    def _write_unnested(self, session: Session) -> None:
+        """The same writes as one statement per table of arrays (:mod:`engine.store.bulk`), as PostgreSQL takes
+        a batch's thousands of rows without re-reading a statement of thousands of placeholders."""
+        insert_rows(session, Transition.__table__, self.transitions)  # type: ignore[attr-defined]
+        insert_rows(session, OutboxMessage.__table__, self.messages)  # type: ignore[attr-defined]
+        enrollment = Enrollment.__table__  # type: ignore[attr-defined]
+        if self.enrollments:
+            rows = _last_per_run(self.enrollments)
+            columns = [name for name in rows[0] if name not in ("eid", "goal_at")]
+            update_rows(
+                session,
+                enrollment,
+                rows,
+                key=("id", "eid"),
+                types={"eid": Integer(), "goal_at": UtcDateTime()}
+                | {name: enrollment.c[name].type for name in columns},
+                assign={name: f"u.{name}" for name in columns}
+                | {"goal_reached_at": "coalesce(t.goal_reached_at, u.goal_at)"},
+            )
+        if self.arrivals:
+            rows = list({row["eid"]: row for row in self.arrivals}.values())
+            update_rows(
+                session,
+                enrollment,
+                rows,
+                key=("id", "eid"),
+                types={"eid": Integer(), "at": UtcDateTime()},
+                assign={"event_arrived_at": "u.at", "due_at": "u.at", "wait_event": "NULL"},
+            )
+        if self.traits:
+            profile = Profile.__table__  # type: ignore[attr-defined]
+            update_rows(
+                session,
+                profile,
+                [{"pid": pid, "traits": traits} for pid, traits in self.traits.items()],
+                key=("id", "pid"),
+                types={"pid": Integer(), "traits": profile.c.traits.type},
+                assign={"traits": "u.traits"},
+            )
+
+
+def _last_per_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run, as updating them one after the other would leave it: the last row's values, and the first
+    moment the run reached its goal."""
+    merged: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        earlier = merged.get(row["eid"])
+        goal_at = row["goal_at"] if earlier is None or earlier["goal_at"] is None else earlier["goal_at"]
+        merged[row["eid"]] = {**row, "goal_at": goal_at}
+    return list(merged.values())
 
 
 def _refusal(error: DBAPIError) -> str:

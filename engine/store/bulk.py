@@ -1,0 +1,125 @@
+"""Many rows in one short statement on PostgreSQL: each column sent as one array parameter and unnested.
+
+psycopg converts a statement's text to PostgreSQL's placeholders on every run and caches no conversion of a long
+one. SQLAlchemy writes a batch's thousands of rows as multi-row VALUES (thousands of placeholders) or as an
+executemany; on PostgreSQL the engine's event consumer spent over half its time in those statements, a fifth
+of it in psycopg's conversion of their text.
+One array per column keeps the statement the same few lines whatever the batch size, and one round trip.
+
+Only for PostgreSQL; SQLite's executemany of a prepared statement is already cheap, and callers keep it there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnDefault, Float, Row, String, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlmodel import Session
+
+
+def insert_rows(
+    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, returning: Sequence[str] = ()
+) -> list[Row[Any]]:
+    """``INSERT INTO table (columns of the rows) SELECT … FROM unnest(one array per column)``, in the rows' order
+    (ids from a sequence follow it); the ``returning`` columns of the new rows, or nothing."""
+    if not rows:
+        return []
+    rows = _with_defaults(table, rows)
+    names = list(rows[0])
+    dialect = session.get_bind().dialect
+    arrays, parameters = _unnested(dialect, names, {name: table.c[name].type for name in names}, rows)
+    listed = ", ".join(names)
+    statement = (
+        f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {arrays} WITH ORDINALITY AS u({listed}, _row) "
+        "ORDER BY _row"
+    )
+    if returning:
+        statement += " RETURNING " + ", ".join(returning)
+    result = session.connection().exec_driver_sql(statement, parameters)
+    return list(result.all()) if returning else []
+
+
+def _with_defaults(table: Table, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """The rows with the columns they leave out that have a default in Python (as SQLAlchemy's own insert would
+    fill them: ``lease_version`` 0, ``in_doubt`` false); defaults the database keeps are left to it."""
+    given = rows[0].keys()
+    missing = {}
+    for column in table.c:
+        default = column.default
+        if column.name in given or default is None or not isinstance(default, ColumnDefault):
+            continue
+        missing[column.name] = default.arg(None) if default.is_callable else default.arg
+    return [{**row, **missing} for row in rows] if missing else rows
+
+
+def update_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: tuple[str, str],
+    types: Mapping[str, TypeEngine[Any]],
+    assign: Mapping[str, str],
+) -> None:
+    """``UPDATE table AS t SET assign FROM unnest(one array per key of the rows) AS u WHERE t.key[0] = u.key[1]``.
+
+    ``types`` gives each key of the rows its SQL type; ``assign`` each column set its expression, over ``t`` (the
+    row as it was) and ``u`` (the new values). A row updated twice must be merged by the caller first: which of two
+    rows for one target PostgreSQL takes is not defined.
+    """
+    if not rows:
+        return
+    names = list(rows[0])
+    arrays, parameters = _unnested(session.get_bind().dialect, names, types, rows)
+    target, source = key
+    sets = ", ".join(f"{column} = {expression}" for column, expression in assign.items())
+    session.connection().exec_driver_sql(
+        f"UPDATE {table.name} AS t SET {sets} FROM {arrays} AS u({', '.join(names)}) WHERE t.{target} = u.{source}",
+        parameters,
+    )
+
+
+def _unnested(
+    dialect: Dialect, names: Sequence[str], types: Mapping[str, TypeEngine[Any]], rows: Sequence[Mapping[str, Any]]
+) -> tuple[str, dict[str, list[Any]]]:
+    """``unnest(CAST(%(c0)b AS type[]), …)`` over the rows' columns, and its parameters (values as the column's type
+    binds them)."""
+    casts: list[str] = []
+    parameters: dict[str, list[Any]] = {}
+    for index, name in enumerate(names):
+        sql_type = types[name]
+        parameter = f"c{index}"
+        convert = _converter(sql_type, dialect)
+        parameters[parameter] = [convert(row[name]) for row in rows]
+        # Binary (%b): psycopg writes a text array by escaping every element with a regular expression, which
+        # cost more than everything else it does with the batch.
+        casts.append(f"CAST(%({parameter})b AS {_array_element(sql_type, dialect)}[])")
+    return f"unnest({', '.join(casts)})", parameters
+
+
+def _array_element(sql_type: TypeEngine[Any], dialect: Dialect) -> str:
+    # Text of any length: an explicit cast to varchar(n) would cut a longer value silently, where storing it into
+    # the column refuses it (and the engine then fails that run alone, with the reason).
+    stored = sql_type.impl_instance if isinstance(sql_type, TypeDecorator) else sql_type
+    return "TEXT" if isinstance(stored, String) else sql_type.compile(dialect=dialect)
+
+
+def _converter(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """What the column's type does to a value it binds (a timestamp to UTC, a dict to JSON text, an enum to its
+    value); JSON goes as text and is cast, psycopg having no array of json to adapt a list of dicts to."""
+    if isinstance(sql_type, Float):
+        # An array's elements share one type: a whole number among fractions goes as a fraction too.
+        return _fraction
+    process = sql_type.dialect_impl(dialect).bind_processor(dialect)
+    return process if process is not None else _unchanged
+
+
+def _fraction(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _unchanged(value: Any) -> Any:
+    return value
