@@ -8,7 +8,10 @@ Prints, for grid maps of 30, 300 and 1,000 cards (N-1 edges over ten lanes), for
   (at 300 cards, or the middle size given);
 - socket.io event frames the editor sends to the server during the drag (target 0) and at the drop;
 - JavaScript on first load: bytes gzip-compressed here (level 6, the same for both sides, whatever the
-  servers send) and the number of files.
+  servers send) and the number of files;
+- the floor of any page of the app: its sign-in page opened signed out, time from navigation to the first state
+  delta it receives (socket connected, state hydrated), and its JavaScript, each against the plain page with the
+  smallest map. No page of this app can beat these, whatever the editor does.
 
 The reference is benchmarks/reference/: React Flow 12.8.6 with the options the editor uses, built with Vite from
 the npm registry (``npm ci`` and ``vite build`` on the first run) and served from a static server of its own.
@@ -90,6 +93,23 @@ DRAWN_PROBE = """
     requestAnimationFrame(check);
   };
   requestAnimationFrame(check);
+})();
+"""
+
+# Records when the first state delta arrives over the page's socket, measured from navigation start.
+HYDRATED_PROBE = """
+(() => {
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        if (window.__hydratedAt === undefined && String(event.data).includes('"delta"')) {
+          window.__hydratedAt = performance.now();
+        }
+      });
+    }
+  };
 })();
 """
 
@@ -319,6 +339,29 @@ def open_map(page: Page, url: str, n: int, timeout_ms: int) -> Opened:
     return Opened(drawn, most, sum(len(gzip.compress(b, 6)) for b in bodies), len(bodies), server, sent)
 
 
+def open_floor(page: Page, url: str) -> tuple[float | None, int]:
+    """The least any page of this Reflex app costs: the sign-in page (a heading, a form, no canvas) opened
+    signed out; the milliseconds from the navigation's start to the server's first state delta arriving (the
+    socket connected and the state hydrated: before it no page can show server data), and the gzip bytes of the
+    JavaScript it loads."""
+    scripts: list[Any] = []
+    page.on(
+        "response", lambda response: scripts.append(response) if response.request.resource_type == "script" else None
+    )
+    page.add_init_script(HYDRATED_PROBE)
+    page.goto(url)
+    hydrated: float | None = None
+    with contextlib.suppress(Exception):
+        page.wait_for_function("window.__hydratedAt !== undefined", timeout=20_000)
+        hydrated = float(page.evaluate("window.__hydratedAt"))
+    page.wait_for_load_state("load")
+    bodies = []
+    for response in scripts:
+        with contextlib.suppress(Exception):
+            bodies.append(response.body())
+    return hydrated, sum(len(gzip.compress(b, 6)) for b in bodies)
+
+
 def move_around(page: Page, seconds: float, sent: list[str]) -> Moved:
     """Drag the card nearest the centre, then pan; ``sent`` fills with the frames the page sends."""
     page.wait_for_timeout(300)
@@ -498,6 +541,20 @@ def main() -> None:
             at_drop = max(run.events_at_drop for run in product_moves)
             print(f"{'server events during the drag (at the drop)':<44}{f'{during} ({at_drop})':>22}{'-':>22}{'':>8}")
             assert first_load is not None
+            floors = []
+            for _ in range(args.repeat):
+                context = browser.new_context(viewport=VIEWPORT)
+                floors.append(open_floor(context.new_page(), f"{app_url}/sign-in"))
+                context.close()
+            hydrated = [ms for ms, _ in floors if ms is not None]
+            floor_ms = median(hydrated) if hydrated else None
+            floor_kb = median([float(size) for _, size in floors]) / 1000
+            plain_smallest = median([run.drawn_ms for run in first_load[1] if run.drawn_ms is not None])
+            print(
+                f"{'Reflex floor: sign-in page, state hydrated':<44}"
+                f"{f'{floor_ms:.0f} ms' if floor_ms else 'never':>22}"
+                f"{f'{plain_smallest:.0f} ms, {sizes[0]} cards':>22}{ratio(floor_ms, plain_smallest):>8}"
+            )
             p_kb = median([run.js_gzip_bytes for run in first_load[0]]) / 1000
             r_kb = median([run.js_gzip_bytes for run in first_load[1]]) / 1000
             p_files = max(run.js_files for run in first_load[0])
@@ -508,6 +565,8 @@ def main() -> None:
                 f"{'JavaScript on first load (gzip)':<44}{f'{p_kb:.0f} kB in {p_files} files':>22}"
                 f"{f'{r_kb:.0f} kB in {r_files} files':>22}{ratio(p_kb, r_kb):>8}"
             )
+            floor_text = f"{floor_kb:.0f} kB"
+            print(f"{'  Reflex floor: the sign-in page':<44}{floor_text:>22}{'':>22}{ratio(floor_kb, r_kb):>8}")
             browser.close()
 
 
