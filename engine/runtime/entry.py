@@ -17,8 +17,7 @@ from engine.journeys import PLANS, LiveJourney, live_journeys
 from engine.map import ReentryPolicy, ScheduleTrigger, TraitTrigger, all_hold
 from engine.runtime.walk import RunContext, transition_row, walk
 from engine.runtime.writes import NOWHERE, BatchWrites
-from engine.store import Enrollment, EnrollmentStatus, Profile
-from engine.store.bulk import insert_rows
+from engine.store import Enrollment, EnrollmentStatus, Profile, insert_rows
 
 AUDIENCE_CHUNK = 1_000
 

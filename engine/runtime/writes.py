@@ -20,8 +20,16 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from engine.runtime.decisions import Ended, EndReason, Waiting
-from engine.store import Enrollment, EnrollmentStatus, OutboxMessage, Profile, Transition, UtcDateTime
-from engine.store.bulk import insert_rows, update_rows
+from engine.store import (
+    Enrollment,
+    EnrollmentStatus,
+    OutboxMessage,
+    Profile,
+    Transition,
+    UtcDateTime,
+    insert_rows,
+    update_rows,
+)
 
 log = logging.getLogger(__name__)
 

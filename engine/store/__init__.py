@@ -1,6 +1,7 @@
 """SQLModel tables and the queries on them, one module per aggregate."""
 
 from engine.store.audit import AuditEntry
+from engine.store.bulk import insert_rows, update_rows
 from engine.store.db import (
     DEFAULT_SQLITE,
     PROJECT_ROOT,
@@ -99,6 +100,7 @@ __all__ = [
     "find_journey_by_name",
     "forget_attempts",
     "get_engine",
+    "insert_rows",
     "journey_names",
     "latest_version_numbers",
     "mark_archived",
@@ -112,6 +114,7 @@ __all__ = [
     "replace_draft",
     "session_scope",
     "touch_journey",
+    "update_rows",
     "upgrade_database",
     "utc_now",
     "writer_turns",
