@@ -110,7 +110,11 @@ def _laid_out(
     plan = replay.plan
     tally = replay.tally
     waiting, waiting_by_stage = replay.waiting()
-    unanswered = {step for step, event in tally.waits.items() if event not in replay.seen_events}
+    unanswered = {
+        step
+        for step, event in tally.waits.items()
+        if event not in replay.seen_events and tally.timeouts[step] + waiting.get(step, 0)
+    }
     node_ids = [plan.entry.node_id, *(step.id for step in plan.steps)]
     nodes = tally.nodes(node_ids, waiting, unanswered)
     still = sum(waiting.values())
