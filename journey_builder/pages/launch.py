@@ -8,6 +8,7 @@ import reflex as rx
 from engine.map import PausePolicy
 from engine.runtime import SANDBOXED
 from journey_builder.auth import SessionState
+from journey_builder.pages.launch_forecast import forecast_button, forecast_totals, launch_text
 from journey_builder.pages.launch_state import AS_CUSTOMER, SAMPLE, SAMPLE_NAME, LaunchState
 from journey_builder.routes import journey_kpis
 
@@ -101,12 +102,13 @@ def _controls() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.cond(SessionState.can_publish, _publish()),
+            forecast_button(),
             rx.cond(
                 SessionState.can_launch,
                 _confirm(
                     "Launch",
                     "Launch this journey?",
-                    "Customers who match the trigger will start entering now.",
+                    launch_text(),
                     LaunchState.launch,
                     "green",
                     LaunchState.launch_blocked != "",
@@ -174,6 +176,7 @@ def _controls() -> rx.Component:
         _reason("Publish", LaunchState.publish_blocked, SessionState.can_publish),
         _reason("Launch", LaunchState.launch_blocked, SessionState.can_launch),
         _reason("Stop now", LaunchState.stop_blocked, SessionState.can_stop & (LaunchState.status != "stopped")),
+        forecast_totals(),
         rx.cond(
             ~(SessionState.can_publish | SessionState.can_launch | SessionState.can_pause | SessionState.can_stop),
             rx.callout(
