@@ -20,7 +20,7 @@ def sends_per_hour(channels: Sequence[ChannelForecast]) -> go.Figure:
     figure = go.Figure(
         layout=_layout(
             "Forecast: sends per hour",
-            "Messages that would go out in each hour of the day (UTC), by channel",
+            "Messages per hour of the day, UTC",
             height=HEIGHT,
             legend_rows=1 if len(sending) > 1 else 0,
         )
