@@ -96,7 +96,7 @@ class _Message:
     deferred: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoredEvent:
     """One stored event as the replay reads it."""
 
