@@ -191,8 +191,8 @@ class Replay:
         if not admits(self.plan.reentry, customer.statuses):
             return
         entry = self.plan.entry
-        run = _Run(id=next(self._ids), customer=customer, context=dict(context), position=NOWHERE)
-        run.position = NOWHERE.entering(entry.node_id, entry.stage, now)
+        position = NOWHERE.entering(entry.node_id, entry.stage, now)
+        run = _Run(id=next(self._ids), customer=customer, context=dict(context), position=position)
         customer.runs.append(run)
         customer.statuses.add(WAITING)
         self.tally.entered += 1
