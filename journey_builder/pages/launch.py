@@ -8,7 +8,7 @@ import reflex as rx
 from engine.map import PausePolicy
 from engine.runtime import SANDBOXED
 from journey_builder.auth import SessionState
-from journey_builder.pages.launch_forecast import forecast_button, forecast_totals, launch_text
+from journey_builder.pages.launch_forecast import LaunchForecastState, forecast_button, forecast_totals, launch_text
 from journey_builder.pages.launch_state import AS_CUSTOMER, SAMPLE, SAMPLE_NAME, LaunchState
 from journey_builder.routes import journey_kpis
 
@@ -48,6 +48,7 @@ def _confirm(
     disabled: rx.Var[bool],
     *,
     variant: str = "solid",
+    on_open_change: rx.event.EventHandler | None = None,
 ) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(rx.button(label, color_scheme=color, disabled=disabled, variant=variant)),
@@ -62,6 +63,7 @@ def _confirm(
                 margin_top="1em",
             ),
         ),
+        **({"on_open_change": on_open_change} if on_open_change is not None else {}),
     )
 
 
@@ -112,6 +114,7 @@ def _controls() -> rx.Component:
                     LaunchState.launch,
                     "green",
                     LaunchState.launch_blocked != "",
+                    on_open_change=LaunchForecastState.launch_opened,
                 ),
             ),
             rx.cond(

@@ -59,6 +59,14 @@ class LaunchForecastState(rx.State):
         async with self:
             self.busy, self.totals = False, totals
 
+    @rx.event
+    @viewing(Action.FORECAST)
+    def launch_opened(self, opened: bool) -> rx.event.EventSpec | None:
+        """Launch's confirmation opened: make the forecast it shows, unless one is made or on its way."""
+        if opened and not self.totals and not self.busy:
+            return LaunchForecastState.forecast_version
+        return None
+
 
 def forecast_button() -> rx.Component:
     return rx.cond(
@@ -93,5 +101,5 @@ def launch_text() -> rx.Var[str]:
     return rx.cond(
         LaunchForecastState.totals != "",
         plain + " Forecast: " + LaunchForecastState.totals,
-        plain + " Use “Forecast this version” first to see what it would do.",
+        plain + " Forecasting what this version would do…",
     )

@@ -195,6 +195,7 @@ EXPECTED: dict[str, Rule] = {
     "pages.journeys_state.JourneysState.restore": do(Action.EDIT_DRAFT),
     "pages.journeys_state.JourneysState.set_status_filter": view(Action.VIEW_JOURNEYS),
     "pages.launch_forecast.LaunchForecastState.forecast_version": view(Action.FORECAST),
+    "pages.launch_forecast.LaunchForecastState.launch_opened": view(Action.FORECAST),
     "pages.launch_state.LaunchState.launch": do(Action.LAUNCH),
     "pages.launch_state.LaunchState.load": view(Action.VIEW_JOURNEYS),
     "pages.launch_state.LaunchState.mark_in_doubt_sent": do(Action.RESUME),
