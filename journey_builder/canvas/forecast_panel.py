@@ -14,8 +14,11 @@ from .forecast_view import ChannelRow, CompareRow
 
 def forecast_toggle() -> rx.Component:
     return rx.el.button(
-        "Forecast",
+        rx.icon("telescope", size=15),
+        # Narrow headers show the icon alone (journey_canvas.css), so the journey's name keeps its room.
+        rx.el.span("Forecast", class_name="jc-forecast-label"),
         on_click=ForecastState.toggle,
+        aria_label="Forecast",
         class_name="jc-button jc-forecast-toggle",
         aria_pressed=rx.cond(ForecastState.on, "true", "false"),
         title="What this journey would do, replaying the last 7 days of events (nothing is sent)",
