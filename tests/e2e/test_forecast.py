@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from engine.cli import main
 from engine.intake import ingest
 from engine.journeys import archive_journey, create_journey, publish_journey
 from engine.simulation import demo_map
-from engine.store import session_scope, utc_now
+from engine.store import Role, session_scope, utc_now
 from journey_builder import routes
 from tests.engine_factories import identify, track
 
@@ -106,6 +106,10 @@ def test_the_forecast_on_the_map_is_the_commands(
         row = page.locator(f'#jc-forecast-channels tr[data-channel="{channel}"]')
         expect(row).to_contain_text(f"{shown['sent']:,}")
     expect(page.get_by_test_id("forecast-panel")).to_contain_text("Nothing was sent and nothing was stored.")
+    # The chart of sends per hour is drawn (plotly's SVG), with a bar per channel that sends.
+    chart = page.get_by_test_id("forecast-panel").locator("svg.main-svg").first
+    expect(chart).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("forecast-panel")).to_contain_text("Forecast: sends per hour")
 
     page.locator("#jc-forecast-compare").click()
     expect(page.locator("#jc-forecast-compare-table")).to_be_visible(timeout=30_000)
@@ -145,3 +149,18 @@ def test_launch_control_forecasts_the_version_before_launch(
     expect(dialog).to_have_css("opacity", "1")
     fresh.screenshot(path=str(artifacts / "forecast_launch.png"))
     dialog.get_by_role("button", name="Cancel").click()
+
+
+def test_an_executive_sees_the_newest_versions_forecast_and_no_draft_comparison(
+    signed_in_as: Callable[[Role], Page], demo_journey: int, artifacts: Path
+) -> None:
+    page = signed_in_as(Role.EXECUTIVE)
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.goto(routes.journey_editor(demo_journey))
+    expect(page.locator(".react-flow__node-card").first).to_be_visible()
+    page.locator("#jc-forecast-toggle").click()
+    legend = page.get_by_test_id("kpi-legend")
+    expect(legend).to_contain_text("FORECAST · version 1", timeout=30_000)
+    expect(page.locator("#jc-forecast-channels")).to_be_visible(timeout=30_000)
+    expect(page.locator("#jc-forecast-compare")).to_have_count(0)
+    page.screenshot(path=str(artifacts / "forecast_executive.png"))
