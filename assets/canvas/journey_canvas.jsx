@@ -132,9 +132,10 @@ function Face({ emotion, size = 20 }) {
 const OVERVIEW_ZOOM = 0.6;
 const overviewSelector = (state) => state.transform[2] < OVERVIEW_ZOOM;
 
-function NodeKpi({ figures }) {
+function NodeKpi({ figures, forecast }) {
   return (
-    <div className="jc-kpi-node" data-testid="node-kpi">
+    <div className={forecast ? "jc-kpi-node jc-kpi-forecast" : "jc-kpi-node"} data-testid="node-kpi"
+      data-forecast={forecast ? "true" : "false"}>
       <div className="jc-kpi-node-counts">{figures.counts}</div>
       {figures.messages ? <div className="jc-kpi-node-messages">{figures.messages}</div> : null}
     </div>
@@ -174,7 +175,7 @@ const CardNode = memo(function CardNode({ data, selected }) {
       </div>
       <div className="jc-card-title">{data.title || <em>Untitled</em>}</div>
       {data.hint ? <div className="jc-card-hint">{data.hint}</div> : null}
-      {figures ? <NodeKpi figures={figures} /> : (
+      {figures ? <NodeKpi figures={figures} forecast={kpi.forecast} /> : (
         <div className="jc-card-foot">
           <Face emotion={data.emotion} />
           {data.pains > 0 ? <span className="jc-badge jc-pain" title="pain points">! {data.pains}</span> : null}
@@ -191,9 +192,11 @@ const CardNode = memo(function CardNode({ data, selected }) {
   );
 });
 
-function StageKpi({ stageId, figures }) {
+function StageKpi({ stageId, figures, forecast }) {
   return (
-    <div className="jc-kpi-stage" data-testid="stage-kpi" data-stage={stageId}>
+    <div className={forecast ? "jc-kpi-stage jc-kpi-forecast" : "jc-kpi-stage"} data-testid="stage-kpi"
+      data-stage={stageId} data-forecast={forecast ? "true" : "false"}>
+      {forecast ? <div className="jc-forecast-tag">FORECAST</div> : null}
       <div className="jc-kpi-stage-headline">{figures.headline}</div>
       <div className="jc-kpi-stage-counts">{figures.counts}</div>
       {figures.velocity ? <div className="jc-kpi-stage-velocity">{figures.velocity}</div> : null}
@@ -207,7 +210,7 @@ const LaneNode = memo(function LaneNode({ data }) {
   return (
     <div className={`jc-lane ${data.index % 2 ? "jc-lane-odd" : ""}`} style={{ height: data.height }}
       data-testid="stage-lane" data-stage={data.id}>
-      {figures ? <StageKpi stageId={data.id} figures={figures} /> : null}
+      {figures ? <StageKpi stageId={data.id} figures={figures} forecast={kpi.forecast} /> : null}
       <div className="jc-lane-head">
         <h3 className="jc-lane-name">{data.name}</h3>
         {data.goal ? <div className="jc-lane-goal">{data.goal}</div> : null}
@@ -462,7 +465,8 @@ function Flow(props) {
   }, [edgeViews, setEdges]);
 
   const shownEdges = useMemo(
-    () => (kpi ? edges.map((edge) => withKpi(edge, kpi.edges[edge.id])) : edges),
+    // A forecast counts no paths: its edges are drawn as on the plain map, not faded as untaken.
+    () => (kpi && !kpi.forecast ? edges.map((edge) => withKpi(edge, kpi.edges[edge.id])) : edges),
     [edges, kpi],
   );
 
@@ -718,18 +722,20 @@ function KpiLegend({ kpi }) {
   }, []);
   const waiting = !kpi.stamp;
   return (
-    <div className="jc-kpi-legend" data-testid="kpi-legend" role="status">
+    <div className={kpi.forecast ? "jc-kpi-legend jc-forecast-legend" : "jc-kpi-legend"} data-testid="kpi-legend"
+      data-forecast={kpi.forecast ? "true" : "false"} role="status">
       <span className="jc-kpi-legend-window">{kpi.legend}</span>
       {kpi.goal ? <span>{kpi.goal}</span> : null}
       {kpi.note ? <span className="jc-kpi-legend-note">{kpi.note}</span> : null}
-      {kpi.note ? null : (
+      {kpi.note || kpi.forecast ? null : (
         <span className="jc-kpi-legend-key">
           <svg width="34" height="10" aria-hidden="true"><line x1="1" y1="5" x2="33" y2="5" stroke={KPI_STROKE} strokeWidth="5" strokeLinecap="round" /></svg>
           line width: share of customers who took the path
         </span>
       )}
       <span className="jc-kpi-legend-age" data-testid="kpi-refreshed">
-        {waiting ? "loading…" : `refreshed ${secondsAgo(Math.max(0, Math.round((now - arrived) / 1000)))}`}
+        {waiting ? (kpi.forecast ? "replaying…" : "loading…")
+          : `${kpi.forecast ? "made" : "refreshed"} ${secondsAgo(Math.max(0, Math.round((now - arrived) / 1000)))}`}
       </span>
     </div>
   );
@@ -754,10 +760,12 @@ export function JourneyCanvas(props) {
   const classes = ["jc-canvas"];
   if (readOnly) classes.push("jc-readonly");
   if (kpi) classes.push("jc-kpi-on");
+  if (kpi && kpi.forecast) classes.push("jc-forecast-on");
   return (
     <div className={classes.join(" ")} style={{ width: "100%", height: "100%", display: "flex", flexDirection: "column" }}
       data-cards={drawing.cards.length} data-edges={drawing.edges.length}
-      data-read-only={readOnly ? "true" : "false"} data-kpi={kpi ? "on" : "off"}>
+      data-read-only={readOnly ? "true" : "false"} data-kpi={kpi ? "on" : "off"}
+      data-forecast={kpi && kpi.forecast ? "on" : "off"}>
       {kpi ? <KpiLegend kpi={kpi} /> : null}
       <div style={{ flex: 1, minHeight: 0, position: "relative" }}>
         <ReactFlowProvider>

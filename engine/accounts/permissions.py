@@ -26,6 +26,9 @@ class Action(StrEnum):
     MANAGE_KEYS = "manage_keys"
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
+    # Replaying a past window through a draft or any version (engine/forecast): reads much, writes nothing.
+    FORECAST = "forecast"
+    VIEW_FORECASTS = "view_forecasts"
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -42,6 +45,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.MANAGE_USERS: frozenset({Role.ADMIN}),
     # Its own right, so reading who did what can be granted apart from changing who may do what.
     Action.VIEW_AUDIT: frozenset({Role.ADMIN}),
+    Action.FORECAST: frozenset({Role.DESIGNER, Role.MARKETER, Role.ADMIN}),
+    Action.VIEW_FORECASTS: frozenset(Role),
 }
 
 

@@ -33,6 +33,7 @@ from engine.cli.accounts import (
 )
 from engine.cli.common import INTERRUPTED, PROBLEMS, PROG, CommandFailedError, id_argument, shown_url
 from engine.cli.db import db_upgrade_command, seed_command
+from engine.cli.forecast import forecast_arguments, forecast_command
 from engine.cli.journeys import (
     launch_command,
     pause_command,
@@ -113,6 +114,12 @@ COMMANDS: tuple[Command, ...] = (
         "a journey's KPIs for a window: the overlay's figures, as tables or JSON",
         kpis_command,
         kpis_arguments,
+    ),
+    Command(
+        ("forecast",),
+        "what a journey version (or its draft) would do, replayed over a past window of events; writes nothing",
+        forecast_command,
+        forecast_arguments,
     ),
     Command(("worker",), "run the engine in the foreground until SIGINT or SIGTERM", worker_command, worker_arguments),
 )

@@ -11,18 +11,20 @@ from engine.delivery.dispatcher import (
     RETRY_AFTER_MAX,
     Claimed,
     DispatchReport,
+    address_on,
     backoff,
     claim,
     retry_delay,
 )
 from engine.delivery.doubt import InDoubtError, InDoubtMessage, in_doubt_messages, mark_sent, resend
 from engine.delivery.lanes import THROTTLED, Dispatcher, dispatch_due, worker_name
-from engine.delivery.policy import Allow, Defer, Recipient, Suppress, decide, quiet_hours_end
+from engine.delivery.policy import CUSTOMER_FACING, Allow, Defer, Recipient, Suppress, decide, quiet_hours_end
 from engine.delivery.proofs import SAMPLE_TRAITS, TEST_MARK, Proof, ProofError, make_proof, mark_as_test, send_proof
 from engine.delivery.sending import Outcome, Throttle, record, send_claimed
 
 __all__ = [
     "BACKOFF_BASE",
+    "CUSTOMER_FACING",
     "LEASE",
     "MAX_ATTEMPTS",
     "RESENDABLE",
@@ -43,6 +45,7 @@ __all__ = [
     "Recipient",
     "Suppress",
     "Throttle",
+    "address_on",
     "backoff",
     "claim",
     "decide",

@@ -109,7 +109,7 @@ class Claimed:
     lease: timedelta = LEASE
 
 
-def _address(channel: Channel, traits: Mapping[str, Any], user_id: str | None, url: str) -> str:
+def address_on(channel: Channel, traits: Mapping[str, Any], user_id: str | None, url: str) -> str:
     if channel is Channel.EMAIL:
         return str(traits.get("email") or "")
     if channel is Channel.SMS:
@@ -319,7 +319,7 @@ def claim(
                 sent_in_window=sent[cap.window].get(row.profile_id, {}) if cap else {},
             ),
             has_address=bool(row.recipient),
-            fallback_has_address=bool(fallback and _address(fallback, traits, user_id, row.url)),
+            fallback_has_address=bool(fallback and address_on(fallback, traits, user_id, row.url)),
             quiet=plan.quiet_hours if plan and not row.is_test else None,
             cap=cap,
             now=now,
@@ -362,7 +362,7 @@ def claim(
                         "reason": f"sent on {chosen.value}: {first.value} blocked",
                         "next_attempt_at": now,
                         "channel": chosen.value,
-                        "recipient": _address(chosen, traits, user_id, row.url),
+                        "recipient": address_on(chosen, traits, user_id, row.url),
                     }
                 )
                 report.rerouted += 1

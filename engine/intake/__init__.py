@@ -5,7 +5,7 @@ Each stored track, identify and group leaves a pending reaction, which the engin
 (``engine.runtime.consume_events``) takes afterwards, in the order the events were stored.
 """
 
-from engine.intake.ingest import GROUP_TRAIT, ingest
+from engine.intake.ingest import GROUP_TRAIT, consent_changes, ingest
 from engine.intake.limits import (
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
@@ -52,6 +52,7 @@ __all__ = [
     "ScreenMessage",
     "TooLargeError",
     "TrackMessage",
+    "consent_changes",
     "describe_rejections",
     "ingest",
     "parse_batch",

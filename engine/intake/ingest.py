@@ -46,7 +46,7 @@ class IngestResult(BaseModel):
     duplicates: int
 
 
-def _consent_changes(traits: dict[str, Any]) -> dict[str, bool]:
+def consent_changes(traits: dict[str, Any]) -> dict[str, bool]:
     """Consent arrives as a ``consent`` trait ({"sms": false}) or as ``unsubscribed_<channel>``."""
     changes: dict[str, bool] = {}
     consent = traits.get("consent")
@@ -136,7 +136,7 @@ def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: date
         before = dict(profile.traits)
         if isinstance(message, IdentifyMessage):
             profile.traits = {**profile.traits, **{k: v for k, v in message.traits.items() if k != "consent"}}
-            consent = _consent_changes(message.traits)
+            consent = consent_changes(message.traits)
             if consent:
                 profile.consent = {**profile.consent, **consent}
         elif isinstance(message, GroupMessage):

@@ -31,7 +31,7 @@ from engine.runtime.decisions import (
     split_bucket,
 )
 from engine.runtime.due import CLAIM_BATCH, advance_due
-from engine.runtime.entry import Entrant, enroll_many, enroll_scheduled_audience, scheduled_journeys
+from engine.runtime.entry import Entrant, enroll_many, enroll_scheduled_audience, scheduled_journeys, trait_entries
 from engine.runtime.lifecycle import (
     LifecycleError,
     StopMode,
@@ -44,12 +44,17 @@ from engine.runtime.lifecycle import (
     resume_journey,
     stop_journey,
 )
+from engine.runtime.reactions import Reaction, admits, entry_matches, reaction_to
 from engine.runtime.runs import run_overview
+from engine.runtime.walk import RunContext, reach_goal, transition_row, walk
+from engine.runtime.writes import NOWHERE, BatchWrites, Position, enrollment_update
 
 __all__ = [
     "CLAIM_BATCH",
     "CONSUME_BATCH",
+    "NOWHERE",
     "SANDBOXED",
+    "BatchWrites",
     "Consumed",
     "Customer",
     "CustomerMatch",
@@ -60,7 +65,10 @@ __all__ = [
     "GoalReached",
     "LifecycleError",
     "NodeEntered",
+    "Position",
+    "Reaction",
     "ResumeMode",
+    "RunContext",
     "SendMessage",
     "SendSkipped",
     "SplitAssigned",
@@ -68,6 +76,7 @@ __all__ = [
     "TraitsUpdated",
     "Waiting",
     "action_blocker",
+    "admits",
     "advance",
     "advance_due",
     "after_wait",
@@ -76,6 +85,8 @@ __all__ = [
     "customer_view",
     "enroll_many",
     "enroll_scheduled_audience",
+    "enrollment_update",
+    "entry_matches",
     "find_customer",
     "finish_drained",
     "latest_version",
@@ -84,10 +95,15 @@ __all__ = [
     "next_local_time",
     "pause_journey",
     "publish_consequence",
+    "reach_goal",
+    "reaction_to",
     "resume_journey",
     "run_overview",
     "scheduled_journeys",
     "search_customers",
     "split_bucket",
     "stop_journey",
+    "trait_entries",
+    "transition_row",
+    "walk",
 ]

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -75,12 +76,64 @@ def _correlates(correlate_on: str | None, properties: Mapping[str, Any], expecte
     return expected is not None and str(properties.get(correlate_on)) == str(expected)
 
 
-def _admits(policy: ReentryPolicy, statuses: set[str]) -> bool:
+def admits(policy: ReentryPolicy, statuses: set[str]) -> bool:
+    """Whether the re-entry policy lets in a customer whose runs of the journey have these statuses."""
     if policy is ReentryPolicy.NEVER:
         return not statuses
     if policy is ReentryPolicy.AFTER_EXIT:
         return EnrollmentStatus.WAITING not in statuses
     return True
+
+
+def entry_matches(trigger: EventTrigger, *, traits: Mapping[str, Any], properties: Mapping[str, Any]) -> bool:
+    """Whether an event of the trigger's name, with these properties, from a customer with these traits, enters."""
+    return all_hold(trigger.filters, traits=traits, event=properties)
+
+
+class Reaction(StrEnum):
+    """What an event does to a run waiting in a journey (the same for the engine and the forecast's replay)."""
+
+    GOAL = "goal"
+    EXIT = "exit"
+    RESUME = "resume"
+    # The run's journey is paused: the awaited event is remembered for when it resumes.
+    REMEMBER = "remember"
+    NONE = "none"
+
+
+def reaction_to(
+    loaded: LoadedPlan,
+    *,
+    step_id: str | None,
+    wait_event: str | None,
+    correlation: str | None,
+    context: Mapping[str, Any],
+    journey_status: str,
+    event_name: str,
+    properties: Mapping[str, Any],
+) -> Reaction:
+    """The reaction of a run waiting at ``step_id`` to the event: the goal event ends it at the goal, an exit
+    criterion ends it, and the awaited event (correlated, when the wait says so) moves it on, or is remembered while
+    the journey is paused. Pure."""
+    plan = loaded.plan
+    if plan.goal_event == event_name:
+        return Reaction.GOAL
+    if any(
+        c.event == event_name and _correlates(c.correlate_on, properties, context.get(c.correlate_on or ""))
+        for c in plan.exit_criteria
+    ):
+        return Reaction.EXIT
+    if wait_event != event_name or not step_id:
+        return Reaction.NONE
+    step = loaded.steps[step_id]
+    correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
+    if not _correlates(correlate_on, properties, correlation):
+        return Reaction.NONE
+    if journey_status in RUNNING:
+        return Reaction.RESUME
+    if journey_status == JourneyStatus.PAUSED:
+        return Reaction.REMEMBER
+    return Reaction.NONE
 
 
 class _Batch:
@@ -184,50 +237,51 @@ class _Batch:
                 self._ended(run, runs, event.profile_id)
 
     def _react(self, run: _WaitingRun, runs: list[_WaitingRun], event: IncomingEvent, loaded: LoadedPlan) -> None:
+        reaction = reaction_to(
+            loaded,
+            step_id=run.step_id,
+            wait_event=run.wait_event,
+            correlation=run.correlation,
+            context=run.context,
+            journey_status=run.journey_status,
+            event_name=event.name,
+            properties=event.properties,
+        )
         plan = loaded.plan
-        if plan.goal_event == event.name:
-            reach_goal(
-                self._context(run, event, plan.default_timezone),
-                loaded=loaded,
-                event=event.name,
-                now=self.now,
-                already=run.goal_reached,
-                writes=self.writes,
-            )
-            self._ended(run, runs, event.profile_id)
-        elif any(
-            c.event == event.name
-            and _correlates(c.correlate_on, event.properties, run.context.get(c.correlate_on or ""))
-            for c in plan.exit_criteria
-        ):
-            self.writes.enrollments.append(
-                enrollment_update(
-                    run.id,
-                    Ended(reason=EndReason.EXIT_CRITERIA, detail=event.name),
+        match reaction:
+            case Reaction.GOAL:
+                reach_goal(
+                    self._context(run, event, plan.default_timezone),
+                    loaded=loaded,
+                    event=event.name,
                     now=self.now,
-                    goal_at=None,
-                    at=run.position,
+                    already=run.goal_reached,
+                    writes=self.writes,
                 )
-            )
-            self._ended(run, runs, event.profile_id)
-        elif run.wait_event == event.name and run.journey_status in RUNNING and run.step_id:
-            step = loaded.steps[run.step_id]
-            correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
-            if not _correlates(correlate_on, event.properties, run.correlation):
-                return
-            walk(
-                self._context(run, event, plan.default_timezone),
-                loaded=loaded,
-                start_at=after_wait(step, event_arrived=True),
-                now=self.now,
-                resume_mode=None,
-                writes=self.writes,
-            )
-            self._track(run, runs, event.profile_id)
-        elif run.wait_event == event.name and run.journey_status == JourneyStatus.PAUSED and run.step_id:
-            step = loaded.steps[run.step_id]
-            correlate_on = step.correlate_on if isinstance(step, WaitForEventStep) else None
-            if _correlates(correlate_on, event.properties, run.correlation):
+                self._ended(run, runs, event.profile_id)
+            case Reaction.EXIT:
+                self.writes.enrollments.append(
+                    enrollment_update(
+                        run.id,
+                        Ended(reason=EndReason.EXIT_CRITERIA, detail=event.name),
+                        now=self.now,
+                        goal_at=None,
+                        at=run.position,
+                    )
+                )
+                self._ended(run, runs, event.profile_id)
+            case Reaction.RESUME:
+                assert run.step_id is not None
+                walk(
+                    self._context(run, event, plan.default_timezone),
+                    loaded=loaded,
+                    start_at=after_wait(loaded.steps[run.step_id], event_arrived=True),
+                    now=self.now,
+                    resume_mode=None,
+                    writes=self.writes,
+                )
+                self._track(run, runs, event.profile_id)
+            case Reaction.REMEMBER:
                 # Held where it is until the journey resumes, but the event is not lost.
                 self.writes.arrivals.append({"eid": run.id, "at": self.now})
                 run.wait_event = None
@@ -272,10 +326,10 @@ class _Batch:
         for journey in self.by_event.get(event.name, ()):
             trigger = journey.loaded.plan.entry.trigger
             assert isinstance(trigger, EventTrigger)
-            if not all_hold(trigger.filters, traits=event.traits, event=event.properties):
+            if not entry_matches(trigger, traits=event.traits, properties=event.properties):
                 continue
             statuses = self.history[(event.profile_id, journey.journey_id)]
-            if not _admits(journey.loaded.plan.reentry, statuses):
+            if not admits(journey.loaded.plan.reentry, statuses):
                 continue
             statuses.add(EnrollmentStatus.WAITING)
             self.pending.append((journey, event))

@@ -114,6 +114,10 @@ class SessionState(rx.State):
         return self._can(Action.VIEW_CUSTOMERS)
 
     @rx.var
+    def can_forecast(self) -> bool:
+        return self._can(Action.FORECAST)
+
+    @rx.var
     def can_manage_users(self) -> bool:
         return self._can(Action.MANAGE_USERS)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from .forecast_panel import forecast_toggle
+from .forecast_state import ForecastState
 from .overlay_state import OverlayState
 from .overlay_view import OverlayWindow
 
@@ -12,7 +14,8 @@ def kpi_controls() -> rx.Component:
     return rx.fragment(
         rx.el.button(
             "KPIs",
-            on_click=OverlayState.toggle,
+            # One set of figures on the map at a time: showing the KPIs puts the forecast away.
+            on_click=[ForecastState.hide, OverlayState.toggle],
             class_name="jc-button jc-kpi-toggle",
             aria_pressed=rx.cond(OverlayState.on, "true", "false"),
             title="Show live KPIs on the map",
@@ -29,6 +32,7 @@ def kpi_controls() -> rx.Component:
                 id="jc-kpi-window",
             ),
         ),
+        forecast_toggle(),
     )
 
 

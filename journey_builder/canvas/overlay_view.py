@@ -75,6 +75,8 @@ class OverlayView:
     """Everything the canvas needs to draw the overlay; ``stamp`` changes at every refresh."""
 
     on: bool = False
+    # Figures of a forecast (journey_builder/canvas/forecast_view.py), not of what happened: drawn marked as such.
+    forecast: bool = False
     window: str = OverlayWindow.ALL.value
     legend: str = ""
     goal: str = ""

@@ -9,6 +9,8 @@ from journey_builder.auth import SessionState
 from journey_builder.canvas.canvas_state import CanvasState
 from journey_builder.canvas.editor_state import EditorState
 from journey_builder.canvas.flow import journey_canvas
+from journey_builder.canvas.forecast_panel import forecast_panel
+from journey_builder.canvas.forecast_state import ForecastState
 from journey_builder.canvas.header import archived_banner, header, view_only_note
 from journey_builder.canvas.inspector import inspector
 from journey_builder.canvas.overlay_state import OverlayState
@@ -44,7 +46,7 @@ def _canvas() -> rx.Component:
         on_undo=EditorState.undo,
         on_redo=EditorState.redo,
         on_tidy=CanvasState.tidy,
-        overlay=OverlayState.figures,
+        overlay=rx.cond(ForecastState.on, ForecastState.figures, OverlayState.figures),
         read_only=OverlayState.read_only,
         on_refresh_overlay=OverlayState.refresh,
     )
@@ -76,6 +78,7 @@ def editor_page() -> rx.Component:
                         style={"flex": "1", "min_width": "0"},
                     ),
                     rx.el.aside(
+                        rx.cond(ForecastState.on, forecast_panel()),
                         inspector(),
                         # What stands between the draft and publishing is for those who fix or publish it.
                         rx.cond(SessionState.can_edit | SessionState.can_publish, problems_panel()),

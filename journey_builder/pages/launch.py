@@ -8,6 +8,7 @@ import reflex as rx
 from engine.map import PausePolicy
 from engine.runtime import SANDBOXED
 from journey_builder.auth import SessionState
+from journey_builder.pages.launch_forecast import LaunchForecastState, forecast_button, forecast_totals, launch_text
 from journey_builder.pages.launch_state import AS_CUSTOMER, SAMPLE, SAMPLE_NAME, LaunchState
 from journey_builder.routes import journey_kpis
 
@@ -47,6 +48,7 @@ def _confirm(
     disabled: rx.Var[bool],
     *,
     variant: str = "solid",
+    on_open_change: rx.event.EventHandler | None = None,
 ) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.trigger(rx.button(label, color_scheme=color, disabled=disabled, variant=variant)),
@@ -61,6 +63,7 @@ def _confirm(
                 margin_top="1em",
             ),
         ),
+        **({"on_open_change": on_open_change} if on_open_change is not None else {}),
     )
 
 
@@ -101,15 +104,17 @@ def _controls() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.cond(SessionState.can_publish, _publish()),
+            forecast_button(),
             rx.cond(
                 SessionState.can_launch,
                 _confirm(
                     "Launch",
                     "Launch this journey?",
-                    "Customers who match the trigger will start entering now.",
+                    launch_text(),
                     LaunchState.launch,
                     "green",
                     LaunchState.launch_blocked != "",
+                    on_open_change=LaunchForecastState.launch_opened,
                 ),
             ),
             rx.cond(
@@ -174,6 +179,7 @@ def _controls() -> rx.Component:
         _reason("Publish", LaunchState.publish_blocked, SessionState.can_publish),
         _reason("Launch", LaunchState.launch_blocked, SessionState.can_launch),
         _reason("Stop now", LaunchState.stop_blocked, SessionState.can_stop & (LaunchState.status != "stopped")),
+        forecast_totals(),
         rx.cond(
             ~(SessionState.can_publish | SessionState.can_launch | SessionState.can_pause | SessionState.can_stop),
             rx.callout(

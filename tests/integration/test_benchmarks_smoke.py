@@ -17,6 +17,7 @@ TINY = {
     "compile_map.py": ["--nodes", "30", "--runs", "2"],
     "engine_throughput.py": ["--customers", "200", "--due", "200", "--waiting", "1000", "--naive-jobs", "100"],
     "metrics.py": ["--transitions", "2000", "--repeat", "1", "--sqlite-only"],
+    "forecast.py": ["--events", "5000", "--customers", "500"],
     "intake.py": ["--events", "500", "--latency-events", "500", "--connections", "2", "--waiting", "0,1000"],
     # Builds the plain React Flow page (npm) and the app's production build, then opens a 3-card map once on each
     # side: about 40 s on a 2-core machine, most of it the build.

@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "kpis": {"map", "compiler", "store", "journeys"},
     "simulation": {"map", "compiler", "store", "journeys", "runtime"},
     "worker": {"map", "store", "runtime", "delivery"},
+    "forecast": {"map", "compiler", "store", "journeys", "runtime", "delivery", "intake"},
     "api": {"map", "store", "content", "journeys", "accounts", "runtime", "intake"},
     "cli": {
         "map",
@@ -42,6 +43,7 @@ ALLOWED: dict[str, set[str]] = {
         "simulation",
         "worker",
         "api",
+        "forecast",
     },
 }
 

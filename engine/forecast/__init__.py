@@ -1,0 +1,31 @@
+"""A journey's forecast: the window's stored events replayed through the engine's own decisions (entries,
+reactions, the walk, the delivery policy) with a simulated clock, on copies of the customers, writing and
+sending nothing; the figures laid out as the live KPI overlay's.
+"""
+
+from engine.forecast.figures import (
+    ArmForecast,
+    ChannelForecast,
+    Forecast,
+    ForecastError,
+    NodeForecast,
+    Range,
+    StageForecast,
+)
+from engine.forecast.service import DEFAULT_SINCE, forecast, forecast_plan, parse_since
+from engine.forecast.summary import forecast_summary
+
+__all__ = [
+    "DEFAULT_SINCE",
+    "ArmForecast",
+    "ChannelForecast",
+    "Forecast",
+    "ForecastError",
+    "NodeForecast",
+    "Range",
+    "StageForecast",
+    "forecast",
+    "forecast_plan",
+    "forecast_summary",
+    "parse_since",
+]

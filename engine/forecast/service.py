@@ -1,0 +1,155 @@
+"""``forecast``: a journey version's (or its draft's) figures over a past window of stored events, made by the
+replay (:mod:`engine.forecast.replay`) and read only from the store: nothing is written, nothing is sent."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from engine.forecast.figures import Forecast, ForecastError, Range
+from engine.forecast.replay import Replay
+from engine.forecast.source import draft_plan, event_names, profile_copies, stream_events, version_plan
+from engine.journeys import LoadedPlan, get_journey
+from engine.map import DurationFormatError, ScheduleTrigger, parse_duration
+from engine.store import utc_now
+
+DEFAULT_SINCE = timedelta(days=7)
+# A forecast reads every event of its window: a quarter of a year is as far back as one goes.
+MAX_SINCE = timedelta(days=92)
+_SHORT = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str) -> timedelta:
+    """How far back a forecast looks: ``7d``, ``24h``, ``90m``, ``2w`` or an ISO duration (``P7D``)."""
+    short = _SHORT.match(text)
+    if short:
+        span = timedelta(**{_UNITS[short.group(2).lower()]: int(short.group(1))})
+    else:
+        try:
+            span = parse_duration(text)
+        except DurationFormatError:
+            raise ForecastError(
+                f"{text[:40]!r} is not a window: write it as 7d, 24h, 90m, 2w or an ISO duration such as P7D"
+            ) from None
+    return checked_since(span)
+
+
+def checked_since(span: timedelta) -> timedelta:
+    if span <= timedelta(0):
+        raise ForecastError("the window must be longer than nothing (7d, 24h ...)")
+    if span > MAX_SINCE:
+        raise ForecastError(f"the window may be at most {MAX_SINCE.days} days long, not {span}")
+    return span
+
+
+def forecast(
+    *,
+    session: Session,
+    journey_id: int,
+    version: int | None = None,
+    since: timedelta = DEFAULT_SINCE,
+    until: datetime | None = None,
+) -> Forecast:
+    """The forecast of version ``version`` (None: the draft) over the ``since`` before ``until`` (default now)."""
+    journey = get_journey(session=session, journey_id=journey_id)
+    if version is None:
+        loaded, version_id = draft_plan(session=session, journey_id=journey_id), 0
+    else:
+        version_id, loaded = version_plan(session=session, journey_id=journey_id, number=version)
+    end = until if until is not None else utc_now()
+    return forecast_plan(
+        session=session,
+        loaded=loaded,
+        journey_id=journey_id,
+        journey_name=journey.name,
+        version=version,
+        version_id=version_id,
+        since=end - checked_since(since),
+        until=end,
+    )
+
+
+def forecast_plan(
+    *,
+    session: Session,
+    loaded: LoadedPlan,
+    journey_id: int,
+    journey_name: str,
+    version: int | None,
+    version_id: int,
+    since: datetime,
+    until: datetime,
+) -> Forecast:
+    """Replay ``[since, until)`` through ``loaded`` and lay out what it did."""
+    plan = loaded.plan
+    if isinstance(plan.entry.trigger, ScheduleTrigger):
+        raise ForecastError(
+            "this journey enters customers on a schedule, not on their events: a forecast replays events, "
+            "so it cannot say who a schedule would enter"
+        )
+    replay = Replay(loaded, journey_id=journey_id, version_id=version_id, start=since)
+    customers = replay.customers
+    for chunk in stream_events(session, since=since, until=until, names=event_names(plan)):
+        unseen = {event.profile_id for event in chunk if event.profile_id not in customers}
+        for customer in profile_copies(session, unseen):
+            customers[customer.profile_id] = customer
+        for event in chunk:
+            replay.feed(event)
+    replay.finish(until)
+    return _laid_out(
+        replay, journey_id=journey_id, journey_name=journey_name, version=version, since=since, until=until
+    )
+
+
+def _laid_out(
+    replay: Replay, *, journey_id: int, journey_name: str, version: int | None, since: datetime, until: datetime
+) -> Forecast:
+    plan = replay.plan
+    tally = replay.tally
+    waiting, waiting_by_stage = replay.waiting()
+    unanswered = {
+        step
+        for step, event in tally.waits.items()
+        if event not in replay.seen_events and tally.timeouts[step] + waiting.get(step, 0)
+    }
+    node_ids = [plan.entry.node_id, *(step.id for step in plan.steps)]
+    nodes = tally.nodes(node_ids, waiting, unanswered)
+    still = sum(waiting.values())
+    notes = [
+        "Customers start the window outside this journey: nobody already inside it is carried over.",
+        "Profiles are today's copies, with the window's identify calls applied in order.",
+    ]
+    if plan.frequency_cap is not None:
+        notes.append("The frequency cap counts this forecast's own sends, not those of other journeys.")
+    if still:
+        notes.append(
+            f"{still} customer(s) were still waiting at the window's end: what they do next lies beyond it, "
+            "so the goal reached is a range."
+        )
+    for step in sorted(unanswered):
+        notes.append(
+            f"Nobody did {tally.waits[step]!r} in the window, awaited at {step!r}: if only this journey's messages "
+            "cause it (a click), a replay cannot know it; that path is shown as a range."
+        )
+    pending = sum(n.pending for n in nodes)
+    if pending:
+        notes.append(f"{pending} message(s) were still held by quiet hours at the window's end.")
+    return Forecast(
+        journey_id=journey_id,
+        journey_name=journey_name,
+        version=version,
+        since=since,
+        until=until,
+        events=replay.events,
+        customers=len(replay.customers),
+        entered=tally.entered,
+        goal_reached=Range(low=tally.goal_reached, high=tally.goal_reached + still),
+        stages=tally.stages(waiting_by_stage),
+        nodes=nodes,
+        arms=tally.arm_figures(),
+        channels=tally.channels(nodes),
+        notes=tuple(notes),
+    )

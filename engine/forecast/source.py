@@ -1,0 +1,113 @@
+"""What a forecast reads from the store, and only reads: the version's plan (or the draft's, compiled), the
+window's events that can move a customer in this journey, streamed in the order the intake stored them, and
+copies of the profiles they belong to, taken in chunks as customers first appear."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlmodel import Session, col
+
+from engine.compiler import Plan, WaitForEventStep, compile_map
+from engine.forecast.figures import ForecastError
+from engine.forecast.replay import Customer, StoredEvent
+from engine.journeys import PLANS, LoadedPlan, draft_of, get_journey
+from engine.map import EventTrigger
+from engine.store import Event, JourneyVersion, Profile, among
+
+CHUNK = 5_000
+
+
+def draft_plan(*, session: Session, journey_id: int) -> LoadedPlan:
+    """The journey's draft compiled, as a version published now would run it."""
+    result = compile_map(draft_of(get_journey(session=session, journey_id=journey_id)))
+    if result.plan is None:
+        errors = [p.message for p in result.errors]
+        raise ForecastError(f"the draft has {len(errors)} compile error(s), so it cannot be forecast: {errors[0]}")
+    return _loaded(result.plan)
+
+
+def _loaded(plan: Plan) -> LoadedPlan:
+    return LoadedPlan(plan=plan, steps=plan.step_index(), journey_name=plan.journey_name)
+
+
+def version_plan(*, session: Session, journey_id: int, number: int) -> tuple[int, LoadedPlan]:
+    """The version's id and plan, as the engine loads it."""
+    version_id = session.execute(
+        select(col(JourneyVersion.id)).where(
+            col(JourneyVersion.journey_id) == journey_id, col(JourneyVersion.number) == number
+        )
+    ).scalar_one_or_none()
+    if version_id is None:
+        raise ForecastError(f"journey {journey_id} has no published version {number}")
+    return version_id, PLANS.get(session=session, version_id=version_id)
+
+
+def event_names(plan: Plan) -> set[str]:
+    """The tracks that can move a customer in this plan: its entry event, goal, exit criteria and awaited events.
+    Other tracks (and pages, screens, aliases) do nothing in this journey, live or replayed."""
+    names = {c.event for c in plan.exit_criteria}
+    names |= {s.event for s in plan.steps if isinstance(s, WaitForEventStep)}
+    if isinstance(plan.entry.trigger, EventTrigger):
+        names.add(plan.entry.trigger.event)
+    if plan.goal_event:
+        names.add(plan.goal_event)
+    return names
+
+
+def stream_events(
+    session: Session, *, since: datetime, until: datetime, names: Iterable[str], chunk: int = CHUNK
+) -> Iterator[list[StoredEvent]]:
+    """The window's events that matter to the plan, oldest stored first, ``chunk`` at a time:
+    every identify and group (they change traits and consent), and the tracks named."""
+    query = (
+        select(
+            col(Event.profile_id),
+            col(Event.type),
+            col(Event.name),
+            col(Event.properties),
+            col(Event.received_at),
+        )
+        .where(
+            col(Event.received_at) >= since,
+            col(Event.received_at) < until,
+            or_(
+                col(Event.type).in_(["identify", "group"]),
+                and_(col(Event.type) == "track", col(Event.name).in_(sorted(set(names)))),
+            ),
+        )
+        .order_by(col(Event.id))
+    )
+    # On the session's connection, not through the ORM: rows of columns need no ORM loading, which took most of
+    # the time of reading a million events.
+    result = session.connection().execution_options(stream_results=True, yield_per=chunk).execute(query)
+    for part in result.partitions():
+        yield [
+            StoredEvent(profile_id=profile_id, kind=kind, name=name, properties=properties or {}, at=at)
+            for profile_id, kind, name, properties, at in part
+        ]
+
+
+def profile_copies(session: Session, profile_ids: Iterable[int]) -> list[Customer]:
+    """Copies of these profiles as they are stored now."""
+    wanted = list(profile_ids)
+    if not wanted:
+        return []
+    dialect = session.get_bind().dialect.name
+    rows = session.execute(
+        select(
+            col(Profile.id), col(Profile.user_id), col(Profile.traits), col(Profile.timezone), col(Profile.consent)
+        ).where(among(col(Profile.id), wanted, dialect=dialect))
+    )
+    return [
+        Customer(
+            profile_id=profile_id,
+            user_id=user_id,
+            traits=dict(traits or {}),
+            timezone=timezone,
+            consent=dict(consent or {}),
+        )
+        for profile_id, user_id, traits, timezone, consent in rows
+    ]
