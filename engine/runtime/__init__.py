@@ -31,7 +31,14 @@ from engine.runtime.decisions import (
     split_bucket,
 )
 from engine.runtime.due import CLAIM_BATCH, advance_due
-from engine.runtime.entry import Entrant, enroll_many, enroll_scheduled_audience, scheduled_journeys, trait_entries
+from engine.runtime.entry import (
+    Entrant,
+    enroll_many,
+    enroll_scheduled_audience,
+    insert_enrollments,
+    scheduled_journeys,
+    trait_entries,
+)
 from engine.runtime.lifecycle import (
     LifecycleError,
     StopMode,
@@ -89,6 +96,7 @@ __all__ = [
     "entry_matches",
     "find_customer",
     "finish_drained",
+    "insert_enrollments",
     "latest_version",
     "launch_journey",
     "message_status_label",

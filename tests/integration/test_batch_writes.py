@@ -14,19 +14,17 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from engine.runtime.decisions import Ended, EndReason, Waiting
-from engine.runtime.entry import insert_enrollments
-from engine.runtime.writes import NOWHERE, BatchWrites, enrollment_update
+from engine.runtime import NOWHERE, BatchWrites, Ended, EndReason, Waiting, enrollment_update, insert_enrollments
 from engine.store import (
     Enrollment,
     EnrollmentStatus,
+    MessageStatus,
     OutboxMessage,
     Profile,
     Transition,
     session_scope,
     upgrade_database,
 )
-from engine.store.outbox import MessageStatus
 from tests.engine_factories import NOW, event_trigger, journey_map, node, publish_and_launch
 
 LATER = NOW + timedelta(minutes=5)
