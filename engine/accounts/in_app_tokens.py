@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ DEFAULT_TOKEN_LIFETIME = timedelta(hours=1)
 _HEADER = {"alg": "HS256", "typ": "JWT"}
 # A token longer than this is refused unread: a user id of at most USER_ID_LENGTH and two numbers fit many times.
 MAX_TOKEN_LENGTH = 2048
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class TokenError(ValueError):
@@ -37,6 +39,8 @@ def _encode(part: bytes) -> str:
 
 
 def _decode(part: str) -> bytes:
+    if not _BASE64URL.fullmatch(part):
+        raise TokenError("the token is not a JWT (base64url parts)")
     try:
         return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
     except (binascii.Error, ValueError) as error:
@@ -60,8 +64,9 @@ def mint_token(
 
 
 def _json_part(part: str, what: str) -> dict[str, Any]:
+    raw = _decode(part)
     try:
-        value = json.loads(_decode(part))
+        value = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as error:
         raise TokenError(f"the token's {what} is not JSON") from error
     if not isinstance(value, dict):
