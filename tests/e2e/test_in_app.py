@@ -23,6 +23,7 @@ from engine.journeys import archive_journey, create_journey, publish_journey
 from engine.map.starters import load_template
 from engine.runtime import launch_journey, stop_journey
 from engine.store import Enrollment, InboxMessage, Profile, session_scope
+from journey_builder import routes
 from tests.integration.journey_harness import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -182,3 +183,10 @@ def test_the_snippet_shows_the_at_risk_message_and_its_click_takes_the_engaged_p
     assert refused is not None
     assert refused.dismissed_at is None
     assert step_of(at_risk.journey_id, sam) is None
+
+    # The map's KPI overlay shows the card's open and click rates.
+    page.set_viewport_size({"width": 1600, "height": 900})
+    page.goto(routes.journey_map_kpis(at_risk.journey_id))
+    figures = page.locator('.react-flow__node-card[data-id="in_app_guidance"]').get_by_test_id("node-kpi")
+    expect(figures).to_contain_text("opened 100% · clicked 100%", timeout=15_000)
+    page.screenshot(path=str(artifacts / "in_app_kpi_overlay.png"))
