@@ -21,6 +21,7 @@ from engine.accounts.access import (
 )
 from engine.accounts.in_app_tokens import (
     DEFAULT_TOKEN_LIFETIME,
+    MAX_TOKEN_LENGTH,
     TokenError,
     in_app_secret,
     mint_token,
@@ -57,6 +58,7 @@ __all__ = [
     "LOCKOUT",
     "LONGEST_LOCKOUT",
     "MAX_FAILURES",
+    "MAX_TOKEN_LENGTH",
     "PASSWORD_MIN",
     "PERMISSIONS",
     "SESSION_IDLE",

@@ -25,8 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine.accounts import TokenError, verify_customer_token
-from engine.accounts.in_app_tokens import MAX_TOKEN_LENGTH
+from engine.accounts import MAX_TOKEN_LENGTH, TokenError, verify_customer_token
 from engine.api.guards import MAX_DATABASE_ID
 from engine.intake import TrackMessage, ingest
 from engine.store import (

@@ -9,8 +9,15 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from engine.delivery import dispatch_due
-from engine.delivery.channels import ChannelSettings, DeliveryStatus, InboxSender, OutboundMessage, SandboxSender
-from engine.delivery.channels.settings import ChannelSettingsError, build_senders
+from engine.delivery.channels import (
+    ChannelSettings,
+    ChannelSettingsError,
+    DeliveryStatus,
+    InboxSender,
+    OutboundMessage,
+    SandboxSender,
+    build_senders,
+)
 from engine.map import Channel
 from engine.store import InboxMessage, MessageStatus, OutboxMessage, session_scope
 from tests.engine_factories import NOW, event_trigger, identify, ingest_and_react, journey_map, node, publish_and_launch
