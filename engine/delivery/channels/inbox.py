@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage
-from engine.store import InboxMessage, OutboxMessage, utc_now
+from engine.store import USER_ID_LENGTH, InboxMessage, OutboxMessage, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,10 @@ class InboxSender:
         ).one_or_none()
         if row is None:
             return DeliveryResult(DeliveryStatus.FAILED, "no outbox message carries this key")
-        if not message.to:
-            return DeliveryResult(DeliveryStatus.FAILED, "no user id to deliver the in-app message to")
+        if not message.to or len(message.to) > USER_ID_LENGTH:
+            return DeliveryResult(
+                DeliveryStatus.FAILED, f"an in-app message goes to a user id of 1 to {USER_ID_LENGTH} characters"
+            )
         now = self._now()
         values: dict[str, Any] = {
             "outbox_id": row.id,

@@ -140,3 +140,19 @@ def test_the_inbox_lifetime_is_read_from_the_environment() -> None:
     assert ChannelSettings.from_env({"JOURNEY_IN_APP_EXPIRY": "P7D"}).in_app_expiry == timedelta(days=7)
     with pytest.raises(ChannelSettingsError, match="JOURNEY_IN_APP_EXPIRY must be an ISO 8601 duration"):
         ChannelSettings.from_env({"JOURNEY_IN_APP_EXPIRY": "a week"})
+
+
+def test_a_user_id_no_inbox_can_hold_fails_the_message(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        in_app_journey(session)
+        message = enter(session)
+    sender = InboxSender(lambda: session_scope(db_url))
+
+    results = [
+        sender.send(OutboundMessage(idempotency_key=message.idempotency_key, channel=Channel.IN_APP, to=to))
+        for to in ("", "x" * 201)
+    ]
+
+    assert {r.status for r in results} == {DeliveryStatus.FAILED}
+    assert results[1].detail == "an in-app message goes to a user id of 1 to 200 characters"
+    assert inbox_rows(db_url) == []
