@@ -190,3 +190,11 @@ def test_the_snippet_shows_the_at_risk_message_and_its_click_takes_the_engaged_p
     figures = page.locator('.react-flow__node-card[data-id="in_app_guidance"]').get_by_test_id("node-kpi")
     expect(figures).to_contain_text("opened 100% · clicked 100%", timeout=15_000)
     page.screenshot(path=str(artifacts / "in_app_kpi_overlay.png"))
+
+    # The KPI page draws the same rates.
+    page.goto(routes.journey_kpis(at_risk.journey_id))
+    chart = page.get_by_test_id("chart-in-app")
+    expect(chart).to_contain_text("In-app cards", timeout=15_000)
+    expect(chart).to_contain_text("100.0% · 1/1")
+    chart.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "in_app_kpi_page.png"), full_page=True)
