@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.accounts import user_of_token
-from engine.cli.main import main
+from engine.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
