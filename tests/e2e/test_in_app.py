@@ -196,5 +196,4 @@ def test_the_snippet_shows_the_at_risk_message_and_its_click_takes_the_engaged_p
     chart = page.get_by_test_id("chart-in-app")
     expect(chart).to_contain_text("In-app cards", timeout=15_000)
     expect(chart).to_contain_text("100.0% · 1/1")
-    chart.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "in_app_kpi_page.png"), full_page=True)
