@@ -19,6 +19,15 @@ from engine.accounts.access import (
     verify_api_token,
     verify_write_key,
 )
+from engine.accounts.in_app_tokens import (
+    DEFAULT_TOKEN_LIFETIME,
+    MAX_TOKEN_LENGTH,
+    TokenError,
+    in_app_secret,
+    mint_token,
+    user_of_token,
+    verify_customer_token,
+)
 from engine.accounts.permissions import PERMISSIONS, Action, allowed, require
 from engine.accounts.throttle import CLIENT_MAX_FAILURES, LOCKOUT, LONGEST_LOCKOUT, MAX_FAILURES, UNKNOWN_CLIENT
 from engine.accounts.users import (
@@ -44,10 +53,12 @@ from engine.store import SESSION_IDLE, SESSION_MAX
 
 __all__ = [
     "CLIENT_MAX_FAILURES",
+    "DEFAULT_TOKEN_LIFETIME",
     "HANDOFF_TTL",
     "LOCKOUT",
     "LONGEST_LOCKOUT",
     "MAX_FAILURES",
+    "MAX_TOKEN_LENGTH",
     "PASSWORD_MIN",
     "PERMISSIONS",
     "SESSION_IDLE",
@@ -63,6 +74,7 @@ __all__ = [
     "SecretNotFoundError",
     "SecretSummary",
     "SignInError",
+    "TokenError",
     "allowed",
     "change_password",
     "create_api_token",
@@ -70,10 +82,12 @@ __all__ = [
     "create_write_key",
     "has_users",
     "identity_for",
+    "in_app_secret",
     "issue_handoff",
     "list_api_tokens",
     "list_users",
     "list_write_keys",
+    "mint_token",
     "redeem_handoff",
     "remove_user",
     "require",
@@ -82,6 +96,8 @@ __all__ = [
     "set_role",
     "sign_in",
     "sign_out",
+    "user_of_token",
     "verify_api_token",
+    "verify_customer_token",
     "verify_write_key",
 ]

@@ -7,7 +7,8 @@ functions the UI calls. The app is plain FastAPI, so it runs inside Reflex's bac
 bodies, error answers) is in engine/api/guards.py.
 """
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
@@ -24,6 +25,7 @@ from engine.api.guards import (
     add_error_answers,
     answer,
 )
+from engine.api.inbox import add_inbox_routes
 from engine.api.intake import add_intake_routes
 from engine.journeys import service as journey_service
 from engine.map import PausePolicy
@@ -57,7 +59,10 @@ class UnprocessableAnswer(BaseModel):
     problems: list[dict[str, Any]] | None = None
 
 
-def create_api(database_url: str | None = None) -> FastAPI:
+def create_api(database_url: str | None = None, *, in_app_origins: Iterable[str] | None = None) -> FastAPI:
+    """``in_app_origins``: the web origins whose pages may call the in-app inbox (default: JOURNEY_IN_APP_ORIGINS)."""
+    if in_app_origins is None:
+        in_app_origins = os.environ.get("JOURNEY_IN_APP_ORIGINS", "").split(",")
     api = FastAPI(title="Journey Builder API", version="1", docs_url="/api/docs", openapi_url="/api/openapi.json")
 
     def sessions() -> Iterator[Session]:
@@ -209,6 +214,7 @@ def create_api(database_url: str | None = None) -> FastAPI:
     api.add_exception_handler(lifecycle.LifecycleError, answer(409))
     add_error_answers(api)
     add_intake_routes(api, database_url)
+    add_inbox_routes(api, database_url, in_app_origins)
     api.add_middleware(BearerBeforeBody, verify=verify_token)
     return api
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from engine.cli import in_app
 from engine.cli.accounts import (
     key_create_command,
     key_list_command,
@@ -91,6 +92,18 @@ COMMANDS: tuple[Command, ...] = (
         secret_id_argument,
     ),
     Command(
+        ("inapp", "secret"),
+        "print the secret customers' in-app tokens are signed with (made if missing; --rotate for a new one)",
+        in_app.secret_command,
+        in_app.secret_arguments,
+    ),
+    Command(
+        ("inapp", "token"),
+        "print a token for one customer's in-app inbox, signed with the secret",
+        in_app.token_command,
+        in_app.token_arguments,
+    ),
+    Command(
         ("user", "create"),
         "create a user (the first admin, say); asks for the password",
         user_create_command,
@@ -126,6 +139,7 @@ COMMANDS: tuple[Command, ...] = (
 
 GROUP_HELP: dict[tuple[str, ...], str] = {
     ("db",): "the database: migrations",
+    ("inapp",): "in-app messages: the secret that signs customers' tokens",
     ("key",): "ingestion write keys",
     ("token",): "API bearer tokens",
     ("user",): "people who sign in to the app",

@@ -33,7 +33,13 @@ def content_problems(index: MapIndex) -> Iterator[Problem]:
     for node in doc.nodes:
         if not isinstance(node, SendNode):
             continue
-        for part, source in (("subject", node.content.subject), ("body", node.content.body), ("URL", node.content.url)):
+        parts = (
+            ("subject", node.content.subject),
+            ("body", node.content.body),
+            ("URL", node.content.url),
+            ("button label", node.content.button),
+        )
+        for part, source in parts:
             for code, message in placeholder_problems(source, traits=traits, properties=properties):
                 yield error(code, f"The {part} of {describe(node)} {message}.", node=node.id)
 

@@ -134,7 +134,7 @@ def render_content(
     journey_name: str,
     unsubscribe_url: str,
 ) -> MessageContent:
-    """Render subject, body and url for one customer; raises ContentRenderError saying what went wrong."""
+    """Render subject, body, url and button for one customer; raises ContentRenderError saying what went wrong."""
     variables: dict[str, object] = {
         "profile": _without_nulls(profile),
         "event": _without_nulls(event),
@@ -147,6 +147,7 @@ def render_content(
             subject=_render("subject", content.subject, variables),
             body=_render_body(content.body, variables),
             url=_render("url", content.url, variables),
+            button=_render("button", content.button, variables),
         )
 
 

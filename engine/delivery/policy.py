@@ -12,6 +12,10 @@ from engine.map import Channel, FrequencyCap, QuietHours, format_duration
 # Internal tasks (a CSM ticket, a hand-over to the voice agent) are not messages to the customer,
 # so a customer's quiet hours and caps do not hold them back.
 CUSTOMER_FACING = frozenset({Channel.EMAIL, Channel.SMS, Channel.PUSH, Channel.IN_APP})
+# Quiet hours keep a customer from being interrupted. An in-app message interrupts nobody: it waits in the inbox
+# until the customer next opens the app, so it is delivered at once (holding it would hide it from someone using
+# the app late in the evening).
+QUIET_HOURS_APPLY = CUSTOMER_FACING - {Channel.IN_APP}
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def decide(
         return Suppress(
             reason=f"frequency cap: {cap.max_messages} {chosen.value} message(s) per {format_duration(cap.window)}"
         )
-    if quiet is not None:
+    if quiet is not None and chosen in QUIET_HOURS_APPLY:
         until = quiet_hours_end(now, quiet, recipient.timezone)
         if until is not None:
             return Defer(

@@ -216,6 +216,7 @@ def make_proof(
         subject=marked.subject,
         body=marked.body,
         url=recipient if channel is Channel.WEBHOOK else marked.url,
+        button=marked.button,
         is_test=True,
         status=MessageStatus.PENDING,
         next_attempt_at=now,

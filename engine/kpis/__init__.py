@@ -9,6 +9,7 @@ from engine.kpis.figures import (
     DailyConversion,
     EdgeShare,
     GoalConversion,
+    InAppCard,
     JourneyOverlay,
     MetricsFilter,
     NodeMetrics,
@@ -16,6 +17,7 @@ from engine.kpis.figures import (
     StageMetrics,
     VersionNotFoundError,
 )
+from engine.kpis.in_app import in_app_cards
 from engine.kpis.metrics import journey_overlay
 from engine.kpis.nodes import node_metrics
 from engine.kpis.outcomes import (
@@ -69,6 +71,7 @@ __all__ = [
     "DayCount",
     "EdgeShare",
     "GoalConversion",
+    "InAppCard",
     "JourneyOverlay",
     "JourneyReport",
     "JourneyTrend",
@@ -86,6 +89,7 @@ __all__ = [
     "cohort",
     "conversion_over_time",
     "goal_conversion",
+    "in_app_cards",
     "journey_overlay",
     "journey_report",
     "journey_trends",

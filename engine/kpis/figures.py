@@ -182,9 +182,24 @@ class EdgeShare(_Frozen):
     edge_ids: tuple[str, ...]
 
 
+class InAppCard(_Frozen):
+    """One in-app send node's messages delivered into inboxes in the window, and what customers did with them by
+    the window's end: ``open_rate`` and ``click_rate`` are shares of those delivered (a click reads a message too,
+    so a click is always an open). Test sends are left out."""
+
+    node_id: str
+    delivered: int
+    opened: int
+    clicked: int
+    dismissed: int
+    open_rate: float | None
+    click_rate: float | None
+
+
 class JourneyOverlay(_Frozen):
     filter: MetricsFilter
     stages: tuple[StageMetrics, ...]
     nodes: tuple[NodeMetrics, ...]
     edges: tuple[EdgeShare, ...]
     goal: GoalConversion
+    in_app: tuple[InAppCard, ...] = ()

@@ -22,6 +22,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from engine.kpis.figures import JourneyOverlay, MetricsFilter
+from engine.kpis.in_app import scoped_in_app_cards
 from engine.kpis.nodes import count_flows, edge_shares, scoped_node_metrics
 from engine.kpis.outcomes import read_outcomes
 from engine.kpis.scope import resolve_scope
@@ -39,4 +40,5 @@ def journey_overlay(*, session: Session, metrics_filter: MetricsFilter) -> Journ
         nodes=scoped_node_metrics(session, scope, flows),
         edges=edge_shares(scope, flows),
         goal=outcomes.goal,
+        in_app=scoped_in_app_cards(session, scope),
     )

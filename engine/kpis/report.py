@@ -35,11 +35,13 @@ from engine.kpis.buckets import as_utc, bucket_for, bucket_index, start_of, star
 from engine.kpis.figures import (
     ChannelRecovery,
     DailyConversion,
+    InAppCard,
     MetricsFilter,
     SplitResult,
     StageMetrics,
     VersionNotFoundError,
 )
+from engine.kpis.in_app import in_app_cards
 from engine.kpis.outcomes import conversion_over_time, recovery_by_channel, split_results
 from engine.kpis.stages import stage_metrics, stage_move_rows
 from engine.map import JourneyMap, ordered_stages, stage_emotions
@@ -128,6 +130,7 @@ class JourneyReport(_Frozen):
     recovery: tuple[ChannelRecovery, ...]
     splits: tuple[SplitResult, ...]
     node_titles: dict[str, str]
+    in_app: tuple[InAppCard, ...] = ()
 
 
 class DayCount(_Frozen):
@@ -298,6 +301,7 @@ def journey_report(*, session: Session, metrics_filter: MetricsFilter) -> Journe
         recovery=recovery_by_channel(session=session, metrics_filter=metrics_filter),
         splits=split_results(session=session, metrics_filter=metrics_filter),
         node_titles={n.id: n.title or n.id for n in doc.nodes} if doc is not None else {},
+        in_app=in_app_cards(session=session, metrics_filter=metrics_filter),
     )
 
 

@@ -54,4 +54,15 @@ def overlay_summary(overlay: JourneyOverlay, *, journey_name: str) -> dict[str, 
             }
             for node in overlay.nodes
         },
+        "in_app": {
+            card.node_id: {
+                "delivered": card.delivered,
+                "opened": card.opened,
+                "clicked": card.clicked,
+                "dismissed": card.dismissed,
+                "open_rate": card.open_rate,
+                "click_rate": card.click_rate,
+            }
+            for card in overlay.in_app
+        },
     }

@@ -166,6 +166,7 @@ class _Walk:
                 self.text("message subject", node.content.subject, MAX_TEXT_LENGTH)
                 self.text("message body", node.content.body, MAX_BODY_LENGTH)
                 self.text("message URL", node.content.url, MAX_URL_LENGTH)
+                self.text("button label", node.content.button, MAX_TEXT_LENGTH)
             case UpdateProfileNode():
                 self.count("trait updates", node.set_traits, MAX_ITEMS)
                 for number, (trait, value) in enumerate(list(node.set_traits.items())[:MAX_ITEMS], start=1):

@@ -190,6 +190,9 @@ class MessageContent(_Frozen):
     subject: str = ""
     body: str = ""
     url: str = Field("", description="Webhook target, or the link a push or in-app message opens.")
+    button: str = Field(
+        "", description="The label of an in-app message's button, which opens the URL ('Open' when left empty)."
+    )
 
 
 def bounded_content(content: MessageContent) -> MessageContent:
@@ -198,6 +201,7 @@ def bounded_content(content: MessageContent) -> MessageContent:
         ("subject", content.subject, MAX_TEXT_LENGTH),
         ("body", content.body, MAX_BODY_LENGTH),
         ("url", content.url, MAX_URL_LENGTH),
+        ("button", content.button, MAX_TEXT_LENGTH),
     ):
         if len(text) > limit:
             raise PydanticCustomError(

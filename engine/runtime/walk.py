@@ -108,7 +108,7 @@ def _message_row(
     else:
         problem = None
     if problem is not None:
-        failed = {"recipient": "", "subject": "", "body": "", "url": "", "status": MessageStatus.FAILED}
+        failed = {"recipient": "", "subject": "", "body": "", "url": "", "button": "", "status": MessageStatus.FAILED}
         return {**row, **failed, "reason": f"content could not be rendered: {problem}"}, problem
     recipient = _recipient(effect.channel, traits=traits, user_id=run.user_id, url=content.url)
     status, reason = MessageStatus.PENDING, ""
@@ -121,6 +121,7 @@ def _message_row(
         "subject": content.subject,
         "body": content.body,
         "url": content.url,
+        "button": content.button,
         "status": status,
         "reason": reason,
     }, None

@@ -18,6 +18,16 @@ from engine.store.db import (
 )
 from engine.store.enrollments import Enrollment, EnrollmentStatus, Transition
 from engine.store.events import Event, PendingEvent
+from engine.store.inbox import (
+    USER_ID_LENGTH,
+    InAppSecret,
+    InboxAction,
+    InboxMessage,
+    current_in_app_secret,
+    mark_inbox_message,
+    new_in_app_secret,
+    open_inbox_messages,
+)
 from engine.store.journeys import (
     Journey,
     JourneyStatus,
@@ -67,11 +77,15 @@ __all__ = [
     "PROJECT_ROOT",
     "SESSION_IDLE",
     "SESSION_MAX",
+    "USER_ID_LENGTH",
     "ApiToken",
     "AuditEntry",
     "Enrollment",
     "EnrollmentStatus",
     "Event",
+    "InAppSecret",
+    "InboxAction",
+    "InboxMessage",
     "Journey",
     "JourneyStatus",
     "JourneyVersion",
@@ -94,6 +108,7 @@ __all__ = [
     "attempts_for",
     "clear_archived",
     "count_journeys",
+    "current_in_app_secret",
     "database_url",
     "email_hash",
     "find_journey",
@@ -104,9 +119,12 @@ __all__ = [
     "journey_names",
     "latest_version_numbers",
     "mark_archived",
+    "mark_inbox_message",
     "metadata",
+    "new_in_app_secret",
     "next_version_number",
     "normalise_url",
+    "open_inbox_messages",
     "other_attempts",
     "purge_sessions",
     "purge_sign_in_attempts",

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from engine.store.audit import AuditEntry
 from engine.store.enrollments import Enrollment, Transition
 from engine.store.events import Event, PendingEvent
+from engine.store.inbox import InAppSecret, InboxMessage
 from engine.store.journeys import Journey, JourneyVersion
 from engine.store.keys import ApiToken, WriteKey
 from engine.store.outbox import OutboxMessage, SendAttempt
@@ -19,6 +20,8 @@ __all__ = [
     "AuditEntry",
     "Enrollment",
     "Event",
+    "InAppSecret",
+    "InboxMessage",
     "Journey",
     "JourneyVersion",
     "OutboxMessage",

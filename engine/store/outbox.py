@@ -48,6 +48,8 @@ class OutboxMessage(SQLModel, table=True):
     subject: str = Field(default="", sa_type=Text)
     body: str = Field(default="", sa_type=Text)
     url: str = Field(default="", sa_type=Text)
+    # The label of an in-app message's button (which opens ``url``); other channels leave it empty.
+    button: str = Field(default="", sa_type=Text)
     is_test: bool = False
     status: MessageStatus = Field(default=MessageStatus.PENDING, sa_type=enum_type(MessageStatus))
     attempts: int = 0

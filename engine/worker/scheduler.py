@@ -123,7 +123,9 @@ class Engine:
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings or EngineSettings()
-        self._senders = senders if senders is not None else build_senders(ChannelSettings.from_env())
+        self._senders = (
+            senders if senders is not None else build_senders(ChannelSettings.from_env(), sessions=self._sessions)
+        )
         self._now = now
         self._scheduler = BackgroundScheduler(
             timezone=UTC,

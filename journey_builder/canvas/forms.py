@@ -79,6 +79,7 @@ class NodeForm:
     subject: str = ""
     body: str = ""
     url: str = ""
+    button: str = ""
     fallback_channel: str = ""
     traits: str = ""
     reason: str = ""
@@ -153,7 +154,7 @@ def node_form(node: Node, doc: JourneyMap, persona: str | None = None) -> NodeFo
         case SplitNode(arms=arms):
             fields["arms"] = [ArmRow(arm.name, arm.percent, arm.holdout) for arm in arms]
         case SendNode(content=content, fallback_channel=fallback):
-            fields |= {"subject": content.subject, "body": content.body, "url": content.url}
+            fields |= {"subject": content.subject, "body": content.body, "url": content.url, "button": content.button}
             fields["fallback_channel"] = fallback.value if fallback else ""
         case UpdateProfileNode(set_traits=traits):
             fields["traits"] = "\n".join(f"{key} = {value}" for key, value in traits.items())

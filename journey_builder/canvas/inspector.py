@@ -390,6 +390,7 @@ def _message() -> rx.Component:
             class_name="jc-field",
         ),
         _text("Link / webhook URL", "url", FORM.url),
+        rx.cond(FORM.channel == "in_app", _text("Button label", "button", FORM.button, hint="Open")),
     )
 
 

@@ -33,7 +33,7 @@ from .forms import DURATION_UNITS
 
 # Inspector text fields that map one-to-one onto a node field.
 _PLAIN_FIELDS = frozenset({"title", "notes", "reason"})
-_CONTENT_FIELDS = frozenset({"subject", "body", "url"})
+_CONTENT_FIELDS = frozenset({"subject", "body", "url", "button"})
 
 
 def _scalar(text: str) -> Any:
@@ -93,7 +93,12 @@ class InspectorState(rx.State):
         if field in _PLAIN_FIELDS:
             return await self._update({field: value})
         if field in _CONTENT_FIELDS:
-            content = {"subject": editor.form.subject, "body": editor.form.body, "url": editor.form.url}
+            content = {
+                "subject": editor.form.subject,
+                "body": editor.form.body,
+                "url": editor.form.url,
+                "button": editor.form.button,
+            }
             return await self._update({"content": {**content, field: value}})
         node = await self._node()
         if isinstance(node, TriggerNode):
@@ -275,6 +280,11 @@ class InspectorState(rx.State):
     async def insert_placeholder(self, name: str) -> rx.event.EventSpec | None:
         editor = await self.get_state(EditorState)
         body = editor.form.body
-        content = {"subject": editor.form.subject, "body": f"{body}{{{{ {name} }}}}", "url": editor.form.url}
+        content = {
+            "subject": editor.form.subject,
+            "body": f"{body}{{{{ {name} }}}}",
+            "url": editor.form.url,
+            "button": editor.form.button,
+        }
         editor.history_version += 1
         return await self._update({"content": content})

@@ -196,6 +196,33 @@ def report_csv(report: JourneyReport, *, window_label: str, generated_at: dateti
             for a in s.arms
         ],
     )
+    if report.in_app:
+        # Only journeys that send in-app messages have the section: the same figures as the map's overlay.
+        _section(
+            writer,
+            "In-app cards",
+            [
+                "Card",
+                "Delivered to inboxes (messages)",
+                "Opened (messages)",
+                "Clicked (messages)",
+                "Dismissed (messages)",
+                "Open rate (%)",
+                "Click rate (%)",
+            ],
+            [
+                [
+                    report.node_titles.get(card.node_id, card.node_id),
+                    card.delivered,
+                    card.opened,
+                    card.clicked,
+                    card.dismissed,
+                    _rate(card.open_rate),
+                    _rate(card.click_rate),
+                ]
+                for card in report.in_app
+            ],
+        )
     by_id = {m.stage_id: m for m in _tracked(report.stages, report.stage_metrics)}
     _section(
         writer,

@@ -34,6 +34,7 @@ from journey_builder.kpis.charts import PLOT_CONFIG, TEMPLATE
 from journey_builder.kpis.csv_export import report_csv
 from journey_builder.kpis.formatting import format_count, format_rate
 from journey_builder.kpis.goal_charts import recovery_by_channel, split_results
+from journey_builder.kpis.in_app_charts import in_app_rates
 from journey_builder.kpis.stage_charts import emotion_and_drop_off, stage_funnel, velocity_distribution
 from journey_builder.kpis.trend_charts import conversion_over_time
 from journey_builder.pages.sign_in import sentence
@@ -85,6 +86,8 @@ class JourneyKpisState(rx.State):
     over_time: go.Figure = rx.field(default_factory=_figure)
     recovery: go.Figure = rx.field(default_factory=_figure)
     splits: go.Figure = rx.field(default_factory=_figure)
+    has_in_app: bool = False
+    in_app: go.Figure = rx.field(default_factory=_figure)
     emotion: go.Figure = rx.field(default_factory=_figure)
     _report: JourneyReport | None = None
 
@@ -177,6 +180,8 @@ class JourneyKpisState(rx.State):
         self.over_time = conversion_over_time(report.daily)
         self.recovery = recovery_by_channel(report.recovery)
         self.splits = split_results(report.splits, report.node_titles)
+        self.has_in_app = bool(report.in_app)
+        self.in_app = in_app_rates(report.in_app, report.node_titles)
         self.emotion = emotion_and_drop_off(report.stages, report.stage_metrics)
 
     @rx.event
@@ -302,6 +307,7 @@ def _charts() -> rx.Component:
             _chart(JourneyKpisState.over_time, "chart-over-time"),
             _chart(JourneyKpisState.recovery, "chart-recovery"),
             rx.cond(JourneyKpisState.has_splits, _chart(JourneyKpisState.splits, "chart-splits")),
+            rx.cond(JourneyKpisState.has_in_app, _chart(JourneyKpisState.in_app, "chart-in-app")),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",
             width="100%",

@@ -31,6 +31,7 @@ from engine.accounts import create_user, sign_in
 from engine.journeys import seed_starters
 from engine.store import Role, User, get_engine, session_scope, upgrade_database, utc_now
 from journey_builder.auth import SESSION_COOKIE
+from tests.integration.journey_harness import free_port
 from tests.integration.servers import ReceivedMail, SmtpTestServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,13 +97,21 @@ def smtp_server() -> Iterator[SmtpTestServer]:
 
 
 @pytest.fixture(scope="session")
-def app(e2e_database: str, smtp_server: SmtpTestServer) -> Iterator[AppHarness]:
+def customer_site_port() -> int:
+    """The port of 127.0.0.1 on which a test serves a customer's own web page (the in-app snippet's host): the
+    app's inbox API allows that origin, and only that one, as JOURNEY_IN_APP_ORIGINS would in production."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def app(e2e_database: str, smtp_server: SmtpTestServer, customer_site_port: int) -> Iterator[AppHarness]:
     # The harness starts the frontend on a port chosen when it starts, after the backend has read which
     # origins it answers (rxconfig.py allows only the app's own): Reflex's own override lets any origin in.
     settings = {
         "REFLEX_CORS_ALLOWED_ORIGINS": "*",
         "JOURNEY_SMTP_HOST": smtp_server.host,
         "JOURNEY_SMTP_PORT": str(smtp_server.port),
+        "JOURNEY_IN_APP_ORIGINS": f"http://127.0.0.1:{customer_site_port}",
     }
     previous = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)

@@ -49,11 +49,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(database_url: str) -> Iterator[str]:
+def api_server(database_url: str, app: Any = None) -> Iterator[str]:
+    """The API (``app``, or the default one on ``database_url``) under uvicorn on a free port of 127.0.0.1."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_api(database_url), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
+    served = app if app is not None else create_api(database_url)
+    server = uvicorn.Server(uvicorn.Config(served, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

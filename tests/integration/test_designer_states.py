@@ -378,3 +378,25 @@ def test_pain_points_and_opportunities_are_added_with_enter_once_edited_and_remo
     assert blank == [("error", "A pain point needs text; to remove it, use its remove button.")]
     assert len(after_remove) == before
     assert opportunities == ["Starter templates"]
+
+
+def test_an_in_app_card_s_button_label_is_edited_and_kept_when_its_body_is(team: Team) -> None:
+    with session_scope() as session:
+        doc = load_template("at_risk_save").model_copy(update={"name": "At-risk, edited"})
+        journey_id = create_journey(session=session, doc=doc).id
+    assert journey_id is not None
+    inspector = InspectorState.event_handlers
+
+    async def script(tab: Tab) -> Any:
+        await send(tab, EditorState.event_handlers["select"], ids=["in_app_guidance"])
+        shown = (await tab.state(EditorState))["form"].button
+        await send(tab, inspector["set_text"], field="body", value="Two quick wins")
+        kept = stored(journey_id).node("in_app_guidance")
+        await send(tab, inspector["set_text"], field="button", value="Show me")
+        return shown, kept
+
+    shown, kept = in_tab(routes.journey_editor(journey_id), team.designer, script)
+
+    assert shown == "See the quick wins"
+    assert (kept.content.body, kept.content.button) == ("Two quick wins", "See the quick wins")
+    assert stored(journey_id).node("in_app_guidance").content.button == "Show me"  # type: ignore[union-attr]

@@ -3,6 +3,7 @@
 from engine.delivery.channels.base import DeliveryResult, DeliveryStatus, OutboundMessage, Sender
 from engine.delivery.channels.email import SmtpSender
 from engine.delivery.channels.http import HttpProviderSender, parse_retry_after
+from engine.delivery.channels.inbox import InboxSender
 from engine.delivery.channels.pool import SenderPool
 from engine.delivery.channels.sandbox import SandboxSender
 from engine.delivery.channels.settings import ChannelSettings, ChannelSettingsError, build_senders
@@ -14,6 +15,7 @@ __all__ = [
     "DeliveryResult",
     "DeliveryStatus",
     "HttpProviderSender",
+    "InboxSender",
     "OutboundMessage",
     "SandboxSender",
     "Sender",

@@ -15,28 +15,35 @@
 | `JOURNEY_PUSH_TOKEN` | unset | Sent as `Authorization: Bearer <token>` to the push provider. |
 | `JOURNEY_WEBHOOK_ALLOWLIST` | empty | Comma-separated hosts, IPs or CIDRs webhooks may reach though not public. |
 | `JOURNEY_SANDBOX` | `false` | Send nothing on any channel, webhooks included (a flag, see below). |
+| `JOURNEY_IN_APP_EXPIRY` | `P30D` | How long a delivered in-app message stays in the customer's inbox (ISO 8601). |
 
 Flags accept `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`. The SMS and push providers receive a JSON
 `POST` described in `engine/delivery/channels/http.py`. Webhooks refuse loopback, private, link-local and other
 non-public addresses (see `engine/delivery/channels/webhook.py`); an allowlist such as
 `127.0.0.1,hooks.internal,10.1.0.0/16` lets them through. The sandbox stores a message in the outbox and
-sends nothing. In-app messages always go to the sandbox: the app shows them from the outbox.
+sends nothing. In-app messages go into the customer's inbox (``engine.delivery.channels.inbox``) when the engine
+builds its senders with its database sessions; without them (a one-off tool) they go to the sandbox.
 A bad value raises `ChannelSettingsError` naming the variable.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlmodel import Session
 
 from engine.delivery.channels.base import Sender
 from engine.delivery.channels.email import SmtpSender
 from engine.delivery.channels.http import HttpProviderSender, require_http_url
+from engine.delivery.channels.inbox import DEFAULT_LIFETIME, InboxSender
 from engine.delivery.channels.pool import SenderPool
 from engine.delivery.channels.sandbox import SandboxSender
 from engine.delivery.channels.webhook import WebhookSender, parse_allowlist
-from engine.map import SENDABLE_CHANNELS, Channel
+from engine.map import SENDABLE_CHANNELS, Channel, DurationFormatError, parse_duration
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -61,6 +68,7 @@ class ChannelSettings:
     push_token: str | None = field(default=None, repr=False)
     webhook_allowlist: tuple[str, ...] = ()
     sandbox: bool = False
+    in_app_expiry: timedelta = DEFAULT_LIFETIME
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> ChannelSettings:
@@ -85,14 +93,20 @@ class ChannelSettings:
             push_token=text("JOURNEY_PUSH_TOKEN"),
             webhook_allowlist=_allowlist(environ, "JOURNEY_WEBHOOK_ALLOWLIST"),
             sandbox=_flag(environ, "JOURNEY_SANDBOX"),
+            in_app_expiry=_duration(environ, "JOURNEY_IN_APP_EXPIRY", default=DEFAULT_LIFETIME),
         )
 
 
-def build_senders(settings: ChannelSettings) -> dict[Channel, Sender]:
-    """One sender per sendable channel: the configured provider, or the sandbox where there is none."""
+def build_senders(
+    settings: ChannelSettings, *, sessions: Callable[[], AbstractContextManager[Session]] | None = None
+) -> dict[Channel, Sender]:
+    """One sender per sendable channel: the configured provider, or the sandbox where there is none. In-app
+    messages go into the inbox, which needs the engine's database ``sessions``."""
     senders: dict[Channel, Sender] = {}
     for channel in sorted(SENDABLE_CHANNELS):
         senders[channel] = SandboxSender() if settings.sandbox else _sender_for(channel, settings)
+    if sessions is not None and not settings.sandbox:
+        senders[Channel.IN_APP] = InboxSender(sessions, lifetime=settings.in_app_expiry)
     return senders
 
 
@@ -139,6 +153,19 @@ def _count(environ: Mapping[str, str], name: str, *, default: int, most: int) ->
     if not raw.isdigit() or not 1 <= int(raw) <= most:
         raise ChannelSettingsError(f"{name} must be a whole number from 1 to {most}, got {raw!r}")
     return int(raw)
+
+
+def _duration(environ: Mapping[str, str], name: str, *, default: timedelta) -> timedelta:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = parse_duration(raw)
+    except (DurationFormatError, ValueError) as error:
+        raise ChannelSettingsError(f"{name} must be an ISO 8601 duration such as P30D, got {raw!r}: {error}") from None
+    if value <= timedelta(0):
+        raise ChannelSettingsError(f"{name} must be longer than zero, got {raw!r}")
+    return value
 
 
 def _flag(environ: Mapping[str, str], name: str) -> bool:

@@ -70,3 +70,11 @@ def test_internal_webhooks_ignore_quiet_hours_and_caps() -> None:
 
 def test_missing_address_is_suppressed() -> None:
     assert verdict(NOON_NY, has_address=False) == Suppress(reason="no address for sms")
+
+
+def test_in_app_messages_ignore_quiet_hours_but_keep_consent_and_the_cap() -> None:
+    assert verdict(NIGHT_NY, channel=Channel.IN_APP) == Allow(channel=Channel.IN_APP)
+    capped = verdict(NIGHT_NY, channel=Channel.IN_APP, recipient=recipient(sent={"in_app": 2}))
+    assert capped == Suppress(reason="frequency cap: 2 in_app message(s) per P1D")
+    opted_out = verdict(NIGHT_NY, channel=Channel.IN_APP, recipient=recipient(consent={"in_app": False}))
+    assert opted_out == Suppress(reason="opted out of in_app")

@@ -112,7 +112,12 @@ def full_map_data(trigger: dict[str, Any] | None = None) -> dict[str, Any]:
             "title": "Mail",
             "channel": "email",
             "fallback_channel": "sms",
-            "content": {"subject": "Hi {{ profile.first_name }}", "body": "{{ unsubscribe_url }}", "url": "https://x"},
+            "content": {
+                "subject": "Hi {{ profile.first_name }}",
+                "body": "{{ unsubscribe_url }}",
+                "url": "https://x",
+                "button": "Open",
+            },
             "position": {"x": 1, "y": 7},
         },
         {

@@ -202,7 +202,7 @@ def test_at_risk_save_escalates_to_a_live_call_when_the_admin_stays_away() -> No
     escalation = plan.step(wait.on_timeout or "")
 
     assert isinstance(plan.entry.trigger, TraitTrigger)
-    assert wait.event == "product_engaged"
+    assert wait.event == "in_app_clicked"
     assert wait.timeout == timedelta(days=2)
     assert isinstance(escalation, SendStep)
     assert escalation.channel is Channel.WEBHOOK
