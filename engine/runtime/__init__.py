@@ -45,6 +45,7 @@ from engine.runtime.lifecycle import (
     stop_journey,
 )
 from engine.runtime.runs import run_overview
+from engine.runtime.task_waits import notice_row, send_notices
 
 __all__ = [
     "CLAIM_BATCH",
@@ -82,12 +83,14 @@ __all__ = [
     "launch_journey",
     "message_status_label",
     "next_local_time",
+    "notice_row",
     "pause_journey",
     "publish_consequence",
     "resume_journey",
     "run_overview",
     "scheduled_journeys",
     "search_customers",
+    "send_notices",
     "split_bucket",
     "stop_journey",
 ]

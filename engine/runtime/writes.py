@@ -20,7 +20,15 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from engine.runtime.decisions import Ended, EndReason, Waiting
-from engine.store import Enrollment, EnrollmentStatus, OutboxMessage, Profile, Transition, UtcDateTime
+from engine.store import (
+    Enrollment,
+    EnrollmentStatus,
+    HumanTask,
+    OutboxMessage,
+    Profile,
+    Transition,
+    UtcDateTime,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +99,9 @@ class BatchWrites:
     messages: list[dict[str, Any]] = field(default_factory=list)
     enrollments: list[dict[str, Any]] = field(default_factory=list)
     arrivals: list[dict[str, Any]] = field(default_factory=list)
+    # Human tasks opened by walks, and what the tick did with waited-on ones (outcome applied, or overdue).
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    task_marks: list[dict[str, Any]] = field(default_factory=list)
     traits: dict[int, dict[str, Any]] = field(default_factory=dict)
     # Runs that failed in this batch, so callers keeping runs in memory forget them.
     failed: set[int] = field(default_factory=set)
@@ -99,14 +110,14 @@ class BatchWrites:
     def run(self, enrollment_id: int, *, profile_id: int, at: Position) -> Iterator[None]:
         """What one run writes inside the block. Should the block raise, whatever it had written is
         dropped and the run ends as failed where it was (``at``); the error goes no further."""
-        sizes = (len(self.transitions), len(self.messages), len(self.enrollments), len(self.arrivals))
+        kept_lists = (self.transitions, self.messages, self.enrollments, self.arrivals, self.tasks, self.task_marks)
+        sizes = tuple(len(rows) for rows in kept_lists)
         traits = self.traits.get(profile_id)
         try:
             yield
         except Exception as error:
             log.exception("run %s could not be advanced from step %r; it fails alone", enrollment_id, at.step)
-            kept = zip((self.transitions, self.messages, self.enrollments, self.arrivals), sizes, strict=True)
-            for rows, size in kept:
+            for rows, size in zip(kept_lists, sizes, strict=True):
                 del rows[size:]
             if traits is None:
                 self.traits.pop(profile_id, None)
@@ -141,6 +152,10 @@ class BatchWrites:
             part(row["eid"]).enrollments.append(row)
         for row in self.arrivals:
             part(row["eid"]).arrivals.append(row)
+        for row in self.tasks:
+            part(row["enrollment_id"]).tasks.append(row)
+        for row in self.task_marks:
+            part(row["eid"]).task_marks.append(row)
         for enrollment_id, writes in runs.items():
             try:
                 with session.begin_nested():
@@ -179,6 +194,17 @@ class BatchWrites:
                 .where(table.c.id == bindparam("eid"))
                 .values(event_arrived_at=bindparam("at"), due_at=bindparam("at"), wait_event=None),
                 self.arrivals,
+                execution_options={"synchronize_session": False},
+            )
+        if self.tasks:
+            session.execute(insert(HumanTask.__table__), self.tasks)  # type: ignore[attr-defined]
+        if self.task_marks:
+            table = HumanTask.__table__  # type: ignore[attr-defined]
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("tid"))
+                .values(applied_at=bindparam("applied_at"), overdue_at=bindparam("overdue_at")),
+                self.task_marks,
                 execution_options={"synchronize_session": False},
             )
         if self.traits:

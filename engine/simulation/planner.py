@@ -42,6 +42,7 @@ from engine.compiler import (
     BranchStep,
     ExitStep,
     GoalStep,
+    HumanTaskStep,
     Plan,
     SendStep,
     SplitStep,
@@ -322,7 +323,8 @@ class _CustomerPlanner:
                 case GoalStep():
                     self.outcome = Outcome.CONVERTED
                     step_id = step.next
-                case ExitStep():
+                case ExitStep() | HumanTaskStep():
+                    # A simulated customer cannot make a person act: at a task they wait, as for nobody.
                     return
                 case WaitStep() | WaitForEventStep():
                     window = self._window(step, at)

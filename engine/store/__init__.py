@@ -47,6 +47,7 @@ from engine.store.sign_in_attempts import (
     purge_sign_in_attempts,
     record_attempt,
 )
+from engine.store.tasks import NOTE_LENGTH, OUTCOME_LENGTH, HumanTask, TaskStatus
 from engine.store.users import (
     EMAIL_LENGTH,
     NAME_LENGTH,
@@ -63,6 +64,8 @@ __all__ = [
     "DEFAULT_SQLITE",
     "EMAIL_LENGTH",
     "NAME_LENGTH",
+    "NOTE_LENGTH",
+    "OUTCOME_LENGTH",
     "PROJECT_ROOT",
     "SESSION_IDLE",
     "SESSION_MAX",
@@ -71,6 +74,7 @@ __all__ = [
     "Enrollment",
     "EnrollmentStatus",
     "Event",
+    "HumanTask",
     "Journey",
     "JourneyStatus",
     "JourneyVersion",
@@ -82,6 +86,7 @@ __all__ = [
     "Role",
     "SendAttempt",
     "SignInAttempt",
+    "TaskStatus",
     "Transition",
     "User",
     "UserSession",

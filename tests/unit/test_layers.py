@@ -27,7 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "kpis": {"map", "compiler", "store", "journeys"},
     "simulation": {"map", "compiler", "store", "journeys", "runtime"},
     "worker": {"map", "store", "runtime", "delivery"},
-    "api": {"map", "store", "content", "journeys", "accounts", "runtime", "intake"},
+    "tasks": {"map", "store", "runtime"},
+    "api": {"map", "store", "content", "journeys", "accounts", "runtime", "intake", "tasks"},
     "cli": {
         "map",
         "store",
@@ -42,6 +43,7 @@ ALLOWED: dict[str, set[str]] = {
         "simulation",
         "worker",
         "api",
+        "tasks",
     },
 }
 
