@@ -26,6 +26,7 @@ class Action(StrEnum):
     MANAGE_KEYS = "manage_keys"
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
+    WORK_TASKS = "work_tasks"
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -42,6 +43,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.MANAGE_USERS: frozenset({Role.ADMIN}),
     # Its own right, so reading who did what can be granted apart from changing who may do what.
     Action.VIEW_AUDIT: frozenset({Role.ADMIN}),
+    # The task queue and the context of each task's customer: agents work it, marketers watch their journeys' tasks.
+    Action.WORK_TASKS: frozenset({Role.AGENT, Role.MARKETER, Role.ADMIN}),
 }
 
 

@@ -25,6 +25,7 @@ from engine.api.guards import (
     answer,
 )
 from engine.api.intake import add_intake_routes
+from engine.api.tasks import add_task_routes
 from engine.journeys import service as journey_service
 from engine.map import PausePolicy
 from engine.runtime import lifecycle, runs
@@ -201,6 +202,7 @@ def create_api(database_url: str | None = None) -> FastAPI:
         journey_service.get_journey(session=session, journey_id=journey_id)
         return runs.run_overview(session=session, journey_id=journey_id).model_dump(mode="json")
 
+    add_task_routes(api, sessions=sessions, actor=actor, committed=committed)
     api.add_exception_handler(journey_service.JourneyNotFoundError, answer(404))
     api.add_exception_handler(journey_service.DraftConflictError, answer(409))
     api.add_exception_handler(journey_service.JourneyNameError, answer(409))

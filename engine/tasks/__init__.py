@@ -4,8 +4,16 @@ human-task card (:mod:`engine.runtime.walk`) and acts on them at their due time 
 """
 
 from engine.tasks.context import ContextMessage, ContextStep, EarlierTask, TaskContext, task_context
-from engine.tasks.queue import TaskFilter, TaskView, list_tasks, task_view
-from engine.tasks.service import TaskError, assign_task, claim_task, complete_task, release_task
+from engine.tasks.queue import TaskFilter, TaskView, list_tasks, task_teams, task_view
+from engine.tasks.service import (
+    TaskError,
+    TaskInputError,
+    TaskNotFoundError,
+    assign_task,
+    claim_task,
+    complete_task,
+    release_task,
+)
 
 __all__ = [
     "ContextMessage",
@@ -14,6 +22,8 @@ __all__ = [
     "TaskContext",
     "TaskError",
     "TaskFilter",
+    "TaskInputError",
+    "TaskNotFoundError",
     "TaskView",
     "assign_task",
     "claim_task",
@@ -21,5 +31,6 @@ __all__ = [
     "list_tasks",
     "release_task",
     "task_context",
+    "task_teams",
     "task_view",
 ]

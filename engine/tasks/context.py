@@ -77,8 +77,14 @@ def task_context(*, session: Session, task_id: int, now: datetime) -> TaskContex
     assert profile is not None
     assert run is not None
     nodes, stages = _titles(session, task.version_id)
-    path = [
-        ContextStep(at=t.at, kind="step", title=nodes.get(t.node_id, t.node_id), detail=stages.get(t.stage_id, ""))
+    # Oldest first; at one instant, what the customer did before the steps it moved them to, steps in their order.
+    ordered: list[tuple[datetime, int, int, ContextStep]] = [
+        (
+            t.at,
+            1,
+            t.id or 0,
+            ContextStep(at=t.at, kind="step", title=nodes.get(t.node_id, t.node_id), detail=stages.get(t.stage_id, "")),
+        )
         for t in session.execute(
             select(Transition)
             .where(col(Transition.enrollment_id) == run.id, col(Transition.at) <= task.created_at)
@@ -86,12 +92,17 @@ def task_context(*, session: Session, task_id: int, now: datetime) -> TaskContex
             .limit(CONTEXT_ITEMS)
         ).scalars()
     ]
-    path += [
-        ContextStep(
-            at=e.occurred_at,
-            kind="event",
-            title=e.name or e.type,
-            detail=", ".join(f"{k}={v}" for k, v in list(e.properties.items())[:6]),
+    ordered += [
+        (
+            e.occurred_at,
+            0,
+            e.id or 0,
+            ContextStep(
+                at=e.occurred_at,
+                kind="event",
+                title=e.name or e.type,
+                detail=", ".join(f"{k}={v}" for k, v in list(e.properties.items())[:6]),
+            ),
         )
         for e in session.execute(
             select(Event)
@@ -104,7 +115,7 @@ def task_context(*, session: Session, task_id: int, now: datetime) -> TaskContex
             .limit(CONTEXT_ITEMS)
         ).scalars()
     ]
-    path.sort(key=lambda item: (item.at, item.kind == "step"))
+    path = [item for *_, item in sorted(ordered, key=lambda entry: entry[:3])]
     messages = [
         ContextMessage(
             at=m.delivered_at or m.created_at,

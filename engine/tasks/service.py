@@ -34,6 +34,10 @@ class TaskNotFoundError(TaskError, LookupError):
     """No task has this id."""
 
 
+class TaskInputError(TaskError):
+    """An outcome the task does not offer, or a note that cannot be kept."""
+
+
 def _locked(session: Session, task_id: int) -> HumanTask:
     found = session.execute(select(col(HumanTask.enrollment_id)).where(col(HumanTask.id) == task_id)).first()
     if found is None:
@@ -122,11 +126,11 @@ def complete_task(*, session: Session, task_id: int, outcome: str, note: str, ac
     _open(task)
     if outcome not in task.outcomes:
         offered = ", ".join(repr(name) for name in task.outcomes)
-        raise TaskError(f"{outcome!r} is not an outcome of task {task_id}; choose one of {offered}")
+        raise TaskInputError(f"{outcome!r} is not an outcome of task {task_id}; choose one of {offered}")
     if len(note) > NOTE_LENGTH:
-        raise TaskError(f"the note has {len(note):,} characters; at most {NOTE_LENGTH:,} are kept")
+        raise TaskInputError(f"the note has {len(note):,} characters; at most {NOTE_LENGTH:,} are kept")
     if "\x00" in note:
-        raise TaskError("the note holds a NUL character, which cannot be stored")
+        raise TaskInputError("the note holds a NUL character, which cannot be stored")
     task.status, task.outcome, task.note = TaskStatus.DONE, outcome, note.strip()
     task.completed_at, task.completed_by = now, actor
     session.add(task)
