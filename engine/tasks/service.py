@@ -60,30 +60,30 @@ def _open(task: HumanTask) -> None:
         )
 
 
-def claim_task(*, session: Session, task_id: int, user: User, now: datetime) -> HumanTask:
+def claim_task(*, session: Session, task_id: int, user_id: int, actor: str, now: datetime) -> HumanTask:
     """Take an open task; refused while a colleague holds it (they release it first)."""
     task = _locked(session, task_id)
     _open(task)
-    if task.assignee_id is not None and task.assignee_id != user.id:
+    if task.assignee_id is not None and task.assignee_id != user_id:
         holder = session.get(User, task.assignee_id)
         raise TaskError(f"task {task_id} is claimed by {holder.email if holder else 'someone else'}")
-    task.assignee_id, task.claimed_at = user.id, now
+    task.assignee_id, task.claimed_at = user_id, now
     session.add(task)
-    audit.record(session=session, actor=user.email, action="claim_task", journey_id=task.journey_id, task=task_id)
+    audit.record(session=session, actor=actor, action="claim_task", journey_id=task.journey_id, task=task_id)
     return task
 
 
-def release_task(*, session: Session, task_id: int, user: User, now: datetime) -> HumanTask:
+def release_task(*, session: Session, task_id: int, user_id: int, role: Role, actor: str) -> HumanTask:
     """Give a claimed task back to its team's queue: its holder, or an admin, may."""
     task = _locked(session, task_id)
     _open(task)
     if task.assignee_id is None:
         raise TaskError(f"task {task_id} is not claimed by anyone")
-    if task.assignee_id != user.id and user.role is not Role.ADMIN:
+    if task.assignee_id != user_id and role is not Role.ADMIN:
         raise TaskError(f"task {task_id} is claimed by someone else; only they or an admin may release it")
     task.assignee_id, task.claimed_at = None, None
     session.add(task)
-    audit.record(session=session, actor=user.email, action="release_task", journey_id=task.journey_id, task=task_id)
+    audit.record(session=session, actor=actor, action="release_task", journey_id=task.journey_id, task=task_id)
     return task
 
 

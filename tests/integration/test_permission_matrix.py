@@ -207,6 +207,13 @@ EXPECTED: dict[str, Rule] = {
     "pages.launch_state.LaunchState.stop_drain": do(Action.STOP),
     "pages.launch_state.LaunchState.stop_now": do(Action.STOP),
     "pages.sign_in.SignInState.open": PUBLIC,
+    "pages.tasks_state.TasksState.claim": do(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.complete": do(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.load": view(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.release": do(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.select": view(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.set_show": view(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.set_team": view(Action.WORK_TASKS),
     "pages.sign_in.SignInState.sign_in": PUBLIC,
 }
 
@@ -303,6 +310,7 @@ def page_of(handler: EventHandler, journey_id: int) -> str:
         "journey_builder.pages.admin_keys": routes.ADMIN_KEYS,
         "journey_builder.pages.admin_audit": routes.ADMIN_AUDIT,
         "journey_builder.pages.dashboard": routes.DASHBOARD,
+        "journey_builder.pages.tasks_state": routes.TASKS,
     }.get(module, routes.JOURNEYS_LIST)
 
 
