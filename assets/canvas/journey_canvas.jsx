@@ -139,6 +139,8 @@ function NodeKpi({ figures }) {
     <div className="jc-kpi-node" data-testid="node-kpi">
       <div className="jc-kpi-node-counts">{figures.counts}</div>
       {figures.messages ? <div className="jc-kpi-node-messages">{figures.messages}</div> : null}
+      {figures.tasks ? <div className="jc-kpi-node-messages" data-testid="node-task-kpi">{figures.tasks}</div> : null}
+      {figures.outcomes ? <div className="jc-kpi-node-messages">{figures.outcomes}</div> : null}
     </div>
   );
 }

@@ -42,6 +42,7 @@ from engine.kpis.figures import (
 )
 from engine.kpis.outcomes import conversion_over_time, recovery_by_channel, split_results
 from engine.kpis.stages import stage_metrics, stage_move_rows
+from engine.kpis.tasks import TaskCardMetrics, task_card_metrics
 from engine.map import JourneyMap, ordered_stages, stage_emotions
 from engine.store import Enrollment, Journey, JourneyStatus, JourneyVersion, Transition, utc_now
 
@@ -128,6 +129,7 @@ class JourneyReport(_Frozen):
     recovery: tuple[ChannelRecovery, ...]
     splits: tuple[SplitResult, ...]
     node_titles: dict[str, str]
+    tasks: tuple[TaskCardMetrics, ...] = ()
 
 
 class DayCount(_Frozen):
@@ -298,6 +300,7 @@ def journey_report(*, session: Session, metrics_filter: MetricsFilter) -> Journe
         recovery=recovery_by_channel(session=session, metrics_filter=metrics_filter),
         splits=split_results(session=session, metrics_filter=metrics_filter),
         node_titles={n.id: n.title or n.id for n in doc.nodes} if doc is not None else {},
+        tasks=task_card_metrics(session=session, metrics_filter=metrics_filter),
     )
 
 

@@ -8,14 +8,16 @@ journey is paused, stays where it is, and its outcome is applied on resume.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlmodel import Session, col
 
 from engine.accounts import create_api_token, create_user
+from engine.kpis import MetricsFilter, journey_report, task_card_metrics
 from engine.map.starters import load_template
 from engine.runtime import advance_due, customer_view, pause_journey, resume_journey
 from engine.store import (
@@ -27,13 +29,17 @@ from engine.store import (
     Role,
     TaskStatus,
     session_scope,
+    utc_now,
 )
 from engine.tasks import TaskFilter, assign_task, complete_task, list_tasks, task_context
+from journey_builder.kpis.csv_export import report_csv
 from tests.engine_factories import identify, ingest_and_react, publish_and_launch
 from tests.integration.journey_harness import api_server
 
-START = datetime(2027, 1, 4, 15, 0, tzinfo=UTC)
-NO_ENGAGEMENT = START + timedelta(days=2, minutes=1)
+# The API records its outcome at the real time: the engine's clock in this test is set so that this falls a minute
+# or two after the tasks opened.
+NO_ENGAGEMENT = utc_now().replace(microsecond=0) - timedelta(minutes=1)
+START = NO_ENGAGEMENT - timedelta(days=2, minutes=1)
 SAVED = "reached \N{EN DASH} saved"
 CHURNING = "reached \N{EN DASH} churning"
 
@@ -233,3 +239,23 @@ def test_the_at_risk_save_s_csm_calls_are_tasks_whose_outcomes_move_the_journey(
         )
         assert entry is not None
         assert entry.detail["moves_customer"] is False
+
+        # The card's figures, as the overlay, the KPI page and its CSV all get them.
+        session.flush()
+        every = MetricsFilter.all_time(journey_id=journey_id)
+        [card] = task_card_metrics(session=session, metrics_filter=every)
+        assert (card.node_id, card.created, card.done, card.done_within_due, card.overdue, card.open) == (
+            "csm_call",
+            3,
+            3,
+            2,
+            1,
+            0,
+        )
+        assert {(o.outcome, o.tasks) for o in card.outcomes} == {(SAVED, 1), (CHURNING, 1), ("no answer", 1)}
+        assert card.median_to_outcome_seconds == pytest.approx(6 * 60)
+        report = journey_report(session=session, metrics_filter=every)
+        assert report.tasks == (card,)
+        text = report_csv(report, window_label="All time", generated_at=overdue_at)
+        assert "Human tasks" in text
+        assert f"Call the admin (CSM),3,2,1,0,0.10,{SAVED},1,33.3" in text
