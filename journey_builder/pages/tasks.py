@@ -50,7 +50,13 @@ def _queue() -> rx.Component:
                 on_change=TasksState.set_show,
                 aria_label="Show",
             ),
-            rx.select(TasksState.teams, value=TasksState.team, on_change=TasksState.set_team, aria_label="Team"),
+            rx.el.select(
+                rx.foreach(TasksState.teams, lambda team: rx.el.option(team, value=team)),
+                value=TasksState.team,
+                on_change=TasksState.set_team,
+                aria_label="Team",
+                class_name="jb-native-select",
+            ),
             rx.spacer(),
             rx.button(rx.icon("refresh-cw", size=14), "Refresh", variant="soft", on_click=TasksState.load),
             align="center",
@@ -126,7 +132,14 @@ def _complete_form() -> rx.Component:
     return rx.form(
         rx.vstack(
             rx.heading("Record the outcome", size="3"),
-            rx.select(TasksState.outcomes, name="outcome", placeholder="Outcome", aria_label="Outcome"),
+            rx.el.select(
+                rx.el.option("Choose the outcome", value=""),
+                rx.foreach(TasksState.outcomes, lambda outcome: rx.el.option(outcome, value=outcome)),
+                name="outcome",
+                default_value="",
+                aria_label="Outcome",
+                class_name="jb-native-select",
+            ),
             rx.text_area(name="note", placeholder="Note for the customer's timeline", rows="3", width="100%"),
             rx.button("Complete task", type="submit"),
             spacing="2",
@@ -197,7 +210,7 @@ def _context() -> rx.Component:
             rx.divider(),
             rx.cond(
                 TasksState.done != "",
-                rx.callout("Done: ", TasksState.done, color_scheme="green", width="100%"),
+                rx.callout("Done: " + TasksState.done, color_scheme="green", width="100%"),
                 rx.cond(
                     TasksState.claimed_by_me,
                     _complete_form(),

@@ -129,7 +129,9 @@ class TasksState(rx.State):
                 user_id=me.user_id,
                 team=None if self.team == ALL_TEAMS else self.team,
             )
-            self.teams = [ALL_TEAMS, *task_teams(session=session)]
+            # The team chosen stays on offer once its last open task is done, so the filter keeps showing it.
+            chosen = {self.team} - {ALL_TEAMS}
+            self.teams = [ALL_TEAMS, *sorted(set(task_teams(session=session)) | chosen)]
             context = task_context(session=session, task_id=self.selected, now=now) if self.selected else None
         self.rows = [_row(view, me.user_id) for view in views]
         self._show(context, me.user_id)
@@ -177,10 +179,11 @@ class TasksState(rx.State):
 
     @rx.event
     @viewing(Action.WORK_TASKS)
-    def set_show(self, value: str) -> rx.event.EventSpec | None:
-        if value not in FILTERS:
-            return rx.toast.error(f"Show: {value!r} is not one of {', '.join(FILTERS)}.")
-        self.show = value
+    def set_show(self, value: str | list[str]) -> rx.event.EventSpec | None:
+        chosen = value[0] if isinstance(value, list) and value else value
+        if chosen not in FILTERS:
+            return rx.toast.error(f"Show: {chosen!r} is not one of {', '.join(FILTERS)}.")
+        self.show = str(chosen)
         self._refresh()
         return None
 

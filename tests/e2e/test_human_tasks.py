@@ -114,11 +114,11 @@ def test_an_agent_claims_reads_and_completes_a_task_and_the_timeline_and_map_sho
     agent.set_viewport_size({"width": 1440, "height": 1100})
     agent.goto(routes.tasks())
     expect(agent.get_by_role("link", name="Tasks")).to_be_visible(timeout=TIMEOUT_MS)
+    agent.screenshot(path=str(artifacts / "tasks_queue.png"), full_page=True)
     # An agent is offered no customer look-up and no admin, and cannot edit maps (checked on the server too).
     expect(agent.get_by_role("link", name="Customers")).to_have_count(0)
 
-    agent.get_by_label("Team").click()
-    agent.get_by_role("option", name=TEAM).click()
+    agent.get_by_label("Team").select_option(TEAM)
     row = agent.get_by_test_id("task-row").filter(has_text="Grace")
     expect(row).to_have_count(1, timeout=TIMEOUT_MS)
     expect(row).to_contain_text("unclaimed")
@@ -128,13 +128,14 @@ def test_an_agent_claims_reads_and_completes_a_task_and_the_timeline_and_map_sho
     context = agent.get_by_test_id("task-context")
     expect(context).to_contain_text("Call Grace and ask what they want to get done first.")
     expect(agent.get_by_test_id("context-where")).to_have_text(f"Care call {RUN} · Arrive · Welcome call")
-    expect(agent.get_by_test_id("context-path")).to_have_count(4)
+    # How they got here: what they did (identified, signed up) and the three steps the run took to the card.
+    expect(agent.get_by_test_id("context-path")).to_have_count(5)
+    expect(agent.get_by_test_id("context-path").nth(1)).to_contain_text(SIGNED_UP)
     expect(agent.get_by_test_id("context-message")).to_contain_text("In-app: getting started")
     expect(agent.get_by_test_id("context-message")).to_contain_text("in_app")
     agent.screenshot(path=str(artifacts / "tasks_context.png"), full_page=True)
 
-    agent.get_by_label("Outcome").click()
-    agent.get_by_role("option", name="reached").click()
+    agent.get_by_label("Outcome").select_option("reached")
     context.get_by_placeholder("Note for the customer's timeline").fill("Wants to import their contacts first.")
     agent.get_by_role("button", name="Complete task").click()
     expect(context).to_contain_text("Done: reached — by agent@e2e.example.com", timeout=TIMEOUT_MS)
