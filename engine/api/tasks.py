@@ -5,7 +5,7 @@ table (``work_tasks``)."""
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Query
+from fastapi import Depends, FastAPI, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
@@ -49,6 +49,9 @@ def add_task_routes(
     ) -> list[dict[str, Any]]:
         """Open, overdue or done tasks (of one team when given), soonest due first; ``mine`` needs a person and is
         the Tasks page's, so a token's ``mine`` is empty."""
+        if team is not None and "\x00" in team:
+            # PostgreSQL's text cannot hold NUL, even to compare: refused alike on both databases.
+            raise HTTPException(422, "team: a team's name cannot hold a NUL character")
         found = list_tasks(session=session, now=utc_now(), show=show, team=team)
         return [view.model_dump(mode="json") for view in found]
 
