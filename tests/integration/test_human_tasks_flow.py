@@ -36,10 +36,6 @@ from journey_builder.kpis.csv_export import report_csv
 from tests.engine_factories import identify, ingest_and_react, publish_and_launch
 from tests.integration.journey_harness import api_server
 
-# The API records its outcome at the real time: the engine's clock in this test is set so that this falls a minute
-# or two after the tasks opened.
-NO_ENGAGEMENT = utc_now().replace(microsecond=0) - timedelta(minutes=1)
-START = NO_ENGAGEMENT - timedelta(days=2, minutes=1)
 SAVED = "reached \N{EN DASH} saved"
 CHURNING = "reached \N{EN DASH} churning"
 
@@ -82,6 +78,10 @@ def sent(session: Session, user: str) -> list[str]:
 
 def test_the_at_risk_save_s_csm_calls_are_tasks_whose_outcomes_move_the_journey(own_database_url: str) -> None:
     url = own_database_url
+    # The API records its outcome at the real time: the engine's clock here is set so that the tasks open a minute
+    # before it, and ticks after it.
+    no_engagement = utc_now().replace(microsecond=0) - timedelta(minutes=1)
+    start = no_engagement - timedelta(days=2, minutes=1)
     with session_scope(url) as session:
         journey_id, _ = publish_and_launch(session, load_template("at_risk_save"))
         agent = create_user(
@@ -94,27 +94,27 @@ def test_the_at_risk_save_s_csm_calls_are_tasks_whose_outcomes_move_the_journey(
         )
         token = create_api_token(session=session, name="helpdesk", role=Role.AGENT).secret
         designer_token = create_api_token(session=session, name="drawing", role=Role.DESIGNER).secret
-        ingest_and_react(session=session, messages=[admin("saved"), admin("late"), admin("held")], now=START)
+        ingest_and_react(session=session, messages=[admin("saved"), admin("late"), admin("held")], now=start)
 
     with session_scope(url) as session:
         for user in ("saved", "late", "held"):
             assert sent(session, user) == ["csm_task", "in_app_guidance"]
             assert run_of(session, user).step_id == "wait_engaged"
-        assert list_tasks(session=session, now=START) == []
+        assert list_tasks(session=session, now=start) == []
 
-        advance_due(session=session, now=NO_ENGAGEMENT)
+        advance_due(session=session, now=no_engagement)
 
     with session_scope(url) as session:
-        queue = list_tasks(session=session, now=NO_ENGAGEMENT, team="csm")
+        queue = list_tasks(session=session, now=no_engagement, team="csm")
         assert sorted(view.customer for view in queue) == ["Held", "Late", "Saved"]
         for view in queue:
             assert view.node_id == "csm_call"
             assert view.outcomes == [SAVED, CHURNING, "no answer"]
-            assert view.due_at == NO_ENGAGEMENT + timedelta(days=1)
+            assert view.due_at == no_engagement + timedelta(days=1)
             assert view.run_waiting
         saved_task = task_of(session, "saved")
         assert saved_task.instructions.startswith("Call Saved at Saved Inc (+15550100). Their health score is 42")
-        context = task_context(session=session, task_id=saved_task.id or 0, now=NO_ENGAGEMENT)
+        context = task_context(session=session, task_id=saved_task.id or 0, now=no_engagement)
         assert context is not None
         assert context.journey_name == "At-risk account save"
         assert context.step == "Call the admin (CSM)"
@@ -136,7 +136,7 @@ def test_the_at_risk_save_s_csm_calls_are_tasks_whose_outcomes_move_the_journey(
             task_id=task_of(session, "late").id or 0,
             assignee_id=agent.user_id,
             actor="lead@x.io",
-            now=NO_ENGAGEMENT,
+            now=no_engagement,
         )
 
     # The helpdesk records the call over the API; a designer's token may not.
@@ -156,7 +156,7 @@ def test_the_at_risk_save_s_csm_calls_are_tasks_whose_outcomes_move_the_journey(
         assert "already done" in again.json()["detail"]
 
     with session_scope(url) as session:
-        advance_due(session=session, now=NO_ENGAGEMENT + timedelta(minutes=5))
+        advance_due(session=session, now=utc_now() + timedelta(seconds=1))
 
     with session_scope(url) as session:
         run = run_of(session, "saved")
@@ -181,10 +181,10 @@ def test_the_at_risk_save_s_csm_calls_are_tasks_whose_outcomes_move_the_journey(
             outcome=CHURNING,
             note="Moving to a competitor at renewal.",
             actor="csm@example.com",
-            now=NO_ENGAGEMENT + timedelta(minutes=6),
+            now=no_engagement + timedelta(minutes=6),
         )
 
-    overdue_at = NO_ENGAGEMENT + timedelta(days=1, minutes=1)
+    overdue_at = no_engagement + timedelta(days=1, minutes=1)
     with session_scope(url) as session:
         advance_due(session=session, now=overdue_at)
         # Paused: nobody moves, the open task stays open and the completed one waits for the resume.

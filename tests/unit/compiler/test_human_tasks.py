@@ -9,7 +9,7 @@ import pytest
 
 from engine.compiler import HumanTaskStep, compile_map
 from engine.map import JourneyMap, NodeKind, Position, add_node, connect
-from engine.runtime.decisions import Customer, TaskOpened, Waiting, advance, after_task
+from engine.runtime import Customer, TaskOpened, Waiting, advance, after_task
 from tests.engine_factories import event_trigger, journey_map, node, send
 
 NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)

@@ -542,7 +542,7 @@ def test_a_well_formed_journey_compiles_to_a_closed_plan(data: Doc) -> None:
 @given(well_formed_doc(loops_anywhere=True))
 def test_a_loop_is_refused_exactly_when_no_wait_is_on_it_or_it_reenters(data: Doc) -> None:
     doc = JourneyMap.model_validate(data)
-    waits = {n.id for n in doc.nodes if n.kind in {NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT}}
+    waits = {n.id for n in doc.nodes if n.kind in {NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT, NodeKind.HUMAN_TASK}}
     reenters = any(e.target == "entry" for e in doc.edges)
 
     result = compile_map(doc)
