@@ -134,6 +134,7 @@ class BatchWrites:
         try:
             with session.begin_nested():
                 self._write(session)
+                self._write_tasks(session)
         except _REFUSED_ROW as error:
             log.warning("a batch was refused (%s); writing it run by run", _refusal(error))
             self._write_run_by_run(session)
@@ -160,6 +161,7 @@ class BatchWrites:
             try:
                 with session.begin_nested():
                     writes._write(session)
+                    writes._write_tasks(session)
             except _REFUSED_ROW as error:
                 reason = f"what this run did could not be stored: {_refusal(error)}"
                 log.warning("run %s: %s", enrollment_id, reason)
@@ -196,6 +198,17 @@ class BatchWrites:
                 self.arrivals,
                 execution_options={"synchronize_session": False},
             )
+        if self.traits:
+            table = Profile.__table__  # type: ignore[attr-defined]
+            session.execute(
+                update(table).where(table.c.id == bindparam("pid")),
+                [{"pid": pid, "traits": traits} for pid, traits in self.traits.items()],
+                execution_options={"synchronize_session": False},
+            )
+
+    def _write_tasks(self, session: Session) -> None:
+        """The human tasks walks opened and the tick's marks on waited-on ones: few rows, written alike on both
+        databases."""
         if self.tasks:
             session.execute(insert(HumanTask.__table__), self.tasks)  # type: ignore[attr-defined]
         if self.task_marks:
@@ -205,13 +218,6 @@ class BatchWrites:
                 .where(table.c.id == bindparam("tid"))
                 .values(applied_at=bindparam("applied_at"), overdue_at=bindparam("overdue_at")),
                 self.task_marks,
-                execution_options={"synchronize_session": False},
-            )
-        if self.traits:
-            table = Profile.__table__  # type: ignore[attr-defined]
-            session.execute(
-                update(table).where(table.c.id == bindparam("pid")),
-                [{"pid": pid, "traits": traits} for pid, traits in self.traits.items()],
                 execution_options={"synchronize_session": False},
             )
 
