@@ -32,6 +32,8 @@ from journey_builder.pages.journeys_state import JourneysState
 from journey_builder.pages.launch import launch_page
 from journey_builder.pages.launch_state import LaunchState
 from journey_builder.pages.sign_in import SignInState, sign_in_page, sign_out_page
+from journey_builder.pages.tasks import tasks_page
+from journey_builder.pages.tasks_state import TasksState
 
 
 @contextlib.asynccontextmanager
@@ -55,6 +57,10 @@ def launch_control_page() -> rx.Component:
 
 def customer_lookup_page() -> rx.Component:
     return app_shell(customers_page(), active="Customers")
+
+
+def task_queue_page() -> rx.Component:
+    return app_shell(tasks_page(), active="Tasks")
 
 
 app = rx.App(
@@ -84,6 +90,7 @@ app.add_page(dashboard_page, route=routes.DASHBOARD, title="Dashboard · Journey
 app.add_page(
     customer_lookup_page, route=routes.CUSTOMERS, title="Customers · Journey Builder", on_load=CustomerState.open
 )
+app.add_page(task_queue_page, route=routes.TASKS, title="Tasks · Journey Builder", on_load=TasksState.load)
 app.add_page(sign_in_page, route=routes.SIGN_IN, title="Sign in · Journey Builder", on_load=SignInState.open)
 app.add_page(sign_out_page, route=routes.SIGN_OUT, title="Signing out · Journey Builder", on_load=SessionState.sign_out)
 app.add_page(first_run_page, route=routes.FIRST_RUN, title="First run · Journey Builder", on_load=FirstRunState.open)

@@ -20,6 +20,7 @@ JOURNEY_LAUNCH: Final = "/journeys/[id]/launch"
 JOURNEY_KPIS: Final = "/journeys/[id]/kpis"
 DASHBOARD: Final = "/dashboard"
 CUSTOMERS: Final = "/customers"
+TASKS: Final = "/tasks"
 SIGN_IN: Final = "/sign-in"
 SIGN_OUT: Final = "/sign-out"
 FIRST_RUN: Final = "/first-run"
@@ -80,6 +81,10 @@ def dashboard() -> str:
 
 def customers() -> str:
     return CUSTOMERS
+
+
+def tasks() -> str:
+    return TASKS
 
 
 def sign_in(next_path: str = "") -> str:

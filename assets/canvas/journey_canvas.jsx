@@ -71,6 +71,7 @@ const KIND_COLOURS = {
   goal: "#059669",
   exit: "#64748b",
   touchpoint: "#db2777",
+  human_task: "#0891b2",
 };
 
 // Small inline icons (24-unit viewBox, stroked) so nothing depends on an icon font being present.
@@ -96,6 +97,7 @@ const ICON_PATHS = {
   tidy: "M4 4h6v6H4z M14 4h6v6h-6z M4 14h6v6H4z M14 14h6v6h-6z",
   image: "M3 5h18v14H3z M3 16l5-5 4 4 3-3 6 6 M15 9a1.5 1.5 0 1 0 0.01 0",
   touchpoint: "M12 2a7 7 0 0 0-7 7c0 5 7 13 7 13s7-8 7-13a7 7 0 0 0-7-7z M12 7a2 2 0 1 0 0 4a2 2 0 1 0 0-4z",
+  human_task: "M9 7a3 3 0 1 0 0 6a3 3 0 1 0 0-6z M3 20c0-3 3-5 6-5s6 2 6 5 M15 6l2 2 4-4 M15 13h6",
 };
 
 function Icon({ name, size = 14, color = "currentColor" }) {
@@ -138,6 +140,8 @@ function NodeKpi({ figures, forecast }) {
       data-forecast={forecast ? "true" : "false"}>
       <div className="jc-kpi-node-counts">{figures.counts}</div>
       {figures.messages ? <div className="jc-kpi-node-messages">{figures.messages}</div> : null}
+      {figures.tasks ? <div className="jc-kpi-node-messages" data-testid="node-task-kpi">{figures.tasks}</div> : null}
+      {figures.outcomes ? <div className="jc-kpi-node-messages">{figures.outcomes}</div> : null}
     </div>
   );
 }

@@ -29,6 +29,7 @@ class Action(StrEnum):
     # Replaying a past window through a draft or any version (engine/forecast): reads much, writes nothing.
     FORECAST = "forecast"
     VIEW_FORECASTS = "view_forecasts"
+    WORK_TASKS = "work_tasks"
 
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -47,6 +48,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.VIEW_AUDIT: frozenset({Role.ADMIN}),
     Action.FORECAST: frozenset({Role.DESIGNER, Role.MARKETER, Role.ADMIN}),
     Action.VIEW_FORECASTS: frozenset(Role),
+    # The task queue and the context of each task's customer: agents work it, marketers watch their journeys' tasks.
+    Action.WORK_TASKS: frozenset({Role.AGENT, Role.MARKETER, Role.ADMIN}),
 }
 
 

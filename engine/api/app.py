@@ -27,6 +27,7 @@ from engine.api.guards import (
 )
 from engine.api.inbox import add_inbox_routes
 from engine.api.intake import add_intake_routes
+from engine.api.tasks import add_task_routes
 from engine.journeys import service as journey_service
 from engine.map import PausePolicy
 from engine.runtime import lifecycle, runs
@@ -206,6 +207,7 @@ def create_api(database_url: str | None = None, *, in_app_origins: Iterable[str]
         journey_service.get_journey(session=session, journey_id=journey_id)
         return runs.run_overview(session=session, journey_id=journey_id).model_dump(mode="json")
 
+    add_task_routes(api, sessions=sessions, actor=actor, committed=committed)
     api.add_exception_handler(journey_service.JourneyNotFoundError, answer(404))
     api.add_exception_handler(journey_service.DraftConflictError, answer(409))
     api.add_exception_handler(journey_service.JourneyNameError, answer(409))

@@ -25,12 +25,14 @@ from engine.compiler.plan import (
     Entry,
     ExitStep,
     GoalStep,
+    HumanTaskStep,
     Plan,
     PlanArm,
     SendStep,
     SplitStep,
     Step,
     StoredFrequencyCap,
+    TaskOutcomePath,
     UpdateProfileStep,
     WaitForEventStep,
     WaitStep,
@@ -46,9 +48,11 @@ from engine.compiler.rules import (
     stage_problems,
 )
 from engine.map import (
+    OVERDUE_LABEL,
     BranchNode,
     ExitNode,
     GoalNode,
+    HumanTaskNode,
     JourneyMap,
     Node,
     SendNode,
@@ -213,4 +217,16 @@ def _step(node: Node, successor: _Successor) -> Step | None:
             return GoalStep(id=node.id, stage=node.stage, next=successor(node))
         case ExitNode():
             return ExitStep(id=node.id, stage=node.stage, reason=node.reason)
+        case HumanTaskNode():
+            return HumanTaskStep(
+                id=node.id,
+                stage=node.stage,
+                title=node.title,
+                team=node.team,
+                channel=node.channel,
+                instructions=node.instructions,
+                due=node.due,
+                outcomes=tuple(TaskOutcomePath(name=name, next=successor(node, name)) for name in node.outcomes),
+                on_overdue=successor(node, OVERDUE_LABEL),
+            )
     return None

@@ -17,7 +17,7 @@ from liquid.exceptions import LiquidError
 from engine.compiler.index import MapIndex
 from engine.compiler.problems import Problem, describe, error
 from engine.content import fixed_problems, parse_template
-from engine.map import ConditionSource, EventTrigger, JourneyMap, SendNode, WaitForEventNode
+from engine.map import ConditionSource, EventTrigger, HumanTaskNode, JourneyMap, SendNode, WaitForEventNode
 
 STANDARD_TRAITS = frozenset({"email", "phone", "first_name", "last_name", "user_id", "timezone", "locale"})
 """Profile traits every customer has, which any journey's content and conditions may use."""
@@ -31,6 +31,9 @@ def content_problems(index: MapIndex) -> Iterator[Problem]:
     traits = STANDARD_TRAITS | set(doc.settings.profile_traits)
     properties = _event_properties(doc, index)
     for node in doc.nodes:
+        if isinstance(node, HumanTaskNode):
+            for code, message in placeholder_problems(node.instructions, traits=traits, properties=properties):
+                yield error(code, f"The instructions of {describe(node)} {message}.", node=node.id)
         if not isinstance(node, SendNode):
             continue
         parts = (

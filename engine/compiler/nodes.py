@@ -9,11 +9,13 @@ from datetime import timedelta
 from engine.compiler.cron import cron_problem
 from engine.compiler.problems import Problem, describe, error, warning
 from engine.map import (
+    OVERDUE_LABEL,
     SENDABLE_CHANNELS,
     BranchNode,
     Channel,
     Condition,
     EventTrigger,
+    HumanTaskNode,
     MessageContent,
     Node,
     Operator,
@@ -57,6 +59,8 @@ def node_problems(nodes: list[Node]) -> Iterator[Problem]:
                 yield from _split_problems(node)
             case SendNode():
                 yield from _send_problems(node)
+            case HumanTaskNode():
+                yield from _task_problems(node)
             case UpdateProfileNode():
                 if not node.set_traits:
                     yield warning("empty_profile_update", f"{describe(node)} changes no trait.", node=node.id)
@@ -148,3 +152,26 @@ def _send_problems(node: SendNode) -> Iterator[Problem]:
             f"The fallback of {describe(node)} must be another channel the engine can deliver ({_SENDABLE_NAMES}).",
             node=node.id,
         )
+
+
+def _task_problems(node: HumanTaskNode) -> Iterator[Problem]:
+    if not node.outcomes:
+        yield error(
+            "task_without_outcomes",
+            f"{describe(node)} has no outcomes: list what the person can record, such as 'reached' or 'no answer'.",
+            node=node.id,
+        )
+    if any(not outcome.strip() for outcome in node.outcomes):
+        yield error("blank_task_outcome", f"{describe(node)} has an outcome without a name.", node=node.id)
+    counts = Counter(node.outcomes)
+    for name in sorted(name for name, count in counts.items() if count > 1):
+        yield error("duplicate_task_outcome", f"{describe(node)} has two outcomes named '{name}'.", node=node.id)
+    if OVERDUE_LABEL in counts:
+        yield error(
+            "reserved_task_outcome",
+            f"{describe(node)} has an outcome named '{OVERDUE_LABEL}', which is the path taken when the task is "
+            "late; name the outcome otherwise.",
+            node=node.id,
+        )
+    if node.due <= timedelta(0):
+        yield error("non_positive_due", f"The due time of {describe(node)} must be longer than zero.", node=node.id)

@@ -44,6 +44,7 @@ class StepKind(StrEnum):
     UPDATE_PROFILE = "update_profile"
     GOAL = "goal"
     EXIT = "exit"
+    HUMAN_TASK = "human_task"
 
 
 class _StepBase(_Frozen):
@@ -111,8 +112,41 @@ class ExitStep(_StepBase):
     reason: str = ""
 
 
+class TaskOutcomePath(_Frozen):
+    name: str
+    next: str | None = None
+
+
+class HumanTaskStep(_StepBase):
+    """A person's task: the run waits for an outcome to be recorded, or takes ``on_overdue`` once ``due`` passed."""
+
+    kind: Literal[StepKind.HUMAN_TASK] = StepKind.HUMAN_TASK
+    title: str
+    team: str = ""
+    channel: Channel | None = None
+    instructions: str = ""
+    due: StoredDuration
+    outcomes: tuple[TaskOutcomePath, ...]
+    on_overdue: str | None = None
+
+    def outcome_next(self, outcome: str) -> str | None:
+        """The step the outcome's path leads to; a KeyError names an outcome the task does not have."""
+        for path in self.outcomes:
+            if path.name == outcome:
+                return path.next
+        raise KeyError(f"task {self.id!r} has no outcome {outcome!r}")
+
+
 Step = Annotated[
-    WaitStep | WaitForEventStep | BranchStep | SplitStep | SendStep | UpdateProfileStep | GoalStep | ExitStep,
+    WaitStep
+    | WaitForEventStep
+    | BranchStep
+    | SplitStep
+    | SendStep
+    | UpdateProfileStep
+    | GoalStep
+    | ExitStep
+    | HumanTaskStep,
     Field(discriminator="kind"),
 ]
 

@@ -12,9 +12,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.compiler.index import MapIndex, label_of
 from engine.compiler.problems import Problem, describe, error, warning
-from engine.map import BranchNode, ExitNode, GoalNode, Node, NodeKind, SplitNode, TriggerNode, WaitForEventNode
+from engine.map import (
+    OVERDUE_LABEL,
+    BranchNode,
+    ExitNode,
+    GoalNode,
+    HumanTaskNode,
+    Node,
+    NodeKind,
+    SplitNode,
+    TriggerNode,
+    WaitForEventNode,
+)
 
-_WAITING_KINDS = frozenset({NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT})
+_WAITING_KINDS = frozenset({NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT, NodeKind.HUMAN_TASK})
 
 
 def entry_problems(index: MapIndex) -> Iterator[Problem]:
@@ -71,6 +82,8 @@ def _allowed_labels(node: Node) -> frozenset[str | None]:
             return frozenset({"yes", "no"})
         case SplitNode():
             return frozenset(arm.name for arm in node.arms)
+        case HumanTaskNode():
+            return frozenset({*node.outcomes, OVERDUE_LABEL})
     return frozenset({None})
 
 
@@ -126,6 +139,24 @@ def edge_problems(index: MapIndex) -> Iterator[Problem]:
                         f"Arm '{arm.name}' of {describe(node)} leads nowhere; connect it or make it a holdout.",
                         node=node.id,
                     )
+        if isinstance(node, HumanTaskNode):
+            yield from _task_path_problems(node, seen)
+
+
+def _task_path_problems(node: HumanTaskNode, seen: set[str | None]) -> Iterator[Problem]:
+    for outcome in dict.fromkeys(node.outcomes):
+        if outcome not in seen:
+            yield error(
+                "task_outcome_without_path",
+                f"Outcome '{outcome}' of {describe(node)} leads nowhere; connect it to the step that follows it.",
+                node=node.id,
+            )
+    if OVERDUE_LABEL not in seen:
+        yield warning(
+            "task_without_overdue_path",
+            f"{describe(node)} has no 'overdue' path: a customer whose task is not done in time leaves the journey.",
+            node=node.id,
+        )
 
 
 def reachability_problems(index: MapIndex) -> Iterator[Problem]:

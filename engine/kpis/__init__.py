@@ -47,6 +47,7 @@ from engine.kpis.report import (
 from engine.kpis.scope import TRANSITION
 from engine.kpis.stages import stage_metrics
 from engine.kpis.summary import overlay_summary
+from engine.kpis.tasks import OutcomeShare, TaskCardMetrics, task_card_metrics
 from engine.kpis.windows import (
     WINDOW_LABELS,
     KpiWindow,
@@ -78,11 +79,13 @@ __all__ = [
     "KpiWindow",
     "MetricsFilter",
     "NodeMetrics",
+    "OutcomeShare",
     "SplitResult",
     "StageLine",
     "StageMetrics",
     "StageVelocity",
     "StageView",
+    "TaskCardMetrics",
     "VelocityBucket",
     "VersionNotFoundError",
     "WindowError",
@@ -102,6 +105,7 @@ __all__ = [
     "split_results",
     "stage_lines",
     "stage_metrics",
+    "task_card_metrics",
     "two_proportion_p_value",
     "velocity_distribution",
     "window_filter",

@@ -44,6 +44,7 @@ from engine.kpis.figures import (
 from engine.kpis.in_app import in_app_cards
 from engine.kpis.outcomes import conversion_over_time, recovery_by_channel, split_results
 from engine.kpis.stages import stage_metrics, stage_move_rows
+from engine.kpis.tasks import TaskCardMetrics, task_card_metrics
 from engine.map import JourneyMap, ordered_stages, stage_emotions
 from engine.store import Enrollment, Journey, JourneyStatus, JourneyVersion, Transition, utc_now
 
@@ -131,6 +132,7 @@ class JourneyReport(_Frozen):
     splits: tuple[SplitResult, ...]
     node_titles: dict[str, str]
     in_app: tuple[InAppCard, ...] = ()
+    tasks: tuple[TaskCardMetrics, ...] = ()
 
 
 class DayCount(_Frozen):
@@ -302,6 +304,7 @@ def journey_report(*, session: Session, metrics_filter: MetricsFilter) -> Journe
         splits=split_results(session=session, metrics_filter=metrics_filter),
         node_titles={n.id: n.title or n.id for n in doc.nodes} if doc is not None else {},
         in_app=in_app_cards(session=session, metrics_filter=metrics_filter),
+        tasks=task_card_metrics(session=session, metrics_filter=metrics_filter),
     )
 
 

@@ -8,6 +8,7 @@ starter maps.
 from engine.map.bounds import OutOfBounds, out_of_bounds
 from engine.map.conditions import all_hold, holds
 from engine.map.document import (
+    OVERDUE_LABEL,
     SENDABLE_CHANNELS,
     BranchNode,
     Channel,
@@ -19,6 +20,7 @@ from engine.map.document import (
     ExitNode,
     FrequencyCap,
     GoalNode,
+    HumanTaskNode,
     JourneyMap,
     Match,
     MessageContent,
@@ -123,6 +125,7 @@ __all__ = [
     "MAX_STAGES",
     "MAX_TEXT_LENGTH",
     "MAX_URL_LENGTH",
+    "OVERDUE_LABEL",
     "SENDABLE_CHANNELS",
     "BranchNode",
     "Channel",
@@ -136,6 +139,7 @@ __all__ = [
     "ExitNode",
     "FrequencyCap",
     "GoalNode",
+    "HumanTaskNode",
     "JourneyMap",
     "MapEditError",
     "Match",

@@ -17,6 +17,7 @@ from engine.map.document import (
     Condition,
     EventTrigger,
     ExitNode,
+    HumanTaskNode,
     JourneyMap,
     Node,
     ScheduleTrigger,
@@ -174,6 +175,11 @@ class _Walk:
                     self.scalar("trait value", value, number)
             case ExitNode():
                 self.text("exit reason", node.reason, MAX_TEXT_LENGTH)
+            case HumanTaskNode():
+                self.duration("due time", node.due)
+                self.text("team", node.team, MAX_KEY_LENGTH)
+                self.text("instructions", node.instructions, MAX_LONG_TEXT_LENGTH)
+                self.texts("outcomes", node.outcomes, MAX_KEY_LENGTH)
 
     def trigger(self, node: TriggerNode) -> None:
         trigger = node.trigger

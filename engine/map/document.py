@@ -39,6 +39,8 @@ from engine.map.limits import (
 )
 
 FORMAT_VERSION: Final = "1.0"
+OVERDUE_LABEL: Final = "overdue"
+"""The label of a human task's path taken when nobody records an outcome before the task is due."""
 
 Emotion = Annotated[int, Field(ge=-2, le=2, description="The customer's feeling, -2 (angry) to +2 (delighted).")]
 Identifier = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -75,6 +77,7 @@ class NodeKind(StrEnum):
     GOAL = "goal"
     EXIT = "exit"
     TOUCHPOINT = "touchpoint"
+    HUMAN_TASK = "human_task"
 
 
 class Severity(StrEnum):
@@ -300,6 +303,22 @@ class TouchpointNode(_NodeBase):
     kind: Literal[NodeKind.TOUCHPOINT] = NodeKind.TOUCHPOINT
 
 
+class HumanTaskNode(_NodeBase):
+    """A step a person takes (a call, a chat): the run waits until they record an outcome, or the task is due.
+
+    Each outcome is an outgoing path labelled with its name; the path labelled ``overdue`` is taken when
+    the task is not done in time.
+    """
+
+    kind: Literal[NodeKind.HUMAN_TASK] = NodeKind.HUMAN_TASK
+    team: Key = Field("", description="The team or role that takes the task, such as 'csm' or 'support'.")
+    instructions: LongText = Field("", description="What the person should do; Liquid, like message content.")
+    due: Duration = Field(description="How long the person has before the task is overdue.")
+    outcomes: list[Key] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="What the person can record; each is a path's label."
+    )
+
+
 Node = Annotated[
     TriggerNode
     | WaitNode
@@ -310,7 +329,8 @@ Node = Annotated[
     | UpdateProfileNode
     | GoalNode
     | ExitNode
-    | TouchpointNode,
+    | TouchpointNode
+    | HumanTaskNode,
     Field(discriminator="kind"),
 ]
 
@@ -322,7 +342,8 @@ class Edge(_Frozen):
     label: Key | None = Field(
         None,
         description=(
-            "'yes' / 'no' after a branch, 'event' / 'timeout' after a wait for an event, an arm name after a split."
+            "'yes' / 'no' after a branch, 'event' / 'timeout' after a wait for an event, an arm name after a split, "
+            "an outcome or 'overdue' after a human task."
         ),
     )
 

@@ -20,12 +20,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from engine.map.bounds import out_of_bounds
 from engine.map.document import (
+    OVERDUE_LABEL,
     BranchNode,
     Channel,
     Edge,
     EventTrigger,
     ExitNode,
     GoalNode,
+    HumanTaskNode,
     JourneyMap,
     MessageContent,
     Node,
@@ -149,6 +151,16 @@ def default_node(kind: NodeKind, *, node_id: str, stage: str, position: Position
             return ExitNode(**common, title="Exit", reason="")
         case NodeKind.TOUCHPOINT:
             return TouchpointNode(**common, title="New touchpoint", channel=Channel.WEB)
+        case NodeKind.HUMAN_TASK:
+            return HumanTaskNode(
+                **common,
+                title="Call the customer",
+                channel=Channel.VOICE,
+                team="support",
+                instructions="Call {{ profile.first_name | default: 'the customer' }} and ask how we can help.",
+                due=timedelta(days=1),
+                outcomes=["reached", "no answer"],
+            )
     raise MapEditError(f"unknown node kind {kind!r}")
 
 
@@ -198,6 +210,8 @@ def outgoing_labels(node: Node) -> list[str | None]:
             return ["event", "timeout"]
         case SplitNode(arms=arms):
             return [arm.name for arm in arms]
+        case HumanTaskNode(outcomes=outcomes):
+            return [*outcomes, OVERDUE_LABEL]
         case _:
             return [None]
 

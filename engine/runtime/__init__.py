@@ -23,9 +23,11 @@ from engine.runtime.decisions import (
     SendMessage,
     SendSkipped,
     SplitAssigned,
+    TaskOpened,
     TraitsUpdated,
     Waiting,
     advance,
+    after_task,
     after_wait,
     next_local_time,
     split_bucket,
@@ -53,6 +55,7 @@ from engine.runtime.lifecycle import (
 )
 from engine.runtime.reactions import Reaction, admits, entry_matches, reaction_to
 from engine.runtime.runs import run_overview
+from engine.runtime.task_waits import notice_row, send_notices
 from engine.runtime.walk import RunContext, reach_goal, transition_row, walk
 from engine.runtime.writes import NOWHERE, BatchWrites, Position, enrollment_update
 
@@ -80,12 +83,14 @@ __all__ = [
     "SendSkipped",
     "SplitAssigned",
     "StopMode",
+    "TaskOpened",
     "TraitsUpdated",
     "Waiting",
     "action_blocker",
     "admits",
     "advance",
     "advance_due",
+    "after_task",
     "after_wait",
     "consume_batch",
     "consume_events",
@@ -101,6 +106,7 @@ __all__ = [
     "launch_journey",
     "message_status_label",
     "next_local_time",
+    "notice_row",
     "pause_journey",
     "publish_consequence",
     "reach_goal",
@@ -109,6 +115,7 @@ __all__ = [
     "run_overview",
     "scheduled_journeys",
     "search_customers",
+    "send_notices",
     "split_bucket",
     "stop_journey",
     "trait_entries",

@@ -19,6 +19,7 @@ from engine.store import (
     Enrollment,
     EnrollmentStatus,
     Event,
+    HumanTask,
     Journey,
     JourneyVersion,
     OutboxMessage,
@@ -34,7 +35,7 @@ NAME_TRAITS = ("name", "first_name", "last_name")
 CONTACT_TRAITS = ("email", "phone")
 # Events in the same instant are shown in this order of kinds (newest first overall): what the customer did,
 # then the step it moved them to, then what that step sent.
-_SOURCE_RANK = {"event": 0, "step": 1, "message": 2, "run": 3}
+_SOURCE_RANK = {"event": 0, "step": 1, "message": 2, "run": 3, "task": 4}
 # What the sandbox sender answers (engine/delivery/channels/sandbox.py): the message was stored, not sent.
 SANDBOX_REASON_PREFIX = "sandbox"
 SANDBOXED = "sandbox (not sent)"
@@ -278,6 +279,7 @@ def customer_view(*, session: Session, profile_id: int) -> CustomerView | None:
                     row_id=transition.id or 0,
                 )
             )
+    timeline += _task_items(session, profile.id)
     timeline.sort(key=lambda item: (item.at, _SOURCE_RANK[item.source], item.row_id), reverse=True)
     return CustomerView(
         profile_id=profile.id,
@@ -288,6 +290,41 @@ def customer_view(*, session: Session, profile_id: int) -> CustomerView | None:
         runs=customer_runs,
         timeline=timeline,
     )
+
+
+def _task_items(session: Session, profile_id: int) -> list[TimelineItem]:
+    """The customer's tasks: each opened, and done with the outcome and note the person recorded."""
+    items: list[TimelineItem] = []
+    for task in session.execute(
+        select(HumanTask)
+        .where(col(HumanTask.profile_id) == profile_id)
+        .order_by(col(HumanTask.id).desc())
+        .limit(TIMELINE_LIMIT)
+    ).scalars():
+        name = task.title or task.node_id
+        team = f" for {task.team}" if task.team else ""
+        items.append(
+            TimelineItem(
+                at=task.created_at,
+                kind="task:opened",
+                title=f"task opened: {name}{team}",
+                detail=f"due {task.due_at:%Y-%m-%d %H:%M} UTC",
+                source="task",
+                row_id=task.id or 0,
+            )
+        )
+        if task.completed_at is not None:
+            items.append(
+                TimelineItem(
+                    at=task.completed_at,
+                    kind="task:done",
+                    title=f"task done: {name}: {task.outcome}",
+                    detail=f"by {task.completed_by}" + (f"\n{task.note}" if task.note else ""),
+                    source="task",
+                    row_id=task.id or 0,
+                )
+            )
+    return items
 
 
 def shown_status(message: OutboxMessage) -> str:

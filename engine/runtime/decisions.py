@@ -20,6 +20,7 @@ from engine.compiler import (
     BranchStep,
     ExitStep,
     GoalStep,
+    HumanTaskStep,
     Plan,
     SendStep,
     SplitStep,
@@ -105,7 +106,15 @@ class GoalReached:
     node_id: str
 
 
-Effect = NodeEntered | SendMessage | SendSkipped | SplitAssigned | TraitsUpdated | GoalReached
+@dataclass(frozen=True, kw_only=True)
+class TaskOpened:
+    """A person's task was opened for the customer; the run waits at ``step`` until its outcome or ``due_at``."""
+
+    step: HumanTaskStep
+    due_at: datetime
+
+
+Effect = NodeEntered | SendMessage | SendSkipped | SplitAssigned | TraitsUpdated | GoalReached | TaskOpened
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -241,6 +250,14 @@ def advance(
                 current = step.next
             case ExitStep():
                 return Advance(effects=tuple(effects), outcome=Ended(reason=EndReason.EXIT_NODE, detail=step.reason))
+            case HumanTaskStep():
+                try:
+                    due_at = now + step.due
+                except OverflowError:
+                    detail = f"the task at step {step.id!r} would be due after the year 9999"
+                    return Advance(effects=tuple(effects), outcome=Ended(reason=EndReason.FAILED, detail=detail))
+                effects.append(TaskOpened(step=step, due_at=due_at))
+                return Advance(effects=tuple(effects), outcome=Waiting(step_id=step.id, due_at=due_at))
     return Advance(
         effects=tuple(effects),
         outcome=Ended(reason=EndReason.CORRUPT_PLAN, detail=f"more than {MAX_STEPS_PER_WALK} steps without a wait"),
@@ -286,3 +303,8 @@ def after_wait(step: Step, *, event_arrived: bool) -> str | None:
     if isinstance(step, WaitForEventStep):
         return step.on_event if event_arrived else step.on_timeout
     raise ValueError(f"step {step.id!r} is a {step.kind}, not a wait")
+
+
+def after_task(step: HumanTaskStep, *, outcome: str | None) -> str | None:
+    """The step that follows a person's task: the recorded outcome's path, or the overdue path without one."""
+    return step.on_overdue if outcome is None else step.outcome_next(outcome)

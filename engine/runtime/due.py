@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import Select, and_, select
 from sqlmodel import Session, col
 
+from engine.compiler import HumanTaskStep
 from engine.journeys import PLANS, RUNNING, LoadedPlan
-from engine.runtime.decisions import ResumeMode, after_wait
+from engine.runtime.decisions import ResumeMode, after_task, after_wait
+from engine.runtime.task_waits import WaitedTask, overdue_notice, send_notices, waited_tasks
 from engine.runtime.walk import RunContext, walk
 from engine.runtime.writes import BatchWrites, Position
 from engine.store import Enrollment, EnrollmentStatus, Journey, Profile
@@ -67,12 +69,30 @@ def advance_due(*, session: Session, now: datetime, limit: int = CLAIM_BATCH) ->
         return 0
     plans = PLANS.get_many(session=session, version_ids={row.version_id for row in rows})
     profiles = _profiles(session, (row.profile_id for row in rows))
+    tasks = waited_tasks(
+        session,
+        (row.id for row in rows if isinstance(plans[row.version_id].steps.get(row.step_id or ""), HumanTaskStep)),
+    )
     writes = BatchWrites(now=now)
+    notices: list[dict[str, Any]] = []
     for row in rows:
         # A run whose stored state cannot be read back fails alone, like one that fails in its walk.
         with writes.run(row.id, profile_id=row.profile_id, at=Position.of_run(row)):
-            _advance_one(row, loaded=plans[row.version_id], profile=profiles[row.profile_id], now=now, writes=writes)
+            task = tasks.get((row.id, row.step_id or ""))
+            _advance_one(
+                row,
+                loaded=plans[row.version_id],
+                profile=profiles[row.profile_id],
+                task=task,
+                now=now,
+                writes=writes,
+            )
+            if task is not None and task.outcome is None:
+                notice = overdue_notice(task, node_id=row.step_id, now=now)
+                if notice is not None:
+                    notices.append(notice)
     writes.flush(session)
+    send_notices(session, notices)
     return len(rows)
 
 
@@ -81,6 +101,7 @@ def _advance_one(
     *,
     loaded: LoadedPlan,
     profile: tuple[str | None, dict[str, Any], str | None],
+    task: WaitedTask | None,
     now: datetime,
     writes: BatchWrites,
 ) -> None:
@@ -97,7 +118,15 @@ def _advance_one(
         context=dict(row.context or {}),
         position=Position.of_run(row),
     )
-    arrived = row.event_arrived_at is not None
-    start_at = after_wait(waiting_step, event_arrived=arrived) if waiting_step else None
+    if isinstance(waiting_step, HumanTaskStep):
+        outcome = task.outcome if task is not None else None
+        start_at = after_task(waiting_step, outcome=outcome)
+        if task is not None:
+            writes.task_marks.append(
+                {"tid": task.id, "applied_at": now if outcome else None, "overdue_at": None if outcome else now}
+            )
+    else:
+        arrived = row.event_arrived_at is not None
+        start_at = after_wait(waiting_step, event_arrived=arrived) if waiting_step else None
     mode = ResumeMode(row.resume_mode) if row.resume_mode else None
     walk(run, loaded=loaded, start_at=start_at, now=now, resume_mode=mode, writes=writes)

@@ -23,7 +23,7 @@ from typing import Any
 
 from engine.content import ContentRenderError, render_content, unsubscribe_url
 from engine.journeys import LoadedPlan
-from engine.map import Channel
+from engine.map import Channel, MessageContent
 from engine.runtime.decisions import (
     Advance,
     Customer,
@@ -35,13 +35,14 @@ from engine.runtime.decisions import (
     SendMessage,
     SendSkipped,
     SplitAssigned,
+    TaskOpened,
     TraitsUpdated,
     Waiting,
     advance,
     goal_path,
 )
 from engine.runtime.writes import BatchWrites, Position, described, enrollment_update, short_reason
-from engine.store import MessageStatus
+from engine.store import MessageStatus, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,42 @@ def _message_row(
     }, None
 
 
+def _task_row(
+    run: RunContext, effect: TaskOpened, *, loaded: LoadedPlan, now: datetime, traits: Mapping[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """The human task a run opens, its instructions rendered for the customer; or why they could not be."""
+    step = effect.step
+    try:
+        rendered = render_content(
+            MessageContent(body=step.instructions),
+            profile={**traits, "user_id": run.user_id},
+            event=run.context,
+            journey_name=loaded.journey_name,
+            unsubscribe_url="",
+        )
+    except ContentRenderError as error:
+        return {}, short_reason(str(error))
+    except Exception as error:
+        log.exception("the task %r of run %s could not be rendered", step.id, run.enrollment_id)
+        return {}, described(error)
+    return {
+        "journey_id": run.journey_id,
+        "version_id": run.version_id,
+        "enrollment_id": run.enrollment_id,
+        "profile_id": run.profile_id,
+        "node_id": step.id,
+        "title": step.title,
+        "team": step.team,
+        "channel": step.channel.value if step.channel else None,
+        "instructions": rendered.body,
+        "outcomes": [path.name for path in step.outcomes],
+        "status": TaskStatus.OPEN,
+        "created_at": now,
+        "due_at": effect.due_at,
+        "note": "",
+    }, None
+
+
 def _apply(
     run: RunContext, result: Advance, *, loaded: LoadedPlan, now: datetime, writes: BatchWrites
 ) -> Waiting | Ended:
@@ -182,6 +219,13 @@ def _apply(
                 writes.traits[run.profile_id] = {**writes.traits.get(run.profile_id, run.traits), **effect.traits}
             case GoalReached():
                 goal_at = now
+            case TaskOpened():
+                task, problem = _task_row(run, effect, loaded=loaded, now=now, traits=traits)
+                if problem is not None:
+                    detail = f"the instructions of the task at step {effect.step.id!r} could not be rendered: {problem}"
+                    outcome = Ended(reason=EndReason.FAILED, detail=detail)
+                    break
+                writes.tasks.append(task)
     writes.enrollments.append(enrollment_update(run.enrollment_id, outcome, now=now, goal_at=goal_at, at=here))
     return outcome
 

@@ -23,6 +23,7 @@ from engine.runtime.decisions import Ended, EndReason, Waiting
 from engine.store import (
     Enrollment,
     EnrollmentStatus,
+    HumanTask,
     OutboxMessage,
     Profile,
     Transition,
@@ -100,6 +101,9 @@ class BatchWrites:
     messages: list[dict[str, Any]] = field(default_factory=list)
     enrollments: list[dict[str, Any]] = field(default_factory=list)
     arrivals: list[dict[str, Any]] = field(default_factory=list)
+    # Human tasks opened by walks, and what the tick did with waited-on ones (outcome applied, or overdue).
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    task_marks: list[dict[str, Any]] = field(default_factory=list)
     traits: dict[int, dict[str, Any]] = field(default_factory=dict)
     # Runs that failed in this batch, so callers keeping runs in memory forget them.
     failed: set[int] = field(default_factory=set)
@@ -108,14 +112,14 @@ class BatchWrites:
     def run(self, enrollment_id: int, *, profile_id: int, at: Position) -> Iterator[None]:
         """What one run writes inside the block. Should the block raise, whatever it had written is
         dropped and the run ends as failed where it was (``at``); the error goes no further."""
-        sizes = (len(self.transitions), len(self.messages), len(self.enrollments), len(self.arrivals))
+        kept_lists = (self.transitions, self.messages, self.enrollments, self.arrivals, self.tasks, self.task_marks)
+        sizes = tuple(len(rows) for rows in kept_lists)
         traits = self.traits.get(profile_id)
         try:
             yield
         except Exception as error:
             log.exception("run %s could not be advanced from step %r; it fails alone", enrollment_id, at.step)
-            kept = zip((self.transitions, self.messages, self.enrollments, self.arrivals), sizes, strict=True)
-            for rows, size in kept:
+            for rows, size in zip(kept_lists, sizes, strict=True):
                 del rows[size:]
             if traits is None:
                 self.traits.pop(profile_id, None)
@@ -132,6 +136,7 @@ class BatchWrites:
         try:
             with session.begin_nested():
                 self._write(session)
+                self._write_tasks(session)
         except _REFUSED_ROW as error:
             log.warning("a batch was refused (%s); writing it run by run", _refusal(error))
             self._write_run_by_run(session)
@@ -150,10 +155,15 @@ class BatchWrites:
             part(row["eid"]).enrollments.append(row)
         for row in self.arrivals:
             part(row["eid"]).arrivals.append(row)
+        for row in self.tasks:
+            part(row["enrollment_id"]).tasks.append(row)
+        for row in self.task_marks:
+            part(row["eid"]).task_marks.append(row)
         for enrollment_id, writes in runs.items():
             try:
                 with session.begin_nested():
                     writes._write(session)
+                    writes._write_tasks(session)
             except _REFUSED_ROW as error:
                 reason = f"what this run did could not be stored: {_refusal(error)}"
                 log.warning("run %s: %s", enrollment_id, reason)
@@ -239,6 +249,21 @@ class BatchWrites:
                 key=("id", "pid"),
                 types={"pid": Integer(), "traits": profile.c.traits.type},
                 assign={"traits": "u.traits"},
+            )
+
+    def _write_tasks(self, session: Session) -> None:
+        """The human tasks walks opened and the tick's marks on waited-on ones: few rows, written alike on both
+        databases."""
+        if self.tasks:
+            session.execute(insert(HumanTask.__table__), self.tasks)  # type: ignore[attr-defined]
+        if self.task_marks:
+            table = HumanTask.__table__  # type: ignore[attr-defined]
+            session.execute(
+                update(table)
+                .where(table.c.id == bindparam("tid"))
+                .values(applied_at=bindparam("applied_at"), overdue_at=bindparam("overdue_at")),
+                self.task_marks,
+                execution_options={"synchronize_session": False},
             )
 
 

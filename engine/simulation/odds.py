@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from engine.compiler import Plan, WaitForEventStep, WaitStep
+from engine.compiler import HumanTaskStep, Plan, WaitForEventStep, WaitStep
 from engine.map.starters import load_template
 
 
@@ -60,7 +60,7 @@ def starter_of(plan: Plan) -> str | None:
 
 def waiting_stages(plan: Plan) -> list[str]:
     """The stages holding a wait, in the order customers move through them: where customers can act."""
-    holding = {step.stage for step in plan.steps if isinstance(step, WaitStep | WaitForEventStep)}
+    holding = {step.stage for step in plan.steps if isinstance(step, WaitStep | WaitForEventStep | HumanTaskStep)}
     return [stage for stage in plan.stage_order if stage in holding]
 
 

@@ -42,6 +42,7 @@ from engine.compiler import (
     BranchStep,
     ExitStep,
     GoalStep,
+    HumanTaskStep,
     Plan,
     SendStep,
     SplitStep,
@@ -324,6 +325,13 @@ class _CustomerPlanner:
                     step_id = step.next
                 case ExitStep():
                     return
+                case HumanTaskStep():
+                    # A person, not the customer, moves the run on from here; the customer can still reach the goal.
+                    if not left and self._choose(step) is Choice.CONVERT:
+                        assert plan.goal_event, "a task offers converting only when there is a goal event"
+                        self._track(at + step.due * self.rng.triangular(0.1, 0.9, 0.3), plan.goal_event)
+                        self.outcome = Outcome.CONVERTED
+                    return
                 case WaitStep() | WaitForEventStep():
                     window = self._window(step, at)
                     choice = Choice.STAY if left else self._choose(step)
@@ -355,7 +363,7 @@ class _CustomerPlanner:
                     at += window
                     step_id = step.next if isinstance(step, WaitStep) else step.on_timeout
 
-    def _choose(self, step: WaitStep | WaitForEventStep) -> Choice:
+    def _choose(self, step: WaitStep | WaitForEventStep | HumanTaskStep) -> Choice:
         odds = self.options.odds[step.stage]
         draw = self.rng.random()
         choice = (
@@ -366,9 +374,11 @@ class _CustomerPlanner:
         self.decisions.append(Decision(step_id=step.id, stage=step.stage, choice=choice))
         return choice
 
-    def _can_convert(self, step: WaitStep | WaitForEventStep) -> bool:
+    def _can_convert(self, step: WaitStep | WaitForEventStep | HumanTaskStep) -> bool:
         if isinstance(step, WaitForEventStep):
             return True
+        if isinstance(step, HumanTaskStep):
+            return bool(self.journey.plan.goal_event)
         return bool(self.journey.plan.goal_event) or _branch_towards_goal(self.journey.steps, step.next) is not None
 
     def _window(self, step: WaitStep | WaitForEventStep, at: timedelta) -> timedelta:

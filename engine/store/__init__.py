@@ -58,6 +58,7 @@ from engine.store.sign_in_attempts import (
     purge_sign_in_attempts,
     record_attempt,
 )
+from engine.store.tasks import NOTE_LENGTH, OUTCOME_LENGTH, HumanTask, TaskStatus
 from engine.store.users import (
     EMAIL_LENGTH,
     NAME_LENGTH,
@@ -74,6 +75,8 @@ __all__ = [
     "DEFAULT_SQLITE",
     "EMAIL_LENGTH",
     "NAME_LENGTH",
+    "NOTE_LENGTH",
+    "OUTCOME_LENGTH",
     "PROJECT_ROOT",
     "SESSION_IDLE",
     "SESSION_MAX",
@@ -83,6 +86,7 @@ __all__ = [
     "Enrollment",
     "EnrollmentStatus",
     "Event",
+    "HumanTask",
     "InAppSecret",
     "InboxAction",
     "InboxMessage",
@@ -97,6 +101,7 @@ __all__ = [
     "Role",
     "SendAttempt",
     "SignInAttempt",
+    "TaskStatus",
     "Transition",
     "User",
     "UserSession",

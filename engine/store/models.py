@@ -11,6 +11,7 @@ from engine.store.keys import ApiToken, WriteKey
 from engine.store.outbox import OutboxMessage, SendAttempt
 from engine.store.profiles import Profile, ProfileAlias
 from engine.store.sign_in_attempts import SignInAttempt
+from engine.store.tasks import HumanTask
 from engine.store.users import User, UserSession
 
 metadata = SQLModel.metadata
@@ -20,6 +21,7 @@ __all__ = [
     "AuditEntry",
     "Enrollment",
     "Event",
+    "HumanTask",
     "InAppSecret",
     "InboxMessage",
     "Journey",

@@ -29,6 +29,8 @@ class Role(StrEnum):
     MARKETER = "marketer"
     EXECUTIVE = "executive"
     ADMIN = "admin"
+    # Works the human tasks of journeys (calls, chats) with their customers' context; edits and runs nothing.
+    AGENT = "agent"
 
 
 class User(SQLModel, table=True):

@@ -118,6 +118,10 @@ class SessionState(rx.State):
         return self._can(Action.FORECAST)
 
     @rx.var
+    def can_work_tasks(self) -> bool:
+        return self._can(Action.WORK_TASKS)
+
+    @rx.var
     def can_manage_users(self) -> bool:
         return self._can(Action.MANAGE_USERS)
 

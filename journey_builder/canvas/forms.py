@@ -9,6 +9,7 @@ from engine.map import (
     BranchNode,
     EventTrigger,
     ExitNode,
+    HumanTaskNode,
     JourneyMap,
     Node,
     ScheduleTrigger,
@@ -83,6 +84,11 @@ class NodeForm:
     fallback_channel: str = ""
     traits: str = ""
     reason: str = ""
+    team: str = ""
+    instructions: str = ""
+    due_amount: str = ""
+    due_unit: str = "hours"
+    outcomes: str = ""
 
 
 def split_duration(delta: timedelta | None) -> tuple[str, str]:
@@ -160,4 +166,7 @@ def node_form(node: Node, doc: JourneyMap, persona: str | None = None) -> NodeFo
             fields["traits"] = "\n".join(f"{key} = {value}" for key, value in traits.items())
         case ExitNode(reason=reason):
             fields["reason"] = reason
+        case HumanTaskNode(team=team, instructions=instructions, due=due, outcomes=outcomes):
+            fields |= {"team": team, "instructions": instructions, "outcomes": "\n".join(outcomes)}
+            fields["due_amount"], fields["due_unit"] = split_duration(due)
     return NodeForm(**fields)  # type: ignore[arg-type]

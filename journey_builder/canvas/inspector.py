@@ -360,6 +360,20 @@ def _kind_fields() -> rx.Component:
         ("send", _message()),
         ("update_profile", _text("Set traits (one per line: name = value)", "traits", FORM.traits, multiline=True)),
         ("exit", _text("Reason", "reason", FORM.reason)),
+        (
+            "human_task",
+            rx.el.div(
+                _text("Team or role", "team", FORM.team, hint="e.g. csm, support"),
+                _text("Instructions (Liquid)", "instructions", FORM.instructions, multiline=True),
+                _duration("Due within", "due", FORM.due_amount, FORM.due_unit),
+                _text(
+                    "Outcomes (one per line; each is a path, plus 'overdue')",
+                    "outcomes",
+                    FORM.outcomes,
+                    multiline=True,
+                ),
+            ),
+        ),
         rx.fragment(),
     )
 
@@ -407,7 +421,7 @@ def inspector() -> rx.Component:
             rx.el.fieldset(
                 _text("Title", "title", FORM.title),
                 rx.cond(
-                    FORM.kind == "touchpoint",
+                    (FORM.kind == "touchpoint") | (FORM.kind == "human_task"),
                     _select(
                         "Channel",
                         ["", *CHANNELS],

@@ -113,6 +113,9 @@ class InspectorState(rx.State):
             return await self._update({"correlate_on": value.strip() or None})
         if field == "until_local_time":
             return await self._update({"until_local_time": value or None})
+        if field == "outcomes":
+            # One per line; each outcome is a path of the card, labelled with its name.
+            return await self._update({"outcomes": [line.strip() for line in value.splitlines() if line.strip()]})
         return await self._update({field: value})
 
     @rx.event

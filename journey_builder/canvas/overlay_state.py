@@ -16,7 +16,7 @@ import reflex as rx
 
 from engine.accounts import Action, allowed
 from engine.journeys import JourneyNotFoundError, get_journey
-from engine.kpis import journey_overlay
+from engine.kpis import journey_overlay, task_card_metrics
 from engine.store import Role, session_scope, utc_now
 from journey_builder import routes
 from journey_builder.auth import acting, viewing
@@ -42,10 +42,12 @@ def _figures(journey_id: int, window: OverlayWindow) -> OverlayView:
     stamp = time.time()
     try:
         with session_scope() as session:
-            overlay = journey_overlay(session=session, metrics_filter=window.metrics_filter(journey_id, utc_now()))
+            metrics_filter = window.metrics_filter(journey_id, utc_now())
+            overlay = journey_overlay(session=session, metrics_filter=metrics_filter)
+            tasks = task_card_metrics(session=session, metrics_filter=metrics_filter)
     except JourneyNotFoundError:
         return unavailable(window, "This journey no longer exists.", stamp=stamp)
-    return overlay_view(overlay, window, stamp=stamp)
+    return overlay_view(overlay, window, stamp=stamp, tasks=tasks)
 
 
 class OverlayState(rx.State):

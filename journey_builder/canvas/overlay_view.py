@@ -19,6 +19,7 @@ from engine.kpis import (
     MetricsFilter,
     NodeMetrics,
     StageMetrics,
+    TaskCardMetrics,
     window_filter,
 )
 
@@ -62,6 +63,8 @@ class NodeFigures:
     counts: str  # "1,204 entered · 37 waiting"
     messages: str  # "sent 900 · failed 3", with "opened 40% · clicked 12%" for in-app cards; empty for non-sends
     customers: int
+    tasks: str = ""  # a human-task card: "12 tasks · 9 done in time · 2 overdue · median 3 h"
+    outcomes: str = ""  # its outcome shares: "reached 60% · no answer 40%"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,6 +162,16 @@ def node_figures(node: NodeMetrics, card: InAppCard | None = None) -> NodeFigure
     return NodeFigures(counts=counts, messages=messages, customers=node.customers)
 
 
+def with_task_figures(figures: NodeFigures, task: TaskCardMetrics) -> NodeFigures:
+    parts = [f"{count(task.created)} task{'' if task.created == 1 else 's'}"]
+    parts.append(f"{count(task.done_within_due)} done in time")
+    parts += [f"{count(task.overdue)} overdue"] if task.overdue else []
+    if task.median_to_outcome_seconds is not None:
+        parts.append(f"median {short_duration(timedelta(seconds=task.median_to_outcome_seconds))}")
+    outcomes = " · ".join(f"{share.outcome} {percent(share.share)}" for share in task.outcomes)
+    return dataclasses.replace(figures, tasks=" · ".join(parts), outcomes=outcomes)
+
+
 def edge_width(share: float) -> float:
     return round(MIN_EDGE_WIDTH + (MAX_EDGE_WIDTH - MIN_EDGE_WIDTH) * min(max(share, 0.0), 1.0), 2)
 
@@ -188,10 +201,16 @@ def goal_line(goal: GoalConversion) -> str:
     return f"Goal reached by {count(goal.reached_goal)} of {count(goal.entered)} customers ({rate})"
 
 
-def overlay_view(overlay: JourneyOverlay, window: OverlayWindow, *, stamp: float) -> OverlayView:
+def overlay_view(
+    overlay: JourneyOverlay, window: OverlayWindow, *, stamp: float, tasks: tuple[TaskCardMetrics, ...] = ()
+) -> OverlayView:
     last = len(overlay.stages) - 1
-    note = "" if overlay.stages or overlay.nodes else "Not published yet: figures appear once customers run it."
     cards = {card.node_id: card for card in overlay.in_app}
+    nodes = {node.node_id: node_figures(node, cards.get(node.node_id)) for node in overlay.nodes}
+    for task in tasks:
+        if task.node_id in nodes:
+            nodes[task.node_id] = with_task_figures(nodes[task.node_id], task)
+    note = "" if overlay.stages or overlay.nodes else "Not published yet: figures appear once customers run it."
     return OverlayView(
         on=True,
         window=window.value,
@@ -200,7 +219,7 @@ def overlay_view(overlay: JourneyOverlay, window: OverlayWindow, *, stamp: float
         note=note,
         stamp=stamp,
         stages={stage.stage_id: stage_figures(stage, last=i == last) for i, stage in enumerate(overlay.stages)},
-        nodes={node.node_id: node_figures(node, cards.get(node.node_id)) for node in overlay.nodes},
+        nodes=nodes,
         edges=edge_figures(overlay.edges),
     )
 

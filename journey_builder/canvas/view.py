@@ -16,6 +16,7 @@ from engine.map import (
     BranchNode,
     EventTrigger,
     ExitNode,
+    HumanTaskNode,
     JourneyMap,
     Node,
     NodeKind,
@@ -43,6 +44,7 @@ KIND_LABELS: dict[NodeKind, str] = {
     NodeKind.GOAL: "Goal",
     NodeKind.EXIT: "Exit",
     NodeKind.TOUCHPOINT: "Touchpoint",
+    NodeKind.HUMAN_TASK: "Human task",
 }
 
 KIND_HINTS: dict[NodeKind, str] = {
@@ -56,6 +58,7 @@ KIND_HINTS: dict[NodeKind, str] = {
     NodeKind.GOAL: "What success looks like",
     NodeKind.EXIT: "Leave the journey",
     NodeKind.TOUCHPOINT: "A moment we don't automate",
+    NodeKind.HUMAN_TASK: "A person acts; outcomes lead on",
 }
 
 
@@ -168,6 +171,9 @@ def _hint(node: Node) -> str:
             return ("set " + ", ".join(traits)) if traits else ""
         case ExitNode(reason=reason):
             return reason
+        case HumanTaskNode(team=team, due=due, outcomes=outcomes):
+            who = f"{team} · " if team else ""
+            return f"{who}due {describe_duration(due)} · {len(outcomes)} outcome{'' if len(outcomes) == 1 else 's'}"
     return ""
 
 

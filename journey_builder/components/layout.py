@@ -12,6 +12,7 @@ NAVIGATION = (
     ("Journeys", routes.journeys_list(), "route", SessionState.signed_in),
     ("Dashboard", routes.dashboard(), "layout-dashboard", SessionState.signed_in),
     ("Customers", routes.customers(), "users", SessionState.can_view_customers),
+    ("Tasks", routes.tasks(), "clipboard-list", SessionState.can_work_tasks),
     ("Admin", routes.admin_users(), "shield", SessionState.can_administer),
 )
 

@@ -223,6 +223,22 @@ def report_csv(report: JourneyReport, *, window_label: str, generated_at: dateti
                 for card in report.in_app
             ],
         )
+    _section(
+        writer,
+        "Human tasks",
+        [
+            "Task card",
+            "Tasks",
+            "Done within due time",
+            "Overdue",
+            "Open",
+            "Median time to outcome (h)",
+            "Outcome",
+            "Outcome (tasks)",
+            "Outcome (%)",
+        ],
+        _task_rows(report),
+    )
     by_id = {m.stage_id: m for m in _tracked(report.stages, report.stage_metrics)}
     _section(
         writer,
@@ -240,6 +256,17 @@ def report_csv(report: JourneyReport, *, window_label: str, generated_at: dateti
         ],
     )
     return out.getvalue()
+
+
+def _task_rows(report: JourneyReport) -> list[list[object]]:
+    """A line per outcome of each task card (one line with no outcome while none is recorded)."""
+    rows: list[list[object]] = []
+    for t in report.tasks:
+        median = None if t.median_to_outcome_seconds is None else timedelta(seconds=t.median_to_outcome_seconds)
+        card = [report.node_titles.get(t.node_id, t.node_id), t.created, t.done_within_due, t.overdue, t.open]
+        shares = [[o.outcome, o.tasks, _pct(o.tasks, t.done)] for o in t.outcomes] or [["", "", ""]]
+        rows += [[*card, _hours(median), *share] for share in shares]
+    return rows
 
 
 def _section(writer: Any, title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

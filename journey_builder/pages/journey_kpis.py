@@ -36,6 +36,7 @@ from journey_builder.kpis.formatting import format_count, format_rate
 from journey_builder.kpis.goal_charts import recovery_by_channel, split_results
 from journey_builder.kpis.in_app_charts import in_app_rates
 from journey_builder.kpis.stage_charts import emotion_and_drop_off, stage_funnel, velocity_distribution
+from journey_builder.kpis.task_table import TaskKpiRow, task_rows, task_table
 from journey_builder.kpis.trend_charts import conversion_over_time
 from journey_builder.pages.sign_in import sentence
 from journey_builder.routes import journey_editor, journey_id_in, journey_launch
@@ -89,6 +90,7 @@ class JourneyKpisState(rx.State):
     has_in_app: bool = False
     in_app: go.Figure = rx.field(default_factory=_figure)
     emotion: go.Figure = rx.field(default_factory=_figure)
+    tasks: list[TaskKpiRow] = rx.field(default_factory=list)
     _report: JourneyReport | None = None
 
     @rx.var
@@ -183,6 +185,7 @@ class JourneyKpisState(rx.State):
         self.has_in_app = bool(report.in_app)
         self.in_app = in_app_rates(report.in_app, report.node_titles)
         self.emotion = emotion_and_drop_off(report.stages, report.stage_metrics)
+        self.tasks = task_rows(report.tasks, report.node_titles)
 
     @rx.event
     @viewing(Action.VIEW_JOURNEYS)
@@ -375,6 +378,7 @@ def _content() -> rx.Component:
             width="100%",
         ),
         rx.cond(JourneyKpisState.has_data, _charts(), _no_data()),
+        rx.cond(JourneyKpisState.tasks.length() > 0, task_table(JourneyKpisState.tasks)),
     )
 
 

@@ -172,6 +172,7 @@ def test_each_role_signs_in_and_is_offered_only_its_actions(
     expect(page.get_by_test_id("view-only-note")).to_have_count(0 if runs_journeys else 1)
     expect(nav(page, "Customers")).to_have_count(1 if runs_journeys else 0)
     expect(nav(page, "Admin")).to_have_count(1 if role is Role.ADMIN else 0)
+    expect(nav(page, "Tasks")).to_have_count(1 if role in (Role.AGENT, Role.MARKETER, Role.ADMIN) else 0)
     page.screenshot(path=str(artifacts / f"accounts_{role.value}_launch.png"), full_page=True)
 
     page.goto(routes.journey_editor(journey_id))

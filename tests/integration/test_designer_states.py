@@ -400,3 +400,40 @@ def test_an_in_app_card_s_button_label_is_edited_and_kept_when_its_body_is(team:
     assert shown == "See the quick wins"
     assert (kept.content.body, kept.content.button) == ("Two quick wins", "See the quick wins")
     assert stored(journey_id).node("in_app_guidance").content.button == "Show me"  # type: ignore[union-attr]
+
+
+def test_a_human_task_card_is_dropped_from_the_palette_and_edited_in_the_inspector(team: Team) -> None:
+    journey_id = new_journey()
+    inspector = InspectorState.event_handlers
+
+    async def script(tab: Tab) -> tuple[dict[str, Any], Outcome]:
+        await send(tab, CanvasState.event_handlers["drop_kind"], drop={"kind": "human_task", "x": 40, "y": 900})
+        await send(tab, inspector["set_text"], field="team", value="csm")
+        await send(tab, inspector["set_text"], field="instructions", value="Call {{ profile.first_name }} today.")
+        await send(tab, inspector["set_duration"], field="due", amount="36", unit="hours")
+        await send(tab, inspector["set_text"], field="outcomes", value="reached - saved\n\nno answer\n")
+        await send(tab, inspector["set_channel"], field="channel", value="chat")
+        refused = await send(tab, inspector["set_duration"], field="due", amount="soon", unit="hours")
+        return await tab.state(EditorState), refused
+
+    editor, refused = in_tab(routes.journey_editor(journey_id), team.designer, script)
+
+    form = editor["form"]
+    assert (form.kind, form.kind_label, form.team, form.due_amount, form.due_unit) == (
+        "human_task",
+        "Human task",
+        "csm",
+        "36",
+        "hours",
+    )
+    assert form.outcomes == "reached - saved\nno answer"
+    assert said(refused) == [("error", "'soon' is not a number of hours")]
+    card = next(c for c in json.loads(editor["drawing"])["cards"] if c["id"] == form.id)
+    assert (card["kind"], card["hint"], card["channel"]) == ("human_task", "csm · due 1 d 12 h · 2 outcomes", "chat")
+    node = stored(journey_id).node(form.id)
+    assert node is not None
+    assert node.model_dump(include={"team", "instructions", "outcomes"}) == {
+        "team": "csm",
+        "instructions": "Call {{ profile.first_name }} today.",
+        "outcomes": ["reached - saved", "no answer"],
+    }

@@ -213,6 +213,13 @@ EXPECTED: dict[str, Rule] = {
     "pages.launch_state.LaunchState.stop_drain": do(Action.STOP),
     "pages.launch_state.LaunchState.stop_now": do(Action.STOP),
     "pages.sign_in.SignInState.open": PUBLIC,
+    "pages.tasks_state.TasksState.claim": do(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.complete": do(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.load": view(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.release": do(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.select": view(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.set_show": view(Action.WORK_TASKS),
+    "pages.tasks_state.TasksState.set_team": view(Action.WORK_TASKS),
     "pages.sign_in.SignInState.sign_in": PUBLIC,
 }
 
@@ -309,6 +316,7 @@ def page_of(handler: EventHandler, journey_id: int) -> str:
         "journey_builder.pages.admin_keys": routes.ADMIN_KEYS,
         "journey_builder.pages.admin_audit": routes.ADMIN_AUDIT,
         "journey_builder.pages.dashboard": routes.DASHBOARD,
+        "journey_builder.pages.tasks_state": routes.TASKS,
     }.get(module, routes.JOURNEYS_LIST)
 
 
@@ -501,6 +509,8 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("POST", "/api/journeys/{journey_id}/resume"): Action.RESUME,
     ("POST", "/api/journeys/{journey_id}/stop"): Action.STOP,
     ("GET", "/api/journeys/{journey_id}/runs"): Action.VIEW_CUSTOMERS,
+    ("GET", "/api/tasks"): Action.WORK_TASKS,
+    ("POST", "/api/tasks/{task_id}/complete"): Action.WORK_TASKS,
 }
 INTAKE = ("/v1/track", "/v1/identify", "/v1/page", "/v1/screen", "/v1/group", "/v1/alias", "/v1/batch")
 # Unsubscribe links are signed per customer and channel; they carry no key by design.
@@ -534,6 +544,8 @@ def body_for(method: str, path: str, journey_id: int) -> Any:
     doc = load_template("cart_abandonment").model_dump(mode="json")
     if path == "/api/journeys" and method == "POST":
         return doc
+    if path.endswith("/complete"):
+        return {"outcome": "reached", "note": ""}
     if path.endswith("/draft"):
         with session_scope() as session:
             journey = session.get(Journey, journey_id)
@@ -552,7 +564,8 @@ def test_every_api_route_answers_each_role_as_the_table_says(
     assert journey_id is not None
     wrong: list[str] = []
     for (method, path), action in ROUTE_ACTIONS.items():
-        url = path.replace("{journey_id}", str(journey_id))
+        # No task 1 exists: a role allowed to complete tasks is told so (404), the others are refused first (403).
+        url = path.replace("{journey_id}", str(journey_id)).replace("{task_id}", "1")
         anonymous = api.request(method, url, json=body_for(method, path, journey_id))
         if anonymous.status_code != 401:
             wrong.append(f"{method} {path} without a token: {anonymous.status_code}")

@@ -28,7 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     "simulation": {"map", "compiler", "store", "journeys", "runtime"},
     "worker": {"map", "store", "runtime", "delivery"},
     "forecast": {"map", "compiler", "store", "journeys", "runtime", "delivery", "intake"},
-    "api": {"map", "store", "content", "journeys", "accounts", "runtime", "intake"},
+    "tasks": {"map", "store", "runtime"},
+    "api": {"map", "store", "content", "journeys", "accounts", "runtime", "intake", "tasks"},
     "cli": {
         "map",
         "store",
@@ -44,6 +45,7 @@ ALLOWED: dict[str, set[str]] = {
         "worker",
         "api",
         "forecast",
+        "tasks",
     },
 }
 

@@ -422,6 +422,7 @@ def test_the_csv_holds_every_charts_table_with_units_in_its_headers() -> None:
         "Goal conversion over time",
         "Recovery by channel",
         "Split results",
+        "Human tasks",
         "Emotion and drop-off by stage",
     ]
     assert found["Headline"] == [

@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.kpis import EdgeShare, GoalConversion, JourneyOverlay, MetricsFilter, NodeMetrics, StageMetrics
+from engine.kpis import (
+    EdgeShare,
+    GoalConversion,
+    JourneyOverlay,
+    MetricsFilter,
+    NodeMetrics,
+    OutcomeShare,
+    StageMetrics,
+    TaskCardMetrics,
+)
 from journey_builder.canvas.overlay_view import (
     MAX_EDGE_WIDTH,
     MIN_EDGE_WIDTH,
@@ -23,6 +32,7 @@ from journey_builder.canvas.overlay_view import (
     short_duration,
     stage_figures,
     unavailable,
+    with_task_figures,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -215,3 +225,39 @@ def test_each_window_asks_for_the_figures_of_its_period(window: OverlayWindow, s
 
     assert (metrics_filter.journey_id, metrics_filter.since) == (7, since)
     assert metrics_filter.until == (None if since is None else NOW)
+
+
+def test_a_task_card_shows_its_tasks_what_became_of_them_and_its_outcome_shares() -> None:
+    task = TaskCardMetrics(
+        node_id="call",
+        created=12,
+        done=10,
+        done_within_due=9,
+        overdue=2,
+        open=2,
+        outcomes=(
+            OutcomeShare(outcome="reached", tasks=6, share=0.6),
+            OutcomeShare(outcome="no answer", tasks=4, share=0.4),
+        ),
+        median_to_outcome_seconds=3 * 3600 + 60,
+    )
+
+    shown = with_task_figures(node_figures(node(customers=12, waiting=2)), task)
+
+    assert shown.tasks == "12 tasks · 9 done in time · 2 overdue · median 3 h 1 m"
+    assert shown.outcomes == "reached 60% · no answer 40%"
+    first = with_task_figures(
+        node_figures(node(customers=1, waiting=1)),
+        task.model_copy(
+            update={
+                "created": 1,
+                "done": 0,
+                "done_within_due": 0,
+                "overdue": 0,
+                "open": 1,
+                "outcomes": (),
+                "median_to_outcome_seconds": None,
+            }
+        ),
+    )
+    assert (first.tasks, first.outcomes) == ("1 task · 0 done in time", "")

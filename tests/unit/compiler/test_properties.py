@@ -19,6 +19,7 @@ from engine.compiler import (
     BranchStep,
     CompileResult,
     ExitStep,
+    HumanTaskStep,
     Plan,
     ProblemSeverity,
     SplitStep,
@@ -129,6 +130,14 @@ def kind_fields(kind: NodeKind) -> st.SearchStrategy[dict[str, Any]]:
             return st.fixed_dictionaries({"set_traits": st.dictionaries(st.sampled_from(["vip", "score"]), SCALARS)})
         case NodeKind.EXIT:
             return st.fixed_dictionaries({"reason": STORABLE_TEXT})
+        case NodeKind.HUMAN_TASK:
+            return st.fixed_dictionaries(
+                {
+                    "due": DURATIONS,
+                    "outcomes": st.lists(st.sampled_from(["reached", "no answer", "overdue", "a", " "]), max_size=3),
+                    "instructions": TEXTS,
+                }
+            )
     return st.fixed_dictionaries({"channel": optional_channel})
 
 
@@ -229,6 +238,9 @@ def step_fields(draw: st.DrawFn, kind: NodeKind) -> dict[str, Any]:
             return {"set_traits": {"vip": draw(st.booleans())}}
         case NodeKind.TOUCHPOINT:
             return {"channel": draw(st.none() | st.sampled_from(list(Channel)))}
+        case NodeKind.HUMAN_TASK:
+            outcomes = draw(st.lists(st.sampled_from(["reached", "no answer", "saved"]), min_size=1, unique=True))
+            return {"due": draw(POSITIVE_DURATIONS), "outcomes": outcomes, "instructions": "Call {{ profile.plan }}"}
     return {}
 
 
@@ -243,6 +255,8 @@ def slots(node: dict[str, Any]) -> list[tuple[str, str | None, bool]]:
         return [(node_id, "event", False), (node_id, "timeout", False)]
     if kind == NodeKind.SPLIT:
         return [(node_id, arm["name"], not arm["holdout"]) for arm in node["arms"]]
+    if kind == NodeKind.HUMAN_TASK:
+        return [(node_id, outcome, True) for outcome in node["outcomes"]] + [(node_id, "overdue", False)]
     return [(node_id, None, False)]
 
 
@@ -269,7 +283,7 @@ def well_formed_doc(draw: st.DrawFn, *, loops_anywhere: bool = False) -> Doc:
         open_slots.extend(slots(node))
     # Paths left free end the run, or loop back into a wait: forward paths never close a loop, so every
     # loop goes back into a wait and waits there.
-    waits = [n["id"] for n in nodes if n["kind"] in {NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT}]
+    waits = [n["id"] for n in nodes if n["kind"] in {NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT, NodeKind.HUMAN_TASK}]
     loop_targets = [n["id"] for n in nodes] if loops_anywhere else waits
     ending = False
     for source, label, required in open_slots:
@@ -438,6 +452,9 @@ def assert_closed(doc: JourneyMap, plan: Plan) -> None:
                 paths += [(step.id, "yes", step.if_true), (step.id, "no", step.if_false)]
             case SplitStep():
                 paths += [(step.id, arm.name, arm.next) for arm in step.arms]
+            case HumanTaskStep():
+                paths += [(step.id, path.name, path.next) for path in step.outcomes]
+                paths.append((step.id, "overdue", step.on_overdue))
             case ExitStep():
                 pass
             case _:
@@ -446,7 +463,7 @@ def assert_closed(doc: JourneyMap, plan: Plan) -> None:
         assert target is None or target in executable, (source, label, target)
         assert target == spliced(doc, source, label), (source, label, target)
     # No loop of the plan avoids every wait: the runtime would walk it forever in one transaction.
-    waits = {s.id for s in plan.steps if isinstance(s, WaitStep | WaitForEventStep)}
+    waits = {s.id for s in plan.steps if isinstance(s, WaitStep | WaitForEventStep | HumanTaskStep)}
     assert not looping_without(waits, ((s, t) for s, _, t in paths if t is not None))
     assert Plan.from_json(plan.to_json()) == plan
 
@@ -525,7 +542,7 @@ def test_a_well_formed_journey_compiles_to_a_closed_plan(data: Doc) -> None:
 @given(well_formed_doc(loops_anywhere=True))
 def test_a_loop_is_refused_exactly_when_no_wait_is_on_it_or_it_reenters(data: Doc) -> None:
     doc = JourneyMap.model_validate(data)
-    waits = {n.id for n in doc.nodes if n.kind in {NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT}}
+    waits = {n.id for n in doc.nodes if n.kind in {NodeKind.WAIT, NodeKind.WAIT_FOR_EVENT, NodeKind.HUMAN_TASK}}
     reenters = any(e.target == "entry" for e in doc.edges)
 
     result = compile_map(doc)

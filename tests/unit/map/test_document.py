@@ -131,6 +131,17 @@ def full_map_data(trigger: dict[str, Any] | None = None) -> dict[str, Any]:
         {**common, "id": "won", "kind": "goal", "title": "Won", "position": {"x": 1, "y": 9}},
         {**common, "id": "done", "kind": "exit", "title": "Done", "reason": "gave up", "position": {"x": 1, "y": 10}},
         {**common, "id": "store", "kind": "touchpoint", "title": "Store", "position": {"x": 1, "y": 11}},
+        {
+            **common,
+            "id": "call",
+            "kind": "human_task",
+            "title": "Call them",
+            "position": {"x": 1, "y": 12},
+            "team": "csm",
+            "instructions": "Call {{ profile.first_name }}",
+            "due": "PT36H",
+            "outcomes": ["reached", "no answer"],
+        },
     ]
     return {
         "format": "1.0",

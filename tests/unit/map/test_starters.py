@@ -10,6 +10,7 @@ from engine.compiler import (
     BranchStep,
     ExitStep,
     GoalStep,
+    HumanTaskStep,
     Plan,
     SendStep,
     SplitStep,
@@ -22,6 +23,7 @@ from engine.content import render_content
 from engine.map import (
     BranchNode,
     Channel,
+    HumanTaskNode,
     JourneyMap,
     SendNode,
     SplitNode,
@@ -120,6 +122,8 @@ def test_a_starter_has_one_trigger_and_its_edges_are_labelled_by_their_source(na
                 assert edge.label in {"event", "timeout"}, edge.id
             case SplitNode(arms=arms):
                 assert edge.label in {arm.name for arm in arms}, edge.id
+            case HumanTaskNode(outcomes=outcomes):
+                assert edge.label in {*outcomes, "overdue"}, edge.id
             case _:
                 assert edge.label is None, edge.id
 
@@ -196,14 +200,24 @@ def test_trial_onboarding_nudges_on_day_three_and_prompts_an_upgrade_on_day_twel
     assert plan.goal_event == "subscription_started"
 
 
-def test_at_risk_save_escalates_to_a_live_call_when_the_admin_stays_away() -> None:
+def test_at_risk_save_gives_the_csm_a_call_task_when_the_admin_stays_away() -> None:
     plan = _compiled("at_risk_save")
     wait = next(step for step in plan.steps if isinstance(step, WaitForEventStep))
-    escalation = plan.step(wait.on_timeout or "")
+    call = plan.step(wait.on_timeout or "")
 
     assert isinstance(plan.entry.trigger, TraitTrigger)
     assert wait.event == "in_app_clicked"
     assert wait.timeout == timedelta(days=2)
+    assert isinstance(call, HumanTaskStep)
+    assert call.team == "csm"
+    assert call.channel is Channel.VOICE
+    assert [path.name for path in call.outcomes] == [
+        "reached \N{EN DASH} saved",
+        "reached \N{EN DASH} churning",
+        "no answer",
+    ]
+    assert all(path.next for path in call.outcomes)
+    escalation = plan.step(call.on_overdue or "")
     assert isinstance(escalation, SendStep)
     assert escalation.channel is Channel.WEBHOOK
     assert any(isinstance(step, BranchStep) and step.if_true and step.if_false for step in plan.steps)
@@ -217,9 +231,11 @@ def test_support_escalation_hands_a_requested_callback_to_the_voice_agent() -> N
     handoff = plan.step(wait.on_event or "")
 
     assert wait.timeout == timedelta(minutes=30)
-    assert isinstance(handoff, SendStep)
-    assert handoff.channel is Channel.WEBHOOK
-    assert {"conversation_id", "topic"} <= set(json.loads(handoff.content.body))
+    assert isinstance(handoff, HumanTaskStep)
+    assert handoff.team == "support"
+    assert "event.conversation_id" in handoff.instructions
+    assert {path.name for path in handoff.outcomes} == {"resolved", "needs follow-up", "no answer"}
+    assert handoff.on_overdue is not None
     assert plan.goal_event == "issue_resolved"
 
 
