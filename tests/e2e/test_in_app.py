@@ -184,8 +184,9 @@ def test_the_snippet_shows_the_at_risk_message_and_its_click_takes_the_engaged_p
     assert refused.dismissed_at is None
     assert step_of(at_risk.journey_id, sam) is None
 
-    # The map's KPI overlay shows the card's open and click rates.
-    page.set_viewport_size({"width": 1600, "height": 900})
+    # The map's KPI overlay shows the card's open and click rates: tall enough that the whole starter fits at a
+    # zoom that draws full cards (below 0.6 the canvas draws titles and counts only).
+    page.set_viewport_size({"width": 1600, "height": 1300})
     page.goto(routes.journey_map_kpis(at_risk.journey_id))
     figures = page.locator('.react-flow__node-card[data-id="in_app_guidance"]').get_by_test_id("node-kpi")
     expect(figures).to_contain_text("opened 100% · clicked 100%", timeout=15_000)
