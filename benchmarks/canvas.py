@@ -136,6 +136,7 @@ NEAREST_CARD = """
     .filter((r) => r.width > 0 && r.left > pane.left && r.right < pane.right)
     .filter((r) => r.top > pane.top && r.bottom < pane.bottom);
   const distance = (r) => Math.hypot(centre(r)[0] - cx, centre(r)[1] - cy);
+  if (!rects.length) return null;
   const best = rects.reduce((b, r) => (distance(r) < distance(b) ? r : b));
   return centre(best);
 }
@@ -365,7 +366,8 @@ def open_floor(page: Page, url: str) -> tuple[float | None, int]:
 def move_around(page: Page, seconds: float, sent: list[str]) -> Moved:
     """Drag the card nearest the centre, then pan; ``sent`` fills with the frames the page sends."""
     page.wait_for_timeout(300)
-    x, y = page.evaluate(NEAREST_CARD)
+    # On a busy machine the map's fit may still be moving: wait for a card wholly in view.
+    x, y = page.wait_for_function(NEAREST_CARD, timeout=20_000).json_value()
     steps = max(5, int(seconds * 50))
 
     page.mouse.move(x, y)
