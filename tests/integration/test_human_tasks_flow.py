@@ -124,7 +124,7 @@ def test_the_at_risk_save_s_csm_calls_are_tasks_whose_outcomes_move_the_journey(
             "Health score below 60 (admins)",
             "Webhook: task for the CSM",
             "In-app: three quick wins",
-            "Engaged with the product within 2 days?",
+            "Clicked the quick wins within 2 days?",
             "Call the admin (CSM)",
         ]
         assert {(m.step, m.channel) for m in context.messages} == {
