@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -54,10 +54,20 @@ def public_base_url() -> str:
     return os.environ.get("JOURNEY_PUBLIC_URL", "http://localhost:8000").rstrip("/")
 
 
+def _quoted(value: object) -> str:
+    # A whole number's digits (and sign) are characters quote_plus keeps as they are.
+    return str(value) if type(value) is int else quote_plus(str(value))
+
+
+@lru_cache(maxsize=64)
+def _quoted_channel(name: str) -> str:
+    return quote_plus(name)
+
+
 def unsubscribe_url(profile_id: int, channel: Channel | str) -> str:
     name = channel.value if isinstance(channel, Channel) else channel
     # What urlencode makes of these three, without its per-call generality: every message of a send builds one.
-    query = f"p={quote_plus(str(profile_id))}&c={quote_plus(name)}&s={_signature(profile_id, name)}"
+    query = f"p={_quoted(profile_id)}&c={_quoted_channel(name)}&s={_signature(profile_id, name)}"
     return f"{public_base_url()}/v1/unsubscribe?{query}"
 
 

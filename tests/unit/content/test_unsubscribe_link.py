@@ -13,7 +13,7 @@ from engine.content.unsubscribe import _secret, public_base_url, unsubscribe_url
 from engine.map import Channel
 
 
-@pytest.mark.parametrize("profile_id", [1, 42, 10**12])
+@pytest.mark.parametrize("profile_id", [1, 42, 10**12, -3])
 @pytest.mark.parametrize("channel", [*Channel, "odd channel&=?"])
 def test_the_link_is_urlencode_of_the_profile_channel_and_signature(profile_id: int, channel: Channel | str) -> None:
     name = channel.value if isinstance(channel, Channel) else channel
