@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 # Young objects allocated (net) before a collection of the young generation; then as the defaults, a middle
 # collection every 50 of those, and a full one far apart.
-THRESHOLDS = (100_000, 50, 1_000)
+REPLAY_GC_THRESHOLDS = (100_000, 50, 1_000)
 
 _lock = threading.Lock()
 _replays = 0
@@ -27,12 +27,12 @@ _before: tuple[int, int, int] = gc.get_threshold()
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Raise the collector's thresholds to ``THRESHOLDS`` for the block (not lower them, if already higher)."""
+    """Raise the collector's thresholds to ``REPLAY_GC_THRESHOLDS`` for the block (none lowered)."""
     global _replays, _before
     with _lock:
         if _replays == 0:
             _before = gc.get_threshold()
-            gc.set_threshold(*(max(now, raised) for now, raised in zip(_before, THRESHOLDS, strict=True)))
+            gc.set_threshold(*(max(now, raised) for now, raised in zip(_before, REPLAY_GC_THRESHOLDS, strict=True)))
         _replays += 1
     try:
         yield

@@ -8,9 +8,7 @@ import itertools
 import pytest
 from liquid.exceptions import LiquidError
 
-from engine.content import parse_template
-from engine.content.bounds import MAX_OUTPUT_BYTES, environment
-from engine.content.plain import plain_template
+from engine.content import MAX_OUTPUT_BYTES, environment, parse_template, plain_template
 from engine.map.starters import load_template
 
 PLAIN = [

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.forecast.garbage import THRESHOLDS, fewer_collections
+from engine.forecast import REPLAY_GC_THRESHOLDS, fewer_collections
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def thresholds() -> Iterator[None]:
 
 def test_raised_inside_and_put_back_after() -> None:
     with fewer_collections():
-        assert gc.get_threshold() == THRESHOLDS
+        assert gc.get_threshold() == REPLAY_GC_THRESHOLDS
     assert gc.get_threshold() == (700, 10, 10)
 
 
@@ -30,7 +30,7 @@ def test_put_back_when_the_last_of_two_overlapping_replays_ends() -> None:
     first.__enter__()
     second.__enter__()
     first.__exit__(None, None, None)
-    assert gc.get_threshold() == THRESHOLDS
+    assert gc.get_threshold() == REPLAY_GC_THRESHOLDS
     second.__exit__(None, None, None)
     assert gc.get_threshold() == (700, 10, 10)
 
