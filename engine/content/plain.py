@@ -23,14 +23,13 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from liquid import BoundTemplate
+from liquid import BoundTemplate, escape
 from liquid.builtin.content import ContentNode
 from liquid.builtin.expressions.arguments import PositionalArgument
 from liquid.builtin.expressions.filtered import FilteredExpression
 from liquid.builtin.expressions.path import Path
 from liquid.builtin.expressions.primitive import StringLiteral
 from liquid.builtin.output import OutputNode
-from markupsafe import escape
 
 from engine.content.bounds import MAX_OUTPUT_BYTES, MAX_TEXT_CHARS
 
