@@ -21,7 +21,8 @@ Rendering is bounded (``bounds``): a template over a bound, a filter that fails 
 else going wrong with this template and this customer's data is a ``ContentRenderError`` saying why.
 
 Parsed templates are cached by source text, so sending thousands of messages built from the same few
-templates parses each template once.
+templates parses each template once; one of only text and placeholders is rendered without Liquid's machinery,
+to the same output (``engine.content.plain``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from liquid.exceptions import (
 )
 
 from engine.content.bounds import MAX_ITEMS, MAX_LOCALS_BYTES, MAX_OUTPUT_BYTES, environment, reason, time_budget
+from engine.content.plain import plain_template
 from engine.map import MessageContent
 
 _UNDEFINED_MESSAGE = re.compile(r"^'?(?P<name>.+?)'? is undefined$")
@@ -167,7 +169,9 @@ def _render(field: str, source: str, variables: Mapping[str, object], *, html: b
         return source
     try:
         template = _parse_html(source) if html else parse_template(source)
-        return str(template.render(**variables))
+        plain = plain_template(template)
+        text = plain.render(variables, html=html) if plain is not None else None
+        return text if text is not None else str(template.render(**variables))
     except UndefinedError as error:
         message = str(error.message)
         match = _UNDEFINED_MESSAGE.match(message)

@@ -12,11 +12,13 @@ from engine.forecast.figures import (
     Range,
     StageForecast,
 )
+from engine.forecast.garbage import REPLAY_GC_THRESHOLDS, fewer_collections
 from engine.forecast.service import DEFAULT_SINCE, forecast, forecast_plan, parse_since
 from engine.forecast.summary import forecast_summary
 
 __all__ = [
     "DEFAULT_SINCE",
+    "REPLAY_GC_THRESHOLDS",
     "ArmForecast",
     "ChannelForecast",
     "Forecast",
@@ -24,6 +26,7 @@ __all__ = [
     "NodeForecast",
     "Range",
     "StageForecast",
+    "fewer_collections",
     "forecast",
     "forecast_plan",
     "forecast_summary",

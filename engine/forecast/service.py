@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from engine.forecast.figures import Forecast, ForecastError, Range
+from engine.forecast.garbage import fewer_collections
 from engine.forecast.replay import Replay
 from engine.forecast.source import draft_plan, event_names, profile_copies, stream_events, version_plan
 from engine.journeys import LoadedPlan, get_journey
@@ -92,13 +93,14 @@ def forecast_plan(
         )
     replay = Replay(loaded, journey_id=journey_id, version_id=version_id, start=since)
     customers = replay.customers
-    for chunk in stream_events(session, since=since, until=until, names=event_names(plan)):
-        unseen = {event.profile_id for event in chunk if event.profile_id not in customers}
-        for customer in profile_copies(session, unseen):
-            customers[customer.profile_id] = customer
-        for event in chunk:
-            replay.feed(event)
-    replay.finish(until)
+    with fewer_collections():
+        for chunk in stream_events(session, since=since, until=until, names=event_names(plan)):
+            unseen = {event.profile_id for event in chunk if event.profile_id not in customers}
+            for customer in profile_copies(session, unseen):
+                customers[customer.profile_id] = customer
+            for event in chunk:
+                replay.feed(event)
+        replay.finish(until)
     return _laid_out(
         replay, journey_id=journey_id, journey_name=journey_name, version=version, since=since, until=until
     )
