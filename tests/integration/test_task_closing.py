@@ -1,7 +1,7 @@
 """Tasks nobody needs any more, on SQLite and PostgreSQL: a CSM call whose customer renewed (the goal event), left
-(an exit criterion) or whose journey was stopped is closed with the reason, leaves the open queue, cannot be
-completed, shows on the customer's timeline and counts as closed without outcome; a task whose run took the overdue
-path stays open for the person to record what happened.
+(an exit criterion), whose run failed or whose journey was stopped is closed with the reason, leaves the open
+queue, cannot be completed, shows on the customer's timeline and counts as closed without outcome; a task whose run
+took the overdue path stays open for the person to record what happened.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from engine.accounts import create_user
 from engine.kpis import MetricsFilter, journey_report, task_card_metrics
 from engine.map.starters import load_template
-from engine.runtime import CLOSED_BY, advance_due, customer_view, stop_journey
+from engine.runtime import CLOSED_BY, BatchWrites, Position, advance_due, customer_view, stop_journey
 from engine.store import HumanTask, Profile, Role, TaskStatus, session_scope, utc_now
 from engine.tasks import TaskError, TaskFilter, claim_task, complete_task, list_tasks
 from journey_builder.kpis.csv_export import report_csv
@@ -44,13 +44,14 @@ def test_tasks_of_runs_that_ended_otherwise_are_closed_with_the_reason(own_datab
         )
         ingest_and_react(session=session, messages=[admin("renewed"), admin("leaving"), admin("late")], now=start)
         # Enters later, so its task is not yet due when the others' are overdue.
-        ingest_and_react(session=session, messages=[admin("stopped")], now=start + later)
+        ingest_and_react(session=session, messages=[admin("stopped"), admin("broken")], now=start + later)
 
     with session_scope(url) as session:
         advance_due(session=session, now=no_engagement)
         advance_due(session=session, now=no_engagement + later)
     with session_scope(url) as session:
         assert sorted(view.customer for view in list_tasks(session=session, now=no_engagement + later)) == [
+            "Broken",
             "Late",
             "Leaving",
             "Renewed",
@@ -85,6 +86,18 @@ def test_tasks_of_runs_that_ended_otherwise_are_closed_with_the_reason(own_datab
             TaskStatus.CANCELLED,
             "the customer left the journey: they met its exit criteria",
         )
+        # The engine cannot carry this one on: its run fails, and the task is closed with the failure.
+        broken_run = run_of(session, "broken")
+        writes = BatchWrites(now=goal_at)
+        with writes.run(broken_run.id or 0, profile_id=broken_run.profile_id, at=Position.of_run(broken_run)):
+            raise RuntimeError("the template could not be rendered")
+        writes.flush(session)
+        broken = task_of(session, "broken")
+        assert (broken.status, broken.note) == (
+            TaskStatus.CANCELLED,
+            "the customer left the journey: their run failed: the engine could not advance this run from step "
+            "'csm_call' (RuntimeError: the template could not be rendered)",
+        )
         mine = list_tasks(session=session, now=goal_at, show=TaskFilter.MINE, user_id=agent.user_id)
         assert mine == []
         assert sorted(v.customer for v in list_tasks(session=session, now=goal_at)) == ["Late", "Stopped"]
@@ -109,6 +122,7 @@ def test_tasks_of_runs_that_ended_otherwise_are_closed_with_the_reason(own_datab
         assert [v.customer for v in list_tasks(session=session, now=overdue_at, show=TaskFilter.OVERDUE)] == ["Late"]
         done = list_tasks(session=session, now=overdue_at, show=TaskFilter.DONE)
         assert sorted((v.customer, v.status, v.note) for v in done) == [
+            ("Broken", TaskStatus.CANCELLED, broken.note),
             ("Leaving", TaskStatus.CANCELLED, "the customer left the journey: they met its exit criteria"),
             ("Renewed", TaskStatus.CANCELLED, "the customer reached the goal"),
             ("Stopped", TaskStatus.CANCELLED, "the journey was stopped"),
@@ -136,15 +150,15 @@ def test_tasks_of_runs_that_ended_otherwise_are_closed_with_the_reason(own_datab
         every = MetricsFilter.all_time(journey_id=journey_id)
         [card] = task_card_metrics(session=session, metrics_filter=every)
         assert (card.created, card.done, card.done_within_due, card.overdue, card.closed_without_outcome) == (
-            4,
+            5,
             0,
             0,
             1,
-            3,
+            4,
         )
         assert (card.open, card.outcomes, card.median_to_outcome_seconds) == (1, (), None)
         report = journey_report(session=session, metrics_filter=every)
         assert report.tasks == (card,)
         text = report_csv(report, window_label="All time", generated_at=overdue_at)
         assert "Task card,Tasks,Done within due time,Overdue,Closed without outcome,Open," in text
-        assert "Call the admin (CSM),4,0,1,3,1," in text
+        assert "Call the admin (CSM),5,0,1,4,1," in text
