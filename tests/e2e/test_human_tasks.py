@@ -187,13 +187,16 @@ def test_a_task_whose_customer_reached_the_goal_is_closed_under_done(
     agent = signed_in_as(Role.AGENT)
     agent.set_viewport_size({"width": 1440, "height": 1100})
     agent.goto(routes.tasks())
-    agent.get_by_label("Team").select_option(TEAM)
-    expect(agent.get_by_test_id("task-row").filter(has_text="Grace")).to_have_count(0, timeout=TIMEOUT_MS)
-
+    # No longer open, the task's team is not offered in the team filter: its journey's name picks its row out (the
+    # other test's journey has the same name, and its task was done with an outcome).
     agent.get_by_role("radio", name="Done").click()
-    row = agent.get_by_test_id("task-row").filter(has_text="Grace")
+    rows = agent.get_by_test_id("task-row").filter(has_text=f"Care call {RUN}")
+    row = rows.filter(has_text="closed: ")
     expect(row).to_contain_text("closed: the customer reached the goal", timeout=TIMEOUT_MS)
     expect(row.get_by_role("button")).to_have_count(0)
+    agent.get_by_role("radio", name="Open").click()
+    expect(rows).to_have_count(0, timeout=TIMEOUT_MS)
+    agent.get_by_role("radio", name="Done").click()
     row.get_by_role("link", name="Welcome call").click()
     expect(agent.get_by_test_id("task-closed")).to_contain_text(
         "Closed as no longer needed: the customer reached the goal", timeout=TIMEOUT_MS
