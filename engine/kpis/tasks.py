@@ -1,9 +1,11 @@
-"""Figures of the human-task cards: tasks opened, done within their due time, gone overdue, the share of each
-outcome, and the median time to an outcome. One function gives them to the map's overlay, the KPI page and its
-CSV alike.
+"""Figures of the human-task cards: tasks opened, done within their due time, gone overdue, closed without an
+outcome, the share of each outcome, and the median time to an outcome. One function gives them to the map's
+overlay, the KPI page and its CSV alike.
 
 Tasks are counted by when they opened (the window selects ``created_at``); what became of them is counted up to the
 window's end. Overdue means the engine took the card's overdue path (the task had no outcome at its due time).
+Closed without outcome means the customer's run ended otherwise while it waited (the goal, an exit, a stop): such a
+task is neither done nor open, and counts in no outcome's share or time to outcome.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlmodel import Session
 
 from engine.kpis.figures import MetricsFilter
 from engine.kpis.scope import by_until, resolve_scope, window
-from engine.store import HumanTask
+from engine.store import HumanTask, TaskStatus
 
 TASK: Table = HumanTask.__table__  # type: ignore[attr-defined]
 
@@ -38,6 +40,7 @@ class TaskCardMetrics(_Frozen):
     done: int
     done_within_due: int
     overdue: int
+    closed_without_outcome: int
     open: int
     outcomes: tuple[OutcomeShare, ...]
     median_to_outcome_seconds: float | None
@@ -58,6 +61,7 @@ def task_card_metrics(*, session: Session, metrics_filter: MetricsFilter) -> tup
             TASK.c.due_at,
             TASK.c.outcome,
             TASK.c.completed_at,
+            TASK.c.status,
             done_by_end.label("done"),
             overdue_by_end.label("overdue"),
         ).where(*conditions)
@@ -66,13 +70,16 @@ def task_card_metrics(*, session: Session, metrics_filter: MetricsFilter) -> tup
     done: Counter[str] = Counter()
     in_time: Counter[str] = Counter()
     overdue: Counter[str] = Counter()
+    closed: Counter[str] = Counter()
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
     waits: dict[str, list[float]] = defaultdict(list)
     for row in rows:
         created[row.node_id] += 1
         if row.overdue:
             overdue[row.node_id] += 1
-        if row.done:
+        if row.done and row.status == TaskStatus.CANCELLED:
+            closed[row.node_id] += 1
+        elif row.done:
             done[row.node_id] += 1
             outcomes[row.node_id][row.outcome] += 1
             waits[row.node_id].append((row.completed_at - row.created_at).total_seconds())
@@ -87,7 +94,8 @@ def task_card_metrics(*, session: Session, metrics_filter: MetricsFilter) -> tup
             done=done[node_id],
             done_within_due=in_time[node_id],
             overdue=overdue[node_id],
-            open=created[node_id] - done[node_id],
+            closed_without_outcome=closed[node_id],
+            open=created[node_id] - done[node_id] - closed[node_id],
             outcomes=tuple(
                 OutcomeShare(outcome=name, tasks=tasks, share=tasks / done[node_id])
                 for name, tasks in outcomes[node_id].most_common()

@@ -55,12 +55,13 @@ from engine.runtime.lifecycle import (
 )
 from engine.runtime.reactions import Reaction, admits, entry_matches, reaction_to
 from engine.runtime.runs import run_overview
-from engine.runtime.task_waits import notice_row, send_notices
+from engine.runtime.task_waits import CLOSED_BY, notice_row, send_notices
 from engine.runtime.walk import RunContext, reach_goal, transition_row, walk
 from engine.runtime.writes import NOWHERE, BatchWrites, Position, enrollment_update
 
 __all__ = [
     "CLAIM_BATCH",
+    "CLOSED_BY",
     "CONSUME_BATCH",
     "NOWHERE",
     "SANDBOXED",

@@ -25,6 +25,7 @@ from engine.store import (
     OutboxMessage,
     Profile,
     ProfileAlias,
+    TaskStatus,
     Transition,
 )
 
@@ -293,7 +294,8 @@ def customer_view(*, session: Session, profile_id: int) -> CustomerView | None:
 
 
 def _task_items(session: Session, profile_id: int) -> list[TimelineItem]:
-    """The customer's tasks: each opened, and done with the outcome and note the person recorded."""
+    """The customer's tasks: each opened, and done with the outcome and note the person recorded, or closed as no
+    longer needed (with why) when the run ended otherwise."""
     items: list[TimelineItem] = []
     for task in session.execute(
         select(HumanTask)
@@ -313,7 +315,18 @@ def _task_items(session: Session, profile_id: int) -> list[TimelineItem]:
                 row_id=task.id or 0,
             )
         )
-        if task.completed_at is not None:
+        if task.completed_at is not None and task.status is TaskStatus.CANCELLED:
+            items.append(
+                TimelineItem(
+                    at=task.completed_at,
+                    kind="task:closed",
+                    title=f"task closed: {name}: no longer needed",
+                    detail=task.note,
+                    source="task",
+                    row_id=task.id or 0,
+                )
+            )
+        elif task.completed_at is not None:
             items.append(
                 TimelineItem(
                     at=task.completed_at,

@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 from engine.journeys import PLANS, archived_refusal, get_journey
 from engine.map import PausePolicy
 from engine.runtime.decisions import EndReason
+from engine.runtime.task_waits import close_tasks_of_ended_runs
 from engine.store import (
     Enrollment,
     EnrollmentStatus,
@@ -225,6 +226,7 @@ def end_all_runs(*, session: Session, journey_id: int, now: datetime) -> int:
             wait_event=None,
         )
     ).rowcount
+    close_tasks_of_ended_runs(session, table.c.journey_id == journey_id, now=now)
     outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     pending = (outbox.c.journey_id == journey_id, outbox.c.status == MessageStatus.PENDING, ~outbox.c.is_test)
     _hold_in_doubt(session, "its journey stopped", *pending)

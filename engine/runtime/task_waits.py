@@ -2,22 +2,37 @@
 
 The tick (:mod:`engine.runtime.due`) claims a run waiting at a human-task card when its ``due_at`` passes: either
 a person recorded the outcome (which set the run due at once) and the run takes that outcome's path, or nobody
-did in time and it takes the overdue path. Either way the task is marked, so it is acted on once.
+did in time and it takes the overdue path. Either way the task is marked, so it is acted on once. A run that ends
+some other way while it waits (the goal, an exit criterion, a stop, a failure) has its task closed as no longer
+needed, in the statement that ends it or right after, so nobody is asked to call a customer who has left.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, Integer, any_, bindparam, case, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col
 
 from engine.map import Channel
-from engine.store import HumanTask, MessageStatus, OutboxMessage, TaskStatus, User
+from engine.runtime.decisions import EndReason
+from engine.store import (
+    Enrollment,
+    EnrollmentStatus,
+    HumanTask,
+    MessageStatus,
+    OutboxMessage,
+    TaskStatus,
+    User,
+)
+
+# Who closed a task nobody needs any more, as the queue and the customer's timeline show it.
+CLOSED_BY = "the journey"
 
 
 @dataclass(frozen=True)
@@ -115,3 +130,48 @@ def overdue_notice(task: WaitedTask, *, node_id: str, now: datetime) -> dict[str
         ),
         now=now,
     )
+
+
+def close_tasks_of_ended_runs(session: Session, *runs: ColumnElement[bool], now: datetime) -> int:
+    """Close, in one statement, the open tasks that ended runs among ``runs`` (conditions on the enrollment table)
+    waited on without their outcome; the note says why the run ended. A task whose overdue path was taken is left
+    open, for the person to record what happened."""
+    run = Enrollment.__table__  # type: ignore[attr-defined]
+    task = HumanTask.__table__  # type: ignore[attr-defined]
+    own_run = run.c.id == task.c.enrollment_id
+    end_reason = select(run.c.end_reason).where(own_run).scalar_subquery()
+    failure = select(func.coalesce(run.c.failure, "")).where(own_run).scalar_subquery()
+    why = case(
+        (end_reason == EndReason.GOAL.value, literal("the customer reached the goal")),
+        (end_reason == EndReason.STOPPED.value, literal("the journey was stopped")),
+        (
+            end_reason == EndReason.EXIT_CRITERIA.value,
+            literal("the customer left the journey: they met its exit criteria"),
+        ),
+        (end_reason == EndReason.FAILED.value, literal("the customer left the journey: their run failed: ") + failure),
+        else_=literal("the customer left the journey: ") + func.coalesce(end_reason, ""),
+    )
+    closed: int = session.execute(  # type: ignore[attr-defined]
+        update(task)
+        .where(
+            task.c.status == TaskStatus.OPEN,
+            task.c.outcome.is_(None),
+            task.c.overdue_at.is_(None),
+            task.c.applied_at.is_(None),
+            task.c.enrollment_id.in_(select(run.c.id).where(*runs, run.c.status == EnrollmentStatus.ENDED)),
+        )
+        .values(status=TaskStatus.CANCELLED, completed_at=now, completed_by=CLOSED_BY, note=why),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    return closed
+
+
+def runs_among(session: Session, enrollment_ids: Collection[int]) -> ColumnElement[bool]:
+    """The condition "the run is one of these", as one array parameter on PostgreSQL (a batch ends thousands)."""
+    run = Enrollment.__table__  # type: ignore[attr-defined]
+    if session.get_bind().dialect.name == "postgresql":
+        ids = bindparam("ended_runs", sorted(enrollment_ids), type_=ARRAY(Integer()))
+        among: ColumnElement[bool] = run.c.id == any_(ids)
+        return among
+    condition: ColumnElement[bool] = run.c.id.in_(sorted(enrollment_ids))
+    return condition

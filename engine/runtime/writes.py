@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from engine.runtime.decisions import Ended, EndReason, Waiting
+from engine.runtime.task_waits import close_tasks_of_ended_runs, runs_among
 from engine.store import (
     Enrollment,
     EnrollmentStatus,
@@ -252,8 +253,8 @@ class BatchWrites:
             )
 
     def _write_tasks(self, session: Session) -> None:
-        """The human tasks walks opened and the tick's marks on waited-on ones: few rows, written alike on both
-        databases."""
+        """The human tasks walks opened, the tick's marks on waited-on ones, and the closing of tasks whose runs
+        this batch ended otherwise: few rows, written alike on both databases, after the runs' own rows."""
         if self.tasks:
             session.execute(insert(HumanTask.__table__), self.tasks)  # type: ignore[attr-defined]
         if self.task_marks:
@@ -265,6 +266,9 @@ class BatchWrites:
                 self.task_marks,
                 execution_options={"synchronize_session": False},
             )
+        ended = {row["eid"] for row in self.enrollments if row["status"] == EnrollmentStatus.ENDED}
+        if ended:
+            close_tasks_of_ended_runs(session, runs_among(session, ended), now=self.now)
 
 
 def _last_per_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -303,6 +307,7 @@ def _fail_stored_run(session: Session, enrollment_id: int, reason: str, *, now: 
             failure=reason,
         )
     )
+    close_tasks_of_ended_runs(session, table.c.id == enrollment_id, now=now)
 
 
 def enrollment_update(

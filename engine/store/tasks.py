@@ -4,7 +4,8 @@ A task is opened by the walk that reaches a human-task card, in the same transac
 run's ``due_at`` is the task's, so the engine's due-time scan (the tick) finds overdue tasks like any other
 wait. A recorded outcome sets the run due at once; the tick then walks it on the outcome's path. A task the
 tick sent down the overdue path stays open for a person to record what happened (``overdue_at``), which no
-longer moves the run.
+longer moves the run. A task whose run ends some other way while waiting on it (the goal, an exit criterion, a
+stop, a failure) is closed as no longer needed (``cancelled``): ``completed_at`` says when, ``note`` says why.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ OUTCOME_LENGTH: Final = 200
 class TaskStatus(StrEnum):
     OPEN = "open"
     DONE = "done"
+    # Closed without an outcome: the run waiting on it ended otherwise, so nobody need act on it.
+    CANCELLED = "cancelled"
 
 
 class HumanTask(SQLModel, table=True):
@@ -59,6 +62,7 @@ class HumanTask(SQLModel, table=True):
     claimed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # When the tick sent the run down the overdue path; the task stays open for what the person did.
     overdue_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # When a person recorded the outcome, or when the task was closed as no longer needed.
     completed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     completed_by: str | None = Field(default=None, max_length=254)
     outcome: str | None = Field(default=None, max_length=OUTCOME_LENGTH)

@@ -1,4 +1,8 @@
-"""The task queue: tasks by team and assignee, open, overdue, mine or done, soonest due first."""
+"""The task queue: tasks by team and assignee, open, overdue, mine or done, soonest due first.
+
+Done holds tasks closed without an outcome too (their run ended otherwise), with the reason in their note; they
+never show as open, overdue or mine.
+"""
 
 from __future__ import annotations
 
@@ -122,7 +126,7 @@ def list_tasks(
     """The queue under ``show`` (``mine``: open tasks assigned to ``user_id``), of ``team`` when given."""
     query = _query()
     if show is TaskFilter.DONE:
-        query = query.where(col(HumanTask.status) == TaskStatus.DONE).order_by(
+        query = query.where(col(HumanTask.status).in_([TaskStatus.DONE, TaskStatus.CANCELLED])).order_by(
             col(HumanTask.completed_at).desc(), col(HumanTask.id).desc()
         )
     else:

@@ -58,6 +58,11 @@ def _open(task: HumanTask) -> None:
             f"task {task.id} is already done: {task.completed_by or 'someone'} recorded {task.outcome!r} "
             f"at {task.completed_at:%Y-%m-%d %H:%M} UTC"
         )
+    if task.status is TaskStatus.CANCELLED:
+        raise TaskError(
+            f"task {task.id} was closed as no longer needed at {task.completed_at:%Y-%m-%d %H:%M} UTC "
+            f"({task.note or 'the customer left the journey'}); there is nothing left to record"
+        )
 
 
 def claim_task(*, session: Session, task_id: int, user_id: int, actor: str, now: datetime) -> HumanTask:

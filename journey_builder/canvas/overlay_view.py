@@ -166,6 +166,7 @@ def with_task_figures(figures: NodeFigures, task: TaskCardMetrics) -> NodeFigure
     parts = [f"{count(task.created)} task{'' if task.created == 1 else 's'}"]
     parts.append(f"{count(task.done_within_due)} done in time")
     parts += [f"{count(task.overdue)} overdue"] if task.overdue else []
+    parts += [f"{count(task.closed_without_outcome)} closed without outcome"] if task.closed_without_outcome else []
     if task.median_to_outcome_seconds is not None:
         parts.append(f"median {short_duration(timedelta(seconds=task.median_to_outcome_seconds))}")
     outcomes = " · ".join(f"{share.outcome} {percent(share.share)}" for share in task.outcomes)

@@ -231,6 +231,7 @@ def report_csv(report: JourneyReport, *, window_label: str, generated_at: dateti
             "Tasks",
             "Done within due time",
             "Overdue",
+            "Closed without outcome",
             "Open",
             "Median time to outcome (h)",
             "Outcome",
@@ -263,7 +264,8 @@ def _task_rows(report: JourneyReport) -> list[list[object]]:
     rows: list[list[object]] = []
     for t in report.tasks:
         median = None if t.median_to_outcome_seconds is None else timedelta(seconds=t.median_to_outcome_seconds)
-        card = [report.node_titles.get(t.node_id, t.node_id), t.created, t.done_within_due, t.overdue, t.open]
+        card = [report.node_titles.get(t.node_id, t.node_id), t.created, t.done_within_due, t.overdue]
+        card += [t.closed_without_outcome, t.open]
         shares = [[o.outcome, o.tasks, _pct(o.tasks, t.done)] for o in t.outcomes] or [["", "", ""]]
         rows += [[*card, _hours(median), *share] for share in shares]
     return rows

@@ -19,6 +19,7 @@ class TaskKpiRow:
     tasks: str
     in_time: str
     overdue: str
+    closed: str
     open: str
     median: str
     outcomes: str
@@ -31,6 +32,7 @@ def task_rows(tasks: Sequence[TaskCardMetrics], titles: Mapping[str, str]) -> li
             tasks=count(t.created),
             in_time=count(t.done_within_due),
             overdue=count(t.overdue),
+            closed=count(t.closed_without_outcome),
             open=count(t.open),
             median="—"
             if t.median_to_outcome_seconds is None
@@ -42,7 +44,16 @@ def task_rows(tasks: Sequence[TaskCardMetrics], titles: Mapping[str, str]) -> li
 
 
 def task_table(rows: rx.Var[list[TaskKpiRow]]) -> rx.Component:
-    headers = ("Task card", "Tasks", "Done in time", "Overdue", "Open", "Median to outcome", "Outcomes")
+    headers = (
+        "Task card",
+        "Tasks",
+        "Done in time",
+        "Overdue",
+        "Closed without outcome",
+        "Open",
+        "Median to outcome",
+        "Outcomes",
+    )
     return rx.card(
         rx.heading("Human tasks", size="3"),
         rx.table.root(
@@ -55,6 +66,7 @@ def task_table(rows: rx.Var[list[TaskKpiRow]]) -> rx.Component:
                         rx.table.cell(r.tasks),
                         rx.table.cell(r.in_time),
                         rx.table.cell(r.overdue),
+                        rx.table.cell(r.closed),
                         rx.table.cell(r.open),
                         rx.table.cell(r.median),
                         rx.table.cell(r.outcomes),

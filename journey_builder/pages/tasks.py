@@ -24,7 +24,7 @@ def _queue_row(row: rx.Var[TaskRow]) -> rx.Component:
         rx.table.cell(rx.badge(row.status, color_scheme=rx.cond(row.overdue, "red", "gray"), variant="soft")),
         rx.table.cell(
             rx.cond(
-                row.status.startswith("done"),
+                row.finished,
                 rx.fragment(),
                 rx.cond(
                     row.mine,
@@ -209,15 +209,24 @@ def _context() -> rx.Component:
             ),
             rx.divider(),
             rx.cond(
-                TasksState.done != "",
-                rx.callout("Done: " + TasksState.done, color_scheme="green", width="100%"),
+                TasksState.closed != "",
+                rx.callout(
+                    "Closed as no longer needed: " + TasksState.closed,
+                    color_scheme="gray",
+                    width="100%",
+                    data_testid="task-closed",
+                ),
                 rx.cond(
-                    TasksState.claimed_by_me,
-                    _complete_form(),
+                    TasksState.done != "",
+                    rx.callout("Done: " + TasksState.done, color_scheme="green", width="100%"),
                     rx.cond(
-                        TasksState.unclaimed,
-                        rx.button("Claim this task", on_click=TasksState.claim(TasksState.selected)),
-                        rx.text("Claimed by ", TasksState.assignee, size="2", color_scheme="gray"),
+                        TasksState.claimed_by_me,
+                        _complete_form(),
+                        rx.cond(
+                            TasksState.unclaimed,
+                            rx.button("Claim this task", on_click=TasksState.claim(TasksState.selected)),
+                            rx.text("Claimed by ", TasksState.assignee, size="2", color_scheme="gray"),
+                        ),
                     ),
                 ),
             ),

@@ -11,7 +11,7 @@ import dataclasses
 import reflex as rx
 
 from engine.accounts import Action
-from engine.store import session_scope, utc_now
+from engine.store import TaskStatus, session_scope, utc_now
 from engine.tasks import (
     TaskContext,
     TaskError,
@@ -42,6 +42,8 @@ class TaskRow:
     overdue: bool
     mine: bool
     status: str
+    # Done or closed: nothing left to claim or release.
+    finished: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +77,12 @@ def _when(value: object) -> str:
 
 
 def _row(view: TaskView, user_id: int) -> TaskRow:
-    status = "done: " + (view.outcome or "") if view.outcome else ("overdue" if view.overdue else "open")
+    if view.status is TaskStatus.CANCELLED:
+        status = "closed: " + view.note
+    elif view.outcome:
+        status = "done: " + view.outcome
+    else:
+        status = "overdue" if view.overdue else "open"
     return TaskRow(
         id=view.id,
         title=view.title,
@@ -87,6 +94,7 @@ def _row(view: TaskView, user_id: int) -> TaskRow:
         overdue=view.overdue,
         mine=view.assignee_id == user_id,
         status=status,
+        finished=view.status is not TaskStatus.OPEN,
     )
 
 
@@ -109,6 +117,8 @@ class TasksState(rx.State):
     claimed_by_me: bool = False
     unclaimed: bool = True
     done: str = ""
+    # Why a task was closed without an outcome (its customer's run ended otherwise); empty for any other task.
+    closed: str = ""
     late_note: str = ""
     traits: list[str] = rx.field(default_factory=list)
     consent: str = ""
@@ -147,11 +157,15 @@ class TasksState(rx.State):
         self.assignee = task.assignee or "unclaimed"
         self.claimed_by_me, self.unclaimed = task.assignee_id == user_id, task.assignee_id is None
         self.done = f"{task.outcome} — by {task.completed_by}, {_when(task.completed_at)}" if task.outcome else ""
+        cancelled = task.status is TaskStatus.CANCELLED
+        self.closed = f"{task.note} — {_when(task.completed_at)}. Nothing is left to record." if cancelled else ""
         self.late_note = (
             "Overdue: the journey already went on by its overdue path. What you record is kept, and moves nobody."
             if task.overdue_path_taken
             else (
-                "The customer's run no longer waits on this task." if not task.run_waiting and not task.outcome else ""
+                "The customer's run no longer waits on this task."
+                if not task.run_waiting and not task.outcome and not cancelled
+                else ""
             )
         )
         self.traits = [f"{key}: {value}" for key, value in sorted(context.traits.items())]

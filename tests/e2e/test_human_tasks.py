@@ -1,6 +1,7 @@
 """Human tasks in the browser: an agent signs in, finds the task a journey gave their team, claims it, reads the
 customer's context (where they are in the journey, what they were sent) and completes it with an outcome and a
-note; the customer's timeline and the task card's figures on the map show it.
+note; the customer's timeline and the task card's figures on the map show it. A task whose customer reaches the goal
+while it waits is closed: it shows under Done with the reason, and offers nothing to claim or complete.
 
     Arrive: entry -> tips (in-app) -> call (human task, team "care": reached / no answer, overdue) -> ...
 """
@@ -176,6 +177,33 @@ def test_an_agent_claims_reads_and_completes_a_task_and_the_timeline_and_map_sho
     expect(figures).to_contain_text("1 task · 1 done in time", timeout=TIMEOUT_MS)
     expect(page.locator('.react-flow__node-card[data-id="call"]')).to_contain_text("reached 100%")
     page.screenshot(path=str(artifacts / "tasks_map_figures.png"))
+
+
+def test_a_task_whose_customer_reached_the_goal_is_closed_under_done(
+    signed_in_as: Callable[[Role], Page], journey_id: int, artifacts: Path
+) -> None:
+    with session_scope() as session:
+        ingest_and_react(session=session, messages=[track(f"grace-{RUN}", f"task_onboarded_{RUN}")])
+    agent = signed_in_as(Role.AGENT)
+    agent.set_viewport_size({"width": 1440, "height": 1100})
+    agent.goto(routes.tasks())
+    # No longer open, the task's team is not offered in the team filter: its journey's name picks its row out (the
+    # other test's journey has the same name, and its task was done with an outcome).
+    agent.get_by_role("radio", name="Done").click()
+    rows = agent.get_by_test_id("task-row").filter(has_text=f"Care call {RUN}")
+    row = rows.filter(has_text="closed: ")
+    expect(row).to_contain_text("closed: the customer reached the goal", timeout=TIMEOUT_MS)
+    expect(row.get_by_role("button")).to_have_count(0)
+    agent.get_by_role("radio", name="Open").click()
+    expect(rows).to_have_count(0, timeout=TIMEOUT_MS)
+    agent.get_by_role("radio", name="Done").click()
+    row.get_by_role("link", name="Welcome call").click()
+    expect(agent.get_by_test_id("task-closed")).to_contain_text(
+        "Closed as no longer needed: the customer reached the goal", timeout=TIMEOUT_MS
+    )
+    expect(agent.get_by_role("button", name="Complete task")).to_have_count(0)
+    expect(agent.get_by_role("button", name="Claim this task")).to_have_count(0)
+    agent.screenshot(path=str(artifacts / "tasks_closed.png"), full_page=True)
 
 
 def expect_true(condition: Callable[[], bool], *, timeout: float = 20.0) -> None:

@@ -252,10 +252,11 @@ def test_the_at_risk_save_s_csm_calls_are_tasks_whose_outcomes_move_the_journey(
             1,
             0,
         )
+        assert card.closed_without_outcome == 0
         assert {(o.outcome, o.tasks) for o in card.outcomes} == {(SAVED, 1), (CHURNING, 1), ("no answer", 1)}
         assert card.median_to_outcome_seconds == pytest.approx(6 * 60)
         report = journey_report(session=session, metrics_filter=every)
         assert report.tasks == (card,)
         text = report_csv(report, window_label="All time", generated_at=overdue_at)
         assert "Human tasks" in text
-        assert f"Call the admin (CSM),3,2,1,0,0.10,{SAVED},1,33.3" in text
+        assert f"Call the admin (CSM),3,2,1,0,0,0.10,{SAVED},1,33.3" in text

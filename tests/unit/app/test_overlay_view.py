@@ -230,10 +230,11 @@ def test_each_window_asks_for_the_figures_of_its_period(window: OverlayWindow, s
 def test_a_task_card_shows_its_tasks_what_became_of_them_and_its_outcome_shares() -> None:
     task = TaskCardMetrics(
         node_id="call",
-        created=12,
+        created=13,
         done=10,
         done_within_due=9,
         overdue=2,
+        closed_without_outcome=1,
         open=2,
         outcomes=(
             OutcomeShare(outcome="reached", tasks=6, share=0.6),
@@ -244,7 +245,7 @@ def test_a_task_card_shows_its_tasks_what_became_of_them_and_its_outcome_shares(
 
     shown = with_task_figures(node_figures(node(customers=12, waiting=2)), task)
 
-    assert shown.tasks == "12 tasks · 9 done in time · 2 overdue · median 3 h 1 m"
+    assert shown.tasks == "13 tasks · 9 done in time · 2 overdue · 1 closed without outcome · median 3 h 1 m"
     assert shown.outcomes == "reached 60% · no answer 40%"
     first = with_task_figures(
         node_figures(node(customers=1, waiting=1)),
@@ -254,6 +255,7 @@ def test_a_task_card_shows_its_tasks_what_became_of_them_and_its_outcome_shares(
                 "done": 0,
                 "done_within_due": 0,
                 "overdue": 0,
+                "closed_without_outcome": 0,
                 "open": 1,
                 "outcomes": (),
                 "median_to_outcome_seconds": None,
