@@ -4,30 +4,14 @@ events and runs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.command import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from engine.store import alembic_config, get_engine, session_scope, upgrade_database
-from tests.conftest import scratch_postgres_database
 from tests.engine_factories import event_trigger, journey_map, node
 from tests.unit.store.older_rows import published_journey
 
 BEFORE = "0010_journey_archive"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'migrated.db'}"
-        yield url
-        get_engine(url).dispose()
-        return
-    with scratch_postgres_database("journey_migration") as url:
-        yield url
 
 
 def indexes(url: str, table: str) -> set[str]:

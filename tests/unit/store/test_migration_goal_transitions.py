@@ -3,10 +3,6 @@ into the goal node and its stage, so the goal card and the goal's stage count th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.command import downgrade, upgrade
 from sqlalchemy import select, text
 from sqlmodel import Session, col
@@ -14,23 +10,11 @@ from sqlmodel import Session, col
 from engine.kpis import MetricsFilter, journey_overlay
 from engine.map.starters import load_template
 from engine.store import Enrollment, Transition, alembic_config, get_engine, upgrade_database
-from tests.conftest import scratch_postgres_database
 from tests.engine_factories import NOW
 from tests.history_factories import H, Run, path, record_runs
 from tests.unit.store.older_rows import published_journey
 
 BEFORE = "0008_sign_in_throttle"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'migrated.db'}"
-        yield url
-        get_engine(url).dispose()
-        return
-    with scratch_postgres_database("journey_migration") as url:
-        yield url
 
 
 ENTERED = [("cart_abandoned", 0.0), ("wait_1h", 0.0)]

@@ -3,15 +3,11 @@ button labels; going back drops them, and the messages stored meanwhile stay."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from alembic.command import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from engine.store import Profile, alembic_config, get_engine, session_scope, upgrade_database
-from tests.conftest import scratch_postgres_database
 from tests.engine_factories import event_trigger, journey_map, send
 from tests.unit.store.older_rows import published_journey
 
@@ -22,17 +18,6 @@ INSERT_MESSAGE = (
     " VALUES ('old-card', :journey, :profile, 'card', 'in_app', 'u1', 'Hi', 'Hello', 'https://x.example', false,"
     " 'delivered', 1, NULL, '', CURRENT_TIMESTAMP, 1, false)"
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'migrated.db'}"
-        yield url
-        get_engine(url).dispose()
-        return
-    with scratch_postgres_database("journey_migration") as url:
-        yield url
 
 
 def test_messages_stored_before_0013_have_no_button_and_downgrading_drops_the_inboxes(empty_url: str) -> None:

@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.command import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from engine.store import Profile, alembic_config, get_engine, session_scope, upgrade_database
-from tests.conftest import scratch_postgres_database
 from tests.engine_factories import event_trigger, journey_map, node
 from tests.unit.store.older_rows import published_journey
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'migrated.db'}"
-        yield url
-        get_engine(url).dispose()
-        return
-    with scratch_postgres_database("journey_migration") as url:
-        yield url
 
 
 def test_runs_stored_before_0007_have_no_failure_and_downgrading_removes_it(empty_url: str) -> None:

@@ -3,15 +3,10 @@ back drops them, and messages then caught mid-send or held in doubt become pendi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.command import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from engine.store import Profile, alembic_config, get_engine, session_scope, upgrade_database
-from tests.conftest import scratch_postgres_database
 from tests.engine_factories import event_trigger, journey_map, send
 from tests.unit.store.older_rows import published_journey
 
@@ -22,17 +17,6 @@ INSERT_MESSAGE = (
     " VALUES (:key, :journey, :profile, 'mail', 'email', 'ada@example.com', 'Hi', 'Hello', '', false, :status, 1,"
     " CURRENT_TIMESTAMP, '', CURRENT_TIMESTAMP)"
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'migrated.db'}"
-        yield url
-        get_engine(url).dispose()
-        return
-    with scratch_postgres_database("journey_migration") as url:
-        yield url
 
 
 def test_messages_stored_before_0012_are_unclaimed_and_not_in_doubt_and_downgrading_removes_it(empty_url: str) -> None:

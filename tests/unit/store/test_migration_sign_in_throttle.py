@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic.command import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from engine.accounts import create_user
 from engine.store import Role, alembic_config, get_engine, session_scope, upgrade_database
-from tests.conftest import scratch_postgres_database
 
 BEFORE = "0007_run_failure"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrated.db'}"
-        return
-    with scratch_postgres_database("journey_migration") as url:
-        yield url
 
 
 def columns(url: str, table: str) -> set[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from engine.store import (
     session_scope,
     upgrade_database,
 )
-from tests.conftest import scratch_postgres_database
 from tests.engine_factories import NOW, event_trigger, journey_map, node
 
 
@@ -107,16 +105,6 @@ def test_the_alembic_command_line_takes_the_url_from_x_arguments(tmp_path: Path)
     )
     assert finished.returncode == 0, finished.stderr
     assert current_revision(url) == "0001_journeys"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no tables yet: a SQLite file, or a PostgreSQL database dropped afterwards."""
-    if request.param == "sqlite":
-        yield sqlite_url(tmp_path)
-        return
-    with scratch_postgres_database("journey_migration") as url:
-        yield url
 
 
 def stored_at_revision_0003(session: Session, doc: JourneyMap) -> tuple[int, int]:
