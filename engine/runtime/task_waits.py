@@ -10,13 +10,12 @@ needed, in the statement that ends it or right after, so nobody is asked to call
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, any_, bindparam, case, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, case, func, insert, literal, select, update
 from sqlmodel import Session, col
 
 from engine.map import Channel
@@ -164,14 +163,3 @@ def close_tasks_of_ended_runs(session: Session, *runs: ColumnElement[bool], now:
         execution_options={"synchronize_session": False},
     ).rowcount
     return closed
-
-
-def runs_among(session: Session, enrollment_ids: Collection[int]) -> ColumnElement[bool]:
-    """The condition "the run is one of these", as one array parameter on PostgreSQL (a batch ends thousands)."""
-    run = Enrollment.__table__  # type: ignore[attr-defined]
-    if session.get_bind().dialect.name == "postgresql":
-        ids = bindparam("ended_runs", sorted(enrollment_ids), type_=ARRAY(Integer()))
-        among: ColumnElement[bool] = run.c.id == any_(ids)
-        return among
-    condition: ColumnElement[bool] = run.c.id.in_(sorted(enrollment_ids))
-    return condition

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from engine.runtime.decisions import Ended, EndReason, Waiting
-from engine.runtime.task_waits import close_tasks_of_ended_runs, runs_among
+from engine.runtime.task_waits import close_tasks_of_ended_runs
 from engine.store import (
     Enrollment,
     EnrollmentStatus,
@@ -29,6 +29,7 @@ from engine.store import (
     Profile,
     Transition,
     UtcDateTime,
+    among,
     insert_rows,
     update_rows,
 )
@@ -268,7 +269,9 @@ class BatchWrites:
             )
         ended = {row["eid"] for row in self.enrollments if row["status"] == EnrollmentStatus.ENDED}
         if ended:
-            close_tasks_of_ended_runs(session, runs_among(session, ended), now=self.now)
+            run = Enrollment.__table__  # type: ignore[attr-defined]
+            dialect = session.get_bind().dialect.name
+            close_tasks_of_ended_runs(session, among(run.c.id, ended, dialect=dialect), now=self.now)
 
 
 def _last_per_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
