@@ -1,36 +1,42 @@
 """A forecast of the cart-abandonment starter over 7 days of stored events, on SQLite.
 
 Stores ``--events`` events (default 1,000,000) of ``--customers`` shoppers over the 7 days before now, then times
-``engine.forecast.forecast`` of the published starter over them, and prints:
-  * events/s: the window's stored events over the forecast's wall time (and the events it replayed, those that can
-    move a customer in the journey: identifies and the journey's own tracks);
-  * peak RSS during the forecast (sampled every 10 ms) and the process's RSS before it;
-  * the reference: the same window read with plain ``sqlite3`` (every event row, no engine), events/s.
+``engine.forecast.forecast`` of the published starter over them, in one process and dealt out to ``--processes``
+(default: as many as a forecast takes on this machine), each in a fresh Python process that runs the forecast alone
+(as the CLI does), and prints for each:
+  * wall time, and the CPU time of the forecast's process and of the processes it started;
+  * events/s: the window's stored events over the wall time (and the events it replayed, those that can move a
+    customer in the journey: identifies and the journey's own tracks);
+  * peak RSS: the forecast's process (its whole life: Python and the engine imported, then the forecast) and the
+    largest of the processes it started;
+then whether both gave the same figures, and the reference: the same window read with plain ``sqlite3`` (every
+event row, no engine), events/s.
 
 The shoppers: each identifies once and views products (``product_viewed`` tracks and pages); half leave a cart,
 of whom a third order it within hours and a tenth empty it; some leave a second cart later. ``--carts-only`` keeps
 only identifies and cart events: every stored event is one the replay must act on (the worst case).
 
-Run: python benchmarks/forecast.py [--events 1000000] [--customers 100000] [--carts-only]
+Run: python benchmarks/forecast.py [--events 1000000] [--customers 100000] [--carts-only] [--processes N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import sqlite3
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil
-
-from engine.forecast import forecast
+from engine.forecast import MAX_PROCESSES, forecast
 from engine.journeys import create_journey, publish_journey
 from engine.map.starters import load_template
 from engine.store import get_engine, session_scope, upgrade_database
@@ -114,30 +120,6 @@ def seed(path: Path, *, events: int, customers: int, carts_only: bool, until: da
     return len(rows)
 
 
-class PeakRss:
-    """The process's resident memory, sampled every 10 ms while the block runs."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.peak = 0
-        self._done = threading.Event()
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.01):
-            self.peak = max(self.peak, self.process.memory_info().rss)
-
-    def __enter__(self) -> PeakRss:
-        self.peak = self.process.memory_info().rss
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._done.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
-
-
 def reference(path: Path, since: datetime, until: datetime) -> float:
     """Events per second read with plain sqlite3: every event row of the window, no engine."""
     connection = sqlite3.connect(path)
@@ -155,11 +137,63 @@ def reference(path: Path, since: datetime, until: datetime) -> float:
     return read / elapsed
 
 
+def replay(path: Path, journey_id: int, until: datetime, processes: int) -> dict[str, Any]:
+    """One forecast in this process, which does nothing else: its figures, times and memory."""
+    url = f"sqlite:///{path}"
+    with session_scope(url) as session:
+        started, cpu = time.perf_counter(), time.process_time()
+        result = forecast(
+            session=session, journey_id=journey_id, version=1, since=WINDOW, until=until, processes=processes
+        )
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    parts = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "parts_cpu": parts.ru_utime + parts.ru_stime,
+        # ru_maxrss is in KiB on Linux.
+        "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "parts_peak": parts.ru_maxrss * 1024,
+        "result": result.model_dump(mode="json"),
+    }
+
+
+def _replayed_apart(path: Path, journey_id: int, until: datetime, processes: int) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--replay", str(path), str(journey_id), until.isoformat(), str(processes)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    figures: dict[str, Any] = json.loads(done.stdout)
+    return figures
+
+
+def _print(label: str, figures: dict[str, Any], stored: int) -> None:
+    result = figures["result"]
+    elapsed = figures["elapsed"]
+    print(
+        f"{label}: {elapsed:.2f} s ({figures['cpu']:.2f} CPU s here, {figures['parts_cpu']:.2f} CPU s in the parts' "
+        f"processes)"
+    )
+    replayed = result["events"]
+    print(f"  {stored / elapsed:,.0f} stored events/s ({replayed:,} replayed: {replayed / elapsed:,.0f}/s)")
+    parts = f", each part's process at most {figures['parts_peak'] / 2**20:,.0f} MiB" if figures["parts_peak"] else ""
+    print(f"  peak RSS {figures['peak'] / 2**20:,.0f} MiB in the forecast's process{parts}")
+
+
 def main() -> None:
+    if len(sys.argv) == 6 and sys.argv[1] == "--replay":
+        database, stored_journey, moment, processes = sys.argv[2:]
+        figures = replay(Path(database), int(stored_journey), datetime.fromisoformat(moment), int(processes))
+        print(json.dumps(figures))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--carts-only", action="store_true", help="only identifies and cart events (worst case)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=max(2, min(os.cpu_count() or 1, MAX_PROCESSES)),
+        help="the processes of the dealt-out forecast (default: as many as a large store's forecast takes here)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
@@ -171,28 +205,25 @@ def main() -> None:
             assert journey.id is not None
             publish_journey(session=session, journey_id=journey.id, published_by="benchmark")
             journey_id = journey.id
+        get_engine(url).dispose()
         until = datetime.now(UTC).replace(microsecond=0)
         started = time.perf_counter()
         stored = seed(path, events=args.events, customers=args.customers, carts_only=args.carts_only, until=until)
         print(f"stored {stored:,} events of {args.customers:,} customers in {time.perf_counter() - started:.1f} s")
 
-        with session_scope(url) as session, PeakRss() as rss:
-            before = rss.peak
-            started, cpu = time.perf_counter(), time.process_time()
-            result = forecast(session=session, journey_id=journey_id, version=1, since=WINDOW, until=until)
-            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-        get_engine(url).dispose()
+        alone = _replayed_apart(path, journey_id, until, 1)
+        apart = _replayed_apart(path, journey_id, until, args.processes)
         ceiling = reference(path, until - WINDOW, until)
 
-    sent = {c.channel: c.sent for c in result.channels}
-    # The machine may be shared: the CPU seconds say how much of the wall time was this process's own work.
-    print(f"forecast of the cart-abandonment starter over 7 days: {elapsed:.2f} s ({cpu:.2f} CPU s)")
-    print(f"  {stored / elapsed:,.0f} stored events/s ({result.events:,} replayed: {result.events / elapsed:,.0f}/s)")
-    print(f"  peak RSS {rss.peak / 2**20:,.0f} MiB (before the forecast {before / 2**20:,.0f} MiB)")
-    print(
-        f"  entered {result.entered:,}, goal {result.goal_reached.low:,}-{result.goal_reached.high:,}, sent {sent}, "
-        f"held {sum(c.suppressed + c.deferred for c in result.channels):,}"
-    )
+    print("forecast of the cart-abandonment starter over 7 days, on SQLite")
+    _print("  in one process", alone, stored)
+    _print(f"  dealt out to {args.processes} processes", apart, stored)
+    result = apart["result"]
+    sent = {c["channel"]: c["sent"] for c in result["channels"]}
+    held = sum(c["suppressed"] + c["deferred"] for c in result["channels"])
+    goal = result["goal_reached"]
+    print(f"  entered {result['entered']:,}, goal {goal['low']:,}-{goal['high']:,}, sent {sent}, held {held:,}")
+    print(f"  the same figures both ways: {'yes' if alone['result'] == result else 'NO'}")
     print(f"reference, plain sqlite3 reading every event of the window: {ceiling:,.0f} events/s")
 
 

@@ -8,7 +8,13 @@ intake of unsubscribes.
 from engine.content.bounds import MAX_ITEMS, MAX_OUTPUT_BYTES, environment
 from engine.content.liquid import ContentRenderError, fixed_problems, looks_like_html, parse_template, render_content
 from engine.content.plain import plain_template
-from engine.content.unsubscribe import UnsubscribeError, public_base_url, unsubscribe, unsubscribe_url
+from engine.content.unsubscribe import (
+    UnsubscribeError,
+    public_base_url,
+    unsubscribe,
+    unsubscribe_url,
+    uses_unsubscribe,
+)
 
 __all__ = [
     "MAX_ITEMS",
@@ -24,4 +30,5 @@ __all__ = [
     "render_content",
     "unsubscribe",
     "unsubscribe_url",
+    "uses_unsubscribe",
 ]

@@ -68,6 +68,11 @@ def looks_like_html(text: str) -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
+def _template_is_html(source: str) -> bool:
+    return looks_like_html(source)
+
+
+@functools.lru_cache(maxsize=4096)
 def parse_template(source: str) -> BoundTemplate:
     """The parsed template for ``source``, parsed once and then served from the cache."""
     return environment(html=False).from_string(source)
@@ -154,7 +159,7 @@ def render_content(
 
 
 def _render_body(source: str, variables: Mapping[str, object]) -> str:
-    html = looks_like_html(source)
+    html = _template_is_html(source)
     body = _render("body", source, variables, html=html)
     if not html and looks_like_html(body):
         # A value or a tag-making filter brought the markup, and the email channel will send HTML: values must be
@@ -199,9 +204,14 @@ def _render(field: str, source: str, variables: Mapping[str, object], *, html: b
         raise ContentRenderError(f"the {field} could not be rendered: {reason(error)}", field=field) from None
 
 
+# Values that are surely not mappings, told by their type alone: checking against the Mapping ABC is slow, and
+# every message renders with the customer's traits and the event's properties.
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def _without_nulls(values: Mapping[str, object]) -> dict[str, object]:
     return {
-        key: _without_nulls(value) if isinstance(value, Mapping) else value
+        key: value if type(value) in _SCALARS or not isinstance(value, Mapping) else _without_nulls(value)
         for key, value in values.items()
         if value is not None
     }

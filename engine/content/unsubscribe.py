@@ -16,7 +16,7 @@ from urllib.parse import quote_plus
 
 from sqlmodel import Session
 
-from engine.map import Channel
+from engine.map import Channel, MessageContent
 from engine.store import PROJECT_ROOT, Profile, audit, utc_now
 
 SECRET_FILE = PROJECT_ROOT / ".journey_secret"
@@ -62,6 +62,14 @@ def _quoted(value: object) -> str:
 @lru_cache(maxsize=64)
 def _quoted_channel(name: str) -> str:
     return quote_plus(name)
+
+
+@lru_cache(maxsize=4096)
+def uses_unsubscribe(content: MessageContent) -> bool:
+    """Whether ``content`` can write the ``unsubscribe_url`` variable. A template names a variable in its text, so
+    one that never mentions "unsubscribe" renders the same without it, and its link, signed for each customer,
+    need not be made."""
+    return any("unsubscribe" in text for text in (content.subject, content.body, content.url, content.button))
 
 
 def unsubscribe_url(profile_id: int, channel: Channel | str) -> str:

@@ -13,11 +13,15 @@ from engine.forecast.figures import (
     StageForecast,
 )
 from engine.forecast.garbage import REPLAY_GC_THRESHOLDS, fewer_collections
+from engine.forecast.parts import MAX_PROCESSES, PARALLEL_FROM, PROCESSES_SETTING, process_count
 from engine.forecast.service import DEFAULT_SINCE, forecast, forecast_plan, parse_since
 from engine.forecast.summary import forecast_summary
 
 __all__ = [
     "DEFAULT_SINCE",
+    "MAX_PROCESSES",
+    "PARALLEL_FROM",
+    "PROCESSES_SETTING",
     "REPLAY_GC_THRESHOLDS",
     "ArmForecast",
     "ChannelForecast",
@@ -31,4 +35,5 @@ __all__ = [
     "forecast_plan",
     "forecast_summary",
     "parse_since",
+    "process_count",
 ]

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
+from types import MappingProxyType
 from typing import Any
 
 from engine.delivery import CUSTOMER_FACING, Allow, Defer, Recipient, Suppress, address_on, decide
@@ -52,6 +53,7 @@ from engine.runtime import (
 from engine.store import EnrollmentStatus, JourneyStatus, MessageStatus
 
 WAITING = EnrollmentStatus.WAITING.value
+_NONE_SENT: Mapping[str, int] = MappingProxyType({})
 ENDED = EnrollmentStatus.ENDED.value
 
 
@@ -67,6 +69,13 @@ class Customer:
     runs: list[_Run] = field(default_factory=list)
     statuses: set[str] = field(default_factory=set)
     sent: deque[tuple[datetime, str]] = field(default_factory=deque)
+    entries: int = 0
+
+    def next_run_id(self) -> int:
+        """The id of this customer's next run: made from the customer, not from the order customers entered in,
+        so a split assigns a customer the same arm however the window's customers are dealt into parts."""
+        self.entries += 1
+        return self.profile_id << 32 | self.entries
 
 
 @dataclass(eq=False)
@@ -119,20 +128,21 @@ class Replay:
         self.tally = Tally(self.plan)
         self.events = 0
         self.seen_events: set[str] = set()
-        self._ids = count(1)
         self._order = count()
-        self._queue: list[tuple[datetime, int, _Run | _Message, int]] = []
+        self._queue: list[tuple[float, int, datetime, _Run | _Message, int]] = []
         self._held: set[_Message] = set()
 
     # The clock
 
     def _due(self, at: datetime, item: _Run | _Message, turn: int = 0) -> None:
-        heapq.heappush(self._queue, (at, next(self._order), item, turn))
+        # Keyed by the moment's timestamp: comparing floats is what keeps the queue's upkeep cheap.
+        heapq.heappush(self._queue, (at.timestamp(), next(self._order), at, item, turn))
 
     def _run_until(self, moment: datetime, *, inclusive: bool) -> None:
         queue = self._queue
-        while queue and (queue[0][0] <= moment if inclusive else queue[0][0] < moment):
-            at, _, item, turn = heapq.heappop(queue)
+        limit = moment.timestamp()
+        while queue and (queue[0][0] <= limit if inclusive else queue[0][0] < limit):
+            _, _, at, item, turn = heapq.heappop(queue)
             self.clock = max(self.clock, at)
             if isinstance(item, _Message):
                 self._held.discard(item)
@@ -192,7 +202,7 @@ class Replay:
             return
         entry = self.plan.entry
         position = NOWHERE.entering(entry.node_id, entry.stage, now)
-        run = _Run(id=next(self._ids), customer=customer, context=dict(context), position=position)
+        run = _Run(id=customer.next_run_id(), customer=customer, context=dict(context), position=position)
         customer.runs.append(run)
         customer.statuses.add(WAITING)
         self.tally.entered += 1
@@ -217,31 +227,30 @@ class Replay:
             if reaction is Reaction.NONE:
                 continue
             writes = BatchWrites(now=now)
-            with writes.run(run.id, profile_id=customer.profile_id, at=run.position):
-                if reaction is Reaction.GOAL:
-                    reach_goal(
-                        self._context(run),
-                        loaded=self.loaded,
-                        event=name,
-                        now=now,
-                        already=run.goal_reached,
-                        writes=writes,
-                    )
-                elif reaction is Reaction.EXIT:
-                    ended = Ended(reason=EndReason.EXIT_CRITERIA, detail=name)
-                    writes.enrollments.append(enrollment_update(run.id, ended, now=now, goal_at=None, at=run.position))
-                else:
-                    assert run.step_id is not None
-                    self.tally.arrivals[run.step_id] += 1
-                    start_at = after_wait(self.loaded.steps[run.step_id], event_arrived=True)
-                    walk(
-                        self._context(run),
-                        loaded=self.loaded,
-                        start_at=start_at,
-                        now=now,
-                        resume_mode=None,
-                        writes=writes,
-                    )
+            if reaction is Reaction.GOAL or reaction is Reaction.EXIT:
+                with writes.run(run.id, profile_id=customer.profile_id, at=run.position):
+                    if reaction is Reaction.GOAL:
+                        reach_goal(
+                            self._context(run),
+                            loaded=self.loaded,
+                            event=name,
+                            now=now,
+                            already=run.goal_reached,
+                            writes=writes,
+                        )
+                    else:
+                        ended = Ended(reason=EndReason.EXIT_CRITERIA, detail=name)
+                        writes.enrollments.append(
+                            enrollment_update(run.id, ended, now=now, goal_at=None, at=run.position)
+                        )
+            else:
+                # The walk keeps a failure to this run by itself.
+                assert run.step_id is not None
+                self.tally.arrivals[run.step_id] += 1
+                start_at = after_wait(self.loaded.steps[run.step_id], event_arrived=True)
+                walk(
+                    self._context(run), loaded=self.loaded, start_at=start_at, now=now, resume_mode=None, writes=writes
+                )
             self._settle(run, writes, now)
         trigger = self.plan.entry.trigger
         if (
@@ -257,15 +266,9 @@ class Replay:
         if step.id in self.tally.waits:
             self.tally.timeouts[step.id] += 1
         writes = BatchWrites(now=now)
-        with writes.run(run.id, profile_id=run.customer.profile_id, at=run.position):
-            walk(
-                self._context(run),
-                loaded=self.loaded,
-                start_at=after_wait(step, event_arrived=False),
-                now=now,
-                resume_mode=None,
-                writes=writes,
-            )
+        # The walk keeps a failure to this run by itself.
+        start_at = after_wait(step, event_arrived=False)
+        walk(self._context(run), loaded=self.loaded, start_at=start_at, now=now, resume_mode=None, writes=writes)
         self._settle(run, writes, now)
 
     def _settle(self, run: _Run, writes: BatchWrites, now: datetime) -> None:
@@ -324,13 +327,16 @@ class Replay:
 
     def _sent_in_window(self, customer: Customer, now: datetime) -> Mapping[str, int]:
         cap = self.plan.frequency_cap
-        if cap is None:
-            return {}
         sent = customer.sent
+        if cap is None or not sent:
+            return _NONE_SENT
         since = now - cap.window
         while sent and sent[0][0] < since:
             sent.popleft()
-        return Counter(channel for _, channel in sent)
+        counts: dict[str, int] = {}
+        for _, channel in sent:
+            counts[channel] = counts.get(channel, 0) + 1
+        return counts
 
     def _deliver(self, message: _Message, now: datetime) -> None:
         """What the dispatcher's claim does with a due message, and the send that follows an allowed one."""

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from engine.compiler import Plan
 from engine.forecast.figures import Forecast, ForecastError, Range
-from engine.forecast.garbage import fewer_collections
-from engine.forecast.replay import Replay
-from engine.forecast.source import draft_plan, event_names, profile_copies, stream_events, version_plan
+from engine.forecast.parts import PartOutcome, replay_window
+from engine.forecast.source import draft_plan, version_plan
 from engine.journeys import LoadedPlan, get_journey
 from engine.map import DurationFormatError, ScheduleTrigger, parse_duration
 from engine.store import utc_now
@@ -53,8 +53,10 @@ def forecast(
     version: int | None = None,
     since: timedelta = DEFAULT_SINCE,
     until: datetime | None = None,
+    processes: int | None = None,
 ) -> Forecast:
-    """The forecast of version ``version`` (None: the draft) over the ``since`` before ``until`` (default now)."""
+    """The forecast of version ``version`` (None: the draft) over the ``since`` before ``until`` (default now), in
+    ``processes`` parts (None: as many as the window is worth, :func:`engine.forecast.parts.process_count`)."""
     journey = get_journey(session=session, journey_id=journey_id)
     if version is None:
         loaded, version_id = draft_plan(session=session, journey_id=journey_id), 0
@@ -70,6 +72,7 @@ def forecast(
         version_id=version_id,
         since=end - checked_since(since),
         until=end,
+        processes=processes,
     )
 
 
@@ -83,6 +86,7 @@ def forecast_plan(
     version_id: int,
     since: datetime,
     until: datetime,
+    processes: int | None = None,
 ) -> Forecast:
     """Replay ``[since, until)`` through ``loaded`` and lay out what it did."""
     plan = loaded.plan
@@ -91,31 +95,36 @@ def forecast_plan(
             "this journey enters customers on a schedule, not on their events: a forecast replays events, "
             "so it cannot say who a schedule would enter"
         )
-    replay = Replay(loaded, journey_id=journey_id, version_id=version_id, start=since)
-    customers = replay.customers
-    with fewer_collections():
-        for chunk in stream_events(session, since=since, until=until, names=event_names(plan)):
-            unseen = {event.profile_id for event in chunk if event.profile_id not in customers}
-            for customer in profile_copies(session, unseen):
-                customers[customer.profile_id] = customer
-            for event in chunk:
-                replay.feed(event)
-        replay.finish(until)
+    outcome = replay_window(
+        session,
+        loaded,
+        journey_id=journey_id,
+        version_id=version_id,
+        since=since,
+        until=until,
+        processes=processes,
+    )
     return _laid_out(
-        replay, journey_id=journey_id, journey_name=journey_name, version=version, since=since, until=until
+        outcome, plan, journey_id=journey_id, journey_name=journey_name, version=version, since=since, until=until
     )
 
 
 def _laid_out(
-    replay: Replay, *, journey_id: int, journey_name: str, version: int | None, since: datetime, until: datetime
+    outcome: PartOutcome,
+    plan: Plan,
+    *,
+    journey_id: int,
+    journey_name: str,
+    version: int | None,
+    since: datetime,
+    until: datetime,
 ) -> Forecast:
-    plan = replay.plan
-    tally = replay.tally
-    waiting, waiting_by_stage = replay.waiting()
+    tally = outcome.tally
+    waiting, waiting_by_stage = outcome.waiting_by_step, outcome.waiting_by_stage
     unanswered = {
         step
         for step, event in tally.waits.items()
-        if event not in replay.seen_events and tally.timeouts[step] + waiting.get(step, 0)
+        if event not in outcome.seen_events and tally.timeouts[step] + waiting.get(step, 0)
     }
     node_ids = [plan.entry.node_id, *(step.id for step in plan.steps)]
     nodes = tally.nodes(node_ids, waiting, unanswered)
@@ -145,8 +154,8 @@ def _laid_out(
         version=version,
         since=since,
         until=until,
-        events=replay.events,
-        customers=len(replay.customers),
+        events=outcome.events,
+        customers=outcome.customers,
         entered=tally.entered,
         goal_reached=Range(low=tally.goal_reached, high=tally.goal_reached + still),
         stages=tally.stages(waiting_by_stage),

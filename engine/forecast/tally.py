@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,18 @@ class _Messages:
     # Sends by the channel they went out on: a fallback channel's, when the first was blocked.
     channels: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: _Messages) -> None:
+        self.sent += other.sent
+        self.deferred += other.deferred
+        self.pending += other.pending
+        self.suppressed += other.suppressed
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.held.update(other.held)
+        self.reasons.update(other.reasons)
+        self.channels.update(other.channels)
+        self.hours = [mine + theirs for mine, theirs in zip(self.hours, other.hours, strict=True)]
+
 
 @dataclass
 class Tally:
@@ -96,6 +108,20 @@ class Tally:
                 self.moved_on[left] += 1
         if row["arm"] is not None:
             self.arms[(node, row["arm"])] += 1
+
+    def add(self, other: Tally) -> None:
+        """Add the counts of another part of the same replay (parts hold different customers)."""
+        for counts in fields(self):
+            mine = getattr(self, counts.name)
+            if isinstance(mine, Counter):
+                mine.update(getattr(other, counts.name))
+        for node_id, messages in other.messages.items():
+            self._of(node_id).add(messages)
+        for channel, hours in other.channel_hours.items():
+            mine_hours = self.channel_hours.setdefault(channel, [0] * HOURS)
+            self.channel_hours[channel] = [mine + theirs for mine, theirs in zip(mine_hours, hours, strict=True)]
+        self.entered += other.entered
+        self.goal_reached += other.goal_reached
 
     def ended(self, update: Mapping[str, Any]) -> None:
         stage = update["stage_id"]

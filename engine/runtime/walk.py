@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.content import ContentRenderError, render_content, unsubscribe_url
+from engine.content import ContentRenderError, render_content, unsubscribe_url, uses_unsubscribe
 from engine.journeys import LoadedPlan
 from engine.map import Channel, MessageContent
 from engine.runtime.decisions import (
@@ -76,29 +76,13 @@ def _message_row(
     run: RunContext, effect: SendMessage, *, loaded: LoadedPlan, now: datetime, traits: Mapping[str, Any]
 ) -> tuple[dict[str, Any], str | None]:
     """The outbox row of a message, and why it could not be rendered (None when it was)."""
-    key = f"e{run.enrollment_id}-{effect.node_id}-{int(now.timestamp() * 1000)}"
-    row: dict[str, Any] = {
-        "idempotency_key": key,
-        "enrollment_id": run.enrollment_id,
-        "journey_id": run.journey_id,
-        "profile_id": run.profile_id,
-        "node_id": effect.node_id,
-        "channel": effect.channel.value,
-        "fallback_channel": effect.fallback_channel.value if effect.fallback_channel else None,
-        "created_at": now,
-        "next_attempt_at": now,
-        "attempts": 0,
-        "is_test": False,
-        "provider_message_id": None,
-        "delivered_at": None,
-    }
     try:
         content = render_content(
             effect.content,
             profile={**traits, "user_id": run.user_id},
             event=run.context,
             journey_name=loaded.journey_name,
-            unsubscribe_url=unsubscribe_url(run.profile_id, effect.channel),
+            unsubscribe_url=unsubscribe_url(run.profile_id, effect.channel) if uses_unsubscribe(effect.content) else "",
         )
     except ContentRenderError as error:
         problem: str | None = short_reason(str(error))
@@ -108,24 +92,40 @@ def _message_row(
         problem = described(error)
     else:
         problem = None
+    channel = effect.channel
+    fallback = effect.fallback_channel
+    row: dict[str, Any] = {
+        "idempotency_key": f"e{run.enrollment_id}-{effect.node_id}-{int(now.timestamp() * 1000)}",
+        "enrollment_id": run.enrollment_id,
+        "journey_id": run.journey_id,
+        "profile_id": run.profile_id,
+        "node_id": effect.node_id,
+        "channel": channel.value,
+        "fallback_channel": fallback.value if fallback else None,
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+        "is_test": False,
+        "provider_message_id": None,
+        "delivered_at": None,
+    }
     if problem is not None:
         failed = {"recipient": "", "subject": "", "body": "", "url": "", "button": "", "status": MessageStatus.FAILED}
-        return {**row, **failed, "reason": f"content could not be rendered: {problem}"}, problem
-    recipient = _recipient(effect.channel, traits=traits, user_id=run.user_id, url=content.url)
+        row.update(failed, reason=f"content could not be rendered: {problem}")
+        return row, problem
+    recipient = _recipient(channel, traits=traits, user_id=run.user_id, url=content.url)
     status, reason = MessageStatus.PENDING, ""
     # With a fallback channel the dispatcher decides: it sends there when this channel has no address.
-    if not recipient and effect.fallback_channel is None:
-        status, reason = MessageStatus.SUPPRESSED, f"the profile has no address for {effect.channel.value}"
-    return {
-        **row,
-        "recipient": recipient,
-        "subject": content.subject,
-        "body": content.body,
-        "url": content.url,
-        "button": content.button,
-        "status": status,
-        "reason": reason,
-    }, None
+    if not recipient and fallback is None:
+        status, reason = MessageStatus.SUPPRESSED, f"the profile has no address for {channel.value}"
+    row["recipient"] = recipient
+    row["subject"] = content.subject
+    row["body"] = content.body
+    row["url"] = content.url
+    row["button"] = content.button
+    row["status"] = status
+    row["reason"] = reason
+    return row, None
 
 
 def _task_row(

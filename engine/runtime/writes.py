@@ -9,8 +9,7 @@ refuses because of some row's values is written again run by run, and only the r
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,27 +109,31 @@ class BatchWrites:
     # Runs that failed in this batch, so callers keeping runs in memory forget them.
     failed: set[int] = field(default_factory=set)
 
-    @contextmanager
-    def run(self, enrollment_id: int, *, profile_id: int, at: Position) -> Iterator[None]:
+    def run(self, enrollment_id: int, *, profile_id: int, at: Position) -> _RunBlock:
         """What one run writes inside the block. Should the block raise, whatever it had written is
         dropped and the run ends as failed where it was (``at``); the error goes no further."""
-        kept_lists = (self.transitions, self.messages, self.enrollments, self.arrivals, self.tasks, self.task_marks)
-        sizes = tuple(len(rows) for rows in kept_lists)
-        traits = self.traits.get(profile_id)
-        try:
-            yield
-        except Exception as error:
-            log.exception("run %s could not be advanced from step %r; it fails alone", enrollment_id, at.step)
-            for rows, size in zip(kept_lists, sizes, strict=True):
-                del rows[size:]
-            if traits is None:
-                self.traits.pop(profile_id, None)
-            else:
-                self.traits[profile_id] = traits
-            reason = f"the engine could not advance this run from step {at.step!r} ({described(error)})"
-            failed = Ended(reason=EndReason.FAILED, detail=reason)
-            self.enrollments.append(enrollment_update(enrollment_id, failed, now=self.now, goal_at=None, at=at))
-            self.failed.add(enrollment_id)
+        return _RunBlock(self, enrollment_id, profile_id, at)
+
+    def _drop_run(self, block: _RunBlock, error: Exception) -> None:
+        log.error(
+            "run %s could not be advanced from step %r; it fails alone",
+            block.enrollment_id,
+            block.at.step,
+            exc_info=error,
+        )
+        for rows, size in zip(self._kept_lists(), block.sizes, strict=True):
+            del rows[size:]
+        if block.traits is None:
+            self.traits.pop(block.profile_id, None)
+        else:
+            self.traits[block.profile_id] = block.traits
+        reason = f"the engine could not advance this run from step {block.at.step!r} ({described(error)})"
+        failed = Ended(reason=EndReason.FAILED, detail=reason)
+        self.enrollments.append(enrollment_update(block.enrollment_id, failed, now=self.now, goal_at=None, at=block.at))
+        self.failed.add(block.enrollment_id)
+
+    def _kept_lists(self) -> tuple[list[dict[str, Any]], ...]:
+        return (self.transitions, self.messages, self.enrollments, self.arrivals, self.tasks, self.task_marks)
 
     def flush(self, session: Session) -> None:
         """Write the batch. Should the database refuse a row, the batch is written again run by run and
@@ -354,3 +357,27 @@ def enrollment_update(
         "failure": outcome.detail if outcome.reason is EndReason.FAILED else None,
         "goal_at": goal_at if goal_at is not None or outcome.reason is not EndReason.GOAL else now,
     }
+
+
+class _RunBlock:
+    """The block of :meth:`BatchWrites.run`. A class rather than a generator-based context manager: every
+    walk opens one, and a replay of a week opens hundreds of thousands."""
+
+    __slots__ = ("at", "enrollment_id", "profile_id", "sizes", "traits", "writes")
+
+    def __init__(self, writes: BatchWrites, enrollment_id: int, profile_id: int, at: Position) -> None:
+        self.writes = writes
+        self.enrollment_id = enrollment_id
+        self.profile_id = profile_id
+        self.at = at
+
+    def __enter__(self) -> None:
+        writes = self.writes
+        self.sizes = tuple(map(len, writes._kept_lists()))
+        self.traits = writes.traits.get(self.profile_id)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _: object) -> bool:
+        if not isinstance(error, Exception):
+            return False
+        self.writes._drop_run(self, error)
+        return True
