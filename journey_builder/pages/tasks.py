@@ -65,7 +65,19 @@ def _queue() -> rx.Component:
         ),
         rx.cond(
             TasksState.rows.length() == 0,
-            rx.text("No tasks here.", size="2", color_scheme="gray", margin_top="1em"),
+            rx.vstack(
+                rx.text("No tasks here.", size="2", color_scheme="gray"),
+                # A fresh install has no live journey with a human task: say where tasks come from.
+                rx.text(
+                    "Tasks appear when a customer reaches a Human task card in a live journey, such as "
+                    "'Call the admin (CSM)' in the At-risk account save starter.",
+                    size="1",
+                    color_scheme="gray",
+                ),
+                spacing="1",
+                margin_top="1em",
+                data_testid="tasks-empty",
+            ),
             rx.table.root(
                 rx.table.header(
                     rx.table.row(

@@ -120,6 +120,11 @@ def test_an_agent_claims_reads_and_completes_a_task_and_the_timeline_and_map_sho
     expect(agent.get_by_role("link", name="Customers")).to_have_count(0)
 
     agent.get_by_label("Team").select_option(TEAM)
+    # Nothing of this team is done yet: the empty queue says where tasks come from.
+    agent.get_by_role("radio", name="Done").click()
+    expect(agent.get_by_test_id("tasks-empty")).to_contain_text("reaches a Human task card", timeout=TIMEOUT_MS)
+    agent.screenshot(path=str(artifacts / "tasks_empty.png"), full_page=True)
+    agent.get_by_role("radio", name="Open").click()
     row = agent.get_by_test_id("task-row").filter(has_text="Grace")
     expect(row).to_have_count(1, timeout=TIMEOUT_MS)
     expect(row).to_contain_text("unclaimed")
