@@ -41,6 +41,10 @@ def _duration(seconds: float | None) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
 
 
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def _as_text(summary: dict[str, Any], doc: JourneyMap) -> str:
     stage_names = {stage.id: stage.name for stage in doc.stages}
     node_titles = {node.id: node.title or node.id for node in doc.nodes}
@@ -63,6 +67,22 @@ def _as_text(summary: dict[str, Any], doc: JourneyMap) -> str:
         [node_titles.get(node_id, node_id), _count(f["entered"]), _count(f["waiting"]), _count(f["sent"])]
         for node_id, f in summary["nodes"].items()
     ]
+    in_app = [
+        [
+            node_titles.get(node_id, node_id),
+            _count(f["delivered"]),
+            _count(f["opened"]),
+            _count(f["clicked"]),
+            _count(f["dismissed"]),
+            _rate(f["open_rate"]),
+            _rate(f["click_rate"]),
+        ]
+        for node_id, f in summary["in_app"].items()
+    ]
+    in_app_table = [
+        "",
+        table(["in-app card", "delivered", "opened", "clicked", "dismissed", "open rate", "click rate"], in_app),
+    ]
     return "\n".join(
         [
             f"{summary['journey']} (journey {summary['journey_id']}), {window}",
@@ -74,6 +94,7 @@ def _as_text(summary: dict[str, Any], doc: JourneyMap) -> str:
             ),
             "",
             table(["node", "entered", "waiting now", "sent"], nodes),
+            *(in_app_table if in_app else []),
         ]
     )
 

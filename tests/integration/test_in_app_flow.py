@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from engine.accounts import create_write_key, in_app_secret, mint_token
 from engine.api import create_api
+from engine.cli import main
 from engine.delivery.channels import DeliveryStatus, InboxSender, OutboundMessage
 from engine.journeys import create_journey, publish_journey
 from engine.kpis import MetricsFilter, in_app_cards, journey_overlay
@@ -65,7 +66,10 @@ def at_risk(own_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def test_the_in_app_message_reaches_the_inbox_and_its_click_takes_the_engaged_path(
-    own_database_url: str, at_risk: tuple[str, int, str, str]
+    own_database_url: str,
+    at_risk: tuple[str, int, str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url = own_database_url
     base, journey_id, key, secret = at_risk
@@ -112,6 +116,15 @@ def test_the_in_app_message_reaches_the_inbox_and_its_click_takes_the_engaged_pa
         1.0,
     )
     assert overlay.in_app == cards
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["kpis", str(journey_id)]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("in-app card"))
+    # The in-app table, after the node table, names the card as the map does.
+    [row] = [line for line in lines[header:] if line.startswith("In-app: three quick wins")]
+    assert row.split()[-6:] == ["1", "1", "1", "0", "100%", "100%"], text
 
 
 def test_a_send_in_doubt_asked_again_leaves_one_inbox_row(
