@@ -34,7 +34,7 @@ from engine.intake.messages import (
     ScreenMessage,
     TrackMessage,
 )
-from engine.intake.profiles import Person, Profiles, save_profiles
+from engine.intake.profiles import Person, Profiles
 from engine.store import Event, PendingEvent, utc_now
 
 #: The profile trait a ``group`` call sets to its group id.
@@ -125,11 +125,35 @@ def _stored(message: AnyMessage) -> tuple[str | None, dict[str, Any]]:
 
 def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: datetime) -> None:
     """Store one run of messages, with a pending reaction for each that can move a customer."""
+    resolved = _resolved(session, fresh, now)
+    while resolved is None:
+        # Another request has just created one of the run's new customers: resolved again, it is found.
+        resolved = _resolved(session, fresh, now)
+    rows, reactions = resolved
+    table = Event.__table__  # type: ignore[attr-defined]
+    # Matched back by messageId, not by position: an ordered RETURNING costs SQLite one statement per row.
+    ids = dict(
+        (message_id, event_id)
+        for event_id, message_id in session.execute(insert(table).returning(table.c.id, table.c.message_id), rows)
+    )
+    waiting = [
+        {"event_id": ids[row["message_id"]], "profile_id": row["profile_id"], "traits_before": before}
+        for row, (reacts, before) in zip(rows, reactions, strict=True)
+        if reacts
+    ]
+    if waiting:
+        session.execute(insert(PendingEvent.__table__), waiting)  # type: ignore[attr-defined]
+
+
+def _resolved(
+    session: Session, fresh: list[tuple[str, AnyMessage]], now: datetime
+) -> tuple[list[dict[str, Any]], list[tuple[bool, dict[str, Any] | None]]] | None:
+    """The run's event rows and, per message, whether the engine reacts to it (no journey reacts to a page, screen
+    or alias) and, for a trait change, the traits before it; its people saved. None when another request has just
+    created one of its new customers, with nothing of the run written."""
     profiles = Profiles(session, [m for _, m in fresh], now)
     rows: list[dict[str, Any]] = []
     people: list[Person] = []
-    # Per message: whether the engine reacts to it (no journey reacts to a page, screen or alias) and, for a
-    # trait change, the traits before it.
     reactions: list[tuple[bool, dict[str, Any] | None]] = []
     for message_id, message in fresh:
         profile = profiles.resolve(message)
@@ -149,7 +173,6 @@ def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: date
         rows.append(
             {
                 "message_id": message_id,
-                "profile_id": profile.id,
                 "type": message.type,
                 "name": name,
                 "properties": properties,
@@ -163,19 +186,8 @@ def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: date
         else:
             reactions.append((isinstance(message, IdentifyMessage | GroupMessage), before))
     people = [profiles.current(profile) for profile in people]
+    if not profiles.save(people):
+        return None
     for row, profile in zip(rows, people, strict=True):
         row["profile_id"] = profile.id
-    save_profiles(session, profiles, {profile.id: profile for profile in people})
-    table = Event.__table__  # type: ignore[attr-defined]
-    # Matched back by messageId, not by position: an ordered RETURNING costs SQLite one statement per row.
-    ids = dict(
-        (message_id, event_id)
-        for event_id, message_id in session.execute(insert(table).returning(table.c.id, table.c.message_id), rows)
-    )
-    waiting = [
-        {"event_id": ids[row["message_id"]], "profile_id": row["profile_id"], "traits_before": before}
-        for row, (reacts, before) in zip(rows, reactions, strict=True)
-        if reacts
-    ]
-    if waiting:
-        session.execute(insert(PendingEvent.__table__), waiting)  # type: ignore[attr-defined]
+    return rows, reactions
