@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlmodel import Session, col
 
 from engine.intake.messages import (
@@ -35,7 +35,7 @@ from engine.intake.messages import (
     TrackMessage,
 )
 from engine.intake.profiles import Person, Profiles
-from engine.store import Event, PendingEvent, utc_now
+from engine.store import Event, PendingEvent, among, utc_now
 
 #: The profile trait a ``group`` call sets to its group id.
 GROUP_TRAIT = "group_id"
@@ -81,8 +81,16 @@ def _yes_or_no(value: Any) -> bool | None:
 def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | None = None) -> IngestResult:
     """Store a list of messages in one transaction (the caller commits); the engine reacts to them later."""
     now = now or utc_now()
+    # Core statements on the session's connection: the intake loads no ORM object, so the ORM's handling of each
+    # statement would be work for nothing.
+    connection = session.connection()
+    dialect = connection.dialect.name
     ids = [m.messageId or f"generated-{uuid.uuid4()}" for m in messages]
-    existing = set(session.execute(select(col(Event.message_id)).where(col(Event.message_id).in_(set(ids)))).scalars())
+    existing = set(
+        connection.execute(
+            select(col(Event.message_id)).where(among(col(Event.message_id), set(ids), dialect=dialect))
+        ).scalars()
+    )
     fresh: list[tuple[str, AnyMessage]] = []
     seen: set[str] = set()
     for message_id, message in zip(ids, messages, strict=True):
@@ -91,7 +99,7 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
         seen.add(message_id)
         fresh.append((message_id, message))
     for run in _runs(fresh):
-        _ingest_run(session, run, now)
+        _ingest_run(connection, run, now)
     return IngestResult(accepted=len(fresh), duplicates=len(messages) - len(fresh))
 
 
@@ -123,18 +131,18 @@ def _stored(message: AnyMessage) -> tuple[str | None, dict[str, Any]]:
     return None, {"previous_id": message.previous_id}
 
 
-def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: datetime) -> None:
+def _ingest_run(connection: Connection, fresh: list[tuple[str, AnyMessage]], now: datetime) -> None:
     """Store one run of messages, with a pending reaction for each that can move a customer."""
-    resolved = _resolved(session, fresh, now)
+    resolved = _resolved(connection, fresh, now)
     while resolved is None:
         # Another request has just created one of the run's new customers: resolved again, it is found.
-        resolved = _resolved(session, fresh, now)
+        resolved = _resolved(connection, fresh, now)
     rows, reactions = resolved
     table = Event.__table__  # type: ignore[attr-defined]
     # Matched back by messageId, not by position: an ordered RETURNING costs SQLite one statement per row.
     ids = dict(
         (message_id, event_id)
-        for event_id, message_id in session.execute(insert(table).returning(table.c.id, table.c.message_id), rows)
+        for event_id, message_id in connection.execute(insert(table).returning(table.c.id, table.c.message_id), rows)
     )
     waiting = [
         {"event_id": ids[row["message_id"]], "profile_id": row["profile_id"], "traits_before": before}
@@ -142,16 +150,16 @@ def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: date
         if reacts
     ]
     if waiting:
-        session.execute(insert(PendingEvent.__table__), waiting)  # type: ignore[attr-defined]
+        connection.execute(insert(PendingEvent.__table__), waiting)  # type: ignore[attr-defined]
 
 
 def _resolved(
-    session: Session, fresh: list[tuple[str, AnyMessage]], now: datetime
+    connection: Connection, fresh: list[tuple[str, AnyMessage]], now: datetime
 ) -> tuple[list[dict[str, Any]], list[tuple[bool, dict[str, Any] | None]]] | None:
     """The run's event rows and, per message, whether the engine reacts to it (no journey reacts to a page, screen
     or alias) and, for a trait change, the traits before it; its people saved. None when another request has just
     created one of its new customers, with nothing of the run written."""
-    profiles = Profiles(session, [m for _, m in fresh], now)
+    profiles = Profiles(connection, [m for _, m in fresh], now)
     rows: list[dict[str, Any]] = []
     people: list[Person] = []
     reactions: list[tuple[bool, dict[str, Any] | None]] = []

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from engine.intake.messages import AliasMessage, AnyMessage
-from engine.store import Enrollment, Event, OutboxMessage, PendingEvent, Profile, ProfileAlias
+from engine.store import Enrollment, Event, OutboxMessage, PendingEvent, Profile, ProfileAlias, among
 
 
 @dataclass(eq=False)
@@ -52,8 +52,9 @@ _PERSON_COLUMNS = select(
 class Profiles:
     """Profiles of one batch, resolved with a few queries and created or merged as needed."""
 
-    def __init__(self, session: Session, messages: Sequence[AnyMessage], now: datetime) -> None:
-        self.session = session
+    def __init__(self, connection: Connection, messages: Sequence[AnyMessage], now: datetime) -> None:
+        self.connection = connection
+        self.dialect = dialect = connection.dialect.name
         self.now = now
         user_ids = {m.user_id for m in messages if m.user_id}
         anonymous_ids = {m.anonymous_id for m in messages if m.anonymous_id}
@@ -65,15 +66,17 @@ class Profiles:
         self.by_anonymous: dict[str, Person] = {}
         loaded: dict[int, Person] = {}
         if user_ids:
-            for row in session.execute(_PERSON_COLUMNS.where(col(Profile.user_id).in_(user_ids))):
+            for row in connection.execute(
+                _PERSON_COLUMNS.where(among(col(Profile.user_id), user_ids, dialect=dialect))
+            ):
                 person = loaded.setdefault(row.id, Person(*row))
                 assert person.user_id is not None
                 self.by_user[person.user_id] = person
         if anonymous_ids:
-            rows = session.execute(
+            rows = connection.execute(
                 _PERSON_COLUMNS.add_columns(col(ProfileAlias.anonymous_id))
                 .join(ProfileAlias, col(Profile.id) == col(ProfileAlias.profile_id))
-                .where(col(ProfileAlias.anonymous_id).in_(anonymous_ids))
+                .where(among(col(ProfileAlias.anonymous_id), anonymous_ids, dialect=dialect))
             ).all()
             for *columns, anonymous_id in rows:
                 self.by_anonymous[anonymous_id] = loaded.setdefault(columns[0], Person(*columns))
@@ -209,17 +212,13 @@ class Profiles:
                 # Messages not yet sent must meet the merged person's consent, caps and time zone.
                 (OutboxMessage, col(OutboxMessage.profile_id)),
             ):
-                self.session.execute(
-                    update(table).where(column == other_id).values(profile_id=survivor),
-                    execution_options={"synchronize_session": False},
-                )
-            self.session.execute(delete(Profile.__table__).where(Profile.__table__.c.id == other_id))  # type: ignore[attr-defined]
-        dialect = self.session.get_bind().dialect.name
+                self.connection.execute(update(table).where(column == other_id).values(profile_id=survivor))
+            self.connection.execute(delete(Profile.__table__).where(Profile.__table__.c.id == other_id))  # type: ignore[attr-defined]
         if self.new_aliases:
             # Another request may have just saved the same new device for the same customer: keep theirs.
             aliases = ProfileAlias.__table__  # type: ignore[attr-defined]
-            upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            self.session.execute(
+            upsert = postgresql_insert if self.dialect == "postgresql" else sqlite_insert
+            self.connection.execute(
                 upsert(aliases).on_conflict_do_nothing(index_elements=[aliases.c.anonymous_id]),
                 [
                     {"anonymous_id": anonymous_id, "profile_id": self.current(profile).id}
@@ -230,10 +229,9 @@ class Profiles:
         stored = [person for person in dict.fromkeys(people) if person not in fresh]
         if stored:
             table = Profile.__table__  # type: ignore[attr-defined]
-            self.session.execute(
+            self.connection.execute(
                 update(table).where(table.c.id == bindparam("pid")),
                 [{"pid": person.id, **self._values(person)} for person in stored],
-                execution_options={"synchronize_session": False},
             )
         return True
 
@@ -245,24 +243,23 @@ class Profiles:
         # row. People known only by an anonymous id have nothing to match on, and are inserted one by one (rare:
         # server-side tracking names people).
         if named:
-            dialect = self.session.get_bind().dialect.name
-            upsert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+            upsert = postgresql_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
             # The insert waits for a request creating one of these user ids at the same moment, then leaves it out.
-            returned = self.session.execute(
+            returned = self.connection.execute(
                 upsert.on_conflict_do_nothing(index_elements=[table.c.user_id]).returning(table.c.user_id, table.c.id),
                 [{**self._values(person), "created_at": self.now} for person in named],
             )
             ids: dict[str, int] = {user_id: profile_id for user_id, profile_id in returned}
             if len(ids) < len(named):
                 if ids:
-                    self.session.execute(delete(table).where(table.c.id.in_(list(ids.values()))))
+                    self.connection.execute(delete(table).where(table.c.id.in_(list(ids.values()))))
                 return False
             for person in named:
                 assert person.user_id is not None
                 person.id = ids[person.user_id]
         for person in created:
             if not person.user_id:
-                person.id = self.session.execute(
+                person.id = self.connection.execute(
                     insert(table).returning(table.c.id), {**self._values(person), "created_at": self.now}
                 ).scalar_one()
         return True
