@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Row, insert, select
 from sqlmodel import Session, col
 
 from engine.intake.messages import (
@@ -35,7 +35,7 @@ from engine.intake.messages import (
     TrackMessage,
 )
 from engine.intake.profiles import Person, Profiles
-from engine.store import Event, PendingEvent, among, utc_now
+from engine.store import Event, PendingEvent, among, insert_rows, utc_now
 
 #: The profile trait a ``group`` call sets to its group id.
 GROUP_TRAIT = "group_id"
@@ -83,13 +83,12 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
     now = now or utc_now()
     # Core statements on the session's connection: the intake loads no ORM object, so the ORM's handling of each
     # statement would be work for nothing.
-    connection = session.connection()
-    dialect = connection.dialect.name
+    dialect = session.get_bind().dialect.name
     ids = [m.messageId or f"generated-{uuid.uuid4()}" for m in messages]
     existing = set(
-        connection.execute(
-            select(col(Event.message_id)).where(among(col(Event.message_id), set(ids), dialect=dialect))
-        ).scalars()
+        session.connection()
+        .execute(select(col(Event.message_id)).where(among(col(Event.message_id), set(ids), dialect=dialect)))
+        .scalars()
     )
     fresh: list[tuple[str, AnyMessage]] = []
     seen: set[str] = set()
@@ -99,7 +98,7 @@ def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | 
         seen.add(message_id)
         fresh.append((message_id, message))
     for run in _runs(fresh):
-        _ingest_run(connection, run, now)
+        _ingest_run(session, run, now)
     return IngestResult(accepted=len(fresh), duplicates=len(messages) - len(fresh))
 
 
@@ -131,35 +130,40 @@ def _stored(message: AnyMessage) -> tuple[str | None, dict[str, Any]]:
     return None, {"previous_id": message.previous_id}
 
 
-def _ingest_run(connection: Connection, fresh: list[tuple[str, AnyMessage]], now: datetime) -> None:
+def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: datetime) -> None:
     """Store one run of messages, with a pending reaction for each that can move a customer."""
-    resolved = _resolved(connection, fresh, now)
+    resolved = _resolved(session, fresh, now)
     while resolved is None:
         # Another request has just created one of the run's new customers: resolved again, it is found.
-        resolved = _resolved(connection, fresh, now)
+        resolved = _resolved(session, fresh, now)
     rows, reactions = resolved
     table = Event.__table__  # type: ignore[attr-defined]
+    postgresql = session.get_bind().dialect.name == "postgresql"
     # Matched back by messageId, not by position: an ordered RETURNING costs SQLite one statement per row.
-    ids = dict(
-        (message_id, event_id)
-        for event_id, message_id in connection.execute(insert(table).returning(table.c.id, table.c.message_id), rows)
+    inserted: Sequence[Row[Any]] = (
+        insert_rows(session, table, rows, returning=("id", "message_id"))
+        if postgresql
+        else session.connection().execute(insert(table).returning(table.c.id, table.c.message_id), rows).all()
     )
+    ids = {row.message_id: row.id for row in inserted}
     waiting = [
         {"event_id": ids[row["message_id"]], "profile_id": row["profile_id"], "traits_before": before}
         for row, (reacts, before) in zip(rows, reactions, strict=True)
         if reacts
     ]
-    if waiting:
-        connection.execute(insert(PendingEvent.__table__), waiting)  # type: ignore[attr-defined]
+    if postgresql:
+        insert_rows(session, PendingEvent.__table__, waiting)  # type: ignore[attr-defined]
+    elif waiting:
+        session.connection().execute(insert(PendingEvent.__table__), waiting)  # type: ignore[attr-defined]
 
 
 def _resolved(
-    connection: Connection, fresh: list[tuple[str, AnyMessage]], now: datetime
+    session: Session, fresh: list[tuple[str, AnyMessage]], now: datetime
 ) -> tuple[list[dict[str, Any]], list[tuple[bool, dict[str, Any] | None]]] | None:
     """The run's event rows and, per message, whether the engine reacts to it (no journey reacts to a page, screen
     or alias) and, for a trait change, the traits before it; its people saved. None when another request has just
     created one of its new customers, with nothing of the run written."""
-    profiles = Profiles(connection, [m for _, m in fresh], now)
+    profiles = Profiles(session, [m for _, m in fresh], now)
     rows: list[dict[str, Any]] = []
     people: list[Person] = []
     reactions: list[tuple[bool, dict[str, Any] | None]] = []

@@ -15,13 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from engine.intake.messages import AliasMessage, AnyMessage
-from engine.store import Enrollment, Event, OutboxMessage, PendingEvent, Profile, ProfileAlias, among
+from engine.store import (
+    Enrollment,
+    Event,
+    OutboxMessage,
+    PendingEvent,
+    Profile,
+    ProfileAlias,
+    among,
+    insert_rows,
+    update_rows,
+)
 
 
 @dataclass(eq=False)
@@ -52,8 +61,11 @@ _PERSON_COLUMNS = select(
 class Profiles:
     """Profiles of one batch, resolved with a few queries and created or merged as needed."""
 
-    def __init__(self, connection: Connection, messages: Sequence[AnyMessage], now: datetime) -> None:
-        self.connection = connection
+    def __init__(self, session: Session, messages: Sequence[AnyMessage], now: datetime) -> None:
+        self.session = session
+        # Core statements on the session's connection (and, on PostgreSQL, a batch's rows as one array per column):
+        # the intake loads no ORM object.
+        self.connection = connection = session.connection()
         self.dialect = dialect = connection.dialect.name
         self.now = now
         user_ids = {m.user_id for m in messages if m.user_id}
@@ -215,25 +227,39 @@ class Profiles:
                 self.connection.execute(update(table).where(column == other_id).values(profile_id=survivor))
             self.connection.execute(delete(Profile.__table__).where(Profile.__table__.c.id == other_id))  # type: ignore[attr-defined]
         if self.new_aliases:
-            # Another request may have just saved the same new device for the same customer: keep theirs.
             aliases = ProfileAlias.__table__  # type: ignore[attr-defined]
-            upsert = postgresql_insert if self.dialect == "postgresql" else sqlite_insert
-            self.connection.execute(
-                upsert(aliases).on_conflict_do_nothing(index_elements=[aliases.c.anonymous_id]),
-                [
-                    {"anonymous_id": anonymous_id, "profile_id": self.current(profile).id}
-                    for anonymous_id, profile in self.new_aliases
-                ],
-            )
+            rows = [
+                {"anonymous_id": anonymous_id, "profile_id": self.current(profile).id}
+                for anonymous_id, profile in self.new_aliases
+            ]
+            # Another request may have just saved the same new device for the same customer: keep theirs.
+            if self.dialect == "postgresql":
+                insert_rows(self.session, aliases, rows, unless_taken=("anonymous_id",))
+            else:
+                self.connection.execute(
+                    sqlite_insert(aliases).on_conflict_do_nothing(index_elements=[aliases.c.anonymous_id]), rows
+                )
         fresh = set(created)
         stored = [person for person in dict.fromkeys(people) if person not in fresh]
         if stored:
-            table = Profile.__table__  # type: ignore[attr-defined]
-            self.connection.execute(
-                update(table).where(table.c.id == bindparam("pid")),
-                [{"pid": person.id, **self._values(person)} for person in stored],
-            )
+            self._update(stored)
         return True
+
+    def _update(self, stored: list[Person]) -> None:
+        table = Profile.__table__  # type: ignore[attr-defined]
+        rows = [{"pid": person.id, **self._values(person)} for person in stored]
+        if self.dialect == "postgresql":
+            types = {name: table.c[name].type for name in rows[0] if name != "pid"}
+            update_rows(
+                self.session,
+                table,
+                rows,
+                key=("id", "pid"),
+                types={"pid": table.c.id.type, **types},
+                assign={name: f"u.{name}" for name in types},
+            )
+        else:
+            self.connection.execute(update(table).where(table.c.id == bindparam("pid")), rows)
 
     def _insert(self, created: list[Person]) -> bool:
         """Insert the batch's new customers; False, inserting none, when another request has just created one."""
@@ -243,13 +269,19 @@ class Profiles:
         # row. People known only by an anonymous id have nothing to match on, and are inserted one by one (rare:
         # server-side tracking names people).
         if named:
-            upsert = postgresql_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
+            rows = [{**self._values(person), "created_at": self.now} for person in named]
             # The insert waits for a request creating one of these user ids at the same moment, then leaves it out.
-            returned = self.connection.execute(
-                upsert.on_conflict_do_nothing(index_elements=[table.c.user_id]).returning(table.c.user_id, table.c.id),
-                [{**self._values(person), "created_at": self.now} for person in named],
+            returned: Sequence[Row[Any]] = (
+                insert_rows(self.session, table, rows, returning=("user_id", "id"), unless_taken=("user_id",))
+                if self.dialect == "postgresql"
+                else self.connection.execute(
+                    sqlite_insert(table)
+                    .on_conflict_do_nothing(index_elements=[table.c.user_id])
+                    .returning(table.c.user_id, table.c.id),
+                    rows,
+                ).all()
             )
-            ids: dict[str, int] = {user_id: profile_id for user_id, profile_id in returned}
+            ids: dict[str, int] = {row.user_id: row.id for row in returned}
             if len(ids) < len(named):
                 if ids:
                     self.connection.execute(delete(table).where(table.c.id.in_(list(ids.values()))))
