@@ -243,3 +243,16 @@ def test_a_new_device_signing_in_as_a_customer_another_request_is_creating_joins
         events = session.execute(select(col(Event.profile_id))).scalars().all()
     assert [tuple(alias) for alias in aliases] == [("device-1", profile.id)]
     assert events == [profile.id] * 3
+
+
+def test_a_retried_batch_is_stored_once_and_changes_no_profile(url: str) -> None:
+    batch = [identify("ada", {"plan": "free"}, message_id="m1"), track("ada", "signed_up", message_id="m2")]
+    stored(url, batch)
+    stored(url, [identify("ada", {"plan": "pro"}, message_id="m3")], now=LATER)
+
+    statements = stored(url, batch, now=LATER + timedelta(hours=1))
+
+    assert writes_to_profile(statements) == []
+    (profile,) = the_profiles(url)
+    assert (profile.traits, profile.updated_at) == ({"plan": "pro"}, LATER)
+    assert set(traits_before(url)) == {"m1", "m2", "m3"}
