@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert, select
 from sqlmodel import Session, col
 
 from engine.intake.messages import (
@@ -34,8 +34,8 @@ from engine.intake.messages import (
     ScreenMessage,
     TrackMessage,
 )
-from engine.intake.profiles import Person, Profiles, save_profiles
-from engine.store import Event, PendingEvent, utc_now
+from engine.intake.profiles import Person, Profiles
+from engine.store import Event, PendingEvent, among, insert_rows, utc_now
 
 #: The profile trait a ``group`` call sets to its group id.
 GROUP_TRAIT = "group_id"
@@ -81,8 +81,15 @@ def _yes_or_no(value: Any) -> bool | None:
 def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | None = None) -> IngestResult:
     """Store a list of messages in one transaction (the caller commits); the engine reacts to them later."""
     now = now or utc_now()
+    # Core statements on the session's connection: the intake loads no ORM object, so the ORM's handling of each
+    # statement would be work for nothing.
+    dialect = session.get_bind().dialect.name
     ids = [m.messageId or f"generated-{uuid.uuid4()}" for m in messages]
-    existing = set(session.execute(select(col(Event.message_id)).where(col(Event.message_id).in_(set(ids)))).scalars())
+    existing = set(
+        session.connection()
+        .execute(select(col(Event.message_id)).where(among(col(Event.message_id), set(ids), dialect=dialect)))
+        .scalars()
+    )
     fresh: list[tuple[str, AnyMessage]] = []
     seen: set[str] = set()
     for message_id, message in zip(ids, messages, strict=True):
@@ -125,11 +132,40 @@ def _stored(message: AnyMessage) -> tuple[str | None, dict[str, Any]]:
 
 def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: datetime) -> None:
     """Store one run of messages, with a pending reaction for each that can move a customer."""
+    resolved = _resolved(session, fresh, now)
+    while resolved is None:
+        # Another request has just created one of the run's new customers: resolved again, it is found.
+        resolved = _resolved(session, fresh, now)
+    rows, reactions = resolved
+    table = Event.__table__  # type: ignore[attr-defined]
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    # Matched back by messageId, not by position: an ordered RETURNING costs SQLite one statement per row.
+    inserted: Sequence[Row[Any]] = (
+        insert_rows(session, table, rows, returning=("id", "message_id"))
+        if postgresql
+        else session.connection().execute(insert(table).returning(table.c.id, table.c.message_id), rows).all()
+    )
+    ids = {row.message_id: row.id for row in inserted}
+    waiting = [
+        {"event_id": ids[row["message_id"]], "profile_id": row["profile_id"], "traits_before": before}
+        for row, (reacts, before) in zip(rows, reactions, strict=True)
+        if reacts
+    ]
+    if postgresql:
+        insert_rows(session, PendingEvent.__table__, waiting)  # type: ignore[attr-defined]
+    elif waiting:
+        session.connection().execute(insert(PendingEvent.__table__), waiting)  # type: ignore[attr-defined]
+
+
+def _resolved(
+    session: Session, fresh: list[tuple[str, AnyMessage]], now: datetime
+) -> tuple[list[dict[str, Any]], list[tuple[bool, dict[str, Any] | None]]] | None:
+    """The run's event rows and, per message, whether the engine reacts to it (no journey reacts to a page, screen
+    or alias) and, for a trait change, the traits before it; its people saved. None when another request has just
+    created one of its new customers, with nothing of the run written."""
     profiles = Profiles(session, [m for _, m in fresh], now)
     rows: list[dict[str, Any]] = []
     people: list[Person] = []
-    # Per message: whether the engine reacts to it (no journey reacts to a page, screen or alias) and, for a
-    # trait change, the traits before it.
     reactions: list[tuple[bool, dict[str, Any] | None]] = []
     for message_id, message in fresh:
         profile = profiles.resolve(message)
@@ -149,7 +185,6 @@ def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: date
         rows.append(
             {
                 "message_id": message_id,
-                "profile_id": profile.id,
                 "type": message.type,
                 "name": name,
                 "properties": properties,
@@ -163,19 +198,8 @@ def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: date
         else:
             reactions.append((isinstance(message, IdentifyMessage | GroupMessage), before))
     people = [profiles.current(profile) for profile in people]
+    if not profiles.save(people):
+        return None
     for row, profile in zip(rows, people, strict=True):
         row["profile_id"] = profile.id
-    save_profiles(session, profiles, {profile.id: profile for profile in people})
-    table = Event.__table__  # type: ignore[attr-defined]
-    # Matched back by messageId, not by position: an ordered RETURNING costs SQLite one statement per row.
-    ids = dict(
-        (message_id, event_id)
-        for event_id, message_id in session.execute(insert(table).returning(table.c.id, table.c.message_id), rows)
-    )
-    waiting = [
-        {"event_id": ids[row["message_id"]], "profile_id": row["profile_id"], "traits_before": before}
-        for row, (reacts, before) in zip(rows, reactions, strict=True)
-        if reacts
-    ]
-    if waiting:
-        session.execute(insert(PendingEvent.__table__), waiting)  # type: ignore[attr-defined]
+    return rows, reactions

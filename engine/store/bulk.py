@@ -21,10 +21,17 @@ from sqlmodel import Session
 
 
 def insert_rows(
-    session: Session, table: Table, rows: Sequence[Mapping[str, Any]], *, returning: Sequence[str] = ()
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    returning: Sequence[str] = (),
+    unless_taken: Sequence[str] = (),
 ) -> list[Row[Any]]:
     """``INSERT INTO table (columns of the rows) SELECT … FROM unnest(one array per column)``, in the rows' order
-    (ids from a sequence follow it); the ``returning`` columns of the new rows, or nothing."""
+    (ids from a sequence follow it); the ``returning`` columns of the new rows, or nothing. With ``unless_taken``
+    (the columns of a unique index), a row whose values there another row holds is left out, as ``ON CONFLICT DO
+    NOTHING`` does."""
     if not rows:
         return []
     rows = _with_defaults(table, rows)
@@ -36,6 +43,8 @@ def insert_rows(
         f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM {arrays} WITH ORDINALITY AS u({listed}, _row) "
         "ORDER BY _row"
     )
+    if unless_taken:
+        statement += f" ON CONFLICT ({', '.join(unless_taken)}) DO NOTHING"
     if returning:
         statement += " RETURNING " + ", ".join(returning)
     result = session.connection().exec_driver_sql(statement, parameters)

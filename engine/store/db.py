@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic.command import upgrade
 from alembic.config import Config
-from sqlalchemy import ColumnElement, DateTime, Engine, Integer, any_, bindparam, create_engine, event
+from sqlalchemy import ColumnElement, DateTime, Engine, any_, bindparam, create_engine, event
 from sqlalchemy import Enum as SqlEnum
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
@@ -80,14 +80,17 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def among(column: ColumnElement[Any] | Mapped[Any], ids: Iterable[int], *, dialect: str) -> ColumnElement[bool]:
-    """``column IN ids``; on PostgreSQL as ``column = ANY(:ids)``, one array parameter. A batch looks up thousands of
-    ids, and psycopg converts the text of a statement with thousands of placeholders on every run (it caches no
-    conversion of a statement that long)."""
-    values = list(ids)
+def among(column: ColumnElement[Any] | Mapped[Any], values: Iterable[Any], *, dialect: str) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL as ``column = ANY(:values)``, one array parameter of the column's type. A
+    batch looks up thousands of ids, and psycopg converts the text of a statement with thousands of placeholders on
+    every run (it caches no conversion of a statement that long). On SQLite the list is bound as one expanding
+    parameter: SQLAlchemy then skips building an expression for each value."""
+    listed = list(values)
     if dialect == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(Integer)))
-    return column.in_(values)
+        # An ORM attribute (``col(Model.field)``) carries its column's type as a column does.
+        of = cast(ColumnElement[Any], column).type
+        return column == any_(bindparam(None, listed, type_=ARRAY(of)))
+    return column.in_(bindparam(None, listed, expanding=True))
 
 
 def enum_type(enum: type[StrEnum]) -> SqlEnum:
