@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, func, or_, select, type_coerce
+from sqlalchemy import String, and_, or_, select, type_coerce
 from sqlmodel import Session, col
 
 from engine.compiler import Plan, WaitForEventStep, compile_map
@@ -69,18 +69,18 @@ def stream_events(
     parts: int = 1,
     chunk: int = CHUNK,
 ) -> Iterator[list[StoredEvent]]:
-    """The window's events that matter to the plan, oldest stored first, ``chunk`` at a time: every identify and
-    group (they change traits and consent), and the tracks named; only those of part ``part`` of ``parts`` of the
-    customers (by profile id). Each carries its moment on the replay's clock: the latest receipt of the window's
-    events up to it, over all parts, so the clock never goes back and is the same in every part."""
-    window = (
+    """The window's events that matter to the plan, oldest stored first, about ``chunk`` at a time: every identify
+    and group (they change traits and consent), and the tracks named; only those of part ``part`` of ``parts`` of
+    the customers (by profile id). Each carries its moment on the replay's clock: the latest receipt of the window's
+    events up to it, over all parts, so the clock never goes back and is the same in every part. So every part reads
+    every event's receipt, in the order stored, and decodes only its own customers' events."""
+    query = (
         select(
-            col(Event.id).label("id"),
-            col(Event.profile_id).label("profile_id"),
-            col(Event.type).label("kind"),
-            col(Event.name).label("name"),
-            _unprocessed(Event.properties).label("properties"),
-            _unprocessed(func.max(col(Event.received_at)).over(order_by=col(Event.id), rows=(None, 0))).label("moment"),
+            col(Event.profile_id),
+            col(Event.type),
+            col(Event.name),
+            _unprocessed(Event.properties),
+            _unprocessed(Event.received_at),
         )
         .where(
             col(Event.received_at) >= since,
@@ -90,23 +90,24 @@ def stream_events(
                 and_(col(Event.type) == "track", col(Event.name).in_(sorted(set(names)))),
             ),
         )
-        .subquery()
+        .order_by(col(Event.id))
     )
-    query = select(window.c.profile_id, window.c.kind, window.c.name, window.c.properties, window.c.moment)
-    if parts > 1:
-        query = query.where(window.c.profile_id % parts == part)
-    result = (
-        session.connection()
-        .execution_options(stream_results=True, yield_per=chunk)
-        .execute(query.order_by(window.c.id))
-    )
+    result = session.connection().execution_options(stream_results=True, yield_per=chunk).execute(query)
+    # Receipts as the driver gives them: text of one fixed width on SQLite and timestamps from psycopg, either of
+    # which orders as time does.
+    latest: Any = None
     for rows in result.partitions():
-        yield [
-            StoredEvent(
-                profile_id=profile_id, kind=kind, name=name, properties=_json(properties) or {}, at=_utc(moment)
-            )
-            for profile_id, kind, name, properties, moment in rows
-        ]
+        events = []
+        for profile_id, kind, name, properties, received in rows:
+            if latest is None or received > latest:
+                latest = received
+            if parts == 1 or profile_id % parts == part:
+                events.append(
+                    StoredEvent(
+                        profile_id=profile_id, kind=kind, name=name, properties=_json(properties) or {}, at=_utc(latest)
+                    )
+                )
+        yield events
 
 
 def profile_copies(session: Session, profile_ids: Iterable[int]) -> list[Customer]:
