@@ -10,11 +10,11 @@ value of another kind, a name Liquid treats specially, text near a bound), ``ren
 renders with Liquid, which then gives the output or the error it always gave. The short way never decides that a
 message fails.
 
-What it mirrors (python-liquid 2): a path's root is looked up in the render variables, each further name with
-``obj[name]`` (``size``, ``first`` and ``last`` are special there, so they are left to Liquid); a missing value
-given to ``default`` yields the literal, as does an empty text; ``default`` returns a number as it is; output is
-``str`` of the value, HTML-escaped in an HTML body, while the template's text and string literals are written as
-they are.
+What it mirrors (python-liquid 2, given the render variables without their null values): a path's root is looked
+up in the render variables, each further name with ``obj[name]``, a null value read as a missing one (``size``,
+``first`` and ``last`` are special there, so they are left to Liquid); a missing value given to ``default`` yields
+the literal, as does an empty text; ``default`` returns a number as it is; output is ``str`` of the value,
+HTML-escaped in an HTML body, while the template's text and string literals are written as they are.
 """
 
 from __future__ import annotations
@@ -88,9 +88,10 @@ def _lookup(variables: Mapping[str, object], path: tuple[str, ...]) -> object:
     for name in names:
         if type(value) is not dict:
             return _UNKNOWN
-        if name not in value:
+        value = value.get(name)
+        # A null value is a missing one: Liquid renders from variables without nulls (``liquid.render_content``).
+        if value is None:
             return _MISSING
-        value = value[name]
     return value
 
 

@@ -102,6 +102,15 @@ def test_a_nested_null_value_counts_as_missing() -> None:
         render(make_content(body="{{ event.cart.total }}"), event={"cart": {"total": None}})
 
 
+def test_a_null_value_takes_the_default_as_a_missing_one_does_by_either_way_of_rendering() -> None:
+    """Text and placeholders only (the short way), and with a filter (Liquid)."""
+    profile = {"first_name": None, "address": {"city": None}}
+    short = "Hi {{ profile.first_name | default: 'there' }} in {{ profile.address.city | default: 'town' }}"
+    assert render(make_content(body=short), profile=profile).body == "Hi there in town"
+    filtered = "Hi {{ profile.first_name | default: 'there' | upcase }}"
+    assert render(make_content(body=filtered), profile=profile).body == "Hi THERE"
+
+
 def test_an_empty_unsubscribe_url_is_missing_when_the_content_uses_it() -> None:
     with pytest.raises(ContentRenderError, match="unsubscribe_url"):
         render(make_content(body="Stop: {{ unsubscribe_url }}"), unsubscribe_url="")
