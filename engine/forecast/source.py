@@ -4,7 +4,6 @@ copies of the profiles they belong to, taken in chunks as customers first appear
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +16,7 @@ from engine.forecast.figures import ForecastError
 from engine.forecast.replay import Customer, StoredEvent
 from engine.journeys import PLANS, LoadedPlan, draft_of, get_journey
 from engine.map import EventTrigger
-from engine.store import Event, JourneyVersion, Profile, among
+from engine.store import Event, JourneyVersion, Profile, among, read_json
 
 CHUNK = 5_000
 
@@ -139,7 +138,7 @@ def profile_copies(session: Session, profile_ids: Iterable[int]) -> list[Custome
 
 # A forecast reads every event of its window and a profile per customer: the columns' own result processing
 # (SQLAlchemy's JSON and timestamp types) took most of the reading, so the columns come as the driver gives them
-# (text on SQLite; decoded JSON and aware timestamps from psycopg) and are decoded here, once, by the C decoders.
+# (text on SQLite; decoded JSON and aware timestamps from psycopg) and are decoded here, once, by C decoders.
 
 
 def _unprocessed(column: Any) -> Any:
@@ -147,7 +146,7 @@ def _unprocessed(column: Any) -> Any:
 
 
 def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    return read_json(value) if isinstance(value, str) else value
 
 
 def _utc(value: str | datetime) -> datetime:

@@ -44,6 +44,7 @@ from engine.store.journeys import (
     replace_draft,
     touch_journey,
 )
+from engine.store.json_text import read_json
 from engine.store.keys import ApiToken, WriteKey
 from engine.store.models import metadata
 from engine.store.outbox import MessageStatus, OutboxMessage, SendAttempt
@@ -133,6 +134,7 @@ __all__ = [
     "other_attempts",
     "purge_sessions",
     "purge_sign_in_attempts",
+    "read_json",
     "record_attempt",
     "replace_draft",
     "session_scope",
