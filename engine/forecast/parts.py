@@ -29,9 +29,10 @@ from sqlmodel import Session, col
 from engine.forecast.figures import ForecastError
 from engine.forecast.garbage import fewer_collections
 from engine.forecast.replay import Replay
-from engine.forecast.source import event_names, profile_copies, stream_events
+from engine.forecast.source import entrants, event_names, profile_copies, stream_events
 from engine.forecast.tally import Tally
 from engine.journeys import LoadedPlan
+from engine.map import EventTrigger
 from engine.store import Event, get_engine, session_scope
 
 # Below this many stored events, starting processes (each imports the engine: about a second) costs more than
@@ -125,9 +126,17 @@ def replay_part(
     """Replay the customers of part ``part`` of ``parts`` (by profile id) over ``[since, until)``."""
     replay = Replay(loaded, journey_id=journey_id, version_id=version_id, start=since)
     customers = replay.customers
-    names = event_names(loaded.plan)
+    plan = loaded.plan
+    names = event_names(plan)
+    trigger = plan.entry.trigger
+    only = (
+        entrants(session, since=since, until=until, event=trigger.event) if isinstance(trigger, EventTrigger) else None
+    )
+    seen: set[str] = set()
     with fewer_collections():
-        for chunk in stream_events(session, since=since, until=until, names=names, part=part, parts=parts):
+        for chunk in stream_events(
+            session, since=since, until=until, names=names, part=part, parts=parts, only=only, seen=seen
+        ):
             unseen = {event.profile_id for event in chunk if event.profile_id not in customers}
             for customer in profile_copies(session, unseen):
                 customers[customer.profile_id] = customer
@@ -139,7 +148,7 @@ def replay_part(
         tally=replay.tally,
         waiting_by_step=waiting_by_step,
         waiting_by_stage=waiting_by_stage,
-        seen_events=replay.seen_events,
+        seen_events=seen,
         events=replay.events,
         customers=len(customers),
     )

@@ -127,7 +127,6 @@ class Replay:
         self.customers: dict[int, Customer] = {}
         self.tally = Tally(self.plan)
         self.events = 0
-        self.seen_events: set[str] = set()
         self._order = count()
         self._queue: list[tuple[float, int, datetime, _Run | _Message, int]] = []
         self._held: set[_Message] = set()
@@ -158,7 +157,6 @@ class Replay:
         customer = self.customers[event.profile_id]
         if event.kind == "track":
             name = event.name or ""
-            self.seen_events.add(name)
             self._react(customer, name, event.properties, moment)
         elif event.kind in ("identify", "group"):
             before = customer.traits

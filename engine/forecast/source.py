@@ -4,7 +4,7 @@ copies of the profiles they belong to, taken in chunks as customers first appear
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +66,8 @@ def stream_events(
     names: Iterable[str],
     part: int = 0,
     parts: int = 1,
+    only: Container[int] | None = None,
+    seen: set[str] | None = None,
     chunk: int = CHUNK,
 ) -> Iterator[list[StoredEvent]]:
     """The window's events that matter to the plan, oldest stored first, about ``chunk`` at a time: every identify
@@ -100,13 +102,31 @@ def stream_events(
         for profile_id, kind, name, properties, received in rows:
             if latest is None or received > latest:
                 latest = received
-            if parts == 1 or profile_id % parts == part:
+            if seen is not None and kind == "track":
+                seen.add(name)
+            if (parts == 1 or profile_id % parts == part) and (only is None or profile_id in only):
                 events.append(
                     StoredEvent(
                         profile_id=profile_id, kind=kind, name=name, properties=_json(properties) or {}, at=_utc(latest)
                     )
                 )
         yield events
+
+
+def entrants(session: Session, *, since: datetime, until: datetime, event: str) -> set[int]:
+    """The customers who did ``event`` in the window: with a journey entered on that event, nobody else can enter
+    it, and what anybody else does in the window (traits, consent, other events) moves nobody in it."""
+    rows = session.execute(
+        select(col(Event.profile_id))
+        .where(
+            col(Event.type) == "track",
+            col(Event.name) == event,
+            col(Event.received_at) >= since,
+            col(Event.received_at) < until,
+        )
+        .distinct()
+    )
+    return set(rows.scalars())
 
 
 def profile_copies(session: Session, profile_ids: Iterable[int]) -> list[Customer]:

@@ -12,7 +12,7 @@ from engine.forecast import ForecastError, forecast, parse_since
 from engine.intake import ingest
 from engine.journeys import create_journey, publish_journey
 from engine.map import JourneyMap
-from tests.engine_factories import NOW, event_trigger, journey_map, node, schedule_trigger, send, track
+from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, schedule_trigger, send, track
 
 H = timedelta(hours=1)
 
@@ -100,3 +100,35 @@ def test_a_journey_entered_on_a_schedule_is_refused_with_the_reason(session: Ses
     journey_id = _stored(session, doc)
     with pytest.raises(ForecastError, match="on a schedule"):
         forecast(session=session, journey_id=journey_id, version=1, until=NOW)
+
+
+def test_only_customers_who_do_the_entry_event_are_replayed_and_anyones_events_count_as_seen(
+    session: Session,
+) -> None:
+    """Nobody but a customer who did the entry event in the window can enter: the others' events are not replayed.
+    Their tracks still say what was done in the window: a wait for an event somebody did is not a range."""
+    doc = journey_map(
+        [
+            event_trigger("signed_up"),
+            node("bought", "wait_for_event", event="purchased", timeout="PT2H"),
+            node("won", "goal"),
+            send("nudge"),
+        ],
+        [("entry", "bought"), ("bought", "won", "event"), ("bought", "nudge", "timeout")],
+    )
+    journey_id = _stored(session, doc)
+    stored = [
+        (NOW - 10 * H, identify("newcomer", {"email": "newcomer@example.com"}, message_id="id-newcomer")),
+        (NOW - 9 * H, track("newcomer", "signed_up")),
+        (NOW - 8 * H, identify("regular", {"email": "regular@example.com"}, message_id="id-regular")),
+        (NOW - 7 * H, track("regular", "purchased")),
+    ]
+    for at, message in stored:
+        ingest(session=session, messages=[message], now=at)
+    result = forecast(session=session, journey_id=journey_id, version=1, since=timedelta(days=1), until=NOW)
+
+    assert (result.customers, result.events, result.entered) == (1, 2, 1)
+    wait = result.node("bought")
+    assert wait is not None
+    assert wait.event_path is None, "somebody did 'purchased' in the window"
+    assert not any("'purchased'" in note for note in result.notes)
