@@ -62,7 +62,9 @@ def forecast(
         loaded, version_id = draft_plan(session=session, journey_id=journey_id), 0
     else:
         version_id, loaded = version_plan(session=session, journey_id=journey_id, number=version)
-    end = until if until is not None else utc_now()
+    # A whole second: the end the map and launch control show is then exactly the one `journey forecast --until`
+    # takes to make the same figures again.
+    end = until if until is not None else utc_now().replace(microsecond=0)
     return forecast_plan(
         session=session,
         loaded=loaded,

@@ -76,7 +76,7 @@ def forecast_panel() -> rx.Component:
         rx.cond(
             panel.title != "",
             rx.el.div(
-                rx.el.p(panel.window, class_name="jc-muted"),
+                rx.el.p(panel.window, class_name="jc-muted", id="jc-forecast-window"),
                 rx.el.p(panel.entered, " · ", panel.goal, id="jc-forecast-goal"),
                 rx.el.table(
                     rx.el.thead(rx.el.tr(rx.el.th("channel"), rx.el.th("would send"), rx.el.th("held back"))),

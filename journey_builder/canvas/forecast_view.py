@@ -105,7 +105,7 @@ def forecast_overlay(result: Forecast, *, stamp: float) -> OverlayView:
 def panel_of(result: Forecast) -> ForecastPanel:
     return ForecastPanel(
         title=f"Forecast of {version_label(result.version)}",
-        window=f"{result.since:%Y-%m-%d %H:%M} to {result.until:%Y-%m-%d %H:%M} UTC · "
+        window=f"{result.since:%Y-%m-%d %H:%M:%S} to {result.until:%Y-%m-%d %H:%M:%S} UTC · "
         f"{count(result.events)} events of {count(result.customers)} customers replayed",
         entered=f"Would enter: {count(result.entered)}",
         goal=goal_text(result),

@@ -25,8 +25,9 @@ def totals_line(result: Forecast) -> str:
     sends = ", ".join(f"{c.channel} {c.sent:,}" for c in result.channels if c.sent) or "nothing"
     held = sum(c.suppressed + c.deferred for c in result.channels)
     return (
-        f"Over the last 7 days of events, version {result.version} would have entered {result.entered:,} customers "
-        f"({goal} reaching the goal) and sent {sends}; {held:,} sends held by the cap, quiet hours or consent."
+        f"Over the 7 days of events to {result.until:%Y-%m-%d %H:%M:%S} UTC, version {result.version} would have "
+        f"entered {result.entered:,} customers ({goal} reaching the goal) and sent {sends}; {held:,} sends held by "
+        "the cap, quiet hours or consent."
     )
 
 

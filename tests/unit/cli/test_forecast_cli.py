@@ -62,6 +62,18 @@ def test_the_json_is_the_forecasts_figures(journey: int, session: Session, capsy
     assert {channel: f["sent"] for channel, f in shown["channels"].items()} == {"email": 1, "push": 1, "sms": 1}
 
 
+def test_a_window_ending_now_ends_at_a_whole_second_that_until_makes_again(
+    journey: int, session: Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The map and launch control show the window's end to the second; given back as --until, it is the same
+    window, so the command repeats the page's figures even while customers are waiting at the end."""
+    made = forecast(session=session, journey_id=journey, version=1)
+    assert made.until.microsecond == 0
+    status, out, _ = run(capsys, str(journey), "--version", "1", "--until", made.until.isoformat(), "--json")
+    assert status == 0
+    assert json.loads(out) == json.loads(json.dumps(forecast_summary(made)))
+
+
 def test_the_table_reads_as_the_map(journey: int, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, NAME)
     assert status == 0
