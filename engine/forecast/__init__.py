@@ -14,7 +14,7 @@ from engine.forecast.figures import (
 )
 from engine.forecast.garbage import REPLAY_GC_THRESHOLDS, fewer_collections
 from engine.forecast.parts import MAX_PROCESSES, PARALLEL_FROM, PROCESSES_SETTING, process_count
-from engine.forecast.service import DEFAULT_SINCE, forecast, forecast_plan, parse_since
+from engine.forecast.service import DEFAULT_SINCE, forecast, forecast_plan, parse_since, window_end
 from engine.forecast.summary import forecast_summary
 
 __all__ = [
@@ -36,4 +36,5 @@ __all__ = [
     "forecast_summary",
     "parse_since",
     "process_count",
+    "window_end",
 ]

@@ -46,6 +46,12 @@ def checked_since(span: timedelta) -> timedelta:
     return span
 
 
+def window_end() -> datetime:
+    """Now, to the whole second: the end the map and launch control show is then exactly the one
+    `journey forecast --until` takes to make the same figures again."""
+    return utc_now().replace(microsecond=0)
+
+
 def forecast(
     *,
     session: Session,
@@ -62,9 +68,7 @@ def forecast(
         loaded, version_id = draft_plan(session=session, journey_id=journey_id), 0
     else:
         version_id, loaded = version_plan(session=session, journey_id=journey_id, number=version)
-    # A whole second: the end the map and launch control show is then exactly the one `journey forecast --until`
-    # takes to make the same figures again.
-    end = until if until is not None else utc_now().replace(microsecond=0)
+    end = until if until is not None else window_end()
     return forecast_plan(
         session=session,
         loaded=loaded,

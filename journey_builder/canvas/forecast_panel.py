@@ -53,7 +53,10 @@ def _compare() -> rx.Component:
             class_name="jc-button",
             id="jc-forecast-compare",
         ),
-        rx.cond(ForecastState.compare_note != "", rx.el.p(ForecastState.compare_note, class_name="jc-muted")),
+        rx.cond(
+            ForecastState.compare_note != "",
+            rx.el.p(ForecastState.compare_note, class_name="jc-muted", id="jc-forecast-compare-note"),
+        ),
         rx.cond(
             ForecastState.compare.length() > 0,
             rx.el.table(

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from datetime import datetime
 
 import plotly.graph_objects as go
 import reflex as rx
 
 from engine.accounts import Action, allowed
-from engine.forecast import DEFAULT_SINCE, Forecast, ForecastError, forecast
+from engine.forecast import DEFAULT_SINCE, Forecast, ForecastError, forecast, window_end
 from engine.journeys import JourneyNotFoundError, draft_of, get_journey
 from engine.runtime import latest_version
 from engine.store import session_scope
@@ -41,10 +42,10 @@ def _newest_version(journey_id: int) -> int | None:
         return version.number if version is not None else None
 
 
-def _forecast(journey_id: int, version: int | None) -> _Made:
+def _forecast(journey_id: int, version: int | None, until: datetime | None = None) -> _Made:
     try:
         with session_scope() as session:
-            made = forecast(session=session, journey_id=journey_id, version=version, since=DEFAULT_SINCE)
+            made = forecast(session=session, journey_id=journey_id, version=version, since=DEFAULT_SINCE, until=until)
             session.rollback()
             return _Made(made)
     except (ForecastError, JourneyNotFoundError) as error:
@@ -140,15 +141,21 @@ class ForecastState(rx.State):
             if version is None:
                 rows, note = [], "Not published yet: there is no live version to compare with."
             else:
+                # One end for both, so that a customer waiting at the end counts the same on either side.
+                end = window_end()
                 draft, live = await asyncio.gather(
-                    asyncio.to_thread(_forecast, journey_id, None), asyncio.to_thread(_forecast, journey_id, version)
+                    asyncio.to_thread(_forecast, journey_id, None, end),
+                    asyncio.to_thread(_forecast, journey_id, version, end),
                 )
                 if draft.result is None or live.result is None:
                     rows, note = [], draft.problem or live.problem
                 else:
                     titles = await asyncio.to_thread(_titles, journey_id)
                     rows = compare_rows(draft.result, live.result, titles)
-                    note = f"The draft beside version {version}, both over the last 7 days of events."
+                    note = (
+                        f"The draft beside version {version}, both over the 7 days of events "
+                        f"to {end:%Y-%m-%d %H:%M:%S} UTC."
+                    )
         except Exception as error:
             rows, note = [], f"The comparison could not be made: {error}"
         async with self:

@@ -119,6 +119,10 @@ def test_the_forecast_on_the_map_is_the_commands(
 
     page.locator("#jc-forecast-compare").click()
     expect(page.locator("#jc-forecast-compare-table")).to_be_visible(timeout=30_000)
+    # The draft is version 1 unchanged, and both sides are replayed to the same end: no row may differ.
+    expect(page.locator("#jc-forecast-compare-note")).to_contain_text("both over the 7 days of events to")
+    expect(page.locator("#jc-forecast-compare-table tbody tr")).not_to_have_count(0)
+    expect(page.locator("#jc-forecast-compare-table tr.jc-compare-changed")).to_have_count(0)
     page.get_by_test_id("forecast-panel").screenshot(path=str(artifacts / "forecast_panel.png"))
 
     # The KPIs put the forecast away: one set of figures on the map at a time.
