@@ -44,7 +44,7 @@ from engine.store.journeys import (
     replace_draft,
     touch_journey,
 )
-from engine.store.json_text import read_json
+from engine.store.json_text import read_json, write_json
 from engine.store.keys import ApiToken, WriteKey
 from engine.store.models import metadata
 from engine.store.outbox import MessageStatus, OutboxMessage, SendAttempt
@@ -142,5 +142,6 @@ __all__ = [
     "update_rows",
     "upgrade_database",
     "utc_now",
+    "write_json",
     "writer_turns",
 ]

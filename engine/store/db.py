@@ -27,6 +27,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
+from engine.store.json_text import read_json, write_json
+
 # The folder holding pyproject.toml and alembic.ini: engine/store/db.py is two packages below it.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SQLITE = PROJECT_ROOT / "journey_builder.db"
@@ -130,10 +132,13 @@ def _sqlite_pragmas(connection: Any, _: ConnectionPoolEntry) -> None:
 @cache
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, json_serializer=write_json, json_deserializer=read_json
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # psycopg reads JSON columns itself (from bytes): only the writing is ours.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, json_serializer=write_json)
 
 
 def get_engine(url: str | None = None) -> Engine:
