@@ -137,8 +137,14 @@ def _engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # psycopg reads JSON columns itself (from bytes): only the writing is ours.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, json_serializer=write_json)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        json_serializer=write_json,
+        json_deserializer=read_json,
+    )
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -1,4 +1,5 @@
-"""JSON text written to and read back from the store, fast and to the very values the standard library gives.
+"""JSON text written to and read back from the store (every engine's JSON columns, both databases), fast and to the
+very values the standard library gives.
 
 A forecast decodes a JSON column for every event of its window and every customer in it: with the standard
 library that was a tenth of its time. orjson reads it about five times faster, and to the same values, except for
@@ -24,12 +25,15 @@ from typing import Any
 import orjson
 
 _LONG_NUMBER = re.compile(r"\d{19}")
+# psycopg hands a JSON column's value over as bytes.
+_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
 _AS_THE_STANDARD_LIBRARY = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def read_json(text: str) -> Any:
+def read_json(text: str | bytes) -> Any:
     """``json.loads(text)``, by orjson whenever that gives the same value."""
-    if _LONG_NUMBER.search(text) is None:
+    long_number = _LONG_NUMBER_BYTES.search(text) if isinstance(text, bytes) else _LONG_NUMBER.search(text)
+    if long_number is None:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:

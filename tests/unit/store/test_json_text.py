@@ -44,6 +44,8 @@ TEXTS = [
 def test_reads_what_the_standard_library_reads(text: str) -> None:
     ours, theirs = read_json(text), json.loads(text)
     assert repr(ours) == repr(theirs)
+    # As psycopg hands it over.
+    assert repr(read_json(text.encode("utf-8", "surrogatepass"))) == repr(json.loads(text.encode()))
 
 
 def test_refuses_what_the_standard_library_refuses_to_read() -> None:
