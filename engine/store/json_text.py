@@ -1,4 +1,4 @@
-"""JSON text written to and read back from the store (every engine's JSON columns, both databases), fast and to the
+"""JSON text written to and read back from the store (every JSON column, on SQLite and PostgreSQL), fast and to the
 very values the standard library gives.
 
 A forecast decodes a JSON column for every event of its window and every customer in it: with the standard
