@@ -15,7 +15,7 @@ separate ``journey worker``) and the intake runs at full speed again while a pol
 run appears: "reaction latency" is from the batch's acknowledgement to then.
 
 Run: python benchmarks/intake.py [--events 30000] [--connections 16] [--waiting 0,100000,1000000]
-     [--sqlite-only | --postgres-only]
+     [--workers 1] [--sqlite-only | --postgres-only]
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import bindparam, create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from engine.accounts import create_write_key
@@ -236,29 +236,35 @@ def consume_backlog(url: str) -> str:
 
 
 @contextmanager
-def worker(url: str) -> Iterator[None]:
+def worker(url: str, count: int) -> Iterator[None]:
+    """``count`` journey workers on the database, as PostgreSQL deployments run them."""
     env = {**os.environ, "DATABASE_URL": url, "JOURNEY_SANDBOX": "true"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "worker"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [sys.executable, "-m", "engine.cli", "worker"]
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(count)
+    ]
     try:
         yield
     finally:
-        process.terminate()
-        process.wait(30)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(30)
 
 
-def reaction_latency(url: str, port: int, key: str, bodies: list[tuple[bytes, list[str]]], connections: int) -> str:
+def reaction_latency(
+    url: str, port: int, key: str, bodies: list[tuple[bytes, list[str]]], connections: int, workers: int
+) -> str:
     """With the engine running and caught up: intake at full speed, and when each new customer's run appeared."""
     seen: dict[str, float] = {}
     stop = threading.Event()
 
     def poll() -> None:
-        last = 0
+        # Runs are read past the highest id seen, and the ids skipped below it again until they appear: with several
+        # workers a run with a lower id may commit after one with a higher id. An id not seen within a minute was
+        # never used (a batch rolled back).
+        missing: dict[int, float] = {}
         with get_engine(url).connect() as connection:
             last = int(connection.execute(text("SELECT coalesce(max(id), 0) FROM enrollment")).scalar_one())
         while not stop.is_set():
@@ -266,17 +272,21 @@ def reaction_latency(url: str, port: int, key: str, bodies: list[tuple[bytes, li
                 rows = connection.execute(
                     text(
                         "SELECT e.id, p.user_id FROM enrollment e JOIN profile p ON p.id = e.profile_id"
-                        " WHERE e.id > :last ORDER BY e.id"
-                    ),
-                    {"last": last},
+                        " WHERE e.id > :last OR e.id IN :missing ORDER BY e.id"
+                    ).bindparams(bindparam("missing", expanding=True)),
+                    {"last": last, "missing": list(missing) or [0]},
                 ).all()
             now = time.time()
             for enrollment_id, user_id in rows:
                 seen.setdefault(user_id, now)
-                last = enrollment_id
+                missing.pop(enrollment_id, None)
+                if enrollment_id > last:
+                    missing.update(dict.fromkeys(range(last + 1, enrollment_id), now))
+                    last = enrollment_id
+            missing = {enrollment_id: at for enrollment_id, at in missing.items() if now - at < 60}
             time.sleep(0.05)
 
-    with nullcontext() if get_engine(url).dialect.name == "sqlite" else worker(url):
+    with nullcontext() if get_engine(url).dialect.name == "sqlite" else worker(url, workers):
         deadline = time.monotonic() + 600
         while pending(url) and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -324,10 +334,10 @@ def measure(name: str, url: str, args: argparse.Namespace, folder: Path) -> None
     factory = "benchmarks.intake:embedded_app" if embedded else "engine.api.app:create_api"
     with served(factory, args.port, {**env, "JOURNEY_SANDBOX": "true"}):
         warm_up(args.port, key, f"{name}-latency")
-        engine = "engine in the API's process" if embedded else "engine in a journey worker"
+        engine = "engine in the API's process" if embedded else f"engine in {args.workers} journey worker(s)"
         print(
             f"{name:<10} {seeded:>9,} waiting, {engine}: "
-            f"{reaction_latency(url, args.port, key, bodies, args.connections)}"
+            f"{reaction_latency(url, args.port, key, bodies, args.connections, args.workers)}"
         )
 
 
@@ -358,6 +368,7 @@ def main() -> None:
     parser.add_argument("--latency-events", type=int, default=30_000, help="events of the latency run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=1, help="journey workers beside the API on PostgreSQL")
     parser.add_argument(
         "--waiting",
         type=lambda text: [int(n) for n in text.split(",")],

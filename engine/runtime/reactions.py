@@ -24,7 +24,7 @@ from engine.compiler import WaitForEventStep
 from engine.journeys import PLANS, RUNNING, LiveJourney, LoadedPlan, live_journeys
 from engine.map import EventTrigger, ReentryPolicy, all_hold
 from engine.runtime.decisions import Ended, EndReason, after_wait
-from engine.runtime.entry import enter_by_traits, insert_enrollments, trait_entries
+from engine.runtime.entry import enter_by_traits, open_runs, trait_entries
 from engine.runtime.walk import RunContext, reach_goal, transition_row, walk
 from engine.runtime.writes import NOWHERE, BatchWrites, Position, enrollment_update
 from engine.store import Enrollment, EnrollmentStatus, Journey, JourneyStatus, among
@@ -350,8 +350,9 @@ class _Batch:
         for key, events in groups.items():
             journey = journeys[key]
             entry = journey.loaded.plan.entry
-            ids = insert_enrollments(
+            ids = open_runs(
                 session=self.session,
+                writes=self.writes,
                 journey_id=journey.journey_id,
                 version_id=journey.version_id,
                 entrants=[(e.profile_id, e.properties) for e in events],

@@ -99,6 +99,9 @@ class BatchWrites:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     task_marks: list[dict[str, Any]] = field(default_factory=list)
     traits: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Runs new in this batch that are not stored yet (on PostgreSQL, :func:`engine.runtime.entry.open_runs`): each
+    # is inserted at the flush in the state its last row of ``enrollments`` gives it.
+    opened: dict[int, dict[str, Any]] = field(default_factory=dict)
     # Runs that failed in this batch, so callers keeping runs in memory forget them.
     failed: set[int] = field(default_factory=set)
 
@@ -145,6 +148,8 @@ class BatchWrites:
         def part(enrollment_id: int) -> BatchWrites:
             return runs.setdefault(enrollment_id, BatchWrites(now=self.now))
 
+        for enrollment_id, row in self.opened.items():
+            part(enrollment_id).opened[enrollment_id] = row
         for row in self.transitions:
             part(row["enrollment_id"]).transitions.append(row)
         for row in self.messages:
@@ -165,7 +170,11 @@ class BatchWrites:
             except _REFUSED_ROW as error:
                 reason = f"what this run did could not be stored: {_refusal(error)}"
                 log.warning("run %s: %s", enrollment_id, reason)
-                _fail_stored_run(session, enrollment_id, reason, now=self.now)
+                opened = writes.opened.get(enrollment_id)
+                if opened is None:
+                    _fail_stored_run(session, enrollment_id, reason, now=self.now)
+                else:
+                    _store_failed_run(session, enrollment_id, opened, reason, now=self.now)
         for profile_id, traits in self.traits.items():
             try:
                 with session.begin_nested():
@@ -211,12 +220,16 @@ class BatchWrites:
 
     def _write_unnested(self, session: Session) -> None:
         """The same writes as one statement per table of arrays (:mod:`engine.store.bulk`), as PostgreSQL takes
-        a batch's thousands of rows without re-reading a statement of thousands of placeholders."""
+        a batch's thousands of rows without re-reading a statement of thousands of placeholders. New runs go first,
+        as the rows of the other tables refer to them."""
+        enrollment = Enrollment.__table__  # type: ignore[attr-defined]
+        rows = _last_per_run(self.enrollments)
+        if self.opened:
+            insert_rows(session, enrollment, _opened_as_left(self.opened, rows))
+            rows = [row for row in rows if row["eid"] not in self.opened]
         insert_rows(session, Transition.__table__, self.transitions)  # type: ignore[attr-defined]
         insert_rows(session, OutboxMessage.__table__, self.messages)  # type: ignore[attr-defined]
-        enrollment = Enrollment.__table__  # type: ignore[attr-defined]
-        if self.enrollments:
-            rows = _last_per_run(self.enrollments)
+        if rows:
             columns = [name for name in rows[0] if name not in ("eid", "goal_at")]
             update_rows(
                 session,
@@ -281,6 +294,36 @@ def _last_per_run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
+def _opened_as_left(opened: Mapping[int, Mapping[str, Any]], last: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The new runs' rows as their last updates leave them (one row per run, from :func:`_last_per_run`)."""
+    updates = {row["eid"]: row for row in last}
+    rows = []
+    for enrollment_id, row in opened.items():
+        update = updates.get(enrollment_id)
+        state = {} if update is None else {k: v for k, v in update.items() if k not in ("eid", "goal_at")}
+        goal_at = None if update is None else update["goal_at"]
+        rows.append({**row, **_UNSET_STATE, **state, "id": enrollment_id, "goal_reached_at": goal_at})
+    return rows
+
+
+# A new run's columns that a walk sets, as it starts: every row of one insert must name the same columns.
+_UNSET_STATE: dict[str, Any] = {
+    name: None
+    for name in (
+        "step_entered_at",
+        "stage_id",
+        "stage_entered_at",
+        "wait_event",
+        "correlation",
+        "resume_mode",
+        "event_arrived_at",
+        "ended_at",
+        "end_reason",
+        "failure",
+    )
+}
+
+
 def _refusal(error: DBAPIError) -> str:
     # The driver's own message names the problem; SQLAlchemy's adds the statement and its parameters.
     return short_reason(str(error.orig))
@@ -307,6 +350,30 @@ def _fail_stored_run(session: Session, enrollment_id: int, reason: str, *, now: 
         )
     )
     close_tasks_of_ended_runs(session, table.c.id == enrollment_id, now=now)
+
+
+def _store_failed_run(
+    session: Session, enrollment_id: int, opened: Mapping[str, Any], reason: str, *, now: datetime
+) -> None:
+    """Store a new run whose own writes the database refused as failed at its entry; when even that is refused (the
+    customer has just been deleted), the run is not kept."""
+    failed = {
+        **opened,
+        **_UNSET_STATE,
+        "id": enrollment_id,
+        "status": EnrollmentStatus.ENDED,
+        "step_id": None,
+        "due_at": None,
+        "ended_at": now,
+        "end_reason": EndReason.FAILED.value,
+        "failure": reason,
+        "goal_reached_at": None,
+    }
+    try:
+        with session.begin_nested():
+            insert_rows(session, Enrollment.__table__, [failed])  # type: ignore[attr-defined]
+    except _REFUSED_ROW as error:
+        log.warning("run %s could not be stored even as failed: %s", enrollment_id, _refusal(error))
 
 
 def enrollment_update(

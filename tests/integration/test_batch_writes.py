@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from sqlmodel import Session, col, select
 
-from engine.runtime import NOWHERE, BatchWrites, Ended, EndReason, Waiting, enrollment_update, insert_enrollments
+from engine.runtime import NOWHERE, BatchWrites, Ended, EndReason, Waiting, enrollment_update, open_runs
 from engine.store import (
     Enrollment,
     EnrollmentStatus,
@@ -60,17 +60,38 @@ def _skipped_message(enrollment_id: int, journey_id: int, profile_id: int) -> di
     }
 
 
+def _transition(enrollment_id: int, journey_id: int, version_id: int) -> dict[str, Any]:
+    return {
+        "enrollment_id": enrollment_id,
+        "journey_id": journey_id,
+        "version_id": version_id,
+        "node_id": "hold",
+        "stage_id": "s1",
+        "arm": None,
+        "at": NOW,
+        "from_node_id": None,
+        "from_at": None,
+        "from_stage_id": None,
+        "from_stage_at": None,
+        # A whole number among fractions: the column is a float.
+        "from_stage_seconds": 60,
+    }
+
+
 def _setup(session: Session) -> tuple[int, int, list[int], list[int]]:
     doc = journey_map([event_trigger("go"), node("hold", "wait", duration="PT1H")], [("entry", "hold")])
     journey_id, version_id = publish_and_launch(session, doc)
     profiles = [_customer(session, "ada"), _customer(session, "bo")]
-    runs = insert_enrollments(
+    writes = BatchWrites(now=NOW)
+    runs = open_runs(
         session=session,
+        writes=writes,
         journey_id=journey_id,
         version_id=version_id,
         entrants=[(profiles[0], {"cart": "c1"}), (profiles[1], {"cart": "c2", "items": [1, 2]})],
         now=NOW,
     )
+    writes.flush(session)
     return journey_id, version_id, profiles, runs
 
 
@@ -81,23 +102,7 @@ def test_a_batch_leaves_the_same_rows_on_either_database(own_database_url: str) 
         first, second = runs
         at = NOWHERE.entering("hold", "s1", NOW)
         writes = BatchWrites(now=LATER)
-        writes.transitions.append(
-            {
-                "enrollment_id": first,
-                "journey_id": journey_id,
-                "version_id": version_id,
-                "node_id": "hold",
-                "stage_id": "s1",
-                "arm": None,
-                "at": NOW,
-                "from_node_id": None,
-                "from_at": None,
-                "from_stage_id": None,
-                "from_stage_at": None,
-                # A whole number among fractions: the column is a float.
-                "from_stage_seconds": 60,
-            }
-        )
+        writes.transitions.append(_transition(first, journey_id, version_id))
         writes.messages.append(_skipped_message(first, journey_id, profiles[0]))
         # The first run is updated twice in the batch: it waits (having reached its goal on the way), then ends.
         writes.enrollments.append(
@@ -137,13 +142,66 @@ def test_runs_entered_together_get_ids_in_the_order_given(own_database_url: str)
     with session_scope(own_database_url) as session:
         journey_id, version_id, profiles, _ = _setup(session)
         order = [profiles[1], profiles[0], profiles[1], profiles[0]]
-        ids = insert_enrollments(
+        writes = BatchWrites(now=NOW)
+        ids = open_runs(
             session=session,
+            writes=writes,
             journey_id=journey_id,
             version_id=version_id,
             entrants=[(profile, {"n": n}) for n, profile in enumerate(order)],
             now=NOW,
         )
+        writes.flush(session)
         assert ids == sorted(ids)
         stored = {run.id: (run.profile_id, run.context) for run in session.exec(select(Enrollment)).all()}
         assert [stored[i] for i in ids] == [(profile, {"n": n}) for n, profile in enumerate(order)]
+
+
+def test_a_run_entered_and_walked_in_one_batch_is_stored_as_its_walk_left_it(own_database_url: str) -> None:
+    """On PostgreSQL a new run is inserted once, in its state after the batch (no bare insert updated straight
+    after); on SQLite it is inserted at entry and updated. Either way the row is the same."""
+    upgrade_database(own_database_url)
+    statements: list[str] = []
+    with session_scope(own_database_url) as session:
+        journey_id, version_id, profiles, _ = _setup(session)
+        writes = BatchWrites(now=LATER)
+        [run] = open_runs(
+            session=session,
+            writes=writes,
+            journey_id=journey_id,
+            version_id=version_id,
+            entrants=[(profiles[0], {"cart": "c9"})],
+            now=LATER,
+        )
+        at = NOWHERE.entering("hold", "s1", LATER)
+        writes.enrollments.append(
+            enrollment_update(run, Waiting(step_id="hold", due_at=LATER, event="paid"), now=LATER, goal_at=LATER, at=at)
+        )
+        writes.enrollments.append(
+            enrollment_update(run, Ended(reason=EndReason.EXIT_CRITERIA), now=LATER, goal_at=None, at=at)
+        )
+        writes.transitions.append(_transition(run, journey_id, version_id))
+        writes.messages.append(_skipped_message(run, journey_id, profiles[0]))
+        connection = session.connection()
+
+        def note(_: object, __: object, statement: str, *___: object) -> None:
+            statements.append(" ".join(statement.split()[:2]))
+
+        event.listen(connection, "before_cursor_execute", note)
+        writes.flush(session)
+        event.remove(connection, "before_cursor_execute", note)
+
+    with session_scope(own_database_url) as session:
+        stored = session.get(Enrollment, run)
+        assert stored is not None
+        assert (stored.status, stored.end_reason, stored.step_id, stored.wait_event) == (
+            EnrollmentStatus.ENDED,
+            "exit_criteria",
+            None,
+            None,
+        )
+        assert (stored.stage_id, stored.stage_entered_at, stored.ended_at) == ("s1", LATER, LATER)
+        assert (stored.goal_reached_at, stored.context, stored.entered_at) == (LATER, {"cart": "c9"}, LATER)
+        assert session.exec(select(Transition).where(col(Transition.enrollment_id) == run)).one().node_id == "hold"
+    if own_database_url.startswith("postgresql"):
+        assert "UPDATE enrollment" not in statements, statements

@@ -18,7 +18,11 @@ TINY = {
     "engine_throughput.py": ["--customers", "200", "--due", "200", "--waiting", "1000", "--naive-jobs", "100"],
     "metrics.py": ["--transitions", "2000", "--repeat", "1", "--sqlite-only"],
     "forecast.py": ["--events", "5000", "--customers", "500"],
-    "intake.py": ["--events", "500", "--latency-events", "500", "--connections", "2", "--waiting", "0,1000"],
+    # Two workers on PostgreSQL: runs then commit out of id order, which the latency poller must still see.
+    "intake.py": [
+        *("--events", "500", "--latency-events", "500", "--connections", "2"),
+        *("--waiting", "0,1000", "--workers", "2"),
+    ],
     # Builds the plain React Flow page (npm) and the app's production build, then opens a 3-card map once on each
     # side: about 40 s on a 2-core machine, most of it the build.
     "canvas.py": ["--sizes", "3", "--repeat", "1", "--seconds", "0.3"],

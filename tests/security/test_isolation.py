@@ -417,3 +417,33 @@ def test_a_value_postgresql_refuses_fails_only_its_run(props: dict[str, Any]) ->
             assert run.failure is not None
             assert "could not be stored" in run.failure
             assert messages_of(session, run) == []
+
+
+@pytest.mark.postgres
+def test_a_new_run_postgresql_refuses_is_stored_as_failed_and_the_others_enter() -> None:
+    """On PostgreSQL a new run is first written at the batch's flush, as its walk left it: refused there (its
+    correlation is longer than the column), it is stored as failed at its entry and the batch's other runs enter."""
+    doc = journey_map(
+        [
+            event_trigger("go", properties=["cart"]),
+            node("paid", "wait_for_event", event="paid", correlate_on="cart", timeout="P1D"),
+        ],
+        [("entry", "paid")],
+    )
+    with scratch_postgres_database("journey_isolation") as url:
+        upgrade_database(url)
+        with session_scope(url) as session:
+            journey, _ = publish_and_launch(session, doc)
+            messages = [track(user, "go", {"cart": user}) for user in ("a", "b")]
+            ingest_and_react(
+                session=session, messages=[*messages, track("refused", "go", {"cart": "c" * 300})], now=NOW
+            )
+
+        with session_scope(url) as session:
+            for user in ("a", "b"):
+                run = run_of(session, user, journey)
+                assert (run.status, run.step_id, run.correlation) == (EnrollmentStatus.WAITING, "paid", user)
+            run = run_of(session, "refused", journey)
+            assert (run.status, run.end_reason, run.entered_at) == (EnrollmentStatus.ENDED, "failed", NOW)
+            assert run.failure is not None
+            assert "could not be stored" in run.failure
