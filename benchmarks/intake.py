@@ -45,7 +45,7 @@ from engine.accounts import create_write_key
 from engine.api import create_api
 from engine.journeys import create_journey, publish_journey
 from engine.map.starters import load_template
-from engine.runtime import CONSUME_BATCH, consume_batch, launch_journey
+from engine.runtime import consume_batch, consume_batch_size, launch_journey
 from engine.store import get_engine, normalise_url, session_scope, upgrade_database
 from engine.worker import Engine, EngineSettings
 
@@ -221,17 +221,18 @@ def pending(url: str) -> int:
 def consume_backlog(url: str) -> str:
     """The engine's consumer alone, in this process, batch after batch over what the throughput runs stored."""
     backlog = pending(url)
+    size = consume_batch_size(get_engine(url).dialect.name)
     reacted = 0
     started = time.perf_counter()
     while True:
-        consumed = consume_batch(sessions=lambda: session_scope(url), now=datetime.now(UTC), limit=CONSUME_BATCH)
+        consumed = consume_batch(sessions=lambda: session_scope(url), now=datetime.now(UTC), limit=size)
         reacted += consumed.events
         if consumed.events + consumed.deferred == 0:
             break
     elapsed = time.perf_counter() - started
     return (
         f"consumer {reacted / elapsed:>8,.0f} events/s over a backlog of {backlog:,} "
-        f"(batches of {CONSUME_BATCH:,}, alone in one process)"
+        f"(batches of {size:,}, alone in one process)"
     )
 
 

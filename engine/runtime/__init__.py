@@ -3,7 +3,7 @@ the consumer of stored events and its reactions, the lifecycle of a journey (lau
 the launch-control read model.
 """
 
-from engine.runtime.consume import CONSUME_BATCH, Consumed, consume_batch, consume_events
+from engine.runtime.consume import CONSUME_BATCH, Consumed, consume_batch, consume_batch_size, consume_events
 from engine.runtime.customers import (
     SANDBOXED,
     CustomerMatch,
@@ -94,6 +94,7 @@ __all__ = [
     "after_task",
     "after_wait",
     "consume_batch",
+    "consume_batch_size",
     "consume_events",
     "customer_view",
     "enroll_many",

@@ -36,6 +36,17 @@ from engine.store import Event, PendingEvent, Profile, among
 # of the consumer's turns, 16 busy connections posting 100 events each store 1,600 events, so batches of 1,000
 # fell behind and waited seconds. Bigger batches also commit less often for the same events.
 CONSUME_BATCH = 5_000
+# On PostgreSQL workers share the pending events (each claim skips the rows another holds) and write side by side: a
+# smaller batch is reacted to and committed sooner, and one worker's claim no longer takes everything pending while
+# the others wait. With two workers beside the intake at full speed, batches of 5,000 took 2.1 s from an event's
+# acknowledgement to its reaction (p50), of 2,000 0.9 s (benchmarks/intake.py, docs/benchmarks.md).
+CONSUME_BATCH_POSTGRESQL = 2_000
+
+
+def consume_batch_size(dialect: str) -> int:
+    """How many pending events one batch takes on this database (``engine.dialect.name``)."""
+    return CONSUME_BATCH_POSTGRESQL if dialect == "postgresql" else CONSUME_BATCH
+
 
 log = logging.getLogger(__name__)
 

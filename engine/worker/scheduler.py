@@ -28,14 +28,14 @@ from engine.delivery.channels import ChannelSettings, Sender, build_senders
 from engine.map import Channel
 from engine.runtime import (
     CLAIM_BATCH,
-    CONSUME_BATCH,
     advance_due,
     consume_batch,
+    consume_batch_size,
     enroll_scheduled_audience,
     finish_drained,
     scheduled_journeys,
 )
-from engine.store import purge_sessions, purge_sign_in_attempts, session_scope, utc_now, writer_turns
+from engine.store import get_engine, purge_sessions, purge_sign_in_attempts, session_scope, utc_now, writer_turns
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ class EngineSettings:
     # Stored events are reacted to this often (and, while full batches come back, at once again), so an event
     # moves its customer well within a second of its acknowledgement.
     consume: timedelta = timedelta(seconds=0.25)
-    consume_batch: int = CONSUME_BATCH
+    # Events per consumer batch; by default what suits the database (engine.runtime.consume_batch_size).
+    consume_batch: int | None = None
     # Ended sessions and old attempts only take room, and nothing reads them: hourly is often enough.
     purge: timedelta = timedelta(hours=1)
     # A stopping engine waits this long for sends under way (a supervisor's stop timeout is usually 10 s).
@@ -160,12 +161,13 @@ class Engine:
     def consume_once(self) -> int:
         """React to the events the intake stored, batch after batch, until none are left or the budget is spent."""
         deadline = clock.monotonic() + self.settings.tick_budget.total_seconds()
+        size = self.settings.consume_batch or consume_batch_size(get_engine(self.settings.database_url).dialect.name)
         total = 0
         while True:
             with writer_turns(self.settings.database_url):
-                consumed = consume_batch(sessions=self._sessions, now=self._now(), limit=self.settings.consume_batch)
+                consumed = consume_batch(sessions=self._sessions, now=self._now(), limit=size)
             total += consumed.events
-            if consumed.events + consumed.deferred < self.settings.consume_batch or clock.monotonic() >= deadline:
+            if consumed.events + consumed.deferred < size or clock.monotonic() >= deadline:
                 return total
 
     def refresh_schedules(self) -> None:
