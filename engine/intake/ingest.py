@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Row, insert, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from engine.intake.messages import (
@@ -137,24 +137,15 @@ def _ingest_run(session: Session, fresh: list[tuple[str, AnyMessage]], now: date
         # Another request has just created one of the run's new customers: resolved again, it is found.
         resolved = _resolved(session, fresh, now)
     rows, reactions = resolved
-    table = Event.__table__  # type: ignore[attr-defined]
-    postgresql = session.get_bind().dialect.name == "postgresql"
-    # Matched back by messageId, not by position: an ordered RETURNING costs SQLite one statement per row.
-    inserted: Sequence[Row[Any]] = (
-        insert_rows(session, table, rows, returning=("id", "message_id"))
-        if postgresql
-        else session.connection().execute(insert(table).returning(table.c.id, table.c.message_id), rows).all()
-    )
+    # Matched back by messageId, not by position: neither database promises RETURNING's rows in the rows' order.
+    inserted = insert_rows(session, Event.__table__, rows, returning=("id", "message_id"))  # type: ignore[attr-defined]
     ids = {row.message_id: row.id for row in inserted}
     waiting = [
         {"event_id": ids[row["message_id"]], "profile_id": row["profile_id"], "traits_before": before}
         for row, (reacts, before) in zip(rows, reactions, strict=True)
         if reacts
     ]
-    if postgresql:
-        insert_rows(session, PendingEvent.__table__, waiting)  # type: ignore[attr-defined]
-    elif waiting:
-        session.connection().execute(insert(PendingEvent.__table__), waiting)  # type: ignore[attr-defined]
+    insert_rows(session, PendingEvent.__table__, waiting)  # type: ignore[attr-defined]
 
 
 def _resolved(

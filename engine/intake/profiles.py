@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel import Session, col
 
 from engine.intake.messages import AliasMessage, AnyMessage
@@ -233,12 +232,7 @@ class Profiles:
                 for anonymous_id, profile in self.new_aliases
             ]
             # Another request may have just saved the same new device for the same customer: keep theirs.
-            if self.dialect == "postgresql":
-                insert_rows(self.session, aliases, rows, unless_taken=("anonymous_id",))
-            else:
-                self.connection.execute(
-                    sqlite_insert(aliases).on_conflict_do_nothing(index_elements=[aliases.c.anonymous_id]), rows
-                )
+            insert_rows(self.session, aliases, rows, unless_taken=("anonymous_id",))
         fresh = set(created)
         stored = [person for person in dict.fromkeys(people) if person not in fresh]
         if stored:
@@ -271,16 +265,7 @@ class Profiles:
         if named:
             rows = [{**self._values(person), "created_at": self.now} for person in named]
             # The insert waits for a request creating one of these user ids at the same moment, then leaves it out.
-            returned: Sequence[Row[Any]] = (
-                insert_rows(self.session, table, rows, returning=("user_id", "id"), unless_taken=("user_id",))
-                if self.dialect == "postgresql"
-                else self.connection.execute(
-                    sqlite_insert(table)
-                    .on_conflict_do_nothing(index_elements=[table.c.user_id])
-                    .returning(table.c.user_id, table.c.id),
-                    rows,
-                ).all()
-            )
+            returned = insert_rows(self.session, table, rows, returning=("user_id", "id"), unless_taken=("user_id",))
             ids: dict[str, int] = {row.user_id: row.id for row in returned}
             if len(ids) < len(named):
                 if ids:

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from engine.journeys import PLANS, LiveJourney, live_journeys
 from engine.map import ReentryPolicy, ScheduleTrigger, TraitTrigger, all_hold
 from engine.runtime.walk import RunContext, transition_row, walk
 from engine.runtime.writes import NOWHERE, BatchWrites
-from engine.store import Enrollment, EnrollmentStatus, Profile
+from engine.store import Enrollment, EnrollmentStatus, Profile, insert_rows
 
 AUDIENCE_CHUNK = 1_000
 
@@ -78,11 +78,10 @@ def open_runs(
         for enrollment_id, row in zip(ids, rows, strict=True):
             writes.opened[enrollment_id] = row
         return ids
-    table = Enrollment.__table__  # type: ignore[attr-defined]
-    inserted = session.execute(insert(table).returning(table.c.id, table.c.profile_id), rows)
+    inserted = insert_rows(session, Enrollment.__table__, rows, returning=("id", "profile_id"))  # type: ignore[attr-defined]
     by_profile: dict[int, list[int]] = defaultdict(list)
-    for enrollment_id, profile_id in sorted(inserted):
-        by_profile[profile_id].append(enrollment_id)
+    for stored in sorted(inserted, key=lambda stored: stored.id):
+        by_profile[stored.profile_id].append(stored.id)
     return [by_profile[profile_id].pop(0) for profile_id, _ in entrants]
 
 

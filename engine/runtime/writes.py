@@ -186,10 +186,8 @@ class BatchWrites:
         if session.get_bind().dialect.name == "postgresql":
             self._write_unnested(session)
             return
-        if self.transitions:
-            session.execute(insert(Transition.__table__), self.transitions)  # type: ignore[attr-defined]
-        if self.messages:
-            session.execute(insert(OutboxMessage.__table__), self.messages)  # type: ignore[attr-defined]
+        insert_rows(session, Transition.__table__, self.transitions)  # type: ignore[attr-defined]
+        insert_rows(session, OutboxMessage.__table__, self.messages)  # type: ignore[attr-defined]
         if self.enrollments:
             table = Enrollment.__table__  # type: ignore[attr-defined]
             # The goal is reached once, when the run first reaches it: a run that goes on past a goal card,

@@ -1,12 +1,14 @@
-"""Many rows in one short statement on PostgreSQL: each column sent as one array parameter and unnested.
+"""Many rows in few statements, without SQLAlchemy's handling of each row.
 
-psycopg converts a statement's text to PostgreSQL's placeholders on every run and caches no conversion of a long
-one. SQLAlchemy writes a batch's thousands of rows as multi-row VALUES (thousands of placeholders) or as an
-executemany; on PostgreSQL the engine's event consumer spent over half its time in those statements, a fifth
-of it in psycopg's conversion of their text.
+On PostgreSQL each column is sent as one array parameter and unnested. psycopg converts a statement's text to
+PostgreSQL's placeholders on every run and caches no conversion of a long one. SQLAlchemy writes a batch's thousands
+of rows as multi-row VALUES (thousands of placeholders) or as an executemany; on PostgreSQL the engine's event
+consumer spent over half its time in those statements, a fifth of it in psycopg's conversion of their text.
 One array per column keeps the statement the same few lines whatever the batch size, and one round trip.
 
-Only for PostgreSQL; SQLite's executemany of a prepared statement is already cheap, and callers keep it there.
+On SQLite rows are inserted by one prepared statement run for each (or, to return columns, as VALUES lists of
+rows): SQLAlchemy's processing of each row's parameters cost an intake request more than SQLite's writing of them.
+Updates keep SQLAlchemy's executemany on SQLite; :func:`update_rows` is PostgreSQL's.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def insert_rows(
     rows = _with_defaults(table, rows)
     names = list(rows[0])
     dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        return _sqlite_insert(session, table, names, rows, returning, unless_taken)
     arrays, parameters = _unnested(dialect, names, {name: table.c[name].type for name in names}, rows)
     listed = ", ".join(names)
     statement = (
@@ -49,6 +53,38 @@ def insert_rows(
         statement += " RETURNING " + ", ".join(returning)
     result = session.connection().exec_driver_sql(statement, parameters)
     return list(result.all()) if returning else []
+
+
+# SQLite before 3.32 took at most 999 parameters in a statement.
+_SQLITE_PARAMETERS = 999
+
+
+def _sqlite_insert(
+    session: Session,
+    table: Table,
+    names: list[str],
+    rows: Sequence[Mapping[str, Any]],
+    returning: Sequence[str],
+    unless_taken: Sequence[str],
+) -> list[Row[Any]]:
+    dialect = session.get_bind().dialect
+    converters = [_converter(table.c[name].type, dialect) for name in names]
+    values = [tuple(convert(row[name]) for name, convert in zip(names, converters, strict=True)) for row in rows]
+    head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
+    tail = f" ON CONFLICT ({', '.join(unless_taken)}) DO NOTHING" if unless_taken else ""
+    one = "(" + ", ".join("?" * len(names)) + ")"
+    connection = session.connection()
+    if not returning:
+        connection.exec_driver_sql(head + one + tail, values)
+        return []
+    tail += " RETURNING " + ", ".join(returning)
+    per_statement = max(1, _SQLITE_PARAMETERS // len(names))
+    returned: list[Row[Any]] = []
+    for start in range(0, len(values), per_statement):
+        chunk = values[start : start + per_statement]
+        statement = head + ", ".join([one] * len(chunk)) + tail
+        returned.extend(connection.exec_driver_sql(statement, tuple(v for row in chunk for v in row)).all())
+    return returned
 
 
 def _with_defaults(table: Table, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
