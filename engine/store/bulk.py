@@ -67,9 +67,7 @@ def _sqlite_insert(
     returning: Sequence[str],
     unless_taken: Sequence[str],
 ) -> list[Row[Any]]:
-    dialect = session.get_bind().dialect
-    converters = [_converter(table.c[name].type, dialect) for name in names]
-    values = [tuple(convert(row[name]) for name, convert in zip(names, converters, strict=True)) for row in rows]
+    values = _sqlite_values(session.get_bind().dialect, table, names, rows)
     head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
     tail = f" ON CONFLICT ({', '.join(unless_taken)}) DO NOTHING" if unless_taken else ""
     one = "(" + ", ".join("?" * len(names)) + ")"
@@ -85,6 +83,26 @@ def _sqlite_insert(
         statement = head + ", ".join([one] * len(chunk)) + tail
         returned.extend(connection.exec_driver_sql(statement, tuple(v for row in chunk for v in row)).all())
     return returned
+
+
+def _sqlite_values(
+    dialect: Dialect, table: Table, names: list[str], rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """The rows' values in ``names``' order, each through its column's bind processor where the column's type has
+    one (timestamps, JSON, enums, booleans): the engine writes thousands of rows of a dozen columns a batch, most
+    of them plain."""
+    processed = [
+        (index, process)
+        for index, name in enumerate(names)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    values = []
+    for row in rows:
+        row_values = [row[name] for name in names]
+        for index, process in processed:
+            row_values[index] = process(row_values[index])
+        values.append(tuple(row_values))
+    return values
 
 
 def _with_defaults(table: Table, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
