@@ -4,7 +4,8 @@ On PostgreSQL each column is sent as one array parameter and unnested. psycopg c
 PostgreSQL's placeholders on every run and caches no conversion of a long one. SQLAlchemy writes a batch's thousands
 of rows as multi-row VALUES (thousands of placeholders) or as an executemany; on PostgreSQL the engine's event
 consumer spent over half its time in those statements, a fifth of it in psycopg's conversion of their text.
-One array per column keeps the statement the same few lines whatever the batch size, and one round trip.
+One array per column keeps the statement the same few lines whatever the batch size, and one round trip. Rows that
+need nothing back (no returned ids, no conflict to skip) go by ``COPY`` instead, which psycopg writes in C.
 
 On SQLite rows are inserted by one prepared statement run for each (or, to return columns, as VALUES lists of
 rows): SQLAlchemy's processing of each row's parameters cost an intake request more than SQLite's writing of them.
@@ -16,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import ColumnDefault, Float, Row, String, Table
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator, TypeEngine
 from sqlmodel import Session
 
@@ -41,6 +44,9 @@ def insert_rows(
     dialect = session.get_bind().dialect
     if dialect.name == "sqlite":
         return _sqlite_insert(session, table, names, rows, returning, unless_taken)
+    if not returning and not unless_taken:
+        _copy(session, table, names, rows)
+        return []
     arrays, parameters = _unnested(dialect, names, {name: table.c[name].type for name in names}, rows)
     listed = ", ".join(names)
     statement = (
@@ -55,6 +61,22 @@ def insert_rows(
     return list(result.all()) if returning else []
 
 
+def _copy(session: Session, table: Table, names: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    """``COPY table (names) FROM STDIN`` on the session's own connection (its transaction): psycopg writes the rows
+    in C, where binding them as arrays ran Python for every value, and PostgreSQL parses no statement for them. The
+    driver's error is raised as SQLAlchemy's (a value the database refuses is a ``DataError``), as a statement's is."""
+    values = _bound_values(session.get_bind().dialect, table, names, rows)
+    statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    driver = session.connection().connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in values:
+                copy.write_row(row)
+    except psycopg.Error as error:
+        raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
+
+
 # SQLite before 3.32 took at most 999 parameters in a statement.
 _SQLITE_PARAMETERS = 999
 
@@ -67,7 +89,7 @@ def _sqlite_insert(
     returning: Sequence[str],
     unless_taken: Sequence[str],
 ) -> list[Row[Any]]:
-    values = _sqlite_values(session.get_bind().dialect, table, names, rows)
+    values = _bound_values(session.get_bind().dialect, table, names, rows)
     head = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES "
     tail = f" ON CONFLICT ({', '.join(unless_taken)}) DO NOTHING" if unless_taken else ""
     one = "(" + ", ".join("?" * len(names)) + ")"
@@ -85,7 +107,7 @@ def _sqlite_insert(
     return returned
 
 
-def _sqlite_values(
+def _bound_values(
     dialect: Dialect, table: Table, names: list[str], rows: Sequence[Mapping[str, Any]]
 ) -> list[tuple[Any, ...]]:
     """The rows' values in ``names``' order, each through its column's bind processor where the column's type has
@@ -94,7 +116,7 @@ def _sqlite_values(
     processed = [
         (index, process)
         for index, name in enumerate(names)
-        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        if (process := _processor(table.c[name].type, dialect)) is not None
     ]
     values = []
     for row in rows:
@@ -173,11 +195,15 @@ def _array_element(sql_type: TypeEngine[Any], dialect: Dialect) -> str:
 def _converter(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:
     """What the column's type does to a value it binds (a timestamp to UTC, a dict to JSON text, an enum to its
     value); JSON goes as text and is cast, psycopg having no array of json to adapt a list of dicts to."""
-    if isinstance(sql_type, Float):
-        # An array's elements share one type: a whole number among fractions goes as a fraction too.
-        return _fraction
-    process = sql_type.dialect_impl(dialect).bind_processor(dialect)
+    process = _processor(sql_type, dialect)
     return process if process is not None else _unchanged
+
+
+def _processor(sql_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    if isinstance(sql_type, Float):
+        # An array's elements (and a COPY's column) share one type: a whole number among fractions goes as one too.
+        return _fraction
+    return sql_type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _fraction(value: Any) -> float | None:
