@@ -33,10 +33,11 @@ def insert_rows(
     returning: Sequence[str] = (),
     unless_taken: Sequence[str] = (),
 ) -> list[Row[Any]]:
-    """``INSERT INTO table (columns of the rows) SELECT … FROM unnest(one array per column)``, in the rows' order
-    (ids from a sequence follow it); the ``returning`` columns of the new rows, or nothing. With ``unless_taken``
-    (the columns of a unique index), a row whose values there another row holds is left out, as ``ON CONFLICT DO
-    NOTHING`` does."""
+    """Insert the rows, in their order (ids from a sequence follow it); the ``returning`` columns of the new rows, or
+    nothing. With ``unless_taken`` (the columns of a unique index), a row whose values there another row holds is left
+    out, as ``ON CONFLICT DO NOTHING`` does. On PostgreSQL ``INSERT INTO table (columns of the rows) SELECT … FROM
+    unnest(one array per column)``, or ``COPY`` when nothing is returned or left out; on SQLite a prepared ``INSERT``
+    run for each row, or VALUES lists of rows when columns are returned."""
     if not rows:
         return []
     rows = _with_defaults(table, rows)
