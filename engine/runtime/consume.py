@@ -38,17 +38,17 @@ from engine.store import Event, PendingEvent, Profile, among
 CONSUME_BATCH = 5_000
 # On PostgreSQL workers share the pending events (each claim skips the rows another holds) and write side by side: a
 # smaller batch is reacted to and committed sooner, and one worker's claim no longer takes everything pending while
-# the others wait. With two workers beside the intake at full speed, batches of 5,000 took 2.1 s from an event's
-# acknowledgement to its reaction (p50), of 2,000 0.9 s (benchmarks/intake.py, docs/benchmarks.md).
+# the others wait. With two workers beside the intake at full speed, in one pair of runs, batches of 5,000 took
+# 2.1 s from an event's acknowledgement to its reaction (p50) and batches of 2,000 0.9 s; other runs of 2,000 gave
+# 1.0 and 1.4 s (benchmarks/intake.py --workers 2, docs/benchmarks.md).
 CONSUME_BATCH_POSTGRESQL = 2_000
+
+log = logging.getLogger(__name__)
 
 
 def consume_batch_size(dialect: str) -> int:
     """How many pending events one batch takes on this database (``engine.dialect.name``)."""
     return CONSUME_BATCH_POSTGRESQL if dialect == "postgresql" else CONSUME_BATCH
-
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

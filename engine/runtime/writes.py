@@ -355,21 +355,13 @@ def _store_failed_run(
 ) -> None:
     """Store a new run whose own writes the database refused as failed at its entry; when even that is refused (the
     customer has just been deleted), the run is not kept."""
-    failed = {
-        **opened,
-        **_UNSET_STATE,
-        "id": enrollment_id,
-        "status": EnrollmentStatus.ENDED,
-        "step_id": None,
-        "due_at": None,
-        "ended_at": now,
-        "end_reason": EndReason.FAILED.value,
-        "failure": reason,
-        "goal_reached_at": None,
-    }
+    ended = Ended(reason=EndReason.FAILED, detail=reason)
+    failed = _opened_as_left(
+        {enrollment_id: opened}, [enrollment_update(enrollment_id, ended, now=now, goal_at=None, at=NOWHERE)]
+    )
     try:
         with session.begin_nested():
-            insert_rows(session, Enrollment.__table__, [failed])  # type: ignore[attr-defined]
+            insert_rows(session, Enrollment.__table__, failed)  # type: ignore[attr-defined]
     except _REFUSED_ROW as error:
         log.warning("run %s could not be stored even as failed: %s", enrollment_id, _refusal(error))
 
