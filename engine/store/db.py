@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -171,23 +172,34 @@ class _TurnLock:
     SQLite takes one writer at a time and makes the others retry after growing sleeps, so a writer that commits and
     writes again at once (the engine's event consumer, batch after batch) could keep the intake's requests waiting
     for as long as it has work. Queued here in turn, each waits for at most the writes queued before it.
+
+    Each waiter sleeps on a lock of its own, which the writer before it releases: waking every queued thread at each
+    release (a condition's ``notify_all``) made each of them take the GIL only to sleep again, which cost the intake
+    a fifth of its CPU with 16 requests queued.
     """
 
     def __init__(self) -> None:
-        self._turns = threading.Condition()
-        self._issued = 0
-        self._serving = 0
+        self._guard = threading.Lock()
+        self._queue: deque[threading.Lock] = deque()
+        self._held = False
 
     def __enter__(self) -> None:
-        with self._turns:
-            ticket = self._issued
-            self._issued += 1
-            self._turns.wait_for(lambda: self._serving == ticket)
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            waiter = threading.Lock()
+            waiter.acquire()
+            self._queue.append(waiter)
+        # Released by the writer before: the turn passes to this thread without the lock falling free in between.
+        waiter.acquire()
 
     def __exit__(self, *_: object) -> None:
-        with self._turns:
-            self._serving += 1
-            self._turns.notify_all()
+        with self._guard:
+            if self._queue:
+                self._queue.popleft().release()
+            else:
+                self._held = False
 
 
 @cache
