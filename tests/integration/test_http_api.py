@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from engine.accounts import create_api_token, create_write_key, revoke_write_key
 from engine.intake import MAX_BATCH_BYTES, MAX_EVENT_BYTES
-from engine.store import Enrollment, Event, Journey, Profile, Role, audit, session_scope
+from engine.store import Enrollment, Event, Journey, Profile, Role, audit, get_engine, session_scope
 from tests.engine_factories import event_trigger, journey_map, node, react_to_pending
 from tests.integration.journey_harness import api_server
 
@@ -97,6 +97,51 @@ def test_intake_with_a_revoked_write_key_is_refused(api: Api) -> None:
 
     assert response.status_code == 401
     assert response.json()["detail"] == "unknown or revoked write key"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/track", {**TRACK, "messageId": "m-2"}),
+        ("/v1/track", b"{not json"),
+        ("/v1/batch", {"batch": [{"type": "track", "userId": "u2"}]}),
+        ("/v1/batch", b"x" * (MAX_BATCH_BYTES + 1)),
+    ],
+)
+def test_a_key_revoked_after_it_was_used_stores_nothing_and_learns_nothing_at_once(
+    api: Api, path: str, body: Any
+) -> None:
+    with session_scope(api.database_url) as session:
+        issued = create_write_key(session=session, name="leaked")
+    assert api.intake("/v1/track", TRACK, key=issued.secret).status_code == 200
+    with session_scope(api.database_url) as session:
+        revoke_write_key(session=session, key_id=issued.id)
+
+    response = api.intake(path, body, key=issued.secret)
+
+    assert response.status_code == 401
+    assert response.json()["detail"] == "unknown or revoked write key"
+    assert api.count(Event) == 1
+
+
+def test_a_key_found_valid_lately_is_looked_up_once_a_request_in_the_transaction_that_stores(api: Api) -> None:
+    assert api.intake("/v1/track", TRACK).status_code == 200
+    statements: list[str] = []
+
+    def noted(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "write_key" in statement:
+            statements.append(statement)
+
+    engine = get_engine(api.database_url)
+    event.listen(engine, "before_cursor_execute", noted)
+    try:
+        response = api.intake("/v1/track", {**TRACK, "messageId": "m-2"})
+    finally:
+        event.remove(engine, "before_cursor_execute", noted)
+
+    assert response.status_code == 200
+    assert len(statements) == 1
+    assert api.count(Event) == 2
 
 
 def test_the_write_key_is_checked_before_the_body(api: Api) -> None:
