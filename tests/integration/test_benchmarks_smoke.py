@@ -21,7 +21,7 @@ TINY = {
     # Two workers on PostgreSQL: runs then commit out of id order, which the latency poller must still see.
     "intake.py": [
         *("--events", "500", "--latency-events", "500", "--connections", "2"),
-        *("--waiting", "0,1000", "--workers", "2"),
+        *("--waiting", "0,1000", "--workers", "2", "--rounds", "2"),
     ],
     # Builds the plain React Flow page (npm) and the app's production build, then opens a 3-card map once on each
     # side: about 40 s on a 2-core machine, most of it the build.
