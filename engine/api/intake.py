@@ -35,17 +35,17 @@ from engine.intake import (
     GroupMessage,
     IdentifyMessage,
     IngestError,
+    IntakeWriter,
     MessageKind,
     PageMessage,
     ScreenMessage,
     TooLargeError,
     TrackMessage,
     describe_rejections,
-    ingest,
     parse_batch,
     parse_single,
 )
-from engine.store import session_scope, writer_turns
+from engine.store import session_scope
 
 T = TypeVar("T")
 
@@ -157,9 +157,7 @@ def _parsed(body: bytes, parse: Callable[[bytes], T]) -> T:
 
 def add_intake_routes(api: FastAPI, database_url: str | None) -> None:
     # Intake runs in the thread pool: database work must not stall the event loop other requests share.
-    # SQLite takes one writer at a time; queueing writers in turn (with the engine's consumer, when it runs in this
-    # process) is cheaper and fairer than its busy-wait retries.
-    writers = writer_turns(database_url)
+    writer = IntakeWriter(database_url)
     recent = _RecentKeys()
 
     def verified(session: Session, key: str) -> None:
@@ -180,14 +178,16 @@ def add_intake_routes(api: FastAPI, database_url: str | None) -> None:
 
     def store(key: str, messages: list[AnyMessage]) -> dict[str, Any]:
         try:
-            with writers, session_scope(database_url) as session:
-                verified(session, key)
-                result = ingest(session=session, messages=messages)
+            result = writer.store(key, messages)
+        except AccessDeniedError as error:
+            recent.found_refused(key)
+            raise HTTPException(401, str(error)) from error
         except DBAPIError as error:
             # A lost connection, a deadlock, a messageId another request is storing at this moment: nothing of the
             # request was stored, and sending it again is safe. The answer names no table, value or customer.
             log.exception("intake could not store a request of %s messages", len(messages))
             raise HTTPException(503, STORE_FAILED) from error
+        recent.found_valid(key)
         return {"success": True, **result.model_dump()}
 
     async def received(request: Request, limit: int, parse: Callable[[bytes], T]) -> tuple[str, T]:

@@ -5,7 +5,7 @@ Each stored track, identify and group leaves a pending reaction, which the engin
 (``engine.runtime.consume_events``) takes afterwards, in the order the events were stored.
 """
 
-from engine.intake.ingest import GROUP_TRAIT, consent_changes, ingest
+from engine.intake.ingest import GROUP_TRAIT, IngestResult, consent_changes, ingest, ingest_requests
 from engine.intake.limits import (
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
@@ -31,6 +31,7 @@ from engine.intake.messages import (
     parse_batch,
     parse_single,
 )
+from engine.intake.writer import IntakeWriter
 
 __all__ = [
     "GROUP_TRAIT",
@@ -45,6 +46,8 @@ __all__ = [
     "GroupMessage",
     "IdentifyMessage",
     "IngestError",
+    "IngestResult",
+    "IntakeWriter",
     "MessageKind",
     "PageMessage",
     "ParsedBatch",
@@ -55,6 +58,7 @@ __all__ = [
     "consent_changes",
     "describe_rejections",
     "ingest",
+    "ingest_requests",
     "parse_batch",
     "parse_single",
 ]

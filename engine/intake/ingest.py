@@ -80,26 +80,43 @@ def _yes_or_no(value: Any) -> bool | None:
 
 def ingest(*, session: Session, messages: Sequence[AnyMessage], now: datetime | None = None) -> IngestResult:
     """Store a list of messages in one transaction (the caller commits); the engine reacts to them later."""
+    return ingest_requests(session=session, requests=[messages], now=now)[0]
+
+
+def ingest_requests(
+    *, session: Session, requests: Sequence[Sequence[AnyMessage]], now: datetime | None = None
+) -> list[IngestResult]:
+    """Store several requests' messages in one transaction (the caller commits), as if each request came after the
+    one before it: an event an earlier request of the list holds is a duplicate of the later one's."""
     now = now or utc_now()
     # Core statements on the session's connection: the intake loads no ORM object, so the ORM's handling of each
     # statement would be work for nothing.
     dialect = session.get_bind().dialect.name
-    ids = [m.messageId or f"generated-{uuid.uuid4()}" for m in messages]
+    ids = [[m.messageId or f"generated-{uuid.uuid4()}" for m in messages] for messages in requests]
     existing = set(
         session.connection()
-        .execute(select(col(Event.message_id)).where(among(col(Event.message_id), set(ids), dialect=dialect)))
+        .execute(
+            select(col(Event.message_id)).where(
+                among(col(Event.message_id), {i for listed in ids for i in listed}, dialect=dialect)
+            )
+        )
         .scalars()
     )
     fresh: list[tuple[str, AnyMessage]] = []
+    results: list[IngestResult] = []
     seen: set[str] = set()
-    for message_id, message in zip(ids, messages, strict=True):
-        if message_id in existing or message_id in seen:
-            continue
-        seen.add(message_id)
-        fresh.append((message_id, message))
+    for listed, messages in zip(ids, requests, strict=True):
+        before = len(fresh)
+        for message_id, message in zip(listed, messages, strict=True):
+            if message_id in existing or message_id in seen:
+                continue
+            seen.add(message_id)
+            fresh.append((message_id, message))
+        accepted = len(fresh) - before
+        results.append(IngestResult(accepted=accepted, duplicates=len(messages) - accepted))
     for run in _runs(fresh):
         _ingest_run(session, run, now)
-    return IngestResult(accepted=len(fresh), duplicates=len(messages) - len(fresh))
+    return results
 
 
 def _runs(fresh: list[tuple[str, AnyMessage]]) -> Iterator[list[tuple[str, AnyMessage]]]:

@@ -1,0 +1,126 @@
+"""The intake's writes: on SQLite, the requests queued for the writer's turn stored together in one transaction.
+
+SQLite takes one writer at a time, so intake requests wait for the writer's turn (``engine.store.writer_turns``)
+anyway. The request whose turn comes stores every request queued by then: one key check, one look-up of message ids
+and of customers, one insert a table and one commit for all of them, where each request paid for its own. A request
+that an earlier turn stored finds itself done when its turn comes and gives the turn up at once. Each request still
+gets its own answer: its key is checked on its own, its duplicates are counted on its own, and when the transaction
+fails, each request of it is stored again alone, so one request's failure is no other's.
+
+On PostgreSQL, which runs writers side by side, each request is a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from engine.accounts import AccessDeniedError, verify_write_key
+from engine.intake.ingest import IngestResult, ingest_requests
+from engine.intake.messages import AnyMessage
+from engine.store import get_engine, session_scope, writer_turns
+
+#: The most messages one transaction stores for the requests queued: a turn stays short for the writers behind it.
+MAX_GROUP_MESSAGES = 5_000
+
+
+@dataclass(eq=False)
+class _Request:
+    key: str
+    messages: Sequence[AnyMessage]
+    result: IngestResult | None = None
+    error: BaseException | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or self.error is not None
+
+
+class IntakeWriter:
+    """Stores intake requests for one database; shared by the threads that serve them."""
+
+    def __init__(self, database_url: str | None) -> None:
+        self._database_url = database_url
+        self._turns = writer_turns(database_url)
+        self._grouped = get_engine(database_url).dialect.name == "sqlite"
+        self._guard = threading.Lock()
+        self._queued: deque[_Request] = deque()
+
+    def store(self, key: str, messages: Sequence[AnyMessage]) -> IngestResult:
+        """Store one request's messages with its write key checked in the same transaction. Raises AccessDeniedError
+        for a key unknown or revoked, and DBAPIError when the database could not store the request (nothing of it
+        was kept)."""
+        request = _Request(key, messages)
+        if self._grouped:
+            with self._guard:
+                self._queued.append(request)
+            with self._turns:
+                # A request queued before this one may hold the turn after it: this turn then stores both.
+                while not request.done:
+                    self._store(self._take())
+        else:
+            self._store([request])
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    def _take(self) -> list[_Request]:
+        with self._guard:
+            group = [self._queued.popleft()]
+            count = len(group[0].messages)
+            while self._queued and count + len(self._queued[0].messages) <= MAX_GROUP_MESSAGES:
+                group.append(self._queued.popleft())
+                count += len(group[-1].messages)
+        return group
+
+    def _store(self, group: list[_Request]) -> None:
+        failure: BaseException
+        try:
+            with session_scope(self._database_url) as session:
+                allowed = _allowed(session, group)
+                results = ingest_requests(session=session, requests=[r.messages for r in allowed]) if allowed else []
+        except DBAPIError as error:
+            if len(group) > 1:
+                for request in group:
+                    if request.error is None:
+                        self._store([request])
+                return
+            failure = error
+        except BaseException as error:
+            # The other requests' threads wait on this one: each must leave with an answer.
+            for request in group:
+                if not request.done:
+                    request.error = error
+            raise
+        else:
+            for request, result in zip(allowed, results, strict=True):
+                request.result = result
+            return
+        for request in group:
+            if request.error is None:
+                request.error = failure
+
+
+def _allowed(session: Session, group: list[_Request]) -> list[_Request]:
+    """The requests whose key is valid; the others are refused with the reason."""
+    refusals: dict[str, AccessDeniedError | None] = {}
+    allowed = []
+    for request in group:
+        if request.key not in refusals:
+            try:
+                verify_write_key(session=session, secret=request.key)
+                refusals[request.key] = None
+            except AccessDeniedError as refused:
+                refusals[request.key] = refused
+        refusal = refusals[request.key]
+        if refusal is None:
+            allowed.append(request)
+        else:
+            request.error = refusal
+    return allowed
