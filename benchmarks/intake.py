@@ -6,7 +6,8 @@ database, and on a scratch PostgreSQL database when one can be reached (``JOURNE
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``; dropped afterwards). The cart-abandonment starter is
 live; each 100-event Segment batch is 50 identifies and 50 ``cart_abandoned`` tracks of 50 new customers. The
 reference (``benchmarks/reference_intake.py``) is served the same way and posted the same bodies by the same client
-in the same run. Customers waiting are seeded by bulk insert: profiles and runs waiting for ``order_completed``.
+in the same run. Customers waiting are seeded by bulk insert: profiles and runs waiting for ``order_completed``; each
+number of customers waiting is measured on a database of its own.
 
 Throughput is measured with no engine running (what the intake costs alone), product and reference in turn for a
 few rounds, each figure the median of its rounds. Then the engine's consumer reacts alone,
@@ -315,12 +316,15 @@ def reaction_latency(
 
 
 def measure(name: str, url: str, args: argparse.Namespace, folder: Path) -> None:
-    key, journey_id, step = prepare(url)
     env = {"DATABASE_URL": url}
     seeded = 0
-    for size in args.waiting:
-        took = seed_waiting(url, journey_id, step, seeded, size)
-        seeded = max(seeded, size)
+    for index, size in enumerate(args.waiting):
+        # Each size on a database of its own: the events the runs before it stored would weigh on it as well.
+        if index:
+            emptied(url)
+        key, journey_id, step = prepare(url)
+        took = seed_waiting(url, journey_id, step, 0, size)
+        seeded = size
         products: list[float] = []
         references: list[float] = []
         reference_db = folder / f"reference-{name}-{size}.db"
@@ -354,6 +358,22 @@ def measure(name: str, url: str, args: argparse.Namespace, folder: Path) -> None
             f"{name:<10} {seeded:>9,} waiting, {engine}: "
             f"{reaction_latency(url, args.port, key, bodies, args.connections, args.workers)}"
         )
+
+
+def emptied(url: str) -> None:
+    """The database as a new install finds it: nothing in it, not even its tables."""
+    engine = get_engine(url)
+    engine.dispose()
+    if engine.dialect.name == "sqlite":
+        database = Path(engine.url.database or "")
+        for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+            path.unlink(missing_ok=True)
+        return
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+            text("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        )
+    engine.dispose()
 
 
 @contextmanager
