@@ -80,31 +80,31 @@ class IntakeWriter:
         return group
 
     def _store(self, group: list[_Request]) -> None:
-        failure: BaseException
         try:
-            with session_scope(self._database_url) as session:
-                allowed = _allowed(session, group)
-                results = ingest_requests(session=session, requests=[r.messages for r in allowed]) if allowed else []
-        except DBAPIError as error:
-            if len(group) > 1:
-                for request in group:
-                    if request.error is None:
-                        self._store([request])
-                return
-            failure = error
+            self._store_together(group)
         except BaseException as error:
             # The other requests' threads wait on this one: each must leave with an answer.
             for request in group:
                 if not request.done:
                     request.error = error
             raise
-        else:
-            for request, result in zip(allowed, results, strict=True):
-                request.result = result
+
+    def _store_together(self, group: list[_Request]) -> None:
+        try:
+            with session_scope(self._database_url) as session:
+                allowed = _allowed(session, group)
+                results = ingest_requests(session=session, requests=[r.messages for r in allowed]) if allowed else []
+        except DBAPIError as error:
+            if len(group) == 1:
+                if group[0].error is None:
+                    group[0].error = error
+                return
+            for request in group:
+                if request.error is None:
+                    self._store([request])
             return
-        for request in group:
-            if request.error is None:
-                request.error = failure
+        for request, result in zip(allowed, results, strict=True):
+            request.result = result
 
 
 def _allowed(session: Session, group: list[_Request]) -> list[_Request]:
