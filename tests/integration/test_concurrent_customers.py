@@ -76,7 +76,7 @@ def test_an_intake_request_the_database_refuses_is_answered_without_internals(
 
     with session_scope(db_url) as session:
         key = create_write_key(session=session, name="shop").secret
-    monkeypatch.setattr("engine.api.intake.ingest", refused)
+    monkeypatch.setattr("engine.intake.writer.ingest_requests", refused)
     with served(create_api(db_url)) as client:
         response = client.post("/v1/track", json={"userId": "customer-4711@example.com", "event": "go"}, auth=(key, ""))
 
