@@ -35,7 +35,7 @@ from engine.intake.messages import (
     TrackMessage,
 )
 from engine.intake.profiles import Person, Profiles
-from engine.store import Event, PendingEvent, among, insert_rows, utc_now
+from engine.store import Event, PendingEvent, insert_rows, select_by_unique, utc_now
 
 #: The profile trait a ``group`` call sets to its group id.
 GROUP_TRAIT = "group_id"
@@ -93,13 +93,10 @@ def ingest_requests(
     # statement would be work for nothing.
     dialect = session.get_bind().dialect.name
     ids = [[m.messageId or f"generated-{uuid.uuid4()}" for m in messages] for messages in requests]
+    wanted = {i for listed in ids for i in listed}
     existing = set(
         session.connection()
-        .execute(
-            select(col(Event.message_id)).where(
-                among(col(Event.message_id), {i for listed in ids for i in listed}, dialect=dialect)
-            )
-        )
+        .execute(select_by_unique(select(col(Event.message_id)), col(Event.message_id), wanted, dialect=dialect))
         .scalars()
     )
     fresh: list[tuple[str, AnyMessage]] = []

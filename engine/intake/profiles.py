@@ -26,8 +26,8 @@ from engine.store import (
     PendingEvent,
     Profile,
     ProfileAlias,
-    among,
     insert_rows,
+    select_by_unique,
     update_rows,
 )
 
@@ -78,16 +78,21 @@ class Profiles:
         loaded: dict[int, Person] = {}
         if user_ids:
             for row in connection.execute(
-                _PERSON_COLUMNS.where(among(col(Profile.user_id), user_ids, dialect=dialect))
+                select_by_unique(_PERSON_COLUMNS, col(Profile.user_id), user_ids, dialect=dialect)
             ):
                 person = loaded.setdefault(row.id, Person(*row))
                 assert person.user_id is not None
                 self.by_user[person.user_id] = person
         if anonymous_ids:
             rows = connection.execute(
-                _PERSON_COLUMNS.add_columns(col(ProfileAlias.anonymous_id))
-                .join(ProfileAlias, col(Profile.id) == col(ProfileAlias.profile_id))
-                .where(among(col(ProfileAlias.anonymous_id), anonymous_ids, dialect=dialect))
+                select_by_unique(
+                    _PERSON_COLUMNS.add_columns(col(ProfileAlias.anonymous_id)).join(
+                        ProfileAlias, col(Profile.id) == col(ProfileAlias.profile_id)
+                    ),
+                    col(ProfileAlias.anonymous_id),
+                    anonymous_ids,
+                    dialect=dialect,
+                )
             ).all()
             for *columns, anonymous_id in rows:
                 self.by_anonymous[anonymous_id] = loaded.setdefault(columns[0], Person(*columns))

@@ -6,6 +6,7 @@ and a backlog of other events pending."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +28,9 @@ from engine.store import (
     ProfileAlias,
     get_engine,
     session_scope,
+    upgrade_database,
 )
+from tests.conftest import scratch_postgres_database
 from tests.engine_factories import NOW, event_trigger, identify, journey_map, node, publish_and_launch, track
 
 WAITING = 5_000
@@ -226,3 +229,55 @@ def test_storing_and_reacting_to_a_batch_reads_only_the_batchs_customers(url: st
     held_checks = [plan for statement, plan in planned if "min(pending_event.event_id)" in statement]
     assert held_checks
     assert all("ix_pending_event_profile" in plan for plan in held_checks), held_checks
+
+
+@pytest.fixture
+def unanalysed_postgres() -> Iterator[str]:
+    with scratch_postgres_database("journey_young") as url:
+        upgrade_database(url)
+        yield url
+
+
+def test_on_postgresql_the_intakes_look_ups_use_their_index_before_the_tables_are_first_analysed(
+    unanalysed_postgres: str,
+) -> None:
+    """A new database's tables have no statistics until autovacuum first analyses them, a minute or more after they
+    fill: the look-ups must not depend on them."""
+    url = unanalysed_postgres
+    with get_engine(url).begin() as connection:
+        for table in ("event", "profile", "profile_alias"):
+            connection.execute(text(f"ALTER TABLE {table} SET (autovacuum_enabled = false)"))
+        connection.execute(
+            text(
+                "INSERT INTO profile (user_id, traits, consent, created_at, updated_at) "
+                "SELECT 'known-' || i, '{}', '{}', now(), now() FROM generate_series(1, 20000) AS i"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO profile_alias (anonymous_id, profile_id) SELECT 'device-' || id, id FROM profile")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO event (message_id, profile_id, type, properties, occurred_at, received_at) "
+                "SELECT 'stored-' || id, id, 'track', '{}', now(), now() FROM profile"
+            )
+        )
+    # A batch as Segment sends them: a hundred messages, known customers and new ones, some on devices.
+    batch = [
+        *(identify(f"known-{i}", {"plan": "pro"}, message_id=f"stored-{i + 1}" if i < 10 else None) for i in range(50)),
+        *(track(f"new-{i}", "go", anonymous_id=f"device-{20_000 + i}") for i in range(50)),
+    ]
+    with Recorder(get_engine(url)) as intake, session_scope(url) as session:
+        result = ingest(session=session, messages=batch, now=NOW)
+
+    assert (result.accepted, result.duplicates) == (90, 10)
+    lookups = [
+        (statement, plan)
+        for statement, plan in plans(url, intake.statements)
+        if statement.lstrip().startswith("SELECT")
+        and any(key in statement for key in ("event.message_id", "profile.user_id", "profile_alias.anonymous_id"))
+    ]
+    # The stored messageIds, the customers by user id, the devices by anonymous id.
+    assert len(lookups) == 3, [statement for statement, _ in lookups]
+    scanned = {statement: full_scans(url, plan, statement) for statement, plan in lookups}
+    assert {statement: tables for statement, tables in scanned.items() if tables} == {}
