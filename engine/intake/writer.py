@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from engine.accounts import AccessDeniedError, verify_write_key
@@ -94,7 +93,9 @@ class IntakeWriter:
             with session_scope(self._database_url) as session:
                 allowed = _allowed(session, group)
                 results = ingest_requests(session=session, requests=[r.messages for r in allowed]) if allowed else []
-        except DBAPIError as error:
+        except Exception as error:
+            # Whatever one request's messages made fail (a value the database refuses, a fault of ours) fails that
+            # request alone.
             if len(group) == 1:
                 if group[0].error is None:
                     group[0].error = error

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
 from engine.accounts import AccessDeniedError, create_write_key, revoke_write_key
-from engine.intake import AnyMessage, IngestResult, IntakeWriter
+from engine.intake import AnyMessage, IngestResult, IntakeWriter, ingest_requests
 from engine.store import Event, PendingEvent, Profile, get_engine, session_scope, writer_turns
 from tests.engine_factories import identify, track
 
@@ -183,3 +183,29 @@ def test_the_writer_stores_and_refuses_on_both_databases(own_database_url: str) 
     assert stored == IngestResult(accepted=2, duplicates=0)
     assert again == IngestResult(accepted=0, duplicates=1)
     assert stored_names(own_database_url) == [None, "signed_up"]
+
+
+def test_a_request_whose_storing_fails_in_our_code_fails_alone(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    valid, _ = keys(db_url)
+
+    def failing_on_poison(*, session: Any, requests: Sequence[Sequence[AnyMessage]], **rest: Any) -> Any:
+        if any(getattr(message, "event", None) == "poison" for messages in requests for message in messages):
+            raise ValueError("a fault of ours")
+        return ingest_requests(session=session, requests=requests, **rest)
+
+    monkeypatch.setattr("engine.intake.writer.ingest_requests", failing_on_poison)
+    writer = IntakeWriter(db_url)
+    queued = Queued(writer, db_url)
+
+    queued.send(
+        [
+            (valid, [track("ada", "signed_up", message_id="a1")]),
+            (valid, [track("eve", "poison", message_id="e1")]),
+            (valid, [track("bob", "signed_up", message_id="b1")]),
+        ]
+    )
+
+    assert queued.answers[0] == IngestResult(accepted=1, duplicates=0)
+    assert isinstance(queued.answers[1], ValueError)
+    assert queued.answers[2] == IngestResult(accepted=1, duplicates=0)
+    assert stored_names(db_url) == ["signed_up", "signed_up"]
