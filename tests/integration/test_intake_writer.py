@@ -109,24 +109,30 @@ def test_requests_queued_for_the_turn_share_one_transaction_each_with_its_own_an
     assert count(db_url, PendingEvent) == 4
 
 
-def test_a_request_with_a_refused_key_is_refused_alone_in_its_transaction(db_url: str) -> None:
-    valid, revoked = keys(db_url)
-    writer = IntakeWriter(db_url)
-    queued = Queued(writer, db_url)
+def only_the_middle_request_fails(db_url: str, middle_key: str, valid_key: str, failure: type[Exception]) -> None:
+    """Three requests queued behind one turn: the middle one (eve's, two events) fails with ``failure``, nothing of it
+    is kept, and the two others are stored."""
+    queued = Queued(IntakeWriter(db_url), db_url)
 
     queued.send(
         [
-            (valid, [track("ada", "signed_up", message_id="a1")]),
-            (revoked, [track("eve", "signed_up", message_id="e1")]),
-            (valid, [track("bob", "signed_up", message_id="b1")]),
+            (valid_key, [track("ada", "signed_up", message_id="a1")]),
+            (middle_key, [track("eve", "signed_up", message_id="e1"), track("eve", "poison", message_id="e2")]),
+            (valid_key, [track("bob", "signed_up", message_id="b1")]),
         ]
     )
 
     assert queued.answers[0] == IngestResult(accepted=1, duplicates=0)
-    assert isinstance(queued.answers[1], AccessDeniedError)
+    assert isinstance(queued.answers[1], failure)
     assert queued.answers[2] == IngestResult(accepted=1, duplicates=0)
     assert stored_names(db_url) == ["signed_up", "signed_up"]
     assert count(db_url, Profile) == 2
+
+
+def test_a_request_with_a_refused_key_is_refused_alone_in_its_transaction(db_url: str) -> None:
+    valid, revoked = keys(db_url)
+
+    only_the_middle_request_fails(db_url, revoked, valid, AccessDeniedError)
 
 
 def test_a_request_the_database_refuses_fails_alone_and_the_others_are_stored(db_url: str) -> None:
@@ -138,23 +144,7 @@ def test_a_request_the_database_refuses_fails_alone_and_the_others_are_stored(db
                 "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
             )
         )
-    writer = IntakeWriter(db_url)
-    queued = Queued(writer, db_url)
-
-    queued.send(
-        [
-            (valid, [track("ada", "signed_up", message_id="a1")]),
-            (valid, [track("eve", "signed_up", message_id="e1"), track("eve", "poison", message_id="e2")]),
-            (valid, [track("bob", "signed_up", message_id="b1")]),
-        ]
-    )
-
-    assert queued.answers[0] == IngestResult(accepted=1, duplicates=0)
-    assert isinstance(queued.answers[1], DBAPIError)
-    assert queued.answers[2] == IngestResult(accepted=1, duplicates=0)
-    # Nothing of the refused request was kept, not even its first event or its customer.
-    assert stored_names(db_url) == ["signed_up", "signed_up"]
-    assert count(db_url, Profile) == 2
+    only_the_middle_request_fails(db_url, valid, valid, DBAPIError)
 
 
 def test_more_queued_than_one_transaction_takes_are_all_stored_in_order(
@@ -194,18 +184,4 @@ def test_a_request_whose_storing_fails_in_our_code_fails_alone(db_url: str, monk
         return ingest_requests(session=session, requests=requests, **rest)
 
     monkeypatch.setattr("engine.intake.writer.ingest_requests", failing_on_poison)
-    writer = IntakeWriter(db_url)
-    queued = Queued(writer, db_url)
-
-    queued.send(
-        [
-            (valid, [track("ada", "signed_up", message_id="a1")]),
-            (valid, [track("eve", "poison", message_id="e1")]),
-            (valid, [track("bob", "signed_up", message_id="b1")]),
-        ]
-    )
-
-    assert queued.answers[0] == IngestResult(accepted=1, duplicates=0)
-    assert isinstance(queued.answers[1], ValueError)
-    assert queued.answers[2] == IngestResult(accepted=1, duplicates=0)
-    assert stored_names(db_url) == ["signed_up", "signed_up"]
+    only_the_middle_request_fails(db_url, valid, valid, ValueError)
