@@ -18,6 +18,7 @@ from engine.accounts.access import (
     revoke_write_key,
     verify_api_token,
     verify_write_key,
+    write_key_refusal,
 )
 from engine.accounts.in_app_tokens import (
     DEFAULT_TOKEN_LIFETIME,
@@ -100,4 +101,5 @@ __all__ = [
     "verify_api_token",
     "verify_customer_token",
     "verify_write_key",
+    "write_key_refusal",
 ]

@@ -71,6 +71,15 @@ def verify_write_key(*, session: Session, secret: str) -> WriteKey:
     return key
 
 
+def write_key_refusal(*, session: Session, secret: str) -> AccessDeniedError | None:
+    """Why the write key may not be used (unknown or revoked), or None when it may."""
+    try:
+        verify_write_key(session=session, secret=secret)
+    except AccessDeniedError as refused:
+        return refused
+    return None
+
+
 def _key_summary(key: WriteKey) -> SecretSummary:
     assert key.id is not None
     return SecretSummary(

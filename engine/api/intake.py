@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 from starlette.requests import ClientDisconnect
 
-from engine.accounts import AccessDeniedError, verify_write_key
+from engine.accounts import AccessDeniedError, verify_write_key, write_key_refusal
 from engine.api.guards import MAX_DATABASE_ID
 from engine.content import UnsubscribeError, unsubscribe
 from engine.intake import (
@@ -157,7 +157,7 @@ def _parsed(body: bytes, parse: Callable[[bytes], T]) -> T:
 
 def add_intake_routes(api: FastAPI, database_url: str | None) -> None:
     # Intake runs in the thread pool: database work must not stall the event loop other requests share.
-    writer = IntakeWriter(database_url)
+    writer = IntakeWriter(database_url, write_key_refusal)
     recent = _RecentKeys()
 
     def verified(session: Session, key: str) -> None:

@@ -31,7 +31,7 @@ from engine.intake.messages import (
     parse_batch,
     parse_single,
 )
-from engine.intake.writer import IntakeWriter
+from engine.intake.writer import IntakeWriter, KeyCheck
 
 __all__ = [
     "GROUP_TRAIT",
@@ -48,6 +48,7 @@ __all__ = [
     "IngestError",
     "IngestResult",
     "IntakeWriter",
+    "KeyCheck",
     "MessageKind",
     "PageMessage",
     "ParsedBatch",

@@ -16,16 +16,22 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlmodel import Session
 
-from engine.accounts import AccessDeniedError, verify_write_key
 from engine.intake.ingest import IngestResult, ingest_requests
 from engine.intake.messages import AnyMessage
 from engine.store import get_engine, session_scope, writer_turns
 
 #: The most messages one transaction stores for the requests queued: a turn stays short for the writers behind it.
 MAX_GROUP_MESSAGES = 5_000
+
+
+class KeyCheck(Protocol):
+    """Why a request's key may not store events, or None when it may (``engine.accounts.write_key_refusal``)."""
+
+    def __call__(self, *, session: Session, secret: str) -> Exception | None: ...
 
 
 @dataclass(eq=False)
@@ -43,17 +49,18 @@ class _Request:
 class IntakeWriter:
     """Stores intake requests for one database; shared by the threads that serve them."""
 
-    def __init__(self, database_url: str | None) -> None:
+    def __init__(self, database_url: str | None, refusal: KeyCheck) -> None:
         self._database_url = database_url
+        self._refusal = refusal
         self._turns = writer_turns(database_url)
         self._grouped = get_engine(database_url).dialect.name == "sqlite"
         self._guard = threading.Lock()
         self._queued: deque[_Request] = deque()
 
     def store(self, key: str, messages: Sequence[AnyMessage]) -> IngestResult:
-        """Store one request's messages with its write key checked in the same transaction. Raises AccessDeniedError
-        for a key unknown or revoked, and DBAPIError when the database could not store the request (nothing of it
-        was kept)."""
+        """Store one request's messages with its write key checked in the same transaction. Raises the key check's
+        refusal, or what made storing the request fail (DBAPIError when the database could not): nothing of it was
+        kept."""
         request = _Request(key, messages)
         if self._grouped:
             with self._guard:
@@ -91,7 +98,7 @@ class IntakeWriter:
     def _store_together(self, group: list[_Request]) -> None:
         try:
             with session_scope(self._database_url) as session:
-                allowed = _allowed(session, group)
+                allowed = _allowed(session, group, self._refusal)
                 results = ingest_requests(session=session, requests=[r.messages for r in allowed]) if allowed else []
         except Exception as error:
             # Whatever one request's messages made fail (a value the database refuses, a fault of ours) fails that
@@ -108,20 +115,16 @@ class IntakeWriter:
             request.result = result
 
 
-def _allowed(session: Session, group: list[_Request]) -> list[_Request]:
-    """The requests whose key is valid; the others are refused with the reason."""
-    refusals: dict[str, AccessDeniedError | None] = {}
+def _allowed(session: Session, group: list[_Request], refusal: KeyCheck) -> list[_Request]:
+    """The requests whose key may store events; the others are refused with the reason."""
+    refusals: dict[str, Exception | None] = {}
     allowed = []
     for request in group:
         if request.key not in refusals:
-            try:
-                verify_write_key(session=session, secret=request.key)
-                refusals[request.key] = None
-            except AccessDeniedError as refused:
-                refusals[request.key] = refused
-        refusal = refusals[request.key]
-        if refusal is None:
+            refusals[request.key] = refusal(session=session, secret=request.key)
+        refused = refusals[request.key]
+        if refused is None:
             allowed.append(request)
         else:
-            request.error = refusal
+            request.error = refused
     return allowed

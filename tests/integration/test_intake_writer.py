@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col
 
-from engine.accounts import AccessDeniedError, create_write_key, revoke_write_key
+from engine.accounts import AccessDeniedError, create_write_key, revoke_write_key, write_key_refusal
 from engine.intake import AnyMessage, IngestResult, IntakeWriter, ingest_requests
 from engine.store import Event, PendingEvent, Profile, get_engine, session_scope, writer_turns
 from tests.engine_factories import identify, track
@@ -83,7 +83,7 @@ def commits(url: str) -> tuple[list[int], Callable[[], None]]:
 
 def test_requests_queued_for_the_turn_share_one_transaction_each_with_its_own_answer(db_url: str) -> None:
     valid, _ = keys(db_url)
-    writer = IntakeWriter(db_url)
+    writer = IntakeWriter(db_url, write_key_refusal)
     queued = Queued(writer, db_url)
     counted, stop_counting = commits(db_url)
     try:
@@ -112,7 +112,7 @@ def test_requests_queued_for_the_turn_share_one_transaction_each_with_its_own_an
 def only_the_middle_request_fails(db_url: str, middle_key: str, valid_key: str, failure: type[Exception]) -> None:
     """Three requests queued behind one turn: the middle one (eve's, two events) fails with ``failure``, nothing of it
     is kept, and the two others are stored."""
-    queued = Queued(IntakeWriter(db_url), db_url)
+    queued = Queued(IntakeWriter(db_url, write_key_refusal), db_url)
 
     queued.send(
         [
@@ -152,7 +152,7 @@ def test_more_queued_than_one_transaction_takes_are_all_stored_in_order(
 ) -> None:
     monkeypatch.setattr("engine.intake.writer.MAX_GROUP_MESSAGES", 2)
     valid, _ = keys(db_url)
-    writer = IntakeWriter(db_url)
+    writer = IntakeWriter(db_url, write_key_refusal)
     queued = Queued(writer, db_url)
 
     queued.send([(valid, [track(f"u{n}", f"e{n}", message_id=f"m{n}")]) for n in range(5)])
@@ -163,7 +163,7 @@ def test_more_queued_than_one_transaction_takes_are_all_stored_in_order(
 
 def test_the_writer_stores_and_refuses_on_both_databases(own_database_url: str) -> None:
     valid, revoked = keys(own_database_url)
-    writer = IntakeWriter(own_database_url)
+    writer = IntakeWriter(own_database_url, write_key_refusal)
 
     stored = writer.store(valid, [identify("ada", message_id="a1"), track("ada", "signed_up", message_id="a2")])
     again = writer.store(valid, [track("ada", "signed_up", message_id="a2")])
