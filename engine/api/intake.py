@@ -21,10 +21,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
 from starlette.requests import ClientDisconnect
 
-from engine.accounts import AccessDeniedError, verify_write_key, write_key_refusal
+from engine.accounts import AccessDeniedError, write_key_refusal
 from engine.api.guards import MAX_DATABASE_ID
 from engine.content import UnsubscribeError, unsubscribe
 from engine.intake import (
@@ -160,17 +159,13 @@ def add_intake_routes(api: FastAPI, database_url: str | None) -> None:
     writer = IntakeWriter(database_url, write_key_refusal)
     recent = _RecentKeys()
 
-    def verified(session: Session, key: str) -> None:
-        try:
-            verify_write_key(session=session, secret=key)
-        except AccessDeniedError as error:
-            recent.found_refused(key)
-            raise HTTPException(401, str(error)) from error
-        recent.found_valid(key)
-
     def check_key(key: str) -> None:
         with session_scope(database_url) as session:
-            verified(session, key)
+            refused = write_key_refusal(session=session, secret=key)
+        if refused is not None:
+            recent.found_refused(key)
+            raise HTTPException(401, str(refused)) from refused
+        recent.found_valid(key)
 
     async def checked(key: str) -> None:
         if not recent.known(key):
